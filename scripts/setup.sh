@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what partyd needs to build and test on a fresh Debian 12 machine, and nothing that is
+# already there: apt packages, V8 (Debian's Node 18 library, unpacked into third_party/ because a
+# newer Node.js on these machines blocks its apt install), and the npm clients the tests drive.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_PKGS=(g++ cmake make pkg-config libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
+  libsqlite3-dev libssl-dev libgtest-dev esbuild libuv1 libicu72 libc-ares2 libnghttp2-14
+  libbrotli1 zlib1g)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+NODE_DIR=$ROOT/third_party/node
+if [ ! -f "$NODE_DIR/.ok" ]; then
+  echo "setup: fetching libnode108 and libnode-dev (V8 10.2) into third_party/node"
+  rm -rf "$NODE_DIR" && mkdir -p "$NODE_DIR/debs" "$NODE_DIR/root"
+  (cd "$NODE_DIR/debs" && apt-get download libnode108 libnode-dev 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
+  for d in "$NODE_DIR"/debs/*.deb; do dpkg -x "$d" "$NODE_DIR/root"; done
+  test -f "$NODE_DIR/root/usr/include/node/v8.h"
+  touch "$NODE_DIR/.ok"
+fi
+
+if [ "${SETUP_NPM:-1}" = 1 ] && [ -f tests/package.json ] && [ ! -f tests/node_modules/.ok ]; then
+  echo "setup: installing the npm test clients in tests/"
+  (cd tests && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.ok)
+fi
