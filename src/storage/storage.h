@@ -1,0 +1,75 @@
+// Storage is the durable key-value store behind room.storage (the Durable Object storage API)
+// and room alarms. A shard owns one Storage and calls it only from its own thread. Keys and values
+// are bytes: keys are the UTF-8 of the JS string and sort by those bytes (memcmp order, as in
+// Durable Objects); values are v8::ValueSerializer output, opaque here.
+//
+// Durability contract (the output gate relies on it): writes made since the last commit() are
+// visible to reads at once, and become durable together, atomically, when commit() returns ok.
+// The shard calls commit() at the end of every turn that wrote, before any frame or response
+// produced in that turn leaves the process. A crash before commit() loses all of that turn's
+// writes and nothing else.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+
+namespace partyd::storage {
+
+// Names one room's keyspace: the party name and the room id (raw, as in the URL).
+struct RoomKey {
+  std::string party;
+  std::string room;
+  bool operator==(const RoomKey&) const = default;
+};
+
+struct ListOptions {
+  std::optional<std::string> start;       // inclusive
+  std::optional<std::string> startAfter;  // exclusive; never set together with start
+  std::optional<std::string> end;         // exclusive
+  std::optional<std::string> prefix;
+  bool reverse = false;
+  std::optional<std::uint32_t> limit;  // > 0 when set
+};
+
+using Entry = std::pair<std::string, std::string>;  // key, value
+
+struct Alarm {
+  RoomKey room;
+  std::int64_t timeMs;  // ms since the Unix epoch
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  virtual Result<std::optional<std::string>> get(const RoomKey& room, std::string_view key) = 0;
+  // Returns the entries that exist, in key order.
+  virtual Result<std::vector<Entry>> getMany(const RoomKey& room,
+                                             const std::vector<std::string>& keys) = 0;
+  virtual Result<void> put(const RoomKey& room, std::string_view key, std::string_view value) = 0;
+  // Returns whether the key existed.
+  virtual Result<bool> del(const RoomKey& room, std::string_view key) = 0;
+  virtual Result<std::vector<Entry>> list(const RoomKey& room, const ListOptions& options) = 0;
+  // Deletes every key of the room (not its alarm).
+  virtual Result<void> deleteAll(const RoomKey& room) = 0;
+
+  virtual Result<std::optional<std::int64_t>> getAlarm(const RoomKey& room) = 0;
+  virtual Result<void> setAlarm(const RoomKey& room, std::int64_t timeMs) = 0;
+  virtual Result<void> deleteAlarm(const RoomKey& room) = 0;
+  // Every stored alarm, for re-arming timers at start-up.
+  virtual Result<std::vector<Alarm>> allAlarms() = 0;
+
+  // Makes every write since the last commit durable, atomically. Cheap when nothing was written.
+  virtual Result<void> commit() = 0;
+  // Discards every write since the last commit.
+  virtual void rollback() = 0;
+  virtual bool dirty() const = 0;
+};
+
+}  // namespace partyd::storage
