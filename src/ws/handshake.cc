@@ -1,0 +1,85 @@
+// The server side of the WebSocket opening handshake: see handshake.h. SHA-1 and base64 come from
+// OpenSSL (libcrypto).
+#include "ws/handshake.h"
+
+#include <openssl/evp.h>
+
+#include <cstdint>
+
+namespace partyd::ws {
+
+namespace {
+
+constexpr std::string_view kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+constexpr std::size_t kSha1Size = 20;
+constexpr std::size_t kClientKeySize = 24;  // base64 of 16 bytes
+
+bool isBase64Char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
+}
+
+// tchar from RFC 9110 5.6.2.
+bool isTokenChar(char c) {
+  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!isTokenChar(c)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string acceptKey(std::string_view secWebSocketKey) {
+  std::string input;
+  input.reserve(secWebSocketKey.size() + kAcceptGuid.size());
+  input.append(secWebSocketKey);
+  input.append(kAcceptGuid);
+
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digestLen = 0;
+  if (EVP_Digest(input.data(), input.size(), digest, &digestLen, EVP_sha1(), nullptr) != 1 ||
+      digestLen != kSha1Size) {
+    return {};  // only if libcrypto itself is broken; the handshake then fails to match
+  }
+  // base64 of 20 bytes is 28 characters; EVP_EncodeBlock writes a NUL after them.
+  unsigned char encoded[32];
+  int n = EVP_EncodeBlock(encoded, digest, static_cast<int>(kSha1Size));
+  return std::string(reinterpret_cast<const char*>(encoded), static_cast<std::size_t>(n));
+}
+
+bool isValidClientKey(std::string_view key) {
+  if (key.size() != kClientKeySize) return false;
+  if (key[22] != '=' || key[23] != '=') return false;
+  for (std::size_t i = 0; i < 22; ++i) {
+    if (!isBase64Char(key[i])) return false;
+  }
+  // 16 bytes are 128 bits; the 22nd character carries the last 2 of them and 4 zero bits.
+  return std::string_view("AQgw").find(key[21]) != std::string_view::npos;
+}
+
+std::string buildSwitchingProtocols(std::string_view acceptKey, std::string_view protocol) {
+  std::string out;
+  out.reserve(160 + protocol.size());
+  out.append(
+      "HTTP/1.1 101 Switching Protocols\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: ");
+  out.append(acceptKey);
+  out.append("\r\n");
+  if (isToken(protocol)) {
+    out.append("Sec-WebSocket-Protocol: ");
+    out.append(protocol);
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  return out;
+}
+
+}  // namespace partyd::ws
