@@ -352,6 +352,12 @@ class Inbox {
       if (pred(m)) return m;
     }
   }
+  /** Marks every message received so far as read, and returns the ones that were unread. */
+  drain() {
+    const unread = this.messages.slice(this.cursor);
+    this.cursor = this.messages.length;
+    return unread;
+  }
   /** Waits until at least `n` messages have arrived in total. */
   async waitForCount(n, timeout = DEFAULT_TIMEOUT_MS) {
     const end = Date.now() + timeout;
@@ -422,6 +428,7 @@ export function openSocket(host, target, { headers, timeout = DEFAULT_TIMEOUT_MS
     nextJson: (t) => inbox.nextJson(t),
     waitFor: (pred, t, what) => inbox.waitFor(pred, t, what),
     waitForCount: (n, t) => inbox.waitForCount(n, t),
+    drain: () => inbox.drain(),
     send: (data) => ws.send(data),
     sendJson: (obj) => ws.send(JSON.stringify(obj)),
     /** Sends a JSON request and returns the next JSON message. */
