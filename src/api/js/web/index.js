@@ -1,0 +1,72 @@
+// Entry point of the web platform layer: installWebApis(global, native) defines the globals that
+// party code sees (Headers, Request, URL, TextEncoder, timers, console, ...) and binds the C++
+// natives they call. Also re-exports the hooks the C++ glue needs: fireTimer, makeRequest,
+// responseParts, responsePartsSync and bodyToBytes.
+import { setNative } from "./native.js";
+import { defineValue } from "./util.js";
+import { DOMException } from "./dom_exception.js";
+import { TextDecoder, TextEncoder } from "./encoding.js";
+import { atob, btoa } from "./base64.js";
+import { createConsole } from "./console.js";
+import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout } from "./timers.js";
+import {
+  CloseEvent,
+  CustomEvent,
+  ErrorEvent,
+  Event,
+  EventTarget,
+  MessageEvent,
+} from "./events.js";
+import { AbortController, AbortSignal } from "./abort.js";
+import { Crypto } from "./crypto.js";
+import { Performance } from "./performance.js";
+import { structuredClone } from "./structured_clone.js";
+
+export { fireTimer } from "./timers.js";
+export { setSubtle } from "./crypto.js";
+export { inspect } from "./inspect.js";
+export { format, reportException } from "./console.js";
+
+class Navigator {
+  get userAgent() {
+    return "partyd";
+  }
+}
+Object.defineProperty(Navigator.prototype, Symbol.toStringTag, {
+  value: "Navigator",
+  configurable: true,
+});
+
+export function installWebApis(global, natives) {
+  setNative(natives);
+  const globals = {
+    // Interfaces
+    AbortController,
+    AbortSignal,
+    CloseEvent,
+    CustomEvent,
+    DOMException,
+    ErrorEvent,
+    Event,
+    EventTarget,
+    MessageEvent,
+    TextDecoder,
+    TextEncoder,
+    // Functions
+    atob,
+    btoa,
+    clearInterval,
+    clearTimeout,
+    queueMicrotask,
+    setInterval,
+    setTimeout,
+    structuredClone,
+    // Namespaces and singletons
+    console: createConsole(),
+    crypto: new Crypto(),
+    navigator: new Navigator(),
+    performance: new Performance(),
+  };
+  for (const [name, value] of Object.entries(globals)) defineValue(global, name, value);
+  return global;
+}
