@@ -19,6 +19,11 @@ export function utf8DecodeLossy(bytes) {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
+// UTF-8 decode that keeps a leading BOM, as the URL Standard's "UTF-8 decode without BOM" does.
+export function utf8DecodeWithoutBOM(bytes) {
+  return native.utf8Decode(bytes, false);
+}
+
 export function utf8Encode(text) {
   return native.utf8Encode(text);
 }

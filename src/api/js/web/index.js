@@ -21,6 +21,8 @@ import { AbortController, AbortSignal } from "./abort.js";
 import { Crypto } from "./crypto.js";
 import { Performance } from "./performance.js";
 import { structuredClone } from "./structured_clone.js";
+import { URL } from "./url.js";
+import { URLSearchParams } from "./url_search_params.js";
 
 export { fireTimer } from "./timers.js";
 export { setSubtle } from "./crypto.js";
@@ -52,6 +54,8 @@ export function installWebApis(global, natives) {
     MessageEvent,
     TextDecoder,
     TextEncoder,
+    URL,
+    URLSearchParams,
     // Functions
     atob,
     btoa,

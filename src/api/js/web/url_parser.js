@@ -1,0 +1,565 @@
+// The WHATWG basic URL parser and URL serialiser. A URL record is a plain object:
+//   { scheme, username, password, host, port, path, query, fragment }
+// where host is the serialised host string (or null), port a number (or null), and path is an
+// array of segments, or a string for an opaque path ("mailto:x", "data:..."). parseURL() returns
+// the record, or null on failure; with a state override it edits `url` in place (URL setters).
+import { parseHost } from "./url_host.js";
+import {
+  C0_CONTROL_SET,
+  FRAGMENT_SET,
+  PATH_SET,
+  QUERY_SET,
+  SPECIAL_QUERY_SET,
+  USERINFO_SET,
+  encodeCodePoint,
+  encodeString,
+} from "./url_percent.js";
+
+const kDefaultPorts = new Map([
+  ["ftp", 21],
+  ["file", null],
+  ["http", 80],
+  ["https", 443],
+  ["ws", 80],
+  ["wss", 443],
+]);
+
+export const isSpecialScheme = (scheme) => kDefaultPorts.has(scheme);
+export const defaultPort = (scheme) => kDefaultPorts.get(scheme) ?? null;
+
+export const State = Object.freeze({
+  SCHEME_START: 1,
+  SCHEME: 2,
+  NO_SCHEME: 3,
+  SPECIAL_RELATIVE_OR_AUTHORITY: 4,
+  PATH_OR_AUTHORITY: 5,
+  RELATIVE: 6,
+  RELATIVE_SLASH: 7,
+  SPECIAL_AUTHORITY_SLASHES: 8,
+  SPECIAL_AUTHORITY_IGNORE_SLASHES: 9,
+  AUTHORITY: 10,
+  HOST: 11,
+  HOSTNAME: 12,
+  PORT: 13,
+  FILE: 14,
+  FILE_SLASH: 15,
+  FILE_HOST: 16,
+  PATH_START: 17,
+  PATH: 18,
+  OPAQUE_PATH: 19,
+  QUERY: 20,
+  FRAGMENT: 21,
+});
+
+const EOF = -1;
+const isAlpha = (c) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+const isDigit = (c) => c >= 0x30 && c <= 0x39;
+const lower = (c) => String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
+
+export function newURLRecord() {
+  return {
+    scheme: "",
+    username: "",
+    password: "",
+    host: null,
+    port: null,
+    path: [],
+    query: null,
+    fragment: null,
+  };
+}
+
+export const hasOpaquePath = (url) => typeof url.path === "string";
+export const includesCredentials = (url) => url.username !== "" || url.password !== "";
+export const cannotHaveCredentialsOrPort = (url) =>
+  url.host === null || url.host === "" || url.scheme === "file";
+
+function isSingleDot(segment) {
+  return segment === "." || segment.toLowerCase() === "%2e";
+}
+
+function isDoubleDot(segment) {
+  switch (segment.toLowerCase()) {
+    case "..":
+    case ".%2e":
+    case "%2e.":
+    case "%2e%2e":
+      return true;
+    default:
+      return false;
+  }
+}
+
+function isWindowsDriveLetter(s, normalizedOnly = false) {
+  return (
+    s.length === 2 &&
+    isAlpha(s.charCodeAt(0)) &&
+    (s[1] === ":" || (!normalizedOnly && s[1] === "|"))
+  );
+}
+
+// Whether the code points from `start` begin with a drive letter followed by a delimiter or EOF.
+function startsWithWindowsDriveLetter(cps, start) {
+  if (cps.length - start < 2) return false;
+  if (!isAlpha(cps[start]) || (cps[start + 1] !== 0x3a && cps[start + 1] !== 0x7c)) return false;
+  if (cps.length - start === 2) return true;
+  const next = cps[start + 2];
+  return next === 0x2f || next === 0x5c || next === 0x3f || next === 0x23;
+}
+
+function shortenPath(url) {
+  const { path } = url;
+  if (url.scheme === "file" && path.length === 1 && isWindowsDriveLetter(path[0], true)) return;
+  path.pop();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function parseURL(input, base = null, url = null, stateOverride = null) {
+  if (url === null) {
+    url = newURLRecord();
+    input = input.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, "");
+  }
+  input = input.replace(/[\t\n\r]/g, "");
+  const cps = Array.from(input, (ch) => ch.codePointAt(0));
+
+  let state = stateOverride ?? State.SCHEME_START;
+  let buffer = "";
+  let atSignSeen = false;
+  let insideBrackets = false;
+  let passwordTokenSeen = false;
+  const special = () => isSpecialScheme(url.scheme);
+  const remainingStartsWith = (pointer, cp) => cps[pointer + 1] === cp;
+
+  for (let pointer = 0; ; pointer++) {
+    const c = pointer < cps.length ? cps[pointer] : EOF;
+    switch (state) {
+      case State.SCHEME_START:
+        if (isAlpha(c)) {
+          buffer += lower(c);
+          state = State.SCHEME;
+        } else if (stateOverride === null) {
+          state = State.NO_SCHEME;
+          pointer--;
+        } else {
+          return null;
+        }
+        break;
+
+      case State.SCHEME:
+        if (isAlpha(c) || isDigit(c) || c === 0x2b || c === 0x2d || c === 0x2e) {
+          buffer += lower(c);
+        } else if (c === 0x3a) {
+          if (stateOverride !== null) {
+            if (isSpecialScheme(url.scheme) !== isSpecialScheme(buffer)) return null;
+            if ((includesCredentials(url) || url.port !== null) && buffer === "file") return null;
+            if (url.scheme === "file" && url.host === "") return null;
+          }
+          url.scheme = buffer;
+          if (stateOverride !== null) {
+            if (url.port === defaultPort(url.scheme)) url.port = null;
+            return url;
+          }
+          buffer = "";
+          if (url.scheme === "file") {
+            state = State.FILE;
+          } else if (special() && base !== null && base.scheme === url.scheme) {
+            state = State.SPECIAL_RELATIVE_OR_AUTHORITY;
+          } else if (special()) {
+            state = State.SPECIAL_AUTHORITY_SLASHES;
+          } else if (remainingStartsWith(pointer, 0x2f)) {
+            state = State.PATH_OR_AUTHORITY;
+            pointer++;
+          } else {
+            url.path = "";
+            state = State.OPAQUE_PATH;
+          }
+        } else if (stateOverride === null) {
+          buffer = "";
+          state = State.NO_SCHEME;
+          pointer = -1; // start over from the first code point
+        } else {
+          return null;
+        }
+        break;
+
+      case State.NO_SCHEME:
+        if (base === null || (hasOpaquePath(base) && c !== 0x23)) {
+          return null;
+        } else if (hasOpaquePath(base) && c === 0x23) {
+          url.scheme = base.scheme;
+          url.path = base.path;
+          url.query = base.query;
+          url.fragment = "";
+          state = State.FRAGMENT;
+        } else {
+          state = base.scheme !== "file" ? State.RELATIVE : State.FILE;
+          pointer--;
+        }
+        break;
+
+      case State.SPECIAL_RELATIVE_OR_AUTHORITY:
+        if (c === 0x2f && remainingStartsWith(pointer, 0x2f)) {
+          state = State.SPECIAL_AUTHORITY_IGNORE_SLASHES;
+          pointer++;
+        } else {
+          state = State.RELATIVE;
+          pointer--;
+        }
+        break;
+
+      case State.PATH_OR_AUTHORITY:
+        if (c === 0x2f) {
+          state = State.AUTHORITY;
+        } else {
+          state = State.PATH;
+          pointer--;
+        }
+        break;
+
+      case State.RELATIVE:
+        url.scheme = base.scheme;
+        if (c === 0x2f || (special() && c === 0x5c)) {
+          state = State.RELATIVE_SLASH;
+        } else {
+          url.username = base.username;
+          url.password = base.password;
+          url.host = base.host;
+          url.port = base.port;
+          url.path = base.path.slice();
+          url.query = base.query;
+          if (c === 0x3f) {
+            url.query = "";
+            state = State.QUERY;
+          } else if (c === 0x23) {
+            url.fragment = "";
+            state = State.FRAGMENT;
+          } else if (c !== EOF) {
+            url.query = null;
+            shortenPath(url);
+            state = State.PATH;
+            pointer--;
+          }
+        }
+        break;
+
+      case State.RELATIVE_SLASH:
+        if (special() && (c === 0x2f || c === 0x5c)) {
+          state = State.SPECIAL_AUTHORITY_IGNORE_SLASHES;
+        } else if (c === 0x2f) {
+          state = State.AUTHORITY;
+        } else {
+          url.username = base.username;
+          url.password = base.password;
+          url.host = base.host;
+          url.port = base.port;
+          state = State.PATH;
+          pointer--;
+        }
+        break;
+
+      case State.SPECIAL_AUTHORITY_SLASHES:
+        state = State.SPECIAL_AUTHORITY_IGNORE_SLASHES;
+        if (c === 0x2f && remainingStartsWith(pointer, 0x2f)) pointer++;
+        else pointer--;
+        break;
+
+      case State.SPECIAL_AUTHORITY_IGNORE_SLASHES:
+        if (c !== 0x2f && c !== 0x5c) {
+          state = State.AUTHORITY;
+          pointer--;
+        }
+        break;
+
+      case State.AUTHORITY:
+        if (c === 0x40) {
+          if (atSignSeen) buffer = "%40" + buffer;
+          atSignSeen = true;
+          for (const ch of buffer) {
+            const cp = ch.codePointAt(0);
+            if (cp === 0x3a && !passwordTokenSeen) {
+              passwordTokenSeen = true;
+              continue;
+            }
+            const encoded = encodeCodePoint(cp, USERINFO_SET);
+            if (passwordTokenSeen) url.password += encoded;
+            else url.username += encoded;
+          }
+          buffer = "";
+        } else if (c === EOF || c === 0x2f || c === 0x3f || c === 0x23 || (special() && c === 0x5c)) {
+          if (atSignSeen && buffer === "") return null;
+          pointer -= Array.from(buffer).length + 1;
+          buffer = "";
+          state = State.HOST;
+        } else {
+          buffer += String.fromCodePoint(c);
+        }
+        break;
+
+      case State.HOST:
+      case State.HOSTNAME:
+        if (stateOverride !== null && url.scheme === "file") {
+          pointer--;
+          state = State.FILE_HOST;
+        } else if (c === 0x3a && !insideBrackets) {
+          if (buffer === "") return null;
+          if (stateOverride === State.HOSTNAME) return null;
+          const host = parseHost(buffer, !special());
+          if (host === null) return null;
+          url.host = host;
+          buffer = "";
+          state = State.PORT;
+        } else if (c === EOF || c === 0x2f || c === 0x3f || c === 0x23 || (special() && c === 0x5c)) {
+          pointer--;
+          if (special() && buffer === "") return null;
+          if (
+            stateOverride !== null &&
+            buffer === "" &&
+            (includesCredentials(url) || url.port !== null)
+          ) {
+            return null;
+          }
+          const host = parseHost(buffer, !special());
+          if (host === null) return null;
+          url.host = host;
+          buffer = "";
+          state = State.PATH_START;
+          if (stateOverride !== null) return url;
+        } else {
+          if (c === 0x5b) insideBrackets = true;
+          if (c === 0x5d) insideBrackets = false;
+          buffer += String.fromCodePoint(c);
+        }
+        break;
+
+      case State.PORT:
+        if (isDigit(c)) {
+          buffer += String.fromCharCode(c);
+        } else if (
+          c === EOF || c === 0x2f || c === 0x3f || c === 0x23 || (special() && c === 0x5c) ||
+          stateOverride !== null
+        ) {
+          if (buffer !== "") {
+            const port = Number(buffer);
+            if (port > 65535) return null;
+            url.port = port === defaultPort(url.scheme) ? null : port;
+            buffer = "";
+            if (stateOverride !== null) return url;
+          }
+          if (stateOverride !== null) return null;
+          state = State.PATH_START;
+          pointer--;
+        } else {
+          return null;
+        }
+        break;
+
+      case State.FILE:
+        url.scheme = "file";
+        url.host = "";
+        if (c === 0x2f || c === 0x5c) {
+          state = State.FILE_SLASH;
+        } else if (base !== null && base.scheme === "file") {
+          url.host = base.host;
+          url.path = base.path.slice();
+          url.query = base.query;
+          if (c === 0x3f) {
+            url.query = "";
+            state = State.QUERY;
+          } else if (c === 0x23) {
+            url.fragment = "";
+            state = State.FRAGMENT;
+          } else if (c !== EOF) {
+            url.query = null;
+            if (!startsWithWindowsDriveLetter(cps, pointer)) shortenPath(url);
+            else url.path = [];
+            state = State.PATH;
+            pointer--;
+          }
+        } else {
+          state = State.PATH;
+          pointer--;
+        }
+        break;
+
+      case State.FILE_SLASH:
+        if (c === 0x2f || c === 0x5c) {
+          state = State.FILE_HOST;
+        } else {
+          if (base !== null && base.scheme === "file") {
+            url.host = base.host;
+            if (
+              !startsWithWindowsDriveLetter(cps, pointer) &&
+              base.path.length > 0 &&
+              isWindowsDriveLetter(base.path[0], true)
+            ) {
+              url.path.push(base.path[0]);
+            }
+          }
+          state = State.PATH;
+          pointer--;
+        }
+        break;
+
+      case State.FILE_HOST:
+        if (c === EOF || c === 0x2f || c === 0x5c || c === 0x3f || c === 0x23) {
+          pointer--;
+          if (stateOverride === null && isWindowsDriveLetter(buffer)) {
+            state = State.PATH; // the buffer is kept and becomes the first path segment
+          } else if (buffer === "") {
+            url.host = "";
+            if (stateOverride !== null) return url;
+            state = State.PATH_START;
+          } else {
+            let host = parseHost(buffer, !special());
+            if (host === null) return null;
+            if (host === "localhost") host = "";
+            url.host = host;
+            if (stateOverride !== null) return url;
+            buffer = "";
+            state = State.PATH_START;
+          }
+        } else {
+          buffer += String.fromCodePoint(c);
+        }
+        break;
+
+      case State.PATH_START:
+        if (special()) {
+          state = State.PATH;
+          if (c !== 0x2f && c !== 0x5c) pointer--;
+        } else if (stateOverride === null && c === 0x3f) {
+          url.query = "";
+          state = State.QUERY;
+        } else if (stateOverride === null && c === 0x23) {
+          url.fragment = "";
+          state = State.FRAGMENT;
+        } else if (c !== EOF) {
+          state = State.PATH;
+          if (c !== 0x2f) pointer--;
+        } else if (stateOverride !== null && url.host === null) {
+          url.path.push("");
+        }
+        break;
+
+      case State.PATH:
+        if (
+          c === EOF || c === 0x2f || (special() && c === 0x5c) ||
+          (stateOverride === null && (c === 0x3f || c === 0x23))
+        ) {
+          const slash = c === 0x2f || (special() && c === 0x5c);
+          if (isDoubleDot(buffer)) {
+            shortenPath(url);
+            if (!slash) url.path.push("");
+          } else if (isSingleDot(buffer) && !slash) {
+            url.path.push("");
+          } else if (!isSingleDot(buffer)) {
+            if (url.scheme === "file" && url.path.length === 0 && isWindowsDriveLetter(buffer)) {
+              buffer = buffer[0] + ":";
+            }
+            url.path.push(buffer);
+          }
+          buffer = "";
+          if (c === 0x3f) {
+            url.query = "";
+            state = State.QUERY;
+          } else if (c === 0x23) {
+            url.fragment = "";
+            state = State.FRAGMENT;
+          }
+        } else {
+          buffer += encodeCodePoint(c, PATH_SET);
+        }
+        break;
+
+      case State.OPAQUE_PATH:
+        if (c === 0x3f) {
+          url.query = "";
+          state = State.QUERY;
+        } else if (c === 0x23) {
+          url.fragment = "";
+          state = State.FRAGMENT;
+        } else if (c !== EOF) {
+          url.path += encodeCodePoint(c, C0_CONTROL_SET);
+        }
+        break;
+
+      case State.QUERY:
+        if ((stateOverride === null && c === 0x23) || c === EOF) {
+          url.query += encodeString(buffer, special() ? SPECIAL_QUERY_SET : QUERY_SET);
+          buffer = "";
+          if (c === 0x23) {
+            url.fragment = "";
+            state = State.FRAGMENT;
+          }
+        } else {
+          buffer += String.fromCodePoint(c);
+        }
+        break;
+
+      case State.FRAGMENT:
+        if (c !== EOF) url.fragment += encodeCodePoint(c, FRAGMENT_SET);
+        break;
+    }
+    if (pointer >= cps.length) break;
+  }
+  return url;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function serializePath(url) {
+  if (hasOpaquePath(url)) return url.path;
+  let out = "";
+  for (const segment of url.path) out += "/" + segment;
+  return out;
+}
+
+export function serializeURL(url, excludeFragment = false) {
+  let out = url.scheme + ":";
+  if (url.host !== null) {
+    out += "//";
+    if (includesCredentials(url)) {
+      out += url.username;
+      if (url.password !== "") out += ":" + url.password;
+      out += "@";
+    }
+    out += url.host;
+    if (url.port !== null) out += ":" + url.port;
+  } else if (!hasOpaquePath(url) && url.path.length > 1 && url.path[0] === "") {
+    out += "/.";
+  }
+  out += serializePath(url);
+  if (url.query !== null) out += "?" + url.query;
+  if (!excludeFragment && url.fragment !== null) out += "#" + url.fragment;
+  return out;
+}
+
+export function serializeOrigin(url) {
+  switch (url.scheme) {
+    case "blob": {
+      if (hasOpaquePath(url) || url.path.length > 0) {
+        const inner = parseURL(serializePath(url));
+        if (inner !== null && (inner.scheme === "http" || inner.scheme === "https")) {
+          return serializeOrigin(inner);
+        }
+      }
+      return "null";
+    }
+    case "ftp":
+    case "http":
+    case "https":
+    case "ws":
+    case "wss":
+      return `${url.scheme}://${url.host}${url.port === null ? "" : ":" + url.port}`;
+    default:
+      return "null";
+  }
+}
+
+// The URL Standard's "potentially strip trailing spaces from an opaque path", used by setters
+// that remove the query or fragment.
+export function stripTrailingSpacesFromOpaquePath(url) {
+  if (!hasOpaquePath(url) || url.fragment !== null || url.query !== null) return;
+  url.path = url.path.replace(/ +$/, "");
+}
