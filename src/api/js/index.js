@@ -1,0 +1,21 @@
+// The runtime script that runs once per shard context, before the user's bundle: it installs the
+// web platform globals and the PartyKit facade, and leaves one entry object for C++ to call.
+import { installWebApis, fireTimer } from "./web/index.js";
+import { createEntry } from "./party.js";
+
+const native = globalThis.__partyd_native;
+delete globalThis.__partyd_native;
+
+installWebApis(globalThis, native);
+
+// esbuild turns `.wasm` imports into data URLs; the bundler rewrites them into calls to this.
+Object.defineProperty(globalThis, "__partyd_wasm", {
+  value(base64) {
+    const bin = atob(base64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new WebAssembly.Module(bytes);
+  },
+});
+
+globalThis.__partyd_entry = { ...createEntry(native), timer: fireTimer };

@@ -1,0 +1,390 @@
+// The PartyKit facade: rooms, connections, the Party.Server calling conventions (class style and
+// the older object style), and the order in which a room sees its events. C++ owns sockets,
+// storage and timers; it calls the entry points at the bottom, one event per turn.
+//
+// Event order, as on PartyKit: onStart settles before any other event reaches the room; events
+// start in arrival order; while a handler awaits a timer or a fetch, later events may run.
+import { makeRequest, responseParts } from "./web/index.js";
+import { Storage } from "./storage.js";
+
+const OPEN = 1;
+const CLOSED = 3;
+
+function errorText(e) {
+  if (e instanceof Error) return e.stack || `${e.name}: ${e.message}`;
+  return String(e);
+}
+
+function errorMessage(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+// ---- adapters: one shape for class-style and object-style servers -------------------------
+
+const HANDLERS = ["onConnect", "onMessage", "onClose", "onError", "onRequest", "onAlarm",
+                  "onBeforeConnect", "onBeforeRequest", "onFetch", "onSocket", "onCron"];
+
+export function isClassServer(def) {
+  return typeof def === "function" && def.prototype instanceof Object;
+}
+
+function checkModuleServer(name, def) {
+  if (def === null || typeof def !== "object") {
+    throw new TypeError(`party "${name}" has no default export: export a class that implements ` +
+                        `Party.Server, or an object with its handlers`);
+  }
+  for (const h of HANDLERS) {
+    if (h in def && typeof def[h] !== "function") {
+      throw new TypeError(`party "${name}": ${h} must be a function`);
+    }
+  }
+}
+
+function makeAdapter(name, def, room) {
+  if (isClassServer(def)) {
+    const server = new def(room);
+    const call = (fn, ...args) => (typeof server[fn] === "function" ? server[fn](...args) : undefined);
+    return {
+      server,
+      hibernate: (server.options ?? def.options ?? {}).hibernate === true,
+      hasOnRequest: typeof server.onRequest === "function",
+      onStart: () => call("onStart"),
+      getConnectionTags: (c, ctx) => call("getConnectionTags", c, ctx),
+      onConnect: (c, ctx) => call("onConnect", c, ctx),
+      onMessage: (m, c) => call("onMessage", m, c),
+      onClose: (c) => call("onClose", c),
+      onError: (c, e) => call("onError", c, e),
+      onRequest: (r) => server.onRequest(r),
+      onAlarm: () => call("onAlarm"),
+      hasOnAlarm: typeof server.onAlarm === "function",
+    };
+  }
+  checkModuleServer(name, def);
+  const call = (fn, ...args) => (typeof def[fn] === "function" ? def[fn](...args) : undefined);
+  return {
+    server: def,
+    hibernate: false,
+    hasOnRequest: typeof def.onRequest === "function",
+    onStart: () => undefined,
+    getConnectionTags: () => [],
+    onConnect: (c, ctx) => call("onConnect", c, room, ctx),
+    onMessage: (m, c) => call("onMessage", m, c, room),
+    onClose: (c) => call("onClose", c, room),
+    onError: (c, e) => call("onError", c, e, room),
+    onRequest: (r) => def.onRequest(r, room),
+    onAlarm: () => call("onAlarm", room),
+    hasOnAlarm: typeof def.onAlarm === "function",
+  };
+}
+
+// ---- Connection ----------------------------------------------------------------------------
+
+class Connection extends EventTarget {
+  #native;
+  #handle;
+  #state = null;
+  #attachment = null;
+  constructor(native, handle, id, uri) {
+    super();
+    this.#native = native;
+    this.#handle = handle;
+    this.id = id;
+    this.uri = uri;
+    this.tags = [id];
+    this.readyState = OPEN;
+  }
+  get _handle() {
+    return this.#handle;
+  }
+  get socket() {
+    return this;
+  }
+  get state() {
+    return this.#state;
+  }
+  setState(next) {
+    this.#state = typeof next === "function" ? next(this.#state) : next;
+    return this.#state;
+  }
+  serializeAttachment(value) {
+    this.#attachment = value === undefined ? null : structuredClone(value);
+  }
+  deserializeAttachment() {
+    return this.#attachment === null ? null : structuredClone(this.#attachment);
+  }
+  send(message) {
+    if (this.readyState !== OPEN) {
+      throw new TypeError("Can't call WebSocket send() after close().");
+    }
+    this.#native.send(this.#handle, typeof message === "string" || message instanceof ArrayBuffer ||
+                      ArrayBuffer.isView(message) ? message : String(message));
+  }
+  close(code, reason) {
+    if (code !== undefined && (code !== 1000 && (code < 3000 || code > 4999))) {
+      throw new TypeError(`Invalid WebSocket close code: ${code}.`);
+    }
+    if (this.readyState === CLOSED) return;
+    this.readyState = 2;
+    this.#native.close(this.#handle, code ?? 1000, reason === undefined ? "" : String(reason));
+  }
+  accept() {}
+}
+Connection.CONNECTING = 0;
+Connection.OPEN = 1;
+Connection.CLOSING = 2;
+Connection.CLOSED = 3;
+
+// ---- RoomRuntime: one live room --------------------------------------------------------------
+
+class RoomRuntime {
+  constructor(native, env, handle, partyName, id, internalID, def, lobbyParties) {
+    this.native = native;
+    this.handle = handle;
+    this.connections = new Map(); // id -> Connection (the latest with that id)
+    this.byHandle = new Map();    // native handle -> Connection
+    this.queue = [];
+    this.blocked = 0;
+    this.inAlarm = 0;
+    this.id = id;
+    this.room = this.#makeRoom(partyName, internalID, env, lobbyParties);
+    this.adapter = makeAdapter(partyName, def, this.room);
+    this.block(() => this.adapter.onStart(), "onStart");
+  }
+
+  #makeRoom(partyName, internalID, env, lobbyParties) {
+    const rt = this;
+    const native = this.native;
+    const storage = new Storage(native, this.handle);
+    let warnedConnections = false;
+    return {
+      get id() {
+        if (rt.inAlarm > 0) {
+          throw new Error("Cannot access Party.id in onAlarm (the room has no request context)");
+        }
+        return rt.id;
+      },
+      name: partyName,
+      internalID,
+      env,
+      storage,
+      context: {
+        get parties() {
+          if (rt.inAlarm > 0) throw new Error("Cannot access Party.context.parties in onAlarm");
+          return lobbyParties;
+        },
+      },
+      get parties() {
+        return this.context.parties;
+      },
+      blockConcurrencyWhile(cb) {
+        return rt.block(cb, "blockConcurrencyWhile");
+      },
+      broadcast(message, without) {
+        let exclude = null;
+        if (without && without.length) {
+          const skip = new Set(without);
+          exclude = [];
+          for (const c of rt.byHandle.values()) if (skip.has(c.id)) exclude.push(c._handle);
+        }
+        native.broadcast(rt.handle, typeof message === "string" || message instanceof ArrayBuffer ||
+                         ArrayBuffer.isView(message) ? message : String(message), exclude);
+      },
+      getConnection(id) {
+        return rt.connections.get(id);
+      },
+      *getConnections(tag) {
+        for (const c of rt.connections.values()) {
+          if (c.readyState !== OPEN) continue;
+          if (tag === undefined || c.tags.includes(tag)) yield c;
+        }
+      },
+      get connections() {
+        if (!warnedConnections) {
+          warnedConnections = true;
+          console.warn("room.connections is deprecated: use room.getConnections() instead");
+        }
+        return rt.connections;
+      },
+      analytics: { writeDataPoint() {} },
+    };
+  }
+
+  // Holds every later event until `fn`'s promise settles (onStart, blockConcurrencyWhile).
+  block(fn, what) {
+    this.blocked++;
+    let p;
+    try {
+      p = Promise.resolve(fn());
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    const done = p.finally(() => {
+      this.blocked--;
+      this.drain();
+    });
+    if (what === "onStart") {
+      done.catch((e) => console.error(`onStart failed: ${errorText(e)}`));
+    }
+    return done;
+  }
+
+  enqueue(run) {
+    if (this.blocked > 0 || this.queue.length > 0) this.queue.push(run);
+    else run();
+  }
+
+  drain() {
+    while (this.blocked === 0 && this.queue.length > 0) this.queue.shift()();
+  }
+
+  // Runs a handler; logs what it throws or rejects with. Returns its promise.
+  guard(what, fn) {
+    let p;
+    try {
+      p = Promise.resolve(fn());
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    return p.catch((e) => {
+      console.error(`${what} failed: ${errorText(e)}`);
+      throw e;
+    });
+  }
+
+  async connect(handle, id, url, headers) {
+    const conn = new Connection(this.native, handle, id, url);
+    const request = makeRequest("GET", url, headers, null);
+    const ctx = { request };
+    try {
+      const tags = (await this.adapter.getConnectionTags(conn, ctx)) ?? [];
+      conn.tags = [...new Set([id, ...tags])];
+      this.byHandle.set(handle, conn);
+      this.connections.set(id, conn);
+      await this.adapter.onConnect(conn, ctx);
+      this.native.accept(handle, 0, "");
+    } catch (e) {
+      console.error(`onConnect failed: ${errorText(e)}`);
+      this.native.accept(handle, 1011, errorMessage(e));
+    }
+  }
+
+  message(handle, data) {
+    const conn = this.byHandle.get(handle);
+    if (!conn) return;
+    this.guard("onMessage", () => this.adapter.onMessage(data, conn)).catch(() => {});
+    conn.dispatchEvent(new MessageEvent("message", { data }));
+  }
+
+  closed(handle, code, reason, clean) {
+    const conn = this.byHandle.get(handle);
+    if (!conn) return;
+    this.byHandle.delete(handle);
+    if (this.connections.get(conn.id) === conn) this.connections.delete(conn.id);
+    conn.readyState = CLOSED;
+    conn.dispatchEvent(new CloseEvent("close", { code, reason, wasClean: clean }));
+    this.guard("onClose", () => this.adapter.onClose(conn)).catch(() => {});
+  }
+
+  async request(handle, method, url, headers, body) {
+    try {
+      if (!this.adapter.hasOnRequest) {
+        throw Object.assign(new Error("No onRequest handler"), { code: 500 });
+      }
+      const req = makeRequest(method, url, headers, body);
+      const res = await this.adapter.onRequest(req);
+      if (!(res instanceof Response)) {
+        throw new TypeError("onRequest must return a Response (got " +
+                            (res === null ? "null" : typeof res) + ")");
+      }
+      const parts = await responseParts(res);
+      this.native.respond(handle, parts.status, parts.headers, parts.body ?? "");
+    } catch (e) {
+      if (!(e instanceof Error && e.message === "No onRequest handler")) {
+        console.error(`onRequest failed: ${errorText(e)}`);
+      }
+      const status = Number.isInteger(e?.code) && e.code >= 200 && e.code <= 599 ? e.code : 500;
+      this.native.respond(handle, status, [["content-type", "text/plain;charset=UTF-8"]],
+                          errorMessage(e));
+    }
+  }
+
+  async alarm(retryCount) {
+    this.inAlarm++;
+    try {
+      await this.adapter.onAlarm({ retryCount, isRetry: retryCount > 0 });
+      this.native.alarmDone(this.handle, true);
+    } catch (e) {
+      console.error(`onAlarm failed: ${errorText(e)}`);
+      this.native.alarmDone(this.handle, false);
+    } finally {
+      this.inAlarm--;
+    }
+  }
+}
+
+// ---- entry points for C++ -------------------------------------------------------------------
+
+export function createEntry(native) {
+  const rooms = new Map();
+  let env = {};
+  let lobbyParties = {};
+
+  function partyDef(name) {
+    const all = globalThis.__partyd_parties ?? {};
+    return all[name];
+  }
+
+  return {
+    // Called once, after the user's bundle ran: checks the parties and sets the shared env.
+    init(envJson, partyNames) {
+      env = JSON.parse(envJson);
+      const errors = [];
+      for (const name of partyNames) {
+        const def = partyDef(name);
+        try {
+          if (!isClassServer(def)) checkModuleServer(name, def);
+        } catch (e) {
+          errors.push(e.message);
+        }
+      }
+      return errors.join("\n");
+    },
+    setParties(parties) {
+      lobbyParties = parties;
+    },
+    createRoom(handle, partyName, id, internalID) {
+      const rt = new RoomRuntime(native, env, handle, partyName, id, internalID,
+                                 partyDef(partyName), lobbyParties);
+      rooms.set(handle, rt);
+      return rt.adapter.hibernate;
+    },
+    destroyRoom(handle) {
+      rooms.delete(handle);
+    },
+    hasOnRequest(partyName) {
+      const def = partyDef(partyName);
+      if (isClassServer(def)) return typeof def.prototype.onRequest === "function";
+      return !!def && typeof def.onRequest === "function";
+    },
+    connect(room, handle, id, url, headers) {
+      const rt = rooms.get(room);
+      rt.enqueue(() => rt.connect(handle, id, url, headers));
+    },
+    message(room, handle, data) {
+      const rt = rooms.get(room);
+      rt.enqueue(() => rt.message(handle, data));
+    },
+    close(room, handle, code, reason, clean) {
+      const rt = rooms.get(room);
+      rt.enqueue(() => rt.closed(handle, code, reason, clean));
+    },
+    request(room, handle, method, url, headers, body) {
+      const rt = rooms.get(room);
+      rt.enqueue(() => rt.request(handle, method, url, headers, body));
+    },
+    alarm(room, retryCount) {
+      const rt = rooms.get(room);
+      rt.enqueue(() => rt.alarm(retryCount));
+    },
+  };
+}

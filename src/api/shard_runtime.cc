@@ -1,0 +1,487 @@
+#include "api/shard_runtime.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/field.hpp>
+#include <openssl/sha.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "base/log.h"
+#include "base/random.h"
+#include "ws/handshake.h"
+
+namespace partyd::api {
+
+extern const char kRuntimeBundle[];
+extern const std::size_t kRuntimeBundleSize;
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using js::str;
+
+namespace {
+
+std::int64_t wallMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// A Durable Object id is 64 hex characters, stable per (party, room).
+std::string internalId(const party::RoomKey& key) {
+  std::string input = key.party + '\0' + key.room;
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+std::string fullUrl(const http::Request& request) {
+  auto host = request[bhttp::field::host];
+  std::string url = "http://";
+  url += host.empty() ? std::string_view("localhost") : std::string_view(host.data(), host.size());
+  url += std::string_view(request.target().data(), request.target().size());
+  return url;
+}
+
+v8::Local<v8::Array> headerArray(v8::Isolate* iso, const http::Request& request) {
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  v8::Local<v8::Array> out = v8::Array::New(iso);
+  uint32_t i = 0;
+  for (const auto& field : request) {
+    v8::Local<v8::Value> pair[] = {
+        str(iso, std::string_view(field.name_string().data(), field.name_string().size())),
+        str(iso, std::string_view(field.value().data(), field.value().size()))};
+    (void)out->Set(ctx, i++, v8::Array::New(iso, pair, 2));
+  }
+  return out;
+}
+
+http::Response textResponse(unsigned status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+ShardRuntime::ShardRuntime(net::Shard& shard, std::unique_ptr<storage::Storage> storage,
+                           RuntimeConfig config)
+    : shard_(shard),
+      storage_(std::move(storage)),
+      config_(std::move(config)),
+      sweepTimer_(shard.io()),
+      alarmTimer_(shard.io()) {}
+
+ShardRuntime::~ShardRuntime() {
+  entry_.Reset();
+  engine_.reset();
+}
+
+// ---- start-up -------------------------------------------------------------------------------
+
+Result<void> ShardRuntime::start() {
+  engine_ = std::make_unique<js::Engine>(js::Engine::Options{config_.heapLimitMb});
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Object> native = v8::Object::New(iso);
+  installNatives(native);
+  (void)ctx->Global()->Set(ctx, str(iso, "__partyd_native"), native);
+
+  if (auto r = engine_->runScript(std::string_view(kRuntimeBundle, kRuntimeBundleSize),
+                                  "partyd:runtime");
+      !r) {
+    return makeError("the partyd runtime failed to load: " + r.error().message);
+  }
+  v8::Local<v8::Value> entry;
+  if (!ctx->Global()->Get(ctx, str(iso, "__partyd_entry")).ToLocal(&entry) || !entry->IsObject()) {
+    return makeError("the partyd runtime did not define its entry points");
+  }
+  (void)ctx->Global()->Delete(ctx, str(iso, "__partyd_entry"));
+  entry_.Reset(iso, entry.As<v8::Object>());
+
+  engine_->armDeadline(config_.handlerBudgetMs);
+  auto loaded = engine_->runScript(config_.userBundle, config_.userBundleName);
+  engine_->disarmDeadline();
+  engine_->takeTerminated();
+  if (!loaded) return makeError("the party code threw while loading: " + loaded.error().message);
+  iso->PerformMicrotaskCheckpoint();
+
+  // entry.init(envJson, partyNames) checks each party's default export.
+  v8::Local<v8::Value> initFn;
+  (void)entry.As<v8::Object>()->Get(ctx, str(iso, "init")).ToLocal(&initFn);
+  v8::Local<v8::Array> names = v8::Array::New(iso);
+  for (uint32_t i = 0; i < config_.partyNames.size(); ++i) {
+    (void)names->Set(ctx, i, str(iso, config_.partyNames[i]));
+  }
+  v8::Local<v8::Value> args[] = {str(iso, config_.envJson), names};
+  v8::TryCatch tryCatch(iso);
+  v8::Local<v8::Value> problems;
+  if (!initFn.As<v8::Function>()->Call(ctx, entry, 2, args).ToLocal(&problems)) {
+    return makeError(engine_->describeException(tryCatch));
+  }
+  std::string text = js::toUtf8(iso, problems);
+  if (!text.empty()) return makeError(text);
+
+  // Alarms stored by an earlier run fire even though their rooms are not live yet.
+  auto alarms = storage_->allAlarms();
+  if (!alarms) return makeError("reading stored alarms: " + alarms.error().message);
+  for (const auto& alarm : *alarms) rooms_.scheduleAlarm(alarm.room, alarm.timeMs);
+  armAlarmTimer();
+  armSweep();
+  return {};
+}
+
+void ShardRuntime::stop() {
+  stopped_ = true;
+  sweepTimer_.cancel();
+  alarmTimer_.cancel();
+  for (auto& [id, timer] : timers_) timer->cancel();
+  if (storage_ && storage_->dirty()) (void)storage_->commit();
+}
+
+bool ShardRuntime::hasParty(const std::string& name) const {
+  for (const auto& p : config_.partyNames)
+    if (p == name) return true;
+  return false;
+}
+
+// ---- turns ----------------------------------------------------------------------------------
+
+void ShardRuntime::callEntry(const char* name, std::uint32_t room, int argc,
+                             v8::Local<v8::Value>* argv) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Object> entry = entry_.Get(iso);
+  v8::Local<v8::Value> fn;
+  if (!entry->Get(ctx, str(iso, name)).ToLocal(&fn) || !fn->IsFunction()) return;
+  if (party::Room* r = room ? rooms_.byHandle(room) : nullptr) {
+    label_ = r->key.party + "/" + r->key.room;
+  } else {
+    label_.clear();
+  }
+  ++depth_;
+  engine_->armDeadline(config_.handlerBudgetMs);
+  {
+    v8::TryCatch tryCatch(iso);
+    if (fn.As<v8::Function>()->Call(ctx, entry, argc, argv).IsEmpty()) {
+      log(3, engine_->describeException(tryCatch));
+    }
+  }
+  {
+    v8::TryCatch tryCatch(iso);
+    iso->PerformMicrotaskCheckpoint();
+  }
+  engine_->disarmDeadline();
+  if (engine_->takeTerminated()) {
+    log(3, "a handler ran longer than " + std::to_string(config_.handlerBudgetMs) +
+               " ms and was stopped; the room goes on");
+  }
+  --depth_;
+  if (depth_ == 0) endTurn();
+}
+
+void ShardRuntime::endTurn() {
+  if (storage_->dirty()) {
+    if (auto r = storage_->commit(); !r) {
+      log::error("storage commit failed, this turn's writes are lost: " + r.error().message);
+      storage_->rollback();
+    }
+  }
+  // The output gate: nothing produced in this turn left before the commit above.
+  auto outbox = std::move(outbox_);
+  outbox_.clear();
+  for (auto& [session, response] : outbox) session->respond(std::move(response));
+  flushQueue_.flushAll();
+}
+
+// ---- rooms ----------------------------------------------------------------------------------
+
+party::Room& ShardRuntime::activate(const party::RoomKey& key) {
+  auto [room, created] = rooms_.getOrCreate(key, js::monotonicMs());
+  if (created) {
+    v8::Isolate* iso = engine_->isolate();
+    v8::HandleScope scope(iso);
+    v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, room->handle),
+                                   str(iso, key.party), str(iso, key.room),
+                                   str(iso, internalId(key))};
+    callEntry("createRoom", room->handle, 4, args);
+  }
+  return *room;
+}
+
+void ShardRuntime::handleRequest(std::shared_ptr<http::Session> session, http::Request&& request,
+                                 const http::PartyRoute& route) {
+  v8::HandleScope scope(engine_->isolate());
+  v8::Isolate* iso = engine_->isolate();
+  party::Room& room = activate({route.party, route.room});
+  room.busy++;
+  std::uint64_t handle = nextRequest_++;
+  requests_.emplace(handle, PendingRequest{room.handle, std::move(session)});
+  v8::Local<v8::Value> body = v8::Null(iso);
+  if (!request.body().empty()) {
+    auto ab = js::newArrayBuffer(iso, request.body());
+    body = v8::Uint8Array::New(ab, 0, ab->ByteLength());
+  }
+  std::string method(request.method_string());
+  v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, room.handle),
+                                 v8::Number::New(iso, static_cast<double>(handle)),
+                                 str(iso, method),
+                                 str(iso, fullUrl(request)),
+                                 headerArray(iso, request),
+                                 body};
+  callEntry("request", room.handle, 6, args);
+}
+
+void ShardRuntime::handleUpgrade(std::shared_ptr<http::Session> session, http::Request&& request,
+                                 const http::PartyRoute& route) {
+  auto key = request[bhttp::field::sec_websocket_key];
+  std::string_view keyView(key.data(), key.size());
+  auto version = request[bhttp::field::sec_websocket_version];
+  if (!ws::isValidClientKey(keyView) || std::string_view(version.data(), version.size()) != "13") {
+    http::Response r = textResponse(400, "Bad WebSocket upgrade: need Sec-WebSocket-Key and "
+                                         "Sec-WebSocket-Version: 13\n");
+    if (std::string_view(version.data(), version.size()) != "13") {
+      r.status = 426;
+      r.headers.emplace_back("sec-websocket-version", "13");
+    }
+    session->respond(std::move(r), false);
+    return;
+  }
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  party::Room& room = activate({route.party, route.room});
+  std::string leftover = session->takeLeftover();
+  auto conn = std::make_shared<ws::Connection>(session->takeSocket(), std::move(leftover),
+                                               config_.wsLimits, &flushQueue_);
+  std::uint64_t handle = nextConn_++;
+  conn->setOwner(this, handle);
+  room.connections.emplace(handle, conn);
+  room.busy++;
+  conns_.emplace(handle, ConnEntry{room.handle, conn, ws::acceptKey(keyView)});
+
+  std::string target(request.target());
+  std::string id = http::queryParam(target, "_pk").value_or("");
+  if (id.empty()) id = randomUuid();
+  v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, room.handle),
+                                 v8::Number::New(iso, static_cast<double>(handle)),
+                                 str(iso, id), str(iso, fullUrl(request)),
+                                 headerArray(iso, request)};
+  callEntry("connect", room.handle, 5, args);
+}
+
+ShardRuntime::ConnEntry* ShardRuntime::findConn(std::uint64_t handle) {
+  auto it = conns_.find(handle);
+  return it == conns_.end() ? nullptr : &it->second;
+}
+
+void ShardRuntime::accept(std::uint64_t handle, std::uint16_t closeCode, std::string_view reason) {
+  ConnEntry* entry = findConn(handle);
+  if (!entry || entry->acceptKey.empty()) return;
+  if (party::Room* room = rooms_.byHandle(entry->room); room && room->busy > 0) room->busy--;
+  entry->conn->open(ws::buildSwitchingProtocols(entry->acceptKey, ""));
+  entry->acceptKey.clear();
+  if (closeCode != 0) entry->conn->close(closeCode, reason);
+}
+
+void ShardRuntime::respond(std::uint64_t handle, http::Response response) {
+  auto it = requests_.find(handle);
+  if (it == requests_.end()) return;
+  if (party::Room* room = rooms_.byHandle(it->second.room)) {
+    if (room->busy > 0) room->busy--;
+    rooms_.touch(*room, js::monotonicMs());
+  }
+  outbox_.emplace_back(std::move(it->second.session), std::move(response));
+  requests_.erase(it);
+  if (depth_ == 0) endTurn();
+}
+
+void ShardRuntime::onWsMessage(std::uint64_t tag, ws::Opcode op, std::string_view payload) {
+  ConnEntry* entry = findConn(tag);
+  if (!entry) return;
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> data;
+  if (op == ws::Opcode::kText) {
+    data = v8::String::NewFromUtf8(iso, payload.data(), v8::NewStringType::kNormal,
+                                   static_cast<int>(payload.size()))
+               .ToLocalChecked();
+  } else {
+    data = js::newArrayBuffer(iso, payload);
+  }
+  v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, entry->room),
+                                 v8::Number::New(iso, static_cast<double>(tag)), data};
+  callEntry("message", entry->room, 3, args);
+}
+
+void ShardRuntime::onWsClosed(std::uint64_t tag, std::uint16_t code, std::string_view reason,
+                              bool clean) {
+  if (depth_ > 0) {
+    // A close that happens while JS runs (a send that overflowed the queue) is delivered later.
+    asio::post(shard_.io(), [this, tag, code, reason = std::string(reason), clean] {
+      onWsClosed(tag, code, reason, clean);
+    });
+    return;
+  }
+  auto it = conns_.find(tag);
+  if (it == conns_.end()) return;
+  std::uint32_t roomHandle = it->second.room;
+  bool wasPending = !it->second.acceptKey.empty();
+  conns_.erase(it);
+  party::Room* room = rooms_.byHandle(roomHandle);
+  if (!room) return;
+  room->connections.erase(tag);
+  if (wasPending && room->busy > 0) room->busy--;
+  rooms_.touch(*room, js::monotonicMs());
+  if (stopped_) return;
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, roomHandle),
+                                 v8::Number::New(iso, static_cast<double>(tag)),
+                                 v8::Integer::NewFromUnsigned(iso, code), str(iso, reason),
+                                 v8::Boolean::New(iso, clean)};
+  callEntry("close", roomHandle, 5, args);
+}
+
+// ---- eviction -------------------------------------------------------------------------------
+
+void ShardRuntime::armSweep() {
+  auto period = std::chrono::milliseconds(std::max<std::int64_t>(
+      50, std::min<std::int64_t>(1000, config_.idleTimeoutMs / 2)));
+  sweepTimer_.expires_after(period);
+  sweepTimer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    evictIdle();
+    armSweep();
+  });
+}
+
+void ShardRuntime::evictIdle() {
+  auto idle = rooms_.idleRooms(js::monotonicMs(), config_.idleTimeoutMs);
+  if (idle.empty()) return;
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  for (std::uint32_t handle : idle) {
+    v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, handle)};
+    callEntry("destroyRoom", 0, 1, args);
+    rooms_.erase(handle);
+  }
+}
+
+// ---- alarms ---------------------------------------------------------------------------------
+
+void ShardRuntime::setAlarm(party::Room& room, std::int64_t timeMs) {
+  rooms_.scheduleAlarm(room.key, timeMs);
+  armAlarmTimer();
+}
+
+void ShardRuntime::deleteAlarm(party::Room& room) {
+  rooms_.cancelAlarm(room.key);
+  armAlarmTimer();
+}
+
+void ShardRuntime::armAlarmTimer() {
+  auto next = rooms_.nextAlarmTime();
+  alarmTimer_.cancel();
+  if (!next || stopped_) return;
+  std::int64_t delay = std::max<std::int64_t>(0, *next - wallMs());
+  alarmTimer_.expires_after(std::chrono::milliseconds(delay));
+  alarmTimer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    onAlarmTimer();
+  });
+}
+
+void ShardRuntime::onAlarmTimer() {
+  auto due = rooms_.takeDueAlarms(wallMs());
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  for (auto& [key, time] : due) {
+    party::Room& room = activate(key);
+    room.firingAlarm = time;
+    room.busy++;
+    v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, room.handle),
+                                   v8::Integer::NewFromUnsigned(iso, room.alarmRetries)};
+    callEntry("alarm", room.handle, 2, args);
+  }
+  armAlarmTimer();
+}
+
+void ShardRuntime::alarmDone(std::uint32_t handle, bool ok) {
+  party::Room* room = rooms_.byHandle(handle);
+  if (!room || !room->firingAlarm) return;
+  if (room->busy > 0) room->busy--;
+  rooms_.touch(*room, js::monotonicMs());
+  std::int64_t fired = *room->firingAlarm;
+  room->firingAlarm.reset();
+  auto stored = storage_->getAlarm(room->key);
+  bool replaced = stored.ok() && stored->has_value() && **stored != fired;
+  if (ok || room->alarmRetries >= 6) {
+    if (!ok) log::error("onAlarm of " + room->key.party + "/" + room->key.room +
+                        " failed 7 times; the alarm is dropped");
+    room->alarmRetries = 0;
+    if (!replaced && stored.ok() && stored->has_value()) {
+      (void)storage_->deleteAlarm(room->key);
+    }
+    return;
+  }
+  if (replaced) {
+    room->alarmRetries = 0;
+    return;
+  }
+  // At least once, as in Durable Objects: retry with exponential backoff from 2 s.
+  std::int64_t backoff = 2000LL << room->alarmRetries;
+  room->alarmRetries++;
+  rooms_.scheduleAlarm(room->key, wallMs() + backoff);
+  armAlarmTimer();
+}
+
+// ---- timers and logs ------------------------------------------------------------------------
+
+void ShardRuntime::setTimer(std::uint32_t id, double delayMs) {
+  auto timer = std::make_unique<asio::steady_timer>(shard_.io());
+  double d = std::isfinite(delayMs) && delayMs > 0 ? delayMs : 0;
+  timer->expires_after(std::chrono::microseconds(static_cast<std::int64_t>(d * 1000)));
+  timer->async_wait([this, id](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    timers_.erase(id);
+    v8::Isolate* iso = engine_->isolate();
+    v8::HandleScope scope(iso);
+    v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, id)};
+    callEntry("timer", 0, 1, args);
+  });
+  timers_[id] = std::move(timer);
+}
+
+void ShardRuntime::clearTimer(std::uint32_t id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  it->second->cancel();
+  timers_.erase(it);
+}
+
+void ShardRuntime::log(int level, std::string_view text) {
+  std::string line;
+  if (!label_.empty()) {
+    line += '[';
+    line += label_;
+    line += "] ";
+  }
+  line += text;
+  switch (level) {
+    case 0: log::debug(line); break;
+    case 1: log::info(line); break;
+    case 2: log::warn(line); break;
+    default: log::error(line); break;
+  }
+}
+
+}  // namespace partyd::api

@@ -1,0 +1,112 @@
+#include "http/session.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace partyd::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+
+Session::Session(tcp::socket socket, std::string leftover, const Limits& limits, Handler handler)
+    : stream_(std::move(socket)), limits_(limits), handler_(std::move(handler)) {
+  if (!leftover.empty()) {
+    auto buf = buffer_.prepare(leftover.size());
+    asio::buffer_copy(buf, asio::buffer(leftover));
+    buffer_.commit(leftover.size());
+  }
+}
+
+void Session::start() {
+  parser_.emplace();
+  parser_->header_limit(limits_.maxHeaderBytes);
+  parser_->body_limit(limits_.maxBodyBytes);
+  stream_.expires_after(limits_.idleTimeout);
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      self->onRead(ec);
+                    });
+}
+
+void Session::onRead(boost::system::error_code ec) {
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::operation_aborted || ec == beast::error::timeout ||
+      ec == asio::error::connection_reset) {
+    boost::system::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return;
+  }
+  if (ec == bhttp::error::header_limit) return fail(431, "Request Header Fields Too Large\n");
+  if (ec == bhttp::error::body_limit) return fail(413, "Payload Too Large\n");
+  if (ec) return fail(400, "Bad Request: " + ec.message() + "\n");
+  stream_.expires_never();
+  Request request = parser_->release();
+  parser_.reset();
+  handle(std::move(request));
+}
+
+void Session::handle(Request&& request) {
+  keepAlive_ = request.keep_alive();
+  handler_(shared_from_this(), std::move(request));
+}
+
+void Session::fail(unsigned status, std::string body) {
+  Response r;
+  r.status = status;
+  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+  r.body = std::move(body);
+  respond(std::move(r), /*keepAlive=*/false);
+}
+
+void Session::respond(Response response, bool keepAlive) {
+  if (released_) return;
+  auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();
+  msg->version(11);
+  msg->result(response.status);
+  bool hasLength = false;
+  for (auto& [name, value] : response.headers) {
+    if (beast::iequals(name, "content-length")) hasLength = true;
+    if (beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection")) continue;
+    msg->insert(name, value);
+  }
+  (void)hasLength;  // the body is complete here, so the length is always ours to set
+  msg->body() = std::move(response.body);
+  bool again = keepAlive && keepAlive_;
+  msg->keep_alive(again);
+  msg->prepare_payload();
+  stream_.expires_after(limits_.idleTimeout);
+  bhttp::async_write(stream_, *msg,
+                     [self = shared_from_this(), msg, again](boost::system::error_code ec,
+                                                             std::size_t) {
+                       if (ec) return;
+                       if (again) {
+                         self->start();
+                       } else {
+                         boost::system::error_code ignored;
+                         self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                       }
+                     });
+}
+
+tcp::socket Session::takeSocket() {
+  released_ = true;
+  stream_.expires_never();
+  return stream_.release_socket();
+}
+
+std::string Session::takeLeftover() {
+  std::string out(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  buffer_.consume(buffer_.size());
+  return out;
+}
+
+tcp::endpoint Session::remote() const {
+  boost::system::error_code ec;
+  return stream_.socket().remote_endpoint(ec);
+}
+
+}  // namespace partyd::http

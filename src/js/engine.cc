@@ -1,0 +1,217 @@
+#include "js/engine.h"
+
+#include <libplatform/libplatform.h>
+
+#include <chrono>
+#include <cstring>
+#include <mutex>
+
+namespace partyd::js {
+
+// ---- process-wide V8 ------------------------------------------------------------------------
+
+namespace {
+std::once_flag gInitOnce;
+std::unique_ptr<v8::Platform> gPlatform;
+}  // namespace
+
+void initializeV8() {
+  std::call_once(gInitOnce, [] {
+    // Two flags matter here: harmony features are already on in 10.2, and a modest stack keeps
+    // deep recursion in user code a RangeError rather than a crash of the shard thread.
+    static const char kFlags[] = "--stack-size=900";
+    v8::V8::SetFlagsFromString(kFlags, sizeof kFlags - 1);
+    gPlatform = v8::platform::NewDefaultPlatform(1);
+    v8::V8::InitializePlatform(gPlatform.get());
+    v8::V8::Initialize();
+  });
+}
+
+std::int64_t monotonicMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// ---- Engine ---------------------------------------------------------------------------------
+
+Engine::Engine(const Options& options) {
+  initializeV8();
+  allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator_.get();
+  if (options.heapLimitMb > 0) {
+    params.constraints.ConfigureDefaultsFromHeapSize(0, options.heapLimitMb * 1024 * 1024);
+  }
+  isolate_ = v8::Isolate::New(params);
+  isolate_->Enter();
+  isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  isolate_->SetCaptureStackTraceForUncaughtExceptions(true, 20);
+  v8::HandleScope scope(isolate_);
+  v8::Local<v8::Context> ctx = v8::Context::New(isolate_);
+  context_.Reset(isolate_, ctx);
+  ctx->Enter();
+}
+
+Engine::~Engine() {
+  {
+    v8::HandleScope scope(isolate_);
+    context()->Exit();
+  }
+  context_.Reset();
+  isolate_->Exit();
+  isolate_->Dispose();
+}
+
+Result<void> Engine::runScript(std::string_view source, std::string_view name) {
+  v8::HandleScope scope(isolate_);
+  v8::TryCatch tryCatch(isolate_);
+  v8::ScriptOrigin origin(isolate_, str(isolate_, name));
+  v8::Local<v8::Script> script;
+  if (!v8::Script::Compile(context(), str(isolate_, source), &origin).ToLocal(&script)) {
+    return makeError(describeException(tryCatch));
+  }
+  if (script->Run(context()).IsEmpty()) return makeError(describeException(tryCatch));
+  return {};
+}
+
+std::string toUtf8(v8::Isolate* iso, v8::Local<v8::Value> value) {
+  if (value.IsEmpty()) return {};
+  if (value->IsString()) {
+    v8::Local<v8::String> s = value.As<v8::String>();
+    std::string out;
+    out.resize(static_cast<std::size_t>(s->Utf8Length(iso)));
+    s->WriteUtf8(iso, out.data(), static_cast<int>(out.size()), nullptr,
+                 v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+    return out;
+  }
+  v8::String::Utf8Value utf8(iso, value);
+  return *utf8 ? std::string(*utf8, static_cast<std::size_t>(utf8.length())) : std::string();
+}
+
+std::string Engine::describeValue(v8::Local<v8::Value> value) {
+  v8::HandleScope scope(isolate_);
+  if (value->IsObject()) {
+    v8::Local<v8::Value> stack;
+    v8::TryCatch inner(isolate_);
+    if (value.As<v8::Object>()->Get(context(), str(isolate_, "stack")).ToLocal(&stack) &&
+        stack->IsString()) {
+      return toUtf8(isolate_, stack);
+    }
+  }
+  return toUtf8(isolate_, value);
+}
+
+std::string Engine::describeException(const v8::TryCatch& tryCatch) {
+  if (tryCatch.HasTerminated()) return "Error: the handler ran too long and was stopped";
+  if (!tryCatch.HasCaught()) return "unknown error";
+  std::string text = describeValue(tryCatch.Exception());
+  v8::Local<v8::Message> message = tryCatch.Message();
+  if (!message.IsEmpty() && text.find("\n    at ") == std::string::npos) {
+    std::string where = toUtf8(isolate_, message->GetScriptResourceName());
+    int line = message->GetLineNumber(context()).FromMaybe(0);
+    text += " (" + where + ":" + std::to_string(line) + ")";
+  }
+  return text;
+}
+
+// ---- structured clone -----------------------------------------------------------------------
+
+namespace {
+
+class SerializerDelegate final : public v8::ValueSerializer::Delegate {
+ public:
+  explicit SerializerDelegate(v8::Isolate* iso) : iso_(iso) {}
+  void ThrowDataCloneError(v8::Local<v8::String> message) override {
+    error_ = toUtf8(iso_, message);
+    iso_->ThrowException(v8::Exception::Error(message));
+  }
+  std::string error_;
+
+ private:
+  v8::Isolate* iso_;
+};
+
+}  // namespace
+
+Result<std::string> Engine::serialize(v8::Local<v8::Value> value) {
+  v8::HandleScope scope(isolate_);
+  v8::TryCatch tryCatch(isolate_);
+  SerializerDelegate delegate(isolate_);
+  v8::ValueSerializer serializer(isolate_, &delegate);
+  serializer.WriteHeader();
+  if (serializer.WriteValue(context(), value).IsNothing()) {
+    std::string msg = delegate.error_;
+    if (msg.empty() && tryCatch.HasCaught()) msg = describeValue(tryCatch.Exception());
+    if (msg.empty()) msg = "value could not be cloned";
+    return makeError(msg);
+  }
+  std::pair<std::uint8_t*, std::size_t> buf = serializer.Release();
+  std::string out(reinterpret_cast<char*>(buf.first), buf.second);
+  std::free(buf.first);
+  return out;
+}
+
+v8::MaybeLocal<v8::Value> Engine::deserialize(std::string_view bytes) {
+  v8::EscapableHandleScope scope(isolate_);
+  v8::ValueDeserializer deserializer(isolate_,
+                                     reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                     bytes.size());
+  if (deserializer.ReadHeader(context()).IsNothing()) return {};
+  v8::Local<v8::Value> value;
+  if (!deserializer.ReadValue(context()).ToLocal(&value)) return {};
+  return scope.Escape(value);
+}
+
+// ---- buffers --------------------------------------------------------------------------------
+
+bool bufferBytes(v8::Local<v8::Value> value, std::string_view* out) {
+  if (value->IsArrayBuffer()) {
+    auto ab = value.As<v8::ArrayBuffer>();
+    *out = std::string_view(static_cast<const char*>(ab->Data()), ab->ByteLength());
+    return true;
+  }
+  if (value->IsArrayBufferView()) {
+    auto view = value.As<v8::ArrayBufferView>();
+    auto ab = view->Buffer();
+    *out = std::string_view(static_cast<const char*>(ab->Data()) + view->ByteOffset(),
+                            view->ByteLength());
+    return true;
+  }
+  return false;
+}
+
+v8::Local<v8::ArrayBuffer> newArrayBuffer(v8::Isolate* iso, std::string_view bytes) {
+  v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(iso, bytes.size());
+  if (!bytes.empty()) std::memcpy(ab->Data(), bytes.data(), bytes.size());
+  return ab;
+}
+
+// ---- watchdog -------------------------------------------------------------------------------
+
+void Engine::armDeadline(std::int64_t budgetMs) {
+  deadlineMs_.store(budgetMs > 0 ? monotonicMs() + budgetMs : 0, std::memory_order_relaxed);
+}
+
+void Engine::disarmDeadline() {
+  std::lock_guard<std::mutex> lock(watchdogMutex_);
+  deadlineMs_.store(0, std::memory_order_relaxed);
+}
+
+void Engine::checkDeadline(std::int64_t nowMs) {
+  if (deadlineMs_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard<std::mutex> lock(watchdogMutex_);
+  std::int64_t deadline = deadlineMs_.load(std::memory_order_relaxed);
+  if (deadline != 0 && nowMs > deadline) {
+    deadlineMs_.store(0, std::memory_order_relaxed);
+    terminated_.store(true);
+    isolate_->TerminateExecution();
+  }
+}
+
+bool Engine::takeTerminated() {
+  if (!terminated_.exchange(false)) return false;
+  isolate_->CancelTerminateExecution();
+  return true;
+}
+
+}  // namespace partyd::js

@@ -1,0 +1,79 @@
+// Engine is one shard's V8: an isolate with one context, entered for the life of the shard
+// thread. It owns the platform setup (once per process), turning exceptions into log text,
+// structured clone through v8::ValueSerializer, and the watchdog deadline that stops a handler
+// which runs too long without stopping the shard's other rooms. It knows nothing of rooms.
+#pragma once
+
+#include <v8.h>
+
+#include <atomic>
+#include <mutex>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace partyd::js {
+
+// Starts V8 once per process (idempotent). Must run before the first Engine.
+void initializeV8();
+
+class Engine {
+ public:
+  struct Options {
+    std::size_t heapLimitMb = 0;  // 0: V8's default
+  };
+  explicit Engine(const Options& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  v8::Isolate* isolate() const { return isolate_; }
+  v8::Local<v8::Context> context() const { return context_.Get(isolate_); }
+
+  // Compiles and runs a classic script. Errors come back as text with the JS stack.
+  Result<void> runScript(std::string_view source, std::string_view name);
+
+  // Text for an exception caught by `tryCatch`: "Error: msg\n    at ..." when there is a stack.
+  std::string describeException(const v8::TryCatch& tryCatch);
+  std::string describeValue(v8::Local<v8::Value> value);
+
+  // Structured clone. serialize fails (returns Error with V8's message) for functions, symbols, ...
+  Result<std::string> serialize(v8::Local<v8::Value> value);
+  v8::MaybeLocal<v8::Value> deserialize(std::string_view bytes);
+
+  // Watchdog: while a deadline is armed, a watchdog thread terminates execution once it passes.
+  // `terminated()` tells, after the call returns, that this happened (and clears the state).
+  void armDeadline(std::int64_t budgetMs);
+  void disarmDeadline();
+  bool takeTerminated();
+
+  // The watchdog thread calls this; it is safe from any thread.
+  void checkDeadline(std::int64_t nowMs);
+
+ private:
+  v8::Isolate* isolate_ = nullptr;
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
+  v8::Global<v8::Context> context_;
+  std::atomic<std::int64_t> deadlineMs_{0};
+  std::atomic<bool> terminated_{false};
+  std::mutex watchdogMutex_;  // makes disarm and terminate exclusive, so no stray termination
+};
+
+// Small conversions used by every binding.
+inline v8::Local<v8::String> str(v8::Isolate* iso, std::string_view s) {
+  return v8::String::NewFromUtf8(iso, s.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(s.size()))
+      .ToLocalChecked();
+}
+std::string toUtf8(v8::Isolate* iso, v8::Local<v8::Value> value);
+// Bytes of an ArrayBuffer or ArrayBufferView; false if `value` is neither.
+bool bufferBytes(v8::Local<v8::Value> value, std::string_view* out);
+v8::Local<v8::ArrayBuffer> newArrayBuffer(v8::Isolate* iso, std::string_view bytes);
+
+std::int64_t monotonicMs();
+
+}  // namespace partyd::js

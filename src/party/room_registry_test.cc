@@ -1,0 +1,81 @@
+#include "party/room_registry.h"
+
+#include <gtest/gtest.h>
+
+namespace partyd::party {
+
+TEST(RoomRegistry, SameKeyReachesSameRoom) {
+  RoomRegistry reg;
+  auto [a, createdA] = reg.getOrCreate({"main", "r1"}, 0);
+  auto [b, createdB] = reg.getOrCreate({"main", "r1"}, 5);
+  EXPECT_TRUE(createdA);
+  EXPECT_FALSE(createdB);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(reg.byHandle(a->handle), a);
+  EXPECT_EQ(reg.find({"main", "r1"}), a);
+}
+
+TEST(RoomRegistry, NewIdOrOtherPartyCreatesNewRoom) {
+  RoomRegistry reg;
+  Room* a = reg.getOrCreate({"main", "r1"}, 0).first;
+  Room* b = reg.getOrCreate({"main", "r2"}, 0).first;
+  Room* c = reg.getOrCreate({"other", "r1"}, 0).first;
+  EXPECT_NE(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_NE(a->handle, c->handle);
+  EXPECT_EQ(reg.size(), 3u);
+}
+
+TEST(RoomRegistry, KeysWithSeparatorsDoNotCollide) {
+  RoomRegistry reg;
+  Room* a = reg.getOrCreate({"a", "b/c"}, 0).first;
+  Room* b = reg.getOrCreate({"a/b", "c"}, 0).first;
+  EXPECT_NE(a, b);
+}
+
+TEST(RoomRegistry, EvictsIdleRoomAfterTimeout) {
+  RoomRegistry reg;
+  Room* idle = reg.getOrCreate({"main", "idle"}, 0).first;
+  Room* busy = reg.getOrCreate({"main", "busy"}, 0).first;
+  busy->busy = 1;
+  EXPECT_TRUE(reg.idleRooms(999, 1000).empty());
+  auto out = reg.idleRooms(1000, 1000);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], idle->handle);
+  reg.touch(*idle, 1500);
+  EXPECT_TRUE(reg.idleRooms(2000, 1000).empty());
+  reg.erase(idle->handle);
+  EXPECT_EQ(reg.find({"main", "idle"}), nullptr);
+  EXPECT_EQ(reg.byHandle(out[0]), nullptr);
+}
+
+TEST(RoomRegistry, RoomWithConnectionIsNotIdle) {
+  RoomRegistry reg;
+  Room* r = reg.getOrCreate({"main", "r"}, 0).first;
+  r->connections.emplace(1, nullptr);
+  EXPECT_TRUE(reg.idleRooms(1'000'000, 10).empty());
+}
+
+TEST(RoomRegistry, AlarmsComeDueInTimeOrderAndOncePerRoom) {
+  RoomRegistry reg;
+  reg.scheduleAlarm({"main", "b"}, 200);
+  reg.scheduleAlarm({"main", "a"}, 100);
+  reg.scheduleAlarm({"main", "a"}, 300);  // replaces the earlier alarm of the same room
+  EXPECT_EQ(reg.nextAlarmTime(), 200);
+  EXPECT_EQ(reg.alarmTime({"main", "a"}), 300);
+  EXPECT_TRUE(reg.takeDueAlarms(150).empty());
+  auto due = reg.takeDueAlarms(1000);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].first.room, "b");
+  EXPECT_EQ(due[1].first.room, "a");
+  EXPECT_EQ(reg.nextAlarmTime(), std::nullopt);
+}
+
+TEST(RoomRegistry, CancelledAlarmNeverFires) {
+  RoomRegistry reg;
+  reg.scheduleAlarm({"main", "a"}, 100);
+  reg.cancelAlarm({"main", "a"});
+  EXPECT_TRUE(reg.takeDueAlarms(1000).empty());
+}
+
+}  // namespace partyd::party

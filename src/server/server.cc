@@ -1,0 +1,215 @@
+#include "server/server.h"
+
+#include <boost/beast/http/field.hpp>
+
+#include <chrono>
+#include <future>
+
+#include <unistd.h>
+
+#include "base/log.h"
+#include "http/route.h"
+#include "storage/shard_files.h"
+#include "storage/sqlite_storage.h"
+
+namespace partyd::server {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+
+struct Server::ShardState {
+  net::Shard* shard = nullptr;
+  std::unique_ptr<api::ShardRuntime> runtime;
+  std::shared_ptr<net::Listener> listener;
+  std::atomic<js::Engine*> engine{nullptr};
+};
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {}
+
+Server::~Server() { stop(); }
+
+namespace {
+
+bool isUpgrade(const http::Request& req) {
+  auto up = req[bhttp::field::upgrade];
+  return boost::beast::iequals(std::string_view(up.data(), up.size()), "websocket");
+}
+
+http::Response text(unsigned status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+Result<void> Server::start() {
+  std::size_t n = options_.threads ? options_.threads : std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+
+  if (options_.state) {
+    std::error_code ec;
+    std::filesystem::create_directories(*options_.state, ec);
+    if (ec) return makeError("cannot create the state directory " + options_.state->string() +
+                             ": " + ec.message());
+    if (auto r = storage::rebalanceShards(*options_.state, n); !r) return r;
+  }
+
+  std::vector<std::unique_ptr<storage::Storage>> stores;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (options_.state) {
+      auto s = storage::SqliteStorage::open(storage::shardFile(*options_.state, i), {});
+      if (!s) return makeError(s.error().message);
+      stores.push_back(std::move(*s));
+    } else {
+      auto s = storage::SqliteStorage::openInMemory();
+      if (!s) return makeError(s.error().message);
+      stores.push_back(std::move(*s));
+    }
+  }
+
+  // Shard 0 binds first, so that --port 0 picks one port that the others then share.
+  unsigned short port = options_.port;
+  for (std::size_t i = 0; i < n; ++i) {
+    shards_.push_back(std::make_unique<net::Shard>(i, n));
+    states_.push_back(std::make_unique<ShardState>());
+    states_.back()->shard = shards_.back().get();
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    ShardState& st = *states_[i];
+    std::promise<Result<void>> ready;
+    auto done = ready.get_future();
+    auto store = std::move(stores[i]);
+    shards_[i]->start(
+        [this, &st, &ready, &port, store = std::move(store)]() mutable {
+          st.runtime = std::make_unique<api::ShardRuntime>(*st.shard, std::move(store),
+                                                           options_.runtime);
+          if (auto r = st.runtime->start(); !r) {
+            ready.set_value(r);
+            return;
+          }
+          st.engine.store(st.runtime->engine());
+          auto listener = net::Listener::open(
+              st.shard->io(), options_.address, port, [this, &st](tcp::socket socket) {
+                auto session = std::make_shared<http::Session>(
+                    std::move(socket), std::string(), options_.httpLimits,
+                    [this, &st](std::shared_ptr<http::Session> s, http::Request&& req) {
+                      onRequest(st, std::move(s), std::move(req));
+                    });
+                session->start();
+              });
+          if (!listener) {
+            ready.set_value(listener.error());
+            return;
+          }
+          st.listener = *listener;
+          port = st.listener->port();
+          st.listener->start();
+          ready.set_value(Result<void>());
+        },
+        [&st] {
+          if (st.runtime) st.runtime->stop();
+          st.engine.store(nullptr);
+          st.runtime.reset();
+        });
+    Result<void> r = done.get();
+    if (!r) {
+      stop();
+      return r;
+    }
+  }
+  port_ = port;
+  running_ = true;
+  watchdog_ = std::thread([this] { watchdog(); });
+  return {};
+}
+
+void Server::stop() {
+  bool wasRunning = running_.exchange(false);
+  for (auto& st : states_) {
+    if (st->listener) {
+      auto l = st->listener;
+      st->shard->post([l] { l->close(); });
+    }
+  }
+  for (auto& s : shards_) s->stop();
+  for (auto& s : shards_) s->join();
+  if (watchdog_.joinable()) watchdog_.join();
+  (void)wasRunning;
+  states_.clear();
+  shards_.clear();
+}
+
+void Server::watchdog() {
+  while (running_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::int64_t now = js::monotonicMs();
+    for (auto& st : states_) {
+      if (js::Engine* e = st->engine.load()) e->checkDeadline(now);
+    }
+  }
+}
+
+// ---- routing --------------------------------------------------------------------------------
+
+void Server::onRequest(ShardState& st, std::shared_ptr<http::Session> session,
+                       http::Request&& req) {
+  std::string_view target(req.target().data(), req.target().size());
+  auto route = http::routeParty(target);
+  if (!route) {
+    session->respond(text(404, "Not found"));
+    return;
+  }
+  if (!st.runtime->hasParty(route->party)) {
+    session->respond(text(404, "Party " + route->party + " not found"));
+    return;
+  }
+  std::size_t owner =
+      storage::shardOf(storage::roomHash(route->party, route->room), shards_.size());
+  if (owner != st.shard->index()) {
+    handOff(owner, std::move(session), std::move(req));
+    return;
+  }
+  if (isUpgrade(req)) {
+    st.runtime->handleUpgrade(std::move(session), std::move(req), *route);
+  } else {
+    st.runtime->handleRequest(std::move(session), std::move(req), *route);
+  }
+}
+
+// Moves a connection to the shard that owns its room: the socket's descriptor, the bytes read
+// past the request, and the request itself travel by message; nothing is shared.
+void Server::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
+                     http::Request&& req) {
+  std::string leftover = session->takeLeftover();
+  tcp::socket socket = session->takeSocket();
+  tcp::endpoint local = socket.local_endpoint();
+  boost::system::error_code ec;
+  int fd = socket.release(ec);
+  if (ec) {
+    log::warn("could not move a connection between shards: " + ec.message());
+    return;
+  }
+  auto request = std::make_shared<http::Request>(std::move(req));
+  ShardState& target = *states_[owner];
+  target.shard->post([this, &target, fd, local, leftover = std::move(leftover), request] {
+    tcp::socket moved(target.shard->io());
+    boost::system::error_code ec2;
+    moved.assign(local.protocol(), fd, ec2);
+    if (ec2) {
+      ::close(fd);
+      return;
+    }
+    auto s = std::make_shared<http::Session>(
+        std::move(moved), std::move(leftover), options_.httpLimits,
+        [this, &target](std::shared_ptr<http::Session> sess, http::Request&& r) {
+          onRequest(target, std::move(sess), std::move(r));
+        });
+    s->handle(std::move(*request));
+  });
+}
+
+}  // namespace partyd::server

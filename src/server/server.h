@@ -1,0 +1,58 @@
+// Server is the composition root: it opens the shards' storage, starts one shard thread per
+// core with its ShardRuntime and listener, routes each HTTP request to the shard that owns its
+// room (moving the socket there), and runs the watchdog that stops runaway handlers. It can run
+// without main(), so tests may start one in-process.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/shard_runtime.h"
+#include "base/result.h"
+#include "http/session.h"
+#include "net/listener.h"
+#include "net/shard.h"
+
+namespace partyd::server {
+
+struct ServerOptions {
+  std::string address = "0.0.0.0";
+  unsigned short port = 1999;
+  std::size_t threads = 0;                     // 0: one per hardware thread
+  std::optional<std::filesystem::path> state;  // none: a temporary in-memory store
+  api::RuntimeConfig runtime;
+  http::Limits httpLimits;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  // Starts every shard and waits until each has loaded the project and is listening.
+  Result<void> start();
+  // Stops accepting, commits storage and joins the shard threads.
+  void stop();
+  unsigned short port() const { return port_; }
+  std::size_t shardCount() const { return shards_.size(); }
+
+ private:
+  struct ShardState;
+  void onRequest(ShardState& state, std::shared_ptr<http::Session> session, http::Request&& req);
+  void handOff(std::size_t owner, std::shared_ptr<http::Session> session, http::Request&& req);
+  void watchdog();
+
+  ServerOptions options_;
+  std::vector<std::unique_ptr<net::Shard>> shards_;
+  std::vector<std::unique_ptr<ShardState>> states_;
+  std::thread watchdog_;
+  std::atomic<bool> running_{false};
+  unsigned short port_ = 0;
+};
+
+}  // namespace partyd::server
