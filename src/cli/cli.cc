@@ -160,6 +160,10 @@ int runDev(const std::vector<std::string_view>& args) {
                               : (config->persist ? config->root / *config->persist
                                                  : config->root / ".partykit" / "state");
   }
+  if (config->serve && !config->serve->path.empty()) {
+    options.assets = http::StaticOptions{config->serve->path, config->serve->singlePageApp,
+                                         config->serve->browserTTL};
+  }
   options.runtime.userBundle = std::move(bundle->code);
   options.runtime.userBundleName = (config->root / ".partykit" / "build" / "party.js").string();
   options.runtime.envJson = config->varsJson;

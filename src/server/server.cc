@@ -47,6 +47,7 @@ http::Response text(unsigned status, std::string body) {
 }  // namespace
 
 Result<void> Server::start() {
+  if (options_.assets) assets_ = std::make_unique<http::StaticFiles>(*options_.assets);
   std::size_t n = options_.threads ? options_.threads : std::thread::hardware_concurrency();
   if (n == 0) n = 1;
 
@@ -160,6 +161,14 @@ void Server::onRequest(ShardState& st, std::shared_ptr<http::Session> session,
   std::string_view target(req.target().data(), req.target().size());
   auto route = http::routeParty(target);
   if (!route) {
+    if (assets_) {
+      if (auto hit = assets_->serve(req)) {
+        session->respond(std::move(*hit));
+        return;
+      }
+      session->respond(assets_->notFound());
+      return;
+    }
     session->respond(text(404, "Not found"));
     return;
   }

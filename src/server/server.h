@@ -15,6 +15,7 @@
 #include "api/shard_runtime.h"
 #include "base/result.h"
 #include "http/session.h"
+#include "http/static_files.h"
 #include "net/listener.h"
 #include "net/shard.h"
 
@@ -27,6 +28,7 @@ struct ServerOptions {
   std::optional<std::filesystem::path> state;  // none: a temporary in-memory store
   api::RuntimeConfig runtime;
   http::Limits httpLimits;
+  std::optional<http::StaticOptions> assets;  // `serve` in partykit.json
 };
 
 class Server {
@@ -48,6 +50,7 @@ class Server {
   void watchdog();
 
   ServerOptions options_;
+  std::unique_ptr<http::StaticFiles> assets_;
   std::vector<std::unique_ptr<net::Shard>> shards_;
   std::vector<std::unique_ptr<ShardState>> states_;
   std::thread watchdog_;

@@ -1,0 +1,155 @@
+#include "http/static_files.h"
+
+#include <boost/beast/http/field.hpp>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace partyd::http {
+
+namespace fs = std::filesystem;
+namespace bhttp = boost::beast::http;
+
+std::string_view contentTypeFor(const fs::path& file) {
+  static const std::pair<std::string_view, std::string_view> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".htm", "text/html; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".js", "application/javascript; charset=utf-8"},
+      {".mjs", "application/javascript; charset=utf-8"},
+      {".json", "application/json; charset=utf-8"},
+      {".map", "application/json; charset=utf-8"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".md", "text/markdown; charset=utf-8"},
+      {".xml", "application/xml"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},
+      {".webp", "image/webp"},
+      {".avif", "image/avif"},
+      {".ico", "image/x-icon"},
+      {".wasm", "application/wasm"},
+      {".woff", "font/woff"},
+      {".woff2", "font/woff2"},
+      {".ttf", "font/ttf"},
+      {".otf", "font/otf"},
+      {".mp3", "audio/mpeg"},
+      {".mp4", "video/mp4"},
+      {".webm", "video/webm"},
+      {".pdf", "application/pdf"},
+      {".zip", "application/zip"},
+  };
+  std::string ext = file.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& [e, type] : kTypes) {
+    if (e == ext) return type;
+  }
+  return "application/octet-stream";
+}
+
+std::string percentDecode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::optional<fs::path> StaticFiles::resolve(std::string_view decoded) const {
+  if (options_.root.empty() || decoded.empty() || decoded[0] != '/') return std::nullopt;
+  if (decoded.find('\0') != std::string_view::npos) return std::nullopt;
+  std::string rel(decoded.substr(1));
+  if (rel.empty() || rel.back() == '/') rel += "index.html";
+  // Refuse any ".." segment rather than normalise it: a request never needs one.
+  std::stringstream parts(rel);
+  std::string part;
+  while (std::getline(parts, part, '/')) {
+    if (part == "..") return std::nullopt;
+  }
+  fs::path file = options_.root / rel;
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) file /= "index.html";
+  if (!fs::is_regular_file(file, ec)) return std::nullopt;
+  return file;
+}
+
+std::optional<Response> StaticFiles::load(const fs::path& file, const Request* request) const {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return std::nullopt;
+  std::ostringstream tag;
+  tag << '"' << std::hex << st.st_size << '-' << st.st_mtim.tv_sec << '-'
+      << st.st_mtim.tv_nsec / 1000 << '"';
+  Response r;
+  r.headers.emplace_back("content-type", std::string(contentTypeFor(file)));
+  r.headers.emplace_back("etag", tag.str());
+  r.headers.emplace_back("access-control-allow-origin", "*");
+  r.headers.emplace_back("cache-control",
+                         options_.browserTtlSeconds
+                             ? "public, max-age=" + std::to_string(*options_.browserTtlSeconds)
+                             : std::string("no-cache"));
+  if (request) {
+    auto inm = (*request)[bhttp::field::if_none_match];
+    if (!inm.empty() && std::string_view(inm.data(), inm.size()) == tag.str()) {
+      r.status = 304;
+      return r;
+    }
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  r.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (request && request->method() == bhttp::verb::head) {
+    r.headers.emplace_back("content-length", std::to_string(r.body.size()));
+    r.body.clear();
+  }
+  return r;
+}
+
+std::optional<Response> StaticFiles::serve(const Request& request) const {
+  if (request.method() != bhttp::verb::get && request.method() != bhttp::verb::head) {
+    return std::nullopt;
+  }
+  std::string_view target(request.target().data(), request.target().size());
+  std::string path = percentDecode(target.substr(0, target.find_first_of("?#")));
+  if (auto file = resolve(path)) return load(*file, &request);
+  if (options_.singlePageApp) {
+    auto mode = request["sec-fetch-mode"];
+    if (std::string_view(mode.data(), mode.size()) == "navigate") {
+      if (auto index = resolve("/index.html")) return load(*index, &request);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> StaticFiles::serveFile(std::string_view path) const {
+  if (auto file = resolve(percentDecode(path))) return load(*file, nullptr);
+  return std::nullopt;
+}
+
+Response StaticFiles::notFound() const {
+  if (auto page = serveFile("/404.html")) {
+    page->status = 404;
+    return *page;
+  }
+  Response r;
+  r.status = 404;
+  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+  r.body = "Not found";
+  return r;
+}
+
+}  // namespace partyd::http
