@@ -274,7 +274,11 @@ Result<bool> isEmpty(Connection& db) {
 Result<void> rebalanceFile(const fs::path& dir, std::size_t index, std::size_t shardCount) {
   const fs::path file = shardFile(dir, index);
   {
-    auto db = Connection::open(file.string(), sqlite::Synchronous::kFull, kBusyTimeout);
+    // Exclusive: a partyd that is already running on this directory makes the rebalance fail
+    // rather than move rooms under its feet.
+    auto db = Connection::open(file.string(), {.synchronous = sqlite::Synchronous::kFull,
+                                               .locking = sqlite::Locking::kExclusive,
+                                               .busyTimeout = kBusyTimeout});
     if (!db) return rebalanceError(index, "open", db.error());
     auto stray = strayRooms(*db, index, shardCount);
     if (!stray) return rebalanceError(index, "listing rooms", stray.error());

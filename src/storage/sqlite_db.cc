@@ -6,7 +6,7 @@ namespace partyd::storage::sqlite {
 
 Error sqliteError(sqlite3* db, int rc, std::string_view what) {
   std::string message(what);
-  message += ": ";
+  if (!message.empty()) message += ": ";
   // sqlite3_errmsg describes the last failure on db; when db is null or the code came from
   // elsewhere (a bind), the generic text for rc is the better one.
   const char* text =
@@ -50,7 +50,7 @@ Result<bool> Query::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return sqliteError(db, rc, "running a statement");
+  return sqliteError(db, rc, "");
 }
 
 Result<void> Query::run() {
@@ -74,40 +74,45 @@ std::int64_t Query::columnInt64(int column) {
 
 // ---- Connection -------------------------------------------------------------------------------
 
-Result<Connection> Connection::open(const std::string& path, Synchronous synchronous,
-                                    std::chrono::milliseconds busyTimeout) {
+Result<Connection> Connection::open(const std::string& path, const OpenOptions& options) {
   Connection c;
+  if (auto r = c.configure(path, options); !r) {
+    return makeError("opening " + path + ": " + r.error().message);
+  }
+  return c;
+}
+
+Result<void> Connection::configure(const std::string& path, const OpenOptions& options) {
   sqlite3* raw = nullptr;
   // NOMUTEX: a shard calls its storage from its own thread only.
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  c.db_.reset(raw);  // sqlite allocates a handle even on failure; it must still be closed
-  if (rc != SQLITE_OK) return sqliteError(raw, rc, "opening " + path);
+  db_.reset(raw);  // sqlite allocates a handle even on failure; it must still be closed
+  if (rc != SQLITE_OK) return sqliteError(raw, rc, "");
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, static_cast<int>(busyTimeout.count()));
+  sqlite3_busy_timeout(raw, static_cast<int>(options.busyTimeout.count()));
 
   if (path != ":memory:") {
+    // Before the first read, so that WAL mode starts with its index in heap memory.
+    if (options.locking == Locking::kExclusive) {
+      if (auto r = exec("PRAGMA locking_mode=EXCLUSIVE"); !r) return r;
+    }
     // journal_mode answers with the mode in force; anything but "wal" means the file could not
     // switch (a read-only directory, a VFS without shared memory), and the durability promised in
     // the header would not hold.
-    auto mode = c.prepare("PRAGMA journal_mode=WAL");
+    auto mode = prepare("PRAGMA journal_mode=WAL");
     if (!mode) return mode.error();
     Query q = mode->use();
     auto row = q.step();
-    if (!row) return makeError("setting WAL mode on " + path + ": " + row.error().message);
-    if (!*row || q.columnBlob(0) != "wal") {
-      return makeError("opening " + path + ": the file cannot use WAL mode");
-    }
+    if (!row) return row.error();
+    if (!*row || q.columnBlob(0) != "wal") return makeError("the file cannot use WAL mode");
   }
-  auto sync = c.exec(synchronous == Synchronous::kFull ? "PRAGMA synchronous=FULL"
-                                                       : "PRAGMA synchronous=NORMAL");
-  if (!sync) return sync.error();
+  auto sync = exec(options.synchronous == Synchronous::kFull ? "PRAGMA synchronous=FULL"
+                                                             : "PRAGMA synchronous=NORMAL");
+  if (!sync) return sync;
   // Keeps the WAL file from staying huge after a burst of writes has been checkpointed.
-  auto limit = c.exec("PRAGMA journal_size_limit=67108864");
-  if (!limit) return limit.error();
-  auto schema = createSchema(c, "main");
-  if (!schema) return makeError("opening " + path + ": " + schema.error().message);
-  return c;
+  if (auto r = exec("PRAGMA journal_size_limit=67108864"); !r) return r;
+  return createSchema(*this, "main");
 }
 
 Result<void> Connection::exec(const std::string& sql) {

@@ -21,7 +21,8 @@ namespace partyd::storage::sqlite {
 // partyd and is refused rather than misread.
 inline constexpr int kSchemaVersion = 1;
 
-// "what: <sqlite's message> (code N)", with the message of the last failure on db.
+// "what: <sqlite's message> (code N)" (no "what: " when what is empty), with the message of the
+// last failure on db.
 Error sqliteError(sqlite3* db, int rc, std::string_view what);
 
 // One use of a prepared statement: binds parameters in order, steps, reads columns, and resets the
@@ -71,13 +72,24 @@ class Statement {
 
 enum class Synchronous { kNormal, kFull };
 
+// kExclusive is PRAGMA locking_mode=EXCLUSIVE: the connection takes the file's lock at its first
+// read and keeps it until it closes, and keeps the WAL index in its own memory instead of a -shm
+// file. No other connection, in this process or another, can then use the file, and a transaction
+// no longer pays for taking and dropping locks.
+enum class Locking { kShared, kExclusive };
+
+struct OpenOptions {
+  Synchronous synchronous = Synchronous::kNormal;
+  Locking locking = Locking::kExclusive;
+  std::chrono::milliseconds busyTimeout{5000};
+};
+
 // An open database handle. Statements prepared from it must be destroyed before it.
 class Connection {
  public:
-  // Opens (creating if needed) a file database in WAL mode with the given synchronous level and
-  // busy timeout, and creates the schema. ":memory:" opens a private in-memory database.
-  static Result<Connection> open(const std::string& path, Synchronous synchronous,
-                                 std::chrono::milliseconds busyTimeout);
+  // Opens (creating if needed) a file database in WAL mode and creates the schema. ":memory:"
+  // opens a private in-memory database (no WAL; the options do not matter).
+  static Result<Connection> open(const std::string& path, const OpenOptions& options);
 
   sqlite3* get() const { return db_.get(); }
   Result<void> exec(const std::string& sql);
@@ -86,6 +98,8 @@ class Connection {
   bool inTransaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
 
  private:
+  Result<void> configure(const std::string& path, const OpenOptions& options);
+
   struct Close {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
   };

@@ -76,11 +76,12 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::openInMemory() {
 
 Result<std::unique_ptr<SqliteStorage>> SqliteStorage::openPath(const std::string& path,
                                                                SqliteOptions options) {
-  auto conn = sqlite::Connection::open(path,
-                                       options.durability == Durability::kFull
-                                           ? sqlite::Synchronous::kFull
-                                           : sqlite::Synchronous::kNormal,
-                                       options.busyTimeout);
+  auto conn = sqlite::Connection::open(
+      path, {.synchronous = options.durability == Durability::kFull ? sqlite::Synchronous::kFull
+                                                                    : sqlite::Synchronous::kNormal,
+             .locking = options.sharing == FileSharing::kExclusive ? sqlite::Locking::kExclusive
+                                                                   : sqlite::Locking::kShared,
+             .busyTimeout = options.busyTimeout});
   if (!conn) return makeError("sqlite storage: " + conn.error().message);
 
   auto db = std::make_unique<Db>();

@@ -37,10 +37,22 @@ enum class Durability {
   kFull,     // synchronous=FULL: survives power loss, at the price of an fsync per commit
 };
 
+// Who else may use the file while a SqliteStorage has it open.
+enum class FileSharing {
+  // Nobody (PRAGMA locking_mode=EXCLUSIVE): the lock is taken at open and held until close, so a
+  // second partyd pointed at the same state directory fails to open the file ("database is
+  // locked") instead of serving the same rooms, and transactions skip the lock calls they would
+  // otherwise make (measured here: get() outside a write transaction ~2 µs instead of ~12 µs).
+  kExclusive,
+  // Other connections may read and write it: a sqlite3 shell, a test with two handles.
+  kShared,
+};
+
 struct SqliteOptions {
   Durability durability = Durability::kProcess;
-  // How long a statement waits on a lock that another connection holds (a rebalance, a sqlite3
-  // shell) before failing with "database is locked".
+  FileSharing sharing = FileSharing::kExclusive;
+  // How long opening or a statement waits on a lock that another connection holds before failing
+  // with "database is locked".
   std::chrono::milliseconds busyTimeout{5000};
 };
 

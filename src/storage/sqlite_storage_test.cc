@@ -456,19 +456,39 @@ TEST_F(SqliteStorageTest, FailedCommitRollsBackAndLeavesTheStorageUsable) {
   EXPECT_EQ(list({}), (Keys{"kept", "later"}));
 }
 
-TEST_F(SqliteStorageTest, WriteWhileAnotherConnectionHoldsTheLockFailsWithSqlitesMessage) {
-  const fs::path file = dir_.path() / "shard-0.db";
-  auto other = openOrDie(file, {.busyTimeout = std::chrono::milliseconds(20)});
-  ASSERT_TRUE(db_->put(kRoom, "a", "1").ok());  // holds the write lock until commit
+TEST_F(SqliteStorageTest, ExclusiveFileCannotBeOpenedTwice) {
+  auto second = SqliteStorage::open(dir_.path() / "shard-0.db",
+                                    {.busyTimeout = std::chrono::milliseconds(20)});
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("database is locked"), std::string::npos)
+      << second.error().message;
+  // The first handle is unaffected.
+  ASSERT_TRUE(db_->put(kRoom, "a", "1").ok());
+  ASSERT_TRUE(db_->commit().ok());
+  // Closing releases the file.
+  db_.reset();
+  db_ = openOrDie(dir_.path() / "shard-0.db");
+  EXPECT_EQ(list({}), Keys{"a"});
+}
+
+TEST(SqliteStorage, SharedWriteWhileAnotherConnectionWritesFailsWithSqlitesMessage) {
+  TempDir dir;
+  const fs::path file = dir.path() / "shard-0.db";
+  auto db = openOrDie(file, {.sharing = FileSharing::kShared});
+  auto other = openOrDie(
+      file, {.sharing = FileSharing::kShared, .busyTimeout = std::chrono::milliseconds(20)});
+  ASSERT_TRUE(db->put(kRoom, "a", "1").ok());  // holds the write lock until commit
   auto r = other->put(kRoom, "b", "2");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("database is locked"), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find("shard-0.db"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("shard-0.db: put: "), std::string::npos) << r.error().message;
   EXPECT_FALSE(other->dirty());
-  ASSERT_TRUE(db_->commit().ok());
+  // Reads go on from the last committed state.
+  EXPECT_FALSE(other->get(kRoom, "a")->has_value());
+  ASSERT_TRUE(db->commit().ok());
   ASSERT_TRUE(other->put(kRoom, "b", "2").ok());
   ASSERT_TRUE(other->commit().ok());
-  EXPECT_EQ(list({}), (Keys{"a", "b"}));
+  EXPECT_EQ(keysOf(db->list(kRoom, {})), (Keys{"a", "b"}));
 }
 
 // ---- opening ------------------------------------------------------------------------------------
@@ -493,6 +513,7 @@ std::string pragmaText(sqlite3* db, const char* sql) {
 
 TEST_F(SqliteStorageTest, OpensInWalModeWithTheRequestedSynchronousLevel) {
   EXPECT_EQ(pragmaText(db_->rawHandleForTesting(), "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(pragmaText(db_->rawHandleForTesting(), "PRAGMA locking_mode"), "exclusive");
   EXPECT_EQ(pragmaInt(db_->rawHandleForTesting(), "PRAGMA synchronous"), 1);  // NORMAL
   EXPECT_EQ(pragmaInt(db_->rawHandleForTesting(), "PRAGMA busy_timeout"), 5000);
   auto full = openOrDie(dir_.path() / "full.db", {.durability = Durability::kFull});
