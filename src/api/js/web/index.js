@@ -23,8 +23,32 @@ import { Performance } from "./performance.js";
 import { structuredClone } from "./structured_clone.js";
 import { URL } from "./url.js";
 import { URLSearchParams } from "./url_search_params.js";
+import { Blob, File } from "./blob.js";
+import { FormData } from "./form_data.js";
+import { Headers } from "./headers.js";
+import { Request } from "./request.js";
+import { Response } from "./response.js";
+import {
+  ReadableByteStreamController,
+  ReadableStream,
+  ReadableStreamBYOBReader,
+  ReadableStreamDefaultController,
+  ReadableStreamDefaultReader,
+} from "./readable_stream.js";
+import {
+  WritableStream,
+  WritableStreamDefaultController,
+  WritableStreamDefaultWriter,
+} from "./writable_stream.js";
+import { TransformStream, TransformStreamDefaultController } from "./transform_stream.js";
+import { ByteLengthQueuingStrategy, CountQueuingStrategy } from "./stream_common.js";
+import { TextDecoderStream, TextEncoderStream } from "./encoding_streams.js";
 
 export { fireTimer } from "./timers.js";
+export { makeRequest } from "./request.js";
+export { isResponse, responseParts, responsePartsSync } from "./response.js";
+export { bodyToBytes } from "./body.js";
+export { defineEventHandler } from "./events.js";
 export { setSubtle } from "./crypto.js";
 export { inspect } from "./inspect.js";
 export { format, reportException } from "./console.js";
@@ -45,17 +69,37 @@ export function installWebApis(global, natives) {
     // Interfaces
     AbortController,
     AbortSignal,
+    Blob,
+    ByteLengthQueuingStrategy,
     CloseEvent,
+    CountQueuingStrategy,
     CustomEvent,
     DOMException,
     ErrorEvent,
     Event,
     EventTarget,
+    File,
+    FormData,
+    Headers,
     MessageEvent,
+    ReadableByteStreamController,
+    ReadableStream,
+    ReadableStreamBYOBReader,
+    ReadableStreamDefaultController,
+    ReadableStreamDefaultReader,
+    Request,
+    Response,
     TextDecoder,
+    TextDecoderStream,
     TextEncoder,
+    TextEncoderStream,
+    TransformStream,
+    TransformStreamDefaultController,
     URL,
     URLSearchParams,
+    WritableStream,
+    WritableStreamDefaultController,
+    WritableStreamDefaultWriter,
     // Functions
     atob,
     btoa,
