@@ -3,14 +3,14 @@
 // needs it fails loudly instead of on an undefined property. setSubtle() installs the real one.
 import { native } from "./native.js";
 import { DOMException } from "./dom_exception.js";
-import { defineToStringTag, makeEnumerable, requireArgs } from "./util.js";
+import { defineToStringTag, makeEnumerable, requireArgs, typedArrayName } from "./util.js";
 
 const kMaxRandomBytes = 65536;
 
-const kIntegerArrays = [
-  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  BigInt64Array, BigUint64Array,
-];
+const kIntegerArrays = new Set([
+  "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
+  "Uint32Array", "BigInt64Array", "BigUint64Array",
+]);
 
 const kSubtleMethods = [
   "encrypt", "decrypt", "sign", "verify", "digest", "generateKey", "deriveKey", "deriveBits",
@@ -44,7 +44,7 @@ export class Crypto {
 
   getRandomValues(array) {
     requireArgs(arguments.length, 1, "crypto.getRandomValues");
-    if (!kIntegerArrays.some((type) => array instanceof type)) {
+    if (!kIntegerArrays.has(typedArrayName(array))) {
       throw new DOMException(
         "crypto.getRandomValues: the argument must be an integer-type TypedArray",
         "TypeMismatchError",

@@ -2,7 +2,7 @@
 // natives; this file owns labels, BOM handling and the buffering of incomplete sequences that
 // `decode(..., { stream: true })` needs.
 import { native } from "./native.js";
-import { bufferSourceBytes, defineToStringTag, makeEnumerable, toUSVString } from "./util.js";
+import { bufferSourceBytes, defineToStringTag, isUint8Array, makeEnumerable, toUSVString } from "./util.js";
 
 const kUtf8Labels = new Set([
   "unicode-1-1-utf-8",
@@ -38,7 +38,7 @@ export class TextEncoder {
   }
 
   encodeInto(source, destination) {
-    if (!(destination instanceof Uint8Array)) {
+    if (!isUint8Array(destination)) {
       throw new TypeError("TextEncoder.encodeInto: destination must be a Uint8Array");
     }
     const [read, written] = native.utf8EncodeInto(toUSVString(source), destination);

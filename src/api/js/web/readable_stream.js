@@ -17,7 +17,13 @@ import {
 } from "./stream_common.js";
 import { pipeStreams } from "./stream_pipe.js";
 import { isWritableStream } from "./writable_stream.js";
-import { defineToStringTag, illegalConstructor, inspectSymbol, makeEnumerable } from "./util.js";
+import {
+  defineToStringTag,
+  illegalConstructor,
+  inspectSymbol,
+  isUint8Array,
+  makeEnumerable,
+} from "./util.js";
 
 const kCreate = Symbol("create");
 let stateOf; // ReadableStream -> state record, set in the class's static block
@@ -780,7 +786,7 @@ export async function readAllBytes(stream) {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      if (!(value instanceof Uint8Array)) {
+      if (!isUint8Array(value)) {
         throw new TypeError("The body stream must produce Uint8Array chunks");
       }
       chunks.push(value);

@@ -24,12 +24,27 @@ export function toByteString(value, what) {
   return s;
 }
 
+// Brand checks that also hold for objects from another realm (the tests' fake natives).
+const typedArrayTag = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  Symbol.toStringTag,
+).get;
+
+export function typedArrayName(value) {
+  return ArrayBuffer.isView(value) ? typedArrayTag.call(value) : undefined;
+}
+
+export function isUint8Array(value) {
+  return typedArrayName(value) === "Uint8Array";
+}
+
+function isArrayBuffer(value) {
+  const tag = Object.prototype.toString.call(value);
+  return tag === "[object ArrayBuffer]" || tag === "[object SharedArrayBuffer]";
+}
+
 export function isBufferSource(value) {
-  return (
-    value instanceof ArrayBuffer ||
-    ArrayBuffer.isView(value) ||
-    (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer)
-  );
+  return ArrayBuffer.isView(value) || isArrayBuffer(value);
 }
 
 // A Uint8Array view over the bytes of a BufferSource (no copy), or null if it is not one.
