@@ -3,7 +3,15 @@
 // as the reference where behaviour is shared.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { g, makeRequest, responseParts, responsePartsSync, bodyToBytes, inspect } from "./web_harness.mjs";
+import {
+  g,
+  makeRequest,
+  makeResponse,
+  responseParts,
+  responsePartsSync,
+  bodyToBytes,
+  inspect,
+} from "./web_harness.mjs";
 
 describe("Headers", () => {
   test("case-insensitive access, combining and sorted iteration", () => {
@@ -307,6 +315,19 @@ describe("C++ glue hooks", () => {
     const streamed = new g.Response(g.ReadableStream.from([new Uint8Array([7])]));
     assert.equal(responsePartsSync(streamed), null);
     assert.deepEqual([...(await responseParts(streamed)).body], [7]);
+  });
+
+  test("makeResponse builds a fetch() response", async () => {
+    const res = makeResponse(404, "Not Found", [["content-type", "text/plain"]], new TextEncoder().encode("nope"), {
+      url: "http://h/x",
+      redirected: true,
+      type: "basic",
+      immutableHeaders: true,
+    });
+    assert.deepEqual([res.status, res.statusText, res.ok, res.url, res.redirected, res.type], [404, "Not Found", false, "http://h/x", true, "basic"]);
+    assert.throws(() => res.headers.set("a", "b"), TypeError);
+    assert.equal(await res.clone().text(), "nope");
+    assert.equal(makeResponse(204, "", [], null).body, null);
   });
 
   test("bodyToBytes", () => {

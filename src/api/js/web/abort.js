@@ -5,7 +5,13 @@ import { DOMException } from "./dom_exception.js";
 import { reportException } from "./console.js";
 import { Event, EventTarget, defineEventHandler, setAbortSignalCheck } from "./events.js";
 import { setTimeout } from "./timers.js";
-import { defineToStringTag, illegalConstructor, makeEnumerable, requireArgs } from "./util.js";
+import {
+  defineToStringTag,
+  illegalConstructor,
+  inspectSymbol,
+  makeEnumerable,
+  requireArgs,
+} from "./util.js";
 
 const kCreate = Symbol("create");
 
@@ -33,6 +39,10 @@ export class AbortSignal extends EventTarget {
 
   throwIfAborted() {
     if (this.#aborted) throw this.#reason;
+  }
+
+  [inspectSymbol]() {
+    return `AbortSignal { aborted: ${this.#aborted} }`;
   }
 
   static abort(reason = undefined) {

@@ -5,7 +5,7 @@
 import { native } from "./native.js";
 import { DOMException } from "./dom_exception.js";
 import { reportException } from "./console.js";
-import { defineToStringTag, makeEnumerable, requireArgs } from "./util.js";
+import { defineToStringTag, inspectSymbol, makeEnumerable, requireArgs } from "./util.js";
 
 const NONE = 0;
 const CAPTURING_PHASE = 1;
@@ -99,6 +99,16 @@ export class Event {
   preventDefault() {
     if (this.#cancelable && !this.#inPassiveListener) this.#canceled = true;
   }
+  [inspectSymbol](depth, options, inspect) {
+    const fields = {
+      type: this.#type,
+      defaultPrevented: this.#canceled,
+      cancelable: this.#cancelable,
+      timeStamp: this.#timeStamp,
+    };
+    return `${this.constructor.name} ${inspect(fields, options)}`;
+  }
+
   initEvent(type, bubbles = false, cancelable = false) {
     if (this.#dispatching) return;
     this.#type = String(type);

@@ -1,7 +1,8 @@
 // Entry point of the web platform layer: installWebApis(global, native) defines the globals that
 // party code sees (Headers, Request, URL, TextEncoder, timers, console, ...) and binds the C++
 // natives they call. Also re-exports the hooks the C++ glue needs: fireTimer, makeRequest,
-// responseParts, responsePartsSync and bodyToBytes.
+// makeResponse, responseParts, responsePartsSync and bodyToBytes, plus helpers other runtime
+// modules share (inspect, format, reportException, defineEventHandler, setSubtle).
 import { setNative } from "./native.js";
 import { defineValue } from "./util.js";
 import { DOMException } from "./dom_exception.js";
@@ -46,7 +47,7 @@ import { TextDecoderStream, TextEncoderStream } from "./encoding_streams.js";
 
 export { fireTimer } from "./timers.js";
 export { makeRequest } from "./request.js";
-export { isResponse, responseParts, responsePartsSync } from "./response.js";
+export { isResponse, makeResponse, responseParts, responsePartsSync } from "./response.js";
 export { bodyToBytes } from "./body.js";
 export { defineEventHandler } from "./events.js";
 export { setSubtle } from "./crypto.js";

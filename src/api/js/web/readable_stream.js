@@ -454,8 +454,9 @@ export class ReadableStreamBYOBReader {
     return this.#reader.closed.promise;
   }
 
-  read(view, options = {}) {
-    void options;
+  // TODO(compat): the `min` option of newer specs is not supported; a read resolves as soon as
+  // at least one element is available.
+  read(view) {
     if (!ArrayBuffer.isView(view)) {
       return rejected(new TypeError("ReadableStreamBYOBReader.read: view must be an ArrayBufferView"));
     }

@@ -1,8 +1,9 @@
 // Response (Fetch Standard subset): status, statusText, headers, body, the static constructors
 // error/redirect/json, and Cloudflare's `webSocket` member for 101 upgrade responses.
-// responseParts() hands a Response to the C++ HTTP layer.
+// responseParts() hands a Response to the C++ HTTP layer; makeResponse() builds one for fetch().
 import { cloneBody, consumeBody, extractBody, installBodyMixin, isBodyUsed, newBody } from "./body.js";
-import { Headers, copyHeaders, headerList, setHeadersGuard } from "./headers.js";
+import { Headers, copyHeaders, headerList, headersFromPairs, setHeadersGuard } from "./headers.js";
+import { isReadableStream } from "./readable_stream.js";
 import { utf8Encode } from "./encoding.js";
 import { parseAPIURL } from "./url.js";
 import { serializeURL } from "./url_parser.js";
@@ -166,6 +167,27 @@ defineToStringTag(Response);
 makeEnumerable(Response, [
   "type", "url", "redirected", "status", "ok", "statusText", "headers", "webSocket", "clone",
 ]);
+
+// Builds a Response from primitives (for fetch() glue): no status checks; `headers` is an array
+// of [name, value] pairs, `body` a Uint8Array, a ReadableStream or null.
+export function makeResponse(status, statusText, headers, body = null, options = {}) {
+  let record = null;
+  if (body !== null && body !== undefined) {
+    record = isReadableStream(body)
+      ? newBody({ bytes: null, stream: body })
+      : newBody({ bytes: body, stream: null });
+  }
+  return new Response(kInternal, {
+    status: Number(status),
+    statusText: String(statusText ?? ""),
+    headers: headersFromPairs(headers ?? [], options.immutableHeaders ? "immutable" : "none"),
+    body: record,
+    type: options.type ?? "default",
+    url: options.url ?? "",
+    redirected: Boolean(options.redirected),
+    webSocket: options.webSocket ?? null,
+  });
+}
 
 export function isResponse(value) {
   return internals.isResponse(value);

@@ -4,11 +4,10 @@ import { native } from "./native.js";
 import { DOMException } from "./dom_exception.js";
 import { requireArgs } from "./util.js";
 
-export function structuredClone(value, options = undefined) {
+// TODO(compat): the `transfer` option is ignored: transferred buffers are copied, not detached,
+// as V8 10.2 offers no way to detach an ArrayBuffer from JS.
+export function structuredClone(value) {
   requireArgs(arguments.length, 1, "structuredClone");
-  // TODO(compat): options.transfer is accepted but transferred buffers are copied, not detached;
-  // V8 10.2 offers no way to detach an ArrayBuffer from JS.
-  void options;
   let serialized;
   try {
     serialized = native.serialize(value);
