@@ -30,7 +30,7 @@ test("the bundle installs every global into a bare context", { timeout: 30_000 }
   }
   const context = vm.createContext({});
   vm.runInContext(code, context);
-  const native = makeFakeNative();
+  const native = makeFakeNative(vm.runInContext("({ Uint8Array })", context));
   context.native = native;
   vm.runInContext("partydWeb.installWebApis(globalThis, native)", context);
   const names = vm.runInContext("Object.getOwnPropertyNames(globalThis)", context);
@@ -64,6 +64,7 @@ test("the bundle installs every global into a bare context", { timeout: 30_000 }
       uuid: crypto.randomUUID().length,
       abortName: AbortSignal.abort().reason.name,
       instance: new Headers() instanceof Headers,
+      encodedInRealm: new TextEncoder().encode("x") instanceof Uint8Array,
     };
   })()`, context);
   assert.deepEqual(JSON.parse(JSON.stringify(result)), {
@@ -76,6 +77,7 @@ test("the bundle installs every global into a bare context", { timeout: 30_000 }
     uuid: 36,
     abortName: "AbortError",
     instance: true,
+    encodedInRealm: true,
   });
   assert.deepEqual(native.logs, [[1, "logged { url: 'https://user:pw@example.com:8443/a/c?x=1&y=two&a=b+c#frag' }"]]);
 });

@@ -10,12 +10,14 @@ export * from "../../src/api/js/web/index.js";
 const NodeTextDecoder = globalThis.TextDecoder;
 const NodeTextEncoder = globalThis.TextEncoder;
 
-export function makeFakeNative() {
+// `realm` supplies the Uint8Array constructor of the context the natives serve, so byte arrays
+// are created there as partyd's C++ natives do (defaults to this realm).
+export function makeFakeNative(realm = globalThis) {
   const fake = {
     logs: [], // [level, text]
     timers: new Map(), // id -> delay of armed timers
     clock: 1000,
-    utf8Encode: (s) => new Uint8Array(Buffer.from(s, "utf8")),
+    utf8Encode: (s) => new realm.Uint8Array(Buffer.from(s, "utf8")),
     utf8EncodeInto: (s, u8) => {
       const { read, written } = new NodeTextEncoder().encodeInto(s, u8);
       return [read, written];
