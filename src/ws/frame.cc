@@ -154,13 +154,18 @@ void FrameParser::compact() {
   pos_ = 0;
 }
 
-void FrameParser::releaseAll() {
-  std::string().swap(input_);
-  std::string().swap(message_);
-  pos_ = 0;
+void FrameParser::endMessage() {
+  message_.clear();  // keeps its capacity for the next fragmented message; shrink() gives it back
   inMessage_ = false;
   messageReturned_ = false;
   utf8Checked_ = 0;
+}
+
+void FrameParser::releaseAll() {
+  endMessage();
+  std::string().swap(input_);
+  std::string().swap(message_);
+  pos_ = 0;
 }
 
 void FrameParser::shrink() {
@@ -168,11 +173,7 @@ void FrameParser::shrink() {
     releaseAll();
     return;
   }
-  if (messageReturned_) {
-    message_.clear();
-    messageReturned_ = false;
-    inMessage_ = false;
-  }
+  if (messageReturned_) endMessage();
   compact();
   if (input_.empty())
     std::string().swap(input_);
@@ -234,12 +235,7 @@ FrameParser::Status FrameParser::next() {
     closeReason_ = {};
     return Status::kNeedMore;
   }
-  if (messageReturned_) {
-    message_.clear();
-    messageReturned_ = false;
-    inMessage_ = false;
-    utf8Checked_ = 0;
-  }
+  if (messageReturned_) endMessage();
   payload_ = {};
   closeReason_ = {};
 

@@ -125,6 +125,8 @@ class FrameParser {
   bool checkMessageUtf8(Fin fin);
   // Drops consumed bytes from the front of input_.
   void compact();
+  // Forgets the fragmented message, once returned.
+  void endMessage();
   void releaseAll();
 
   std::size_t maxMessageSize_;
