@@ -164,10 +164,12 @@ TEST(Config, WrongTypeSaysWhatWasExpected) {
 
 TEST(Config, ReportsEveryBadFieldOnItsOwnLine) {
   TempDir dir;
-  writeProject(dir, "{\n  \"main\": \"src/server.ts\",\n  \"name\": 1,\n  \"port\": false\n}");
+  writeProject(dir, "{\n  \"main\": \"src/server.ts\",\n  \"port\": false,\n  \"name\": 1\n}");
   std::string error = loadError(dir);
-  EXPECT_CONTAINS(error, "partykit.json:3:11: name: expected a string, got a number (1)\n");
-  EXPECT_CONTAINS(error, "partykit.json:4:11: port: expected a number, got a boolean (false)");
+  // In file order, although "name" is checked first.
+  EXPECT_CONTAINS(error, "partykit.json:3:11: port: expected a number, got a boolean (false)\n" +
+                             (dir.path() / "partykit.json").string() +
+                             ":4:11: name: expected a string, got a number (1)");
 }
 
 TEST(Config, ProjectNameMustBeLowercaseLettersDigitsDashOrUnderscore) {

@@ -7,6 +7,7 @@
 #include <boost/json/string.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 
 namespace partyd::project {
@@ -116,18 +117,19 @@ std::string SchemaReader::describe(const boost::json::value& value) {
   return "a value";
 }
 
-std::string SchemaReader::position(const std::string& pointer, bool atKey) const {
-  const std::size_t* offset = nullptr;
+std::size_t SchemaReader::offsetOf(const std::string& pointer, bool atKey) const {
   if (atKey) {
     auto it = doc_.keyOffsets.find(pointer);
-    if (it != doc_.keyOffsets.end()) offset = &it->second;
+    if (it != doc_.keyOffsets.end()) return it->second;
   }
-  if (offset == nullptr) {
-    auto it = doc_.valueOffsets.find(pointer);
-    if (it != doc_.valueOffsets.end()) offset = &it->second;
-  }
-  if (offset == nullptr) return displayName_ + ": ";
-  TextPosition p = positionOf(text_, *offset);
+  auto it = doc_.valueOffsets.find(pointer);
+  return it != doc_.valueOffsets.end() ? it->second : SIZE_MAX;
+}
+
+std::string SchemaReader::position(const std::string& pointer, bool atKey) const {
+  std::size_t offset = offsetOf(pointer, atKey);
+  if (offset == SIZE_MAX) return displayName_ + ": ";
+  TextPosition p = positionOf(text_, offset);
   return displayName_ + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": ";
 }
 
@@ -136,12 +138,16 @@ std::string SchemaReader::locate(const std::string& pointer, bool atKey) const {
   return field.empty() ? position(pointer, atKey) : position(pointer, atKey) + field + ": ";
 }
 
+void SchemaReader::addError(const std::string& pointer, bool atKey, std::string message) {
+  errors_.emplace_back(offsetOf(pointer, atKey), std::move(message));
+}
+
 void SchemaReader::error(const std::string& pointer, std::string_view message) {
-  errors_.push_back(locate(pointer, false) + std::string(message));
+  addError(pointer, false, locate(pointer, false) + std::string(message));
 }
 
 void SchemaReader::errorAtKey(const std::string& pointer, std::string_view message) {
-  errors_.push_back(locate(pointer, true) + std::string(message));
+  addError(pointer, true, locate(pointer, true) + std::string(message));
 }
 
 void SchemaReader::warning(const std::string& pointer, std::string_view message) {
@@ -149,10 +155,13 @@ void SchemaReader::warning(const std::string& pointer, std::string_view message)
 }
 
 Error SchemaReader::takeError() const {
+  std::vector<std::pair<std::size_t, std::string>> sorted = errors_;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string message;
-  for (const std::string& e : errors_) {
+  for (const auto& [offset, text] : sorted) {
     if (!message.empty()) message += '\n';
-    message += e;
+    message += text;
   }
   return makeError(message);
 }
@@ -259,7 +268,7 @@ void SchemaReader::checkKeys(const boost::json::object& object, const std::strin
     }
     std::string at = position(child, true);
     if (unknown == UnknownKeys::kError) {
-      errors_.push_back(at + message);
+      addError(child, true, at + message);
     } else {
       warnings_.push_back(at + "ignoring " + message);
     }

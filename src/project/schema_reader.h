@@ -56,7 +56,7 @@ class SchemaReader {
   static std::string describe(const boost::json::value& value);
 
   bool ok() const { return errors_.empty(); }
-  // Every error, one per line.
+  // Every error, one per line, in the order they appear in the file.
   Error takeError() const;
   std::vector<std::string>& warnings() { return warnings_; }
   const std::string& displayName() const { return displayName_; }
@@ -64,6 +64,9 @@ class SchemaReader {
  private:
   // "<file>:<line>:<col>: " for the key or value at `pointer`, then the field name for locate().
   std::string position(const std::string& pointer, bool atKey) const;
+  // The byte offset of the key or value at `pointer`, or SIZE_MAX when it is not in the document.
+  std::size_t offsetOf(const std::string& pointer, bool atKey) const;
+  void addError(const std::string& pointer, bool atKey, std::string message);
   std::string locate(const std::string& pointer, bool atKey) const;
   void typeError(const boost::json::value& value, const std::string& pointer,
                  std::string_view expected);
@@ -72,7 +75,7 @@ class SchemaReader {
   std::string_view text_;
   std::string displayName_;
   std::string basePointer_;
-  std::vector<std::string> errors_;
+  std::vector<std::pair<std::size_t, std::string>> errors_;  // (offset, message)
   std::vector<std::string> warnings_;
 };
 
