@@ -207,9 +207,10 @@ export async function startServer(fixtureName, opts = {}) {
       } catch {}
       live.delete(child);
     },
+    /** Stops and starts again with the same options, on a new port: read `host` afresh. */
     async restart() {
       await this.stop();
-      await launch(this.port);
+      await launch(0);
       return this;
     },
   };
@@ -221,7 +222,7 @@ export async function startServer(fixtureName, opts = {}) {
       cwd,
       detached: true, // own process group, so stop() reaches workerd too
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_UPDATE_NOTIFIER: "1", NO_COLOR: "1", FORCE_COLOR: "0", ...opts.env },
+      env: { ...process.env, PWD: cwd, NO_UPDATE_NOTIFIER: "1", NO_COLOR: "1", FORCE_COLOR: "0", ...opts.env },
     });
     live.add(child);
     server.child = child;
