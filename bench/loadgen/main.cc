@@ -1,0 +1,56 @@
+// loadgen: the native load generator of the partyd benchmarks (issue 5). One subcommand per
+// workload; each prints one JSON line per result. See bench/README.md for the flags.
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "flags.h"
+#include "workloads.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: loadgen <workload> [--flag value ...]
+
+workloads:
+  echo       W1  --iterations 20000 --warmup 1000 --size 64 [--raw]
+  activate   W2  --count 1000 --burst 100
+  broadcast  W3  --rooms 10 --clients 10 --messages 200 --size 32 --batch 1
+                 [--rate MSGS_PER_S_PER_ROOM --duration 5 --tick-us 500]
+  idle       W4  --connections 1000 --rooms 1 --settle 2 --idle 10   (needs --server-pid)
+  rooms      W5  --rooms 1000 --connections 8 --settle 2               (needs --server-pid)
+  http       W6  --connections 16 --duration 5 --rooms 1,1000
+
+common flags:
+  --host 127.0.0.1 --port 1999 --party main --prefix <fresh per run>
+  --threads 1          client threads (one Asio loop each)
+  --sources 1          spread connections over 127.0.0.1 .. 127.0.0.N
+  --server-pid P[,P]   server process(es); their descendants count too (CPU, RSS)
+  --timeout 60         seconds before a phase that has not completed fails
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace partyd::bench;
+  std::signal(SIGPIPE, SIG_IGN);
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  Flags flags;
+  std::string error;
+  if (!flags.parse(argc, argv, 2, error)) {
+    std::fprintf(stderr, "loadgen: %s\n%s", error.c_str(), kUsage);
+    return 2;
+  }
+  const std::string workload = argv[1];
+  if (workload == "echo") return runEcho(flags);
+  if (workload == "activate") return runActivate(flags);
+  if (workload == "broadcast") return runBroadcast(flags);
+  if (workload == "idle") return runIdle(flags);
+  if (workload == "rooms") return runRooms(flags);
+  if (workload == "http") return runHttp(flags);
+  std::fprintf(stderr, "loadgen: unknown workload '%s'\n%s", workload.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,42 @@
+// The storage variant of the bench party (W2 with storage, W7 soak).
+//   onStart:   reads the 1 KB "state" key, so that activation includes one storage read.
+//   onConnect: sends "hi" (as in bench/party).
+//   onMessage: "echo…" goes back to the sender; anything else is first written with
+//              storage.put under a per-room counter key, then broadcast. The broadcast
+//              therefore doubles as the put → ack signal for the sender.
+//   onRequest: "ok"; with ?seed=1 it writes the 1 KB "state" key that onStart reads.
+import { makeState } from "../../party/src/server.js";
+
+export default class StorageBenchServer {
+  constructor(room) {
+    this.room = room;
+    this.state = null;
+    this.seq = 0;
+  }
+
+  async onStart() {
+    this.state = (await this.room.storage.get("state")) ?? null;
+  }
+
+  onConnect(connection) {
+    connection.send("hi");
+  }
+
+  async onMessage(message, sender) {
+    if (typeof message === "string" && message.startsWith("echo")) {
+      sender.send(message);
+      return;
+    }
+    this.seq += 1;
+    await this.room.storage.put(`m:${String(this.seq).padStart(12, "0")}`, message);
+    this.room.broadcast(message);
+  }
+
+  async onRequest(request) {
+    if (new URL(request.url).searchParams.get("seed") === "1") {
+      this.state = makeState(this.room.id);
+      await this.room.storage.put("state", this.state);
+    }
+    return new Response("ok");
+  }
+}
