@@ -111,6 +111,9 @@ Result<void> Connection::configure(const std::string& path, const OpenOptions& o
                                                              : "PRAGMA synchronous=NORMAL");
   if (!sync) return sync;
   // Keeps the WAL file from staying huge after a burst of writes has been checkpointed.
+  // TODO(perf): the automatic checkpoint (every 1000 WAL pages) runs inside the commit() that
+  // crosses the threshold, on the shard thread; if that shows up as latency spikes, checkpoint
+  // from the shard's idle time instead.
   if (auto r = exec("PRAGMA journal_size_limit=67108864"); !r) return r;
   return createSchema(*this, "main");
 }

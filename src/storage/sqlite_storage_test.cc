@@ -131,6 +131,21 @@ TEST_F(SqliteStorageTest, HandlesHugeKeysAndValuesWithoutLimits) {
   EXPECT_EQ(**db_->get(kRoom, key), value);
 }
 
+TEST_F(SqliteStorageTest, ValuePastSqlitesLengthLimitFailsThatPutOnly) {
+  // SQLITE_MAX_LENGTH is 1e9 bytes by default; a lowered limit stands in for a value that big.
+  sqlite3_limit(db_->rawHandleForTesting(), SQLITE_LIMIT_LENGTH, 1000);
+  ASSERT_TRUE(db_->put(kRoom, "before", "1").ok());
+  auto r = db_->put(kRoom, "big", std::string(2000, 'x'));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("put: "), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("too big"), std::string::npos) << r.error().message;
+  // The failed statement does not take the turn's other writes with it.
+  EXPECT_TRUE(db_->dirty());
+  ASSERT_TRUE(db_->put(kRoom, "after", "2").ok());
+  ASSERT_TRUE(db_->commit().ok());
+  EXPECT_EQ(list({}), (Keys{"after", "before"}));
+}
+
 TEST_F(SqliteStorageTest, EmptyPartyAndRoomNamesAreARoomOfTheirOwn) {
   const RoomKey empty{"", ""};
   ASSERT_TRUE(db_->put(empty, "k", "e").ok());
