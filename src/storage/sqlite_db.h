@@ -106,8 +106,8 @@ class Connection {
   std::unique_ptr<sqlite3, Close> db_;
 };
 
-// Creates the kv and alarms tables in the named schema ("main", or an ATTACHed one) if missing,
-// and checks the schema version of "main".
+// Creates the kv and alarms tables in the named schema ("main", or an ATTACHed one) unless its
+// user_version says they exist, and refuses a schema version newer than kSchemaVersion.
 Result<void> createSchema(Connection& db, std::string_view schema);
 
 }  // namespace partyd::storage::sqlite
