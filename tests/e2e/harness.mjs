@@ -135,8 +135,12 @@ function commandFor(fixtureDir, port, opts) {
     };
   }
   const persist = opts.persist ? ["--persist", opts.persist] : ["--no-persist"];
+  const bin = partydBinary();
+  if (!fs.existsSync(bin)) {
+    throw new Error(`no partyd binary at ${bin}: build it (make build), set PARTYD, or use TARGET=partykit`);
+  }
   return {
-    cmd: partydBinary(),
+    cmd: bin,
     args: ["dev", "--port", String(port), ...persist, ...extra, fixtureDir],
     cwd: TESTS_DIR,
   };
