@@ -1,12 +1,15 @@
 // The natives behind the JS runtime (src/api/js): what `native.*` means in index.js, party.js,
 // storage.js and web/. Each one validates its arguments and throws a JS error itself; no C++
 // exception crosses into V8. Storage limits and messages follow Durable Objects.
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
 
 #include "api/shard_runtime.h"
 #include "base/random.h"
 #include "js/engine.h"
+#include "ws/utf8.h"
 
 namespace partyd::api {
 
@@ -449,6 +452,79 @@ void nQueueMicrotask(const FunctionCallbackInfo<Value>& info) {
   info.GetIsolate()->EnqueueMicrotask(info[0].As<v8::Function>());
 }
 
+std::vector<std::pair<std::string, std::string>> headerPairs(v8::Isolate* iso, Local<Value> v) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!v->IsArray()) return out;
+  Local<v8::Context> ctx = iso->GetCurrentContext();
+  auto arr = v.As<v8::Array>();
+  for (uint32_t i = 0; i < arr->Length(); ++i) {
+    Local<Value> pair, k, val;
+    if (!arr->Get(ctx, i).ToLocal(&pair) || !pair->IsArray()) continue;
+    if (!pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&k)) continue;
+    if (!pair.As<v8::Array>()->Get(ctx, 1).ToLocal(&val)) continue;
+    out.emplace_back(js::toUtf8(iso, k), js::toUtf8(iso, val));
+  }
+  return out;
+}
+
+std::string bodyBytes(v8::Isolate* iso, Local<Value> v) {
+  std::string_view bytes;
+  if (v->IsString()) return js::toUtf8(iso, v);
+  if (js::bufferBytes(v, &bytes)) return std::string(bytes);
+  return {};
+}
+
+// edgeDone(handle, action, statusOrUrl, headers, body)
+void nEdgeDone(const FunctionCallbackInfo<Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  EdgeResult r;
+  r.action = static_cast<EdgeResult::Action>(handleArg(info, 1));
+  if (r.action == EdgeResult::kRespond) {
+    r.response.status = static_cast<unsigned>(handleArg(info, 2));
+    r.response.headers = headerPairs(iso, info[3]);
+    r.response.body = bodyBytes(iso, info[4]);
+  } else if (r.action == EdgeResult::kRewrite) {
+    r.url = js::toUtf8(iso, info[2]);
+    r.headers = headerPairs(iso, info[3]);
+    if (!info[4]->IsNull() && !info[4]->IsUndefined()) r.body = bodyBytes(iso, info[4]);
+  }
+  self(info)->edgeDone(handleArg(info, 0), std::move(r));
+}
+
+// partyFetch(party, room, method, url, headers, body) -> handle
+void nPartyFetch(const FunctionCallbackInfo<Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  http::PartyRoute route{js::toUtf8(iso, info[0]), js::toUtf8(iso, info[1])};
+  InternalRequest req;
+  req.method = js::toUtf8(iso, info[2]);
+  req.url = js::toUtf8(iso, info[3]);
+  req.headers = headerPairs(iso, info[4]);
+  if (!info[5]->IsNull() && !info[5]->IsUndefined()) req.body = bodyBytes(iso, info[5]);
+  std::uint64_t handle = self(info)->partyFetch(route, std::move(req));
+  info.GetReturnValue().Set(v8::Number::New(iso, static_cast<double>(handle)));
+}
+
+// assetFetch(path) -> [status, headers, body] | null
+void nAssetFetch(const FunctionCallbackInfo<Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  const http::StaticFiles* assets = self(info)->assets();
+  info.GetReturnValue().SetNull();
+  if (!assets) return;
+  auto hit = assets->serveFile(js::toUtf8(iso, info[0]));
+  if (!hit) return;
+  Local<v8::Context> ctx = iso->GetCurrentContext();
+  Local<v8::Array> headers = v8::Array::New(iso);
+  uint32_t i = 0;
+  for (const auto& [k, v] : hit->headers) {
+    Local<Value> pair[] = {str(iso, k), str(iso, v)};
+    (void)headers->Set(ctx, i++, v8::Array::New(iso, pair, 2));
+  }
+  auto ab = js::newArrayBuffer(iso, hit->body);
+  Local<Value> out[] = {v8::Integer::NewFromUnsigned(iso, hit->status), headers,
+                        v8::Uint8Array::New(ab, 0, ab->ByteLength())};
+  info.GetReturnValue().Set(v8::Array::New(iso, out, 3));
+}
+
 }  // namespace
 
 void decodeUtf8Native(const FunctionCallbackInfo<Value>& info);
@@ -491,6 +567,9 @@ void ShardRuntime::installNatives(Local<v8::Object> target) {
   add("setTimer", nSetTimer);
   add("clearTimer", nClearTimer);
   add("queueMicrotask", nQueueMicrotask);
+  add("edgeDone", nEdgeDone);
+  add("partyFetch", nPartyFetch);
+  add("assetFetch", nAssetFetch);
 }
 
 // UTF-8 decoding with WHATWG semantics: `fatal` throws on invalid input, otherwise each invalid

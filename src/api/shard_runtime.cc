@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/random.h"
+#include "storage/shard_files.h"
 #include "ws/handshake.h"
 
 namespace partyd::api {
@@ -131,6 +132,37 @@ Result<void> ShardRuntime::start() {
   std::string text = js::toUtf8(iso, problems);
   if (!text.empty()) return makeError(text);
 
+  // Which worker hooks the project defines, so requests without one skip the edge entirely.
+  v8::Local<v8::Value> hookFn;
+  (void)entry.As<v8::Object>()->Get(ctx, str(iso, "hookInfo")).ToLocal(&hookFn);
+  v8::Local<v8::Value> hookArgs[] = {names};
+  v8::Local<v8::Value> hookJson;
+  if (!hookFn.As<v8::Function>()->Call(ctx, entry, 1, hookArgs).ToLocal(&hookJson)) {
+    return makeError(engine_->describeException(tryCatch));
+  }
+  v8::Local<v8::Value> parsed;
+  if (v8::JSON::Parse(ctx, hookJson.As<v8::String>()).ToLocal(&parsed) && parsed->IsObject()) {
+    auto obj = parsed.As<v8::Object>();
+    auto flag = [&](v8::Local<v8::Object> o, const char* name) {
+      v8::Local<v8::Value> v;
+      return o->Get(ctx, str(iso, name)).ToLocal(&v) && v->IsTrue();
+    };
+    hooks_.fetch = flag(obj, "fetch");
+    hooks_.socket = flag(obj, "socket");
+    hooks_.cron = flag(obj, "cron");
+    v8::Local<v8::Value> partiesV;
+    if (obj->Get(ctx, str(iso, "parties")).ToLocal(&partiesV) && partiesV->IsObject()) {
+      for (const auto& name : config_.partyNames) {
+        v8::Local<v8::Value> p;
+        if (!partiesV.As<v8::Object>()->Get(ctx, str(iso, name)).ToLocal(&p) || !p->IsObject()) {
+          continue;
+        }
+        if (flag(p.As<v8::Object>(), "beforeConnect")) hooks_.beforeConnect.push_back(name);
+        if (flag(p.As<v8::Object>(), "beforeRequest")) hooks_.beforeRequest.push_back(name);
+      }
+    }
+  }
+
   // Alarms stored by an earlier run fire even though their rooms are not live yet.
   auto alarms = storage_->allAlarms();
   if (!alarms) return makeError("reading stored alarms: " + alarms.error().message);
@@ -199,7 +231,13 @@ void ShardRuntime::endTurn() {
   // The output gate: nothing produced in this turn left before the commit above.
   auto outbox = std::move(outbox_);
   outbox_.clear();
-  for (auto& [session, response] : outbox) session->respond(std::move(response));
+  for (auto& [pending, response] : outbox) {
+    if (pending.session) {
+      pending.session->respond(std::move(response));
+    } else if (pending.reply) {
+      pending.reply(std::move(response));
+    }
+  }
   flushQueue_.flushAll();
 }
 
@@ -221,24 +259,135 @@ party::Room& ShardRuntime::activate(const party::RoomKey& key) {
 void ShardRuntime::handleRequest(std::shared_ptr<http::Session> session, http::Request&& request,
                                  const http::PartyRoute& route) {
   v8::HandleScope scope(engine_->isolate());
-  v8::Isolate* iso = engine_->isolate();
   party::Room& room = activate({route.party, route.room});
+  std::string method(request.method_string());
+  deliverRequest(room, PendingRequest{room.handle, std::move(session), nullptr}, method,
+                 fullUrl(request), headerArray(engine_->isolate(), request), request.body());
+}
+
+void ShardRuntime::handleInternal(const http::PartyRoute& route, InternalRequest request,
+                                  std::function<void(http::Response)> reply) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  if (!hasParty(route.party)) {
+    reply(textResponse(404, "Party " + route.party + " not found"));
+    return;
+  }
+  party::Room& room = activate({route.party, route.room});
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Array> headers = v8::Array::New(iso);
+  uint32_t i = 0;
+  for (const auto& [k, v] : request.headers) {
+    v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
+    (void)headers->Set(ctx, i++, v8::Array::New(iso, pair, 2));
+  }
+  deliverRequest(room, PendingRequest{room.handle, nullptr, std::move(reply)}, request.method,
+                 request.url, headers, request.body);
+}
+
+void ShardRuntime::deliverRequest(party::Room& room, PendingRequest pending,
+                                  const std::string& method, const std::string& url,
+                                  v8::Local<v8::Array> headers, const std::string& bodyBytes) {
+  v8::Isolate* iso = engine_->isolate();
   room.busy++;
   std::uint64_t handle = nextRequest_++;
-  requests_.emplace(handle, PendingRequest{room.handle, std::move(session)});
+  std::uint32_t roomHandle = room.handle;
+  requests_.emplace(handle, std::move(pending));
+  v8::Local<v8::Value> body = v8::Null(iso);
+  if (!bodyBytes.empty()) {
+    auto ab = js::newArrayBuffer(iso, bodyBytes);
+    body = v8::Uint8Array::New(ab, 0, ab->ByteLength());
+  }
+  v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, roomHandle),
+                                 v8::Number::New(iso, static_cast<double>(handle)),
+                                 str(iso, method),
+                                 str(iso, url),
+                                 headers,
+                                 body};
+  callEntry("request", roomHandle, 6, args);
+}
+
+// ---- the edge: worker hooks and party stubs -------------------------------------------------
+
+void ShardRuntime::runEdge(const char* kind, const std::string& party, const std::string& room,
+                           const http::Request& request, std::function<void(EdgeResult)> done,
+                           std::string_view extra) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  std::uint64_t handle = nextEdge_++;
+  edges_.emplace(handle, std::move(done));
   v8::Local<v8::Value> body = v8::Null(iso);
   if (!request.body().empty()) {
     auto ab = js::newArrayBuffer(iso, request.body());
     body = v8::Uint8Array::New(ab, 0, ab->ByteLength());
   }
   std::string method(request.method_string());
-  v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, room.handle),
-                                 v8::Number::New(iso, static_cast<double>(handle)),
+  v8::Local<v8::Value> args[] = {v8::Number::New(iso, static_cast<double>(handle)),
+                                 str(iso, kind),
+                                 str(iso, party),
+                                 str(iso, room),
                                  str(iso, method),
                                  str(iso, fullUrl(request)),
                                  headerArray(iso, request),
-                                 body};
-  callEntry("request", room.handle, 6, args);
+                                 body,
+                                 str(iso, extra)};
+  callEntry("edge", 0, 9, args);
+}
+
+void ShardRuntime::edgeDone(std::uint64_t handle, EdgeResult result) {
+  auto it = edges_.find(handle);
+  if (it == edges_.end()) return;
+  auto done = std::move(it->second);
+  edges_.erase(it);
+  // Never continue inside the JS call that decided: routing may call into JS again.
+  asio::post(shard_.io(), [done = std::move(done), result = std::move(result)]() mutable {
+    done(std::move(result));
+  });
+}
+
+std::uint64_t ShardRuntime::partyFetch(const http::PartyRoute& route, InternalRequest request) {
+  std::uint64_t handle = nextFetch_++;
+  std::size_t origin = shard_.index();
+  std::size_t owner = storage::shardOf(storage::roomHash(route.party, route.room), shard_.count());
+  auto reply = [this, origin, handle](http::Response response) {
+    if (origin == shard_.index() || !postToShard_) {
+      // Same shard: answer on a later turn, like any I/O completion.
+      asio::post(shard_.io(), [this, handle, response = std::move(response)]() mutable {
+        fetchAnswered(handle, std::move(response));
+      });
+      return;
+    }
+    postToShard_(origin, [handle, response = std::move(response)](ShardRuntime& rt) mutable {
+      rt.fetchAnswered(handle, std::move(response));
+    });
+  };
+  if (owner == shard_.index() || !postToShard_) {
+    asio::post(shard_.io(), [this, route, request = std::move(request), reply]() mutable {
+      handleInternal(route, std::move(request), reply);
+    });
+  } else {
+    postToShard_(owner, [route, request = std::move(request), reply](ShardRuntime& rt) mutable {
+      rt.handleInternal(route, std::move(request), reply);
+    });
+  }
+  return handle;
+}
+
+void ShardRuntime::fetchAnswered(std::uint64_t handle, http::Response response) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Array> headers = v8::Array::New(iso);
+  uint32_t i = 0;
+  for (const auto& [k, v] : response.headers) {
+    v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
+    (void)headers->Set(ctx, i++, v8::Array::New(iso, pair, 2));
+  }
+  auto ab = js::newArrayBuffer(iso, response.body);
+  v8::Local<v8::Value> args[] = {v8::Number::New(iso, static_cast<double>(handle)),
+                                 v8::Integer::NewFromUnsigned(iso, response.status), headers,
+                                 v8::Uint8Array::New(ab, 0, ab->ByteLength())};
+  callEntry("fetchDone", 0, 4, args);
 }
 
 void ShardRuntime::handleUpgrade(std::shared_ptr<http::Session> session, http::Request&& request,
@@ -299,7 +448,7 @@ void ShardRuntime::respond(std::uint64_t handle, http::Response response) {
     if (room->busy > 0) room->busy--;
     rooms_.touch(*room, js::monotonicMs());
   }
-  outbox_.emplace_back(std::move(it->second.session), std::move(response));
+  outbox_.emplace_back(std::move(it->second), std::move(response));
   requests_.erase(it);
   if (depth_ == 0) endTurn();
 }

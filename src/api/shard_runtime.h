@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -16,6 +18,7 @@
 #include "base/result.h"
 #include "http/route.h"
 #include "http/session.h"
+#include "http/static_files.h"
 #include "js/engine.h"
 #include "net/shard.h"
 #include "party/room_registry.h"
@@ -33,6 +36,28 @@ struct RuntimeConfig {
   std::int64_t handlerBudgetMs = 30'000;  // a handler running longer is terminated
   ws::ConnectionLimits wsLimits;
   std::size_t heapLimitMb = 0;
+  const http::StaticFiles* assets = nullptr;  // for lobby.assets / room.context.assets
+};
+
+// What a worker hook decided about a request (see edge.js).
+struct EdgeResult {
+  enum Action { kContinue = 0, kRespond = 1, kRewrite = 2, kUnhandled = 3 } action = kContinue;
+  http::Response response;  // kRespond
+  std::string url;          // kRewrite: the new request's URL and headers (and body, if any)
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<std::string> body;
+};
+
+struct HookInfo {
+  std::vector<std::string> beforeConnect, beforeRequest;  // parties with the hook
+  bool fetch = false, socket = false, cron = false;
+};
+
+// A request that does not come from a socket: a party stub's fetch() from another room.
+struct InternalRequest {
+  std::string method, url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
 };
 
 class ShardRuntime final : public ws::ConnectionOwner {
@@ -50,6 +75,20 @@ class ShardRuntime final : public ws::ConnectionOwner {
 
   void handleRequest(std::shared_ptr<http::Session> session, http::Request&& request,
                      const http::PartyRoute& route);
+  // A request from another room (any shard); `reply` runs on this shard after the output gate.
+  void handleInternal(const http::PartyRoute& route, InternalRequest request,
+                      std::function<void(http::Response)> reply);
+  // Runs a worker hook of kind "connect", "request", "fetch" or "cron" on this shard; `done`
+  // runs later on this shard's loop, never inside the call.
+  void runEdge(const char* kind, const std::string& party, const std::string& room,
+               const http::Request& request, std::function<void(EdgeResult)> done,
+               std::string_view extra = {});
+  const HookInfo& hooks() const { return hooks_; }
+  // How this runtime reaches the others: run `fn` on shard `index`'s runtime.
+  using PostToShard = std::function<void(std::size_t index, std::function<void(ShardRuntime&)>)>;
+  void setPeers(PostToShard post) { postToShard_ = std::move(post); }
+  std::size_t shardIndex() const { return shard_.index(); }
+  std::size_t shardCount() const { return shard_.count(); }
   void handleUpgrade(std::shared_ptr<http::Session> session, http::Request&& request,
                      const http::PartyRoute& route);
 
@@ -66,7 +105,8 @@ class ShardRuntime final : public ws::ConnectionOwner {
   };
   struct PendingRequest {
     std::uint32_t room;
-    std::shared_ptr<http::Session> session;
+    std::shared_ptr<http::Session> session;     // a client's request, or
+    std::function<void(http::Response)> reply;  // another room's
   };
   ConnEntry* findConn(std::uint64_t handle);
   party::Room* findRoom(std::uint32_t handle) { return rooms_.byHandle(handle); }
@@ -79,6 +119,10 @@ class ShardRuntime final : public ws::ConnectionOwner {
   void setTimer(std::uint32_t id, double delayMs);
   void clearTimer(std::uint32_t id);
   void log(int level, std::string_view text);
+  void edgeDone(std::uint64_t handle, EdgeResult result);
+  // A party stub's fetch(): routes to the owning shard; the answer comes back as fetchDone.
+  std::uint64_t partyFetch(const http::PartyRoute& route, InternalRequest request);
+  const http::StaticFiles* assets() const { return config_.assets; }
 
  private:
   void installNatives(v8::Local<v8::Object> target);
@@ -90,6 +134,10 @@ class ShardRuntime final : public ws::ConnectionOwner {
 
   // One turn: calls entry.<name>(args) for `room` (0: none), then ends the turn.
   void callEntry(const char* name, std::uint32_t room, int argc, v8::Local<v8::Value>* argv);
+  void deliverRequest(party::Room& room, PendingRequest pending, const std::string& method,
+                      const std::string& url, v8::Local<v8::Array> headers,
+                      const std::string& body);
+  void fetchAnswered(std::uint64_t handle, http::Response response);
   void endTurn();
 
   net::Shard& shard_;
@@ -101,7 +149,12 @@ class ShardRuntime final : public ws::ConnectionOwner {
   ws::FlushQueue flushQueue_;
   std::unordered_map<std::uint64_t, ConnEntry> conns_;
   std::unordered_map<std::uint64_t, PendingRequest> requests_;
-  std::vector<std::pair<std::shared_ptr<http::Session>, http::Response>> outbox_;
+  std::vector<std::pair<PendingRequest, http::Response>> outbox_;
+  std::unordered_map<std::uint64_t, std::function<void(EdgeResult)>> edges_;
+  HookInfo hooks_;
+  PostToShard postToShard_;
+  std::uint64_t nextEdge_ = 1;
+  std::uint64_t nextFetch_ = 1;
   std::unordered_map<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>> timers_;
   boost::asio::steady_timer sweepTimer_;
   boost::asio::steady_timer alarmTimer_;

@@ -134,7 +134,7 @@ int runDev(const std::vector<std::string_view>& args) {
 
   project::LoadOptions loadOptions;
   loadOptions.vars = f.vars;
-  loadOptions.defines = f.defines;
+  loadOptions.define = f.defines;
   auto config = project::loadConfig(fs::path(f.dir), loadOptions);
   if (!config) {
     std::fprintf(stderr, "partyd: %s\n", config.error().message.c_str());
@@ -164,8 +164,9 @@ int runDev(const std::vector<std::string_view>& args) {
     options.assets = http::StaticOptions{config->serve->path, config->serve->singlePageApp,
                                          config->serve->browserTTL};
   }
+  options.crons = config->crons;
   options.runtime.userBundle = std::move(bundle->code);
-  options.runtime.userBundleName = (config->root / ".partykit" / "build" / "party.js").string();
+  options.runtime.userBundleName = bundle->outFile.string();
   options.runtime.envJson = config->varsJson;
   options.runtime.partyNames.push_back("main");
   for (const auto& [name, path] : config->parties) options.runtime.partyNames.push_back(name);

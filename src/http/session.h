@@ -46,6 +46,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void start();
   // Handles a request that was already read (after a hand-off between shards).
   void handle(Request&& request);
+  // Notes a request handled outside handle(), for the keep-alive decision.
+  void noteRequest(const Request& request) { keepAlive_ = request.keep_alive(); }
   // Writes the response, then reads the next request unless the connection is closing.
   void respond(Response response, bool keepAlive = true);
 

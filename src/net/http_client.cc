@@ -18,7 +18,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/optional/optional.hpp>
 #include <cctype>
@@ -44,6 +44,8 @@ constexpr std::size_t kMaxIdleTotal = 64;
 // Below the 5 s keep-alive of Node servers, so we rarely pick a connection the server is closing.
 constexpr std::chrono::seconds kIdleTimeout{4};
 constexpr std::uint32_t kMaxHeaderBytes = 64 * 1024;
+// Longer deadlines are clamped, so that adding them to now() cannot overflow.
+constexpr std::chrono::hours kLongestDeadline{24 * 365};
 constexpr std::string_view kAborted = "The operation was aborted";
 
 // ---- URLs -----------------------------------------------------------------------------------
@@ -542,14 +544,15 @@ class Fetch : public std::enable_shared_from_this<Fetch> {
   bool retried_ = false;
   std::uint64_t attempt_ = 0;
   std::shared_ptr<Connection> conn_;
-  bhttp::request<bhttp::string_body> wire_;
+  // The body points into req_.body, which stays put while it is written (and for 307/308).
+  bhttp::request<bhttp::span_body<const char>> wire_;
   std::optional<ResponseParser> parser_;
 };
 
 void Fetch::start(Url url) {
   url_ = std::move(url);
   if (req_.timeout.count() > 0) {
-    deadline_.expires_after(req_.timeout);
+    deadline_.expires_after(std::min<std::chrono::milliseconds>(req_.timeout, kLongestDeadline));
     deadline_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->finished_) return;
       self->fail("fetch timed out after " + std::to_string(self->req_.timeout.count()) + " ms");
@@ -612,13 +615,14 @@ Result<void> Fetch::buildRequest() {
   if (!req_.body.empty() || req_.method == "POST" || req_.method == "PUT") {
     wire_.set(bhttp::field::content_length, std::to_string(req_.body.size()));
   }
-  wire_.body() = req_.body;
+  wire_.body() = {req_.body.data(), req_.body.size()};
   return {};
 }
 
 void Fetch::startHop() {
   if (auto built = buildRequest(); !built) return fail(built.error().message);
   retried_ = false;
+  ++attempt_;
   conn_ = core_->checkout((url_.tls ? "https://" : "http://") + url_.endpoint());
   if (conn_) return send();
   connect();
@@ -627,6 +631,13 @@ void Fetch::startHop() {
 void Fetch::connect() {
   if (url_.tls && !core_->tls.error.empty()) return fail("fetch failed: " + core_->tls.error);
   std::uint64_t attempt = ++attempt_;
+  error_code notIp;
+  auto ip = asio::ip::make_address(url_.host, notIp);
+  if (!notIp) {
+    // An address literal needs no resolver (whose getaddrinfo runs on a helper thread).
+    auto port = std::to_string(url_.port);
+    return onResolved({}, tcp::resolver::results_type::create({ip, url_.port}, url_.host, port));
+  }
   resolver_.async_resolve(url_.host, std::to_string(url_.port), tcp::resolver::numeric_service,
                           [self = shared_from_this(), attempt](
                               error_code ec, const tcp::resolver::results_type& results) {

@@ -654,9 +654,12 @@ TEST_F(HttpClientTest, BodyOverLimitFails) {
     if (req.target() == "/gzip") {
       return respond(200, compress(std::string(1 << 20, 'g'), 31), {{"Content-Encoding", "gzip"}});
     }
+    if (req.target() == "/eof") {
+      return raw("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + std::string(1001, 'e'));
+    }
     return respond(200, std::string(1001, 'x'));
   });
-  for (const char* path : {"/plain", "/chunked", "/gzip"}) {
+  for (const char* path : {"/plain", "/chunked", "/gzip", "/eof"}) {
     FetchRequest r;
     r.url = server.url(path);
     r.maxResponseBytes = 1000;

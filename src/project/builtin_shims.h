@@ -14,9 +14,9 @@
 namespace partyd::project {
 
 struct BuiltinModule {
-  std::string_view specifier;  // as imported: "fs", "fs/promises", "cloudflare:sockets"
-  bool isNode = false;         // imported as "x" and also as "node:x"
-  bool nodePrefixOnly = false; // only "node:x" names it (node:test, node:sqlite, node:sea)
+  std::string_view specifier;   // as imported: "fs", "fs/promises", "cloudflare:sockets"
+  bool isNode = false;          // imported as "x" and also as "node:x"
+  bool nodePrefixOnly = false;  // only "node:x" names it (node:test, node:sqlite, node:sea)
 };
 
 // Every module the bundler shims, Node's list as of Node 20 (minus the internal "_stream_*"-style

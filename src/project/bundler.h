@@ -39,11 +39,11 @@ struct BundleOptions {
 };
 
 struct Bundle {
-  std::string code;                         // the script, after the wasm rewrite
+  std::string code;                           // the script, after the wasm rewrite
   std::vector<std::filesystem::path> inputs;  // absolute paths of the source files that went in
-  std::filesystem::path outFile;            // where `code` was written: <outDir>/bundle.js
-  std::string sourceMap;                    // source map JSON, or empty (see SourceMap)
-  std::string warnings;                     // esbuild's warnings as it printed them, or empty
+  std::filesystem::path outFile;              // where `code` was written: <outDir>/bundle.js
+  std::string sourceMap;                      // source map JSON, or empty (see SourceMap)
+  std::string warnings;                       // esbuild's warnings as it printed them, or empty
 };
 
 // Runs esbuild with the working directory set to config.root, so npm modules resolve from the

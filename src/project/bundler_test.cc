@@ -62,7 +62,7 @@ const parties = globalThis.__partyd_parties;
   return run->output;
 }
 
-#define SKIP_WITHOUT_NODE()                                              \
+#define SKIP_WITHOUT_NODE() \
   if (!findOnPath("node")) GTEST_SKIP() << "node is not installed; skipping the run"
 
 TEST(Bundler, BundlesTypeScriptWithTypeOnlyPartykitImports) {
@@ -128,7 +128,8 @@ TEST(Bundler, ResolvesNpmModulesFromTheProjectNodeModules) {
   dir.write("node_modules/tiny-pkg/worker.js", "export const where = 'workerd build';\n");
   dir.write("node_modules/tiny-pkg/node.js", "export const where = 'node build';\n");
   dir.write("node_modules/cjs-pkg/package.json", R"({"name": "cjs-pkg", "main": "lib/index.js"})");
-  dir.write("node_modules/cjs-pkg/lib/index.js", "module.exports = function double(x) { return 2 * x; };\n");
+  dir.write("node_modules/cjs-pkg/lib/index.js",
+            "module.exports = function double(x) { return 2 * x; };\n");
   dir.write("src/server.ts", R"TS(
 import { where } from "tiny-pkg";
 import double from "cjs-pkg";
@@ -163,7 +164,8 @@ TEST(Bundler, UnresolvedImportNamesTheImportingFile) {
   EXPECT_CONTAINS(result.error().message, "Could not resolve \"not-installed\"");
   EXPECT_CONTAINS(result.error().message, "src/server.ts:1:14:");
   EXPECT_CONTAINS(result.error().message, "If \"not-installed\" is an npm package, install it in " +
-                                              dir.path().string() + " (npm install not-installed).");
+                                              dir.path().string() +
+                                              " (npm install not-installed).");
   EXPECT_EQ(result.error().message.find("as external"), std::string::npos);
 }
 
@@ -213,16 +215,18 @@ for (const name of ["readSync", "readAsync", "emitter", "socket"]) {
   catch (e) { console.log(e.message.split(" (")[0], "|", e.message.match(/\((.*?) was used/)[1]); }
 }
 )JS");
-  EXPECT_EQ(out,
-            "partyd: the module \"node:fs\" is not available | node:fs.readFileSync\n"
-            "partyd: the module \"node:fs/promises\" is not available | node:fs/promises.readFile\n"
-            "partyd: the module \"node:events\" is not available | node:events.EventEmitter\n"
-            "partyd: the module \"cloudflare:sockets\" is not available | cloudflare:sockets.connect\n");
+  EXPECT_EQ(
+      out,
+      "partyd: the module \"node:fs\" is not available | node:fs.readFileSync\n"
+      "partyd: the module \"node:fs/promises\" is not available | node:fs/promises.readFile\n"
+      "partyd: the module \"node:events\" is not available | node:events.EventEmitter\n"
+      "partyd: the module \"cloudflare:sockets\" is not available | cloudflare:sockets.connect\n");
 }
 
 TEST(Bundler, RuntimeMayProvideABuiltinModule) {
   TempDir dir;
-  dir.write("src/server.ts", "import { EventEmitter } from 'node:events';\nexport default new EventEmitter();\n");
+  dir.write("src/server.ts",
+            "import { EventEmitter } from 'node:events';\nexport default new EventEmitter();\n");
   auto result = bundle(projectConfig(dir), optionsFor(dir));
   ASSERT_TRUE(result.ok()) << result.error().message;
   SKIP_WITHOUT_NODE();
@@ -238,7 +242,8 @@ TEST(Bundler, AModuleWithoutDefaultExportIsGivenAsItsNamespace) {
   auto result = bundle(projectConfig(dir), optionsFor(dir));
   ASSERT_TRUE(result.ok()) << result.error().message;
   SKIP_WITHOUT_NODE();
-  EXPECT_EQ(runInNode(dir, *result, "console.log(Object.keys(parties.main).join(), parties.main.onRequest());\n"),
+  EXPECT_EQ(runInNode(dir, *result,
+                      "console.log(Object.keys(parties.main).join(), parties.main.onRequest());\n"),
             "onRequest named only\n");
 }
 
@@ -279,16 +284,18 @@ export default { page, n: data.n, bytes: blob.length };
   auto result = bundle(projectConfig(dir), optionsFor(dir));
   ASSERT_TRUE(result.ok()) << result.error().message;
   SKIP_WITHOUT_NODE();
-  EXPECT_EQ(runInNode(dir, *result,
-                      "const m = parties.main; console.log(JSON.stringify(m.page), m.n, m.bytes);\n"),
-            "\"<h1>hi</h1>\\n\" 42 3\n");
+  EXPECT_EQ(
+      runInNode(dir, *result,
+                "const m = parties.main; console.log(JSON.stringify(m.page), m.n, m.bytes);\n"),
+      "\"<h1>hi</h1>\\n\" 42 3\n");
 }
 
 TEST(Bundler, MissingMainFileIsReportedBeforeRunningEsbuild) {
   TempDir dir;
   auto result = bundle(projectConfig(dir), optionsFor(dir));
   ASSERT_FALSE(result.ok());
-  EXPECT_CONTAINS(result.error().message, "main file not found: " + (dir.path() / "src/server.ts").string());
+  EXPECT_CONTAINS(result.error().message,
+                  "main file not found: " + (dir.path() / "src/server.ts").string());
 }
 
 // Sets an environment variable for one test and puts the old value back.
@@ -322,7 +329,8 @@ TEST(Bundler, FindsEsbuildFromTheEnvironmentThenNodeModulesThenPath) {
     ScopedEnv env("PARTYD_ESBUILD", (dir.path() / "nope").c_str());
     auto found = findEsbuild(dir.path());
     ASSERT_FALSE(found.ok());
-    EXPECT_CONTAINS(found.error().message, "PARTYD_ESBUILD is set to " + (dir.path() / "nope").string());
+    EXPECT_CONTAINS(found.error().message,
+                    "PARTYD_ESBUILD is set to " + (dir.path() / "nope").string());
   }
   fs::path local = dir.write("node_modules/.bin/esbuild", "#!/bin/sh\n");
   fs::permissions(local, fs::perms::owner_all);

@@ -2,10 +2,10 @@
 // .env files and command-line options in the order partykit's getConfig() uses.
 #include "project/config.h"
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kConfigNames[] = {"partykit.json", "partykit.json5", "partykit.jsonc"};
 
-// ---- files ---------------------------------------------------------------------------------------
+// ---- files --------------------------------------------------------------------------------------
 
 // How a path is shown in messages: relative to the working directory when inside it.
 std::string displayPath(const fs::path& file) {
@@ -71,10 +71,12 @@ Result<Source> readSource(const fs::path& file) {
   source.doc = std::move(*doc);
   if (file.filename() == "package.json") {
     source.pointer = "/partykit";
-    const boost::json::value* config =
-        source.doc.root.is_object() ? source.doc.root.get_object().if_contains("partykit") : nullptr;
+    const boost::json::value* config = source.doc.root.is_object()
+                                           ? source.doc.root.get_object().if_contains("partykit")
+                                           : nullptr;
     if (config == nullptr) {
-      return makeError(displayPath(file) + ": has no \"partykit\" key; put the config there, or in "
+      return makeError(displayPath(file) +
+                       ": has no \"partykit\" key; put the config there, or in "
                        "a partykit.json next to it");
     }
   }
@@ -103,10 +105,11 @@ fs::path findConfigFile(const fs::path& dir) {
   }
 }
 
-// ---- merging -------------------------------------------------------------------------------------
+// ---- merging ------------------------------------------------------------------------------------
 
 void setPair(StringPairs& pairs, const std::string& key, std::string value) {
-  auto it = std::find_if(pairs.begin(), pairs.end(), [&](const auto& kv) { return kv.first == key; });
+  auto it =
+      std::find_if(pairs.begin(), pairs.end(), [&](const auto& kv) { return kv.first == key; });
   if (it != pairs.end()) {
     it->second = std::move(value);
   } else {
@@ -158,7 +161,8 @@ Result<Config> loadConfig(const fs::path& dirOrFile, const LoadOptions& opts) {
   std::error_code ec;
   fs::path target = fs::absolute(dirOrFile, ec).lexically_normal();
   if (ec || !fs::exists(target, ec)) {
-    return makeError(dirOrFile.string() + " does not exist (expected a project directory or its "
+    return makeError(dirOrFile.string() +
+                     " does not exist (expected a project directory or its "
                      "partykit.json)");
   }
   if (target.has_filename() == false && target.has_parent_path()) target = target.parent_path();
@@ -176,11 +180,12 @@ Result<Config> loadConfig(const fs::path& dirOrFile, const LoadOptions& opts) {
   std::optional<Source> source;
   if (configFile.empty()) {
     if (!mainFromCommandLine) {
-      return makeError("no partykit.json, partykit.json5, partykit.jsonc or package.json with a "
-                       "\"partykit\" key in " + target.string() + " or its parents. Create " +
-                       (target / "partykit.json").string() +
-                       " with at least {\"name\": \"my-project\", \"main\": \"src/server.ts\"}, "
-                       "or pass the entry file");
+      return makeError(
+          "no partykit.json, partykit.json5, partykit.jsonc or package.json with a "
+          "\"partykit\" key in " +
+          target.string() + " or its parents. Create " + (target / "partykit.json").string() +
+          " with at least {\"name\": \"my-project\", \"main\": \"src/server.ts\"}, "
+          "or pass the entry file");
     }
     config.root = target;
   } else {
@@ -216,8 +221,8 @@ Result<Config> loadConfig(const fs::path& dirOrFile, const LoadOptions& opts) {
     if (!isFile(config.main)) {
       return makeError("main file not found: " + config.main.string() +
                        (opts.main->is_relative() ? " (given as " + opts.main->string() +
-                                                        ", relative to the working directory)"
-                                                  : ""));
+                                                       ", relative to the working directory)"
+                                                 : ""));
     }
   }
   if (config.name.empty()) config.name = defaultName(config.root);

@@ -96,7 +96,7 @@ struct Config {
   std::optional<bool> logpush;
   std::vector<std::string> tailConsumers;
   std::optional<AiConfig> ai;
-  StringPairs vectorize;  // binding name → index name
+  StringPairs vectorize;                // binding name → index name
   StringPairs r2Buckets, kvNamespaces;  // "bindings": binding name → bucket / namespace
   std::optional<std::string> placementMode;
   std::optional<ObservabilityConfig> observability;

@@ -1,6 +1,6 @@
-// The partykit.json schema, field by field, after pk:packages/partykit/src/config-schema.ts. The top
-// level and "build" are zod .strict() (unknown keys are errors); the other objects are plain zod
-// objects, which drop unknown keys, so here they only warn.
+// The partykit.json schema, field by field, after pk:packages/partykit/src/config-schema.ts. The
+// top level and "build" are zod .strict() (unknown keys are errors); the other objects are plain
+// zod objects, which drop unknown keys, so here they only warn.
 #include "project/config_fields.h"
 
 #include <boost/json/array.hpp>
@@ -35,12 +35,14 @@ std::optional<std::int64_t> readTtl(SchemaReader& reader, const boost::json::val
                                     const std::string& pointer) {
   if (value.is_null()) return std::nullopt;
   if (!value.is_number()) {
-    reader.error(pointer, "expected a number of seconds or null, got " + SchemaReader::describe(value));
+    reader.error(pointer,
+                 "expected a number of seconds or null, got " + SchemaReader::describe(value));
     return std::nullopt;
   }
   double seconds = value.to_number<double>();
   if (!std::isfinite(seconds) || seconds < 0) {
-    reader.error(pointer, "expected a number of seconds (0 or more), got " + SchemaReader::describe(value));
+    reader.error(pointer,
+                 "expected a number of seconds (0 or more), got " + SchemaReader::describe(value));
     return std::nullopt;
   }
   return static_cast<std::int64_t>(seconds);
@@ -53,7 +55,8 @@ bool isDate(std::string_view s) {
     }
     return true;
   };
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-' || !digits(0, 4) || !digits(5, 2) || !digits(8, 2)) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-' || !digits(0, 4) || !digits(5, 2) ||
+      !digits(8, 2)) {
     return false;
   }
   int month = (s[5] - '0') * 10 + (s[6] - '0');
@@ -61,7 +64,7 @@ bool isDate(std::string_view s) {
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
-// ---- serve ---------------------------------------------------------------------------------------
+// ---- serve --------------------------------------------------------------------------------------
 
 void readServeBuild(SchemaReader& r, const boost::json::value& value, const std::string& ptr,
                     const fs::path& root, ServeConfig& serve) {
@@ -79,7 +82,8 @@ void readServeBuild(SchemaReader& r, const boost::json::value& value, const std:
         for (const std::string& e : *entries) build.entries.push_back(resolve(root, e));
       }
     }
-    if (auto* v = o->if_contains("bundle")) build.bundle = r.boolean(*v, child("bundle")).value_or(true);
+    if (auto* v = o->if_contains("bundle"))
+      build.bundle = r.boolean(*v, child("bundle")).value_or(true);
     if (auto* v = o->if_contains("splitting")) {
       build.splitting = r.boolean(*v, child("splitting")).value_or(true);
     }
@@ -90,7 +94,8 @@ void readServeBuild(SchemaReader& r, const boost::json::value& value, const std:
       if (auto s = r.string(*v, child("outdir"))) build.outdir = resolve(root, *s);
     }
     if (auto* v = o->if_contains("minify")) build.minify = r.boolean(*v, child("minify"));
-    if (auto* v = o->if_contains("alias")) build.alias = r.stringMap(*v, child("alias")).value_or(StringPairs{});
+    if (auto* v = o->if_contains("alias"))
+      build.alias = r.stringMap(*v, child("alias")).value_or(StringPairs{});
     if (auto* v = o->if_contains("format")) {
       if (auto s = r.string(*v, child("format"))) {
         if (*s == "esm" || *s == "cjs" || *s == "iife") {
@@ -104,17 +109,20 @@ void readServeBuild(SchemaReader& r, const boost::json::value& value, const std:
     if (auto* v = o->if_contains("sourcemap")) {
       build.sourcemap = r.boolean(*v, child("sourcemap")).value_or(true);
     }
-    if (auto* v = o->if_contains("define")) build.define = r.stringMap(*v, child("define")).value_or(StringPairs{});
+    if (auto* v = o->if_contains("define"))
+      build.define = r.stringMap(*v, child("define")).value_or(StringPairs{});
     if (auto* v = o->if_contains("loader")) {
       static constexpr std::string_view kLoaders[] = {
-          "base64", "binary", "copy", "css",  "dataurl", "default", "empty", "file",
-          "js",     "json",   "jsx",  "local-css", "text", "ts", "tsx"};
+          "base64", "binary", "copy", "css",       "dataurl", "default", "empty", "file",
+          "js",     "json",   "jsx",  "local-css", "text",    "ts",      "tsx"};
       if (auto loaders = r.stringMap(*v, child("loader"))) {
         for (auto& [ext, loader] : *loaders) {
           if (std::find(std::begin(kLoaders), std::end(kLoaders), loader) == std::end(kLoaders)) {
             r.error(jsonPointerAppend(child("loader"), ext),
-                    "\"" + loader + "\" is not an esbuild loader (expected one of: base64, binary, "
-                    "copy, css, dataurl, default, empty, file, js, json, jsx, local-css, text, ts, tsx)");
+                    "\"" + loader +
+                        "\" is not an esbuild loader (expected one of: base64, binary, "
+                        "copy, css, dataurl, default, empty, file, js, json, jsx, local-css, text, "
+                        "ts, tsx)");
           } else {
             build.loader.emplace_back(ext, loader);
           }
@@ -164,14 +172,14 @@ void readServe(SchemaReader& r, const boost::json::value& value, const std::stri
     if (v->is_string() || v->is_object()) {
       readServeBuild(r, *v, child("build"), root, serve);
     } else {
-      r.error(child("build"), "expected an entry path (string) or an object, got " +
-                                  SchemaReader::describe(*v));
+      r.error(child("build"),
+              "expected an entry path (string) or an object, got " + SchemaReader::describe(*v));
     }
   }
   config.serve = std::move(serve);
 }
 
-// ---- the smaller objects -------------------------------------------------------------------------
+// ---- the smaller objects ------------------------------------------------------------------------
 
 void readBuild(SchemaReader& r, const boost::json::value& value, const std::string& ptr,
                const fs::path& root, Config& config) {
@@ -190,11 +198,13 @@ void readBuild(SchemaReader& r, const boost::json::value& value, const std::stri
       for (const std::string& w : *watch) build.watch.push_back(resolve(root, w));
     }
   }
-  if (auto* v = o->if_contains("alias")) build.alias = r.stringMap(*v, child("alias")).value_or(StringPairs{});
+  if (auto* v = o->if_contains("alias"))
+    build.alias = r.stringMap(*v, child("alias")).value_or(StringPairs{});
   config.build = std::move(build);
 }
 
-void readAi(SchemaReader& r, const boost::json::value& value, const std::string& ptr, Config& config) {
+void readAi(SchemaReader& r, const boost::json::value& value, const std::string& ptr,
+            Config& config) {
   if (value.is_bool()) {
     if (value.get_bool()) config.ai = AiConfig{};
     return;
@@ -206,9 +216,12 @@ void readAi(SchemaReader& r, const boost::json::value& value, const std::string&
   const boost::json::object& o = value.get_object();
   r.checkKeys(o, ptr, {"apiGateway", "apiToken", "apiAccount"}, UnknownKeys::kWarn);
   AiConfig ai;
-  if (auto* v = o.if_contains("apiGateway")) ai.apiGateway = r.string(*v, jsonPointerAppend(ptr, "apiGateway"));
-  if (auto* v = o.if_contains("apiToken")) ai.apiToken = r.string(*v, jsonPointerAppend(ptr, "apiToken"));
-  if (auto* v = o.if_contains("apiAccount")) ai.apiAccount = r.string(*v, jsonPointerAppend(ptr, "apiAccount"));
+  if (auto* v = o.if_contains("apiGateway"))
+    ai.apiGateway = r.string(*v, jsonPointerAppend(ptr, "apiGateway"));
+  if (auto* v = o.if_contains("apiToken"))
+    ai.apiToken = r.string(*v, jsonPointerAppend(ptr, "apiToken"));
+  if (auto* v = o.if_contains("apiAccount"))
+    ai.apiAccount = r.string(*v, jsonPointerAppend(ptr, "apiAccount"));
   config.ai = std::move(ai);
 }
 
@@ -273,7 +286,8 @@ void readObservability(SchemaReader& r, const boost::json::value& value, const s
   if (o == nullptr) return;
   r.checkKeys(*o, ptr, {"enabled", "head_sampling_rate"}, UnknownKeys::kWarn);
   ObservabilityConfig obs;
-  if (auto* v = o->if_contains("enabled")) obs.enabled = r.boolean(*v, jsonPointerAppend(ptr, "enabled"));
+  if (auto* v = o->if_contains("enabled"))
+    obs.enabled = r.boolean(*v, jsonPointerAppend(ptr, "enabled"));
   if (auto* v = o->if_contains("head_sampling_rate")) {
     obs.headSamplingRate = r.number(*v, jsonPointerAppend(ptr, "head_sampling_rate"));
   }
@@ -293,10 +307,31 @@ bool isValidName(std::string_view name) {
 void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::string& ptr,
                       const FieldOptions& options, Config& config, boost::json::object& vars) {
   r.checkKeys(o, ptr,
-              {"$schema", "team", "name", "main", "port", "preview", "crons", "serve", "persist",
-               "vars", "define", "parties", "build", "compatibilityDate", "compatibilityFlags",
-               "minify", "ai", "domain", "vectorize", "logpush", "tailConsumers", "analytics",
-               "bindings", "placement", "observability"},
+              {"$schema",
+               "team",
+               "name",
+               "main",
+               "port",
+               "preview",
+               "crons",
+               "serve",
+               "persist",
+               "vars",
+               "define",
+               "parties",
+               "build",
+               "compatibilityDate",
+               "compatibilityFlags",
+               "minify",
+               "ai",
+               "domain",
+               "vectorize",
+               "logpush",
+               "tailConsumers",
+               "analytics",
+               "bindings",
+               "placement",
+               "observability"},
               UnknownKeys::kError);
   auto child = [&](std::string_view key) { return jsonPointerAppend(ptr, key); };
   const fs::path& root = config.root;
@@ -309,7 +344,8 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
   if (auto* v = o.if_contains("minify")) config.minify = r.boolean(*v, child("minify"));
   if (auto* v = o.if_contains("logpush")) config.logpush = r.boolean(*v, child("logpush"));
   if (auto* v = o.if_contains("tailConsumers")) {
-    config.tailConsumers = r.strings(*v, child("tailConsumers"), false).value_or(std::vector<std::string>{});
+    config.tailConsumers =
+        r.strings(*v, child("tailConsumers"), false).value_or(std::vector<std::string>{});
   }
 
   if (auto* v = o.if_contains("name")) {
@@ -317,7 +353,8 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
       if (isValidName(*name)) {
         config.name = *name;
       } else {
-        r.error(child("name"), "\"" + *name + "\" is not a valid project name: " + std::string(kNameRule));
+        r.error(child("name"),
+                "\"" + *name + "\" is not a valid project name: " + std::string(kNameRule));
       }
     }
   }
@@ -338,11 +375,13 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
         std::string partyPtr = jsonPointerAppend(child("parties"), name);
         bool good = true;
         if (name == "main") {
-          r.errorAtKey(partyPtr, "a party cannot be named \"main\": that name belongs to the "
-                                 "\"main\" entry; rename this party");
+          r.errorAtKey(partyPtr,
+                       "a party cannot be named \"main\": that name belongs to the "
+                       "\"main\" entry; rename this party");
           good = false;
         } else if (!isValidName(name)) {
-          r.errorAtKey(partyPtr, "\"" + name + "\" is not a valid party name: " + std::string(kNameRule));
+          r.errorAtKey(partyPtr,
+                       "\"" + name + "\" is not a valid party name: " + std::string(kNameRule));
           good = false;
         }
         auto file = r.string(member.value(), partyPtr);
@@ -358,7 +397,8 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
     if (v->is_object()) {
       vars = v->get_object();
     } else {
-      r.error(child("vars"), "expected an object of names to values, got " + SchemaReader::describe(*v));
+      r.error(child("vars"),
+              "expected an object of names to values, got " + SchemaReader::describe(*v));
     }
   }
   if (auto* v = o.if_contains("define")) {
@@ -371,7 +411,8 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
   if (auto* v = o.if_contains("port")) {
     if (auto port = r.number(*v, child("port"))) {
       if (*port != std::floor(*port) || *port < 0 || *port > 65535) {
-        r.error(child("port"), "expected a port number from 0 to 65535, got " + SchemaReader::describe(*v));
+        r.error(child("port"),
+                "expected a port number from 0 to 65535, got " + SchemaReader::describe(*v));
       } else {
         config.port = static_cast<int>(*port);
       }
@@ -380,12 +421,14 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
 
   if (auto* v = o.if_contains("persist")) {
     // partykit also takes the strings "true" and "false" as the booleans.
-    if (v->is_bool() || (v->is_string() && (v->get_string() == "true" || v->get_string() == "false"))) {
+    if (v->is_bool() ||
+        (v->is_string() && (v->get_string() == "true" || v->get_string() == "false"))) {
       config.persistDisabled = v->is_bool() ? !v->get_bool() : v->get_string() == "false";
     } else if (v->is_string()) {
       config.persist = std::string(v->get_string());
     } else {
-      r.error(child("persist"), "expected true, false or a path, got " + SchemaReader::describe(*v));
+      r.error(child("persist"),
+              "expected true, false or a path, got " + SchemaReader::describe(*v));
     }
   }
 
@@ -394,7 +437,8 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
       if (isDate(*date)) {
         config.compatibilityDate = *date;
       } else {
-        r.error(child("compatibilityDate"), "expected a date like \"2024-07-18\", got \"" + *date + "\"");
+        r.error(child("compatibilityDate"),
+                "expected a date like \"2024-07-18\", got \"" + *date + "\"");
       }
     }
   }
@@ -409,7 +453,8 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
   if (auto* v = o.if_contains("vectorize")) readVectorize(r, *v, child("vectorize"), config);
   if (auto* v = o.if_contains("bindings")) readBindings(r, *v, child("bindings"), config);
   if (auto* v = o.if_contains("placement")) readPlacement(r, *v, child("placement"), config);
-  if (auto* v = o.if_contains("observability")) readObservability(r, *v, child("observability"), config);
+  if (auto* v = o.if_contains("observability"))
+    readObservability(r, *v, child("observability"), config);
 }
 
 }  // namespace partyd::project

@@ -150,7 +150,9 @@ TEST(Config, UnknownFieldIsAnErrorThatSuggestsTheKnownOne) {
 TEST(Config, WrongTypeSaysWhatWasExpected) {
   TempDir dir;
   writeProject(dir, "{\n  \"main\": \"src/server.ts\",\n  \"vars\": 3\n}");
-  EXPECT_CONTAINS(loadError(dir), "partykit.json:3:11: vars: expected an object of names to values, got a number (3)");
+  EXPECT_CONTAINS(
+      loadError(dir),
+      "partykit.json:3:11: vars: expected an object of names to values, got a number (3)");
 
   writeProject(dir, R"({"main": "src/server.ts", "port": "1999"})");
   EXPECT_CONTAINS(loadError(dir), ":1:35: port: expected a number, got a string (\"1999\")");
@@ -159,7 +161,8 @@ TEST(Config, WrongTypeSaysWhatWasExpected) {
   EXPECT_CONTAINS(loadError(dir), "define.A: expected a string, got a number (1)");
 
   writeProject(dir, R"({"main": "src/server.ts", "serve": {"singlePageApp": "yes"}})");
-  EXPECT_CONTAINS(loadError(dir), "serve.singlePageApp: expected true or false, got a string (\"yes\")");
+  EXPECT_CONTAINS(loadError(dir),
+                  "serve.singlePageApp: expected true or false, got a string (\"yes\")");
 }
 
 TEST(Config, ReportsEveryBadFieldOnItsOwnLine) {
@@ -175,16 +178,17 @@ TEST(Config, ReportsEveryBadFieldOnItsOwnLine) {
 TEST(Config, ProjectNameMustBeLowercaseLettersDigitsDashOrUnderscore) {
   TempDir dir;
   writeProject(dir, R"({"name": "My App", "main": "src/server.ts"})");
-  EXPECT_CONTAINS(loadError(dir),
-                  ":1:10: name: \"My App\" is not a valid project name: use only lowercase letters, "
-                  "digits, '-' and '_'");
+  EXPECT_CONTAINS(
+      loadError(dir),
+      ":1:10: name: \"My App\" is not a valid project name: use only lowercase letters, "
+      "digits, '-' and '_'");
 }
 
 TEST(Config, MainMustExistAndTheErrorShowsItsResolvedPath) {
   TempDir dir;
   writeProject(dir, R"({"name": "x", "main": "src/missing.ts"})");
-  EXPECT_CONTAINS(loadError(dir), ":1:23: main: main file not found: " +
-                                      (dir.path() / "src/missing.ts").string());
+  EXPECT_CONTAINS(loadError(dir),
+                  ":1:23: main: main file not found: " + (dir.path() / "src/missing.ts").string());
 }
 
 TEST(Config, MissingMainSaysHowToSetIt) {
@@ -195,11 +199,12 @@ TEST(Config, MissingMainSaysHowToSetIt) {
 
 TEST(Config, PartyNamesAreValidatedAndMainIsReserved) {
   TempDir dir;
-  writeProject(dir, "{\"main\": \"src/server.ts\", \"parties\": {\n"
-                    "  \"Chat\": \"src/chat.ts\",\n"
-                    "  \"main\": \"src/chat.ts\",\n"
-                    "  \"ok_name-2\": \"src/chat.ts\",\n"
-                    "  \"gone\": \"src/gone.ts\"\n}}");
+  writeProject(dir,
+               "{\"main\": \"src/server.ts\", \"parties\": {\n"
+               "  \"Chat\": \"src/chat.ts\",\n"
+               "  \"main\": \"src/chat.ts\",\n"
+               "  \"ok_name-2\": \"src/chat.ts\",\n"
+               "  \"gone\": \"src/gone.ts\"\n}}");
   std::string error = loadError(dir);
   EXPECT_CONTAINS(error, "partykit.json:2:3: parties.Chat: \"Chat\" is not a valid party name");
   EXPECT_CONTAINS(error, "partykit.json:3:3: parties.main: a party cannot be named \"main\"");
@@ -225,7 +230,9 @@ TEST(Config, BuildIsStrictLikeTheTopLevel) {
 
 TEST(Config, VarsMergeInOrderVarsDotenvDotenvLocalThenCommandLine) {
   TempDir dir;
-  writeProject(dir, R"({"main": "src/server.ts", "vars": {"A": "vars", "B": "vars", "C": "vars", "D": "vars", "N": 5}})");
+  writeProject(
+      dir,
+      R"({"main": "src/server.ts", "vars": {"A": "vars", "B": "vars", "C": "vars", "D": "vars", "N": 5}})");
   dir.write(".env", "B=env\nC=env\nD=env\n");
   dir.write(".env.local", "C=local\nD=local\n");
   LoadOptions opts;
@@ -249,7 +256,9 @@ TEST(Config, VarsMergeInOrderVarsDotenvDotenvLocalThenCommandLine) {
 
 TEST(Config, DefinesMergeEnvThenFileThenCommandLine) {
   TempDir dir;
-  writeProject(dir, R"({"main": "src/server.ts", "define": {"X": "1", "Y": "2", "process.env.K": "\"file\""}})");
+  writeProject(
+      dir,
+      R"({"main": "src/server.ts", "define": {"X": "1", "Y": "2", "process.env.K": "\"file\""}})");
   dir.write(".env", "K=env\nbad-key=skipped\n");
   LoadOptions opts;
   opts.define = {{"Y", "3"}};
@@ -277,7 +286,8 @@ TEST(Config, FallsBackToThePartykitKeyOfPackageJson) {
   std::string error = loadError(dir);
   EXPECT_CONTAINS(error, "package.json:6:13: port: expected a number");
 
-  dir.write("package.json", R"({"name": "pkg", "partykit": {"name": "from-package", "main": "src/server.ts"}})");
+  dir.write("package.json",
+            R"({"name": "pkg", "partykit": {"name": "from-package", "main": "src/server.ts"}})");
   auto config = loadConfig(dir.path(), {});
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->name, "from-package");
@@ -287,7 +297,8 @@ TEST(Config, FallsBackToThePartykitKeyOfPackageJson) {
 TEST(Config, PackageJsonWithoutPartykitKeyIsNotAConfig) {
   TempDir dir;
   dir.write("app/package.json", R"({"name": "pkg"})");
-  EXPECT_CONTAINS(loadError(dir), "no partykit.json, partykit.json5, partykit.jsonc or package.json");
+  EXPECT_CONTAINS(loadError(dir),
+                  "no partykit.json, partykit.json5, partykit.jsonc or package.json");
 }
 
 TEST(Config, FindsTheConfigInAParentDirectory) {
@@ -302,7 +313,8 @@ TEST(Config, FindsTheConfigInAParentDirectory) {
 TEST(Config, AcceptsAnExplicitConfigFile) {
   TempDir dir;
   dir.write("src/server.ts", "");
-  fs::path file = dir.write("configs/dev.json", R"({"name": "explicit", "main": "../src/server.ts"})");
+  fs::path file =
+      dir.write("configs/dev.json", R"({"name": "explicit", "main": "../src/server.ts"})");
   auto config = loadConfig(file, {});
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->root, dir.path() / "configs");
@@ -323,7 +335,8 @@ TEST(Config, MainFromTheCommandLineWorksWithoutAConfigFile) {
   opts.main = dir.path() / "nope.js";
   auto missing = loadConfig(dir.path() / "My Project", opts);
   ASSERT_FALSE(missing.ok());
-  EXPECT_CONTAINS(missing.error().message, "main file not found: " + (dir.path() / "nope.js").string());
+  EXPECT_CONTAINS(missing.error().message,
+                  "main file not found: " + (dir.path() / "nope.js").string());
 }
 
 TEST(Config, PersistTakesFalseTrueOrAPath) {

@@ -7,7 +7,9 @@
 namespace partyd::project {
 namespace {
 
-bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f'; }
+bool isBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\v' || c == '\f';
+}
 
 bool isKeyChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -71,7 +73,8 @@ Dotenv parseDotenv(std::string_view input, std::string_view displayName) {
     return static_cast<int>(std::count(text.begin() + from, text.begin() + to, '\n'));
   };
   auto warn = [&](const std::string& what) {
-    env.warnings.push_back(std::string(displayName) + ":" + std::to_string(lineNumber) + ": " + what);
+    env.warnings.push_back(std::string(displayName) + ":" + std::to_string(lineNumber) + ": " +
+                           what);
   };
 
   while (pos < text.size()) {
@@ -94,8 +97,8 @@ Dotenv parseDotenv(std::string_view input, std::string_view displayName) {
     std::size_t sep = p;
     while (sep < end && isBlank(text[sep])) ++sep;
     bool hasSeparator = !key.empty() && sep < end &&
-                        (text[sep] == '=' || (text[sep] == ':' && sep == p && sep + 1 < end &&
-                                              isBlank(text[sep + 1])));
+                        (text[sep] == '=' ||
+                         (text[sep] == ':' && sep == p && sep + 1 < end && isBlank(text[sep + 1])));
     if (!hasSeparator) {
       warn(key.empty() ? "skipped a line that does not start with a KEY (letters, digits, _ . -)"
                        : "skipped \"" + key + "\": expected KEY=VALUE");
@@ -110,7 +113,8 @@ Dotenv parseDotenv(std::string_view input, std::string_view displayName) {
     if (p < end && (text[p] == '\'' || text[p] == '"' || text[p] == '`')) {
       char quote = text[p];
       std::size_t q = p + 1;
-      while (q < text.size() && text[q] != quote) q += (text[q] == '\\' && q + 1 < text.size() && text[q + 1] == quote) ? 2 : 1;
+      while (q < text.size() && text[q] != quote)
+        q += (text[q] == '\\' && q + 1 < text.size() && text[q + 1] == quote) ? 2 : 1;
       if (q < text.size()) {
         std::size_t closeLineEnd = lineEnd(q);
         std::size_t after = q + 1;
@@ -130,7 +134,8 @@ Dotenv parseDotenv(std::string_view input, std::string_view displayName) {
     std::size_t hash = text.find('#', p);
     std::string_view value = trim(std::string_view(text.data() + p, std::min(hash, end) - p));
     char first = value.empty() ? '\0' : value.front();
-    if (value.size() >= 2 && (first == '\'' || first == '"' || first == '`') && value.back() == first) {
+    if (value.size() >= 2 && (first == '\'' || first == '"' || first == '`') &&
+        value.back() == first) {
       value = value.substr(1, value.size() - 2);
     }
     setVar(env, key, first == '"' ? expandNewlines(value) : std::string(value));

@@ -1,7 +1,7 @@
 // parseDotenv reads the text of a .env file the way the npm `dotenv` package (v16, which
-// `partykit dev` uses) does: KEY=VALUE lines, an optional `export ` prefix, `#` comments, and values
-// in '...', "..." or `...` quotes that may span lines; in double quotes \n and \r become line
-// breaks. It reads no files and never fails: lines it cannot read are skipped, as dotenv skips
+// `partykit dev` uses) does: KEY=VALUE lines, an optional `export ` prefix, `#` comments, and
+// values in '...', "..." or `...` quotes that may span lines; in double quotes \n and \r become
+// line breaks. It reads no files and never fails: lines it cannot read are skipped, as dotenv skips
 // them, and reported as warnings so that the user sees the typo.
 #pragma once
 

@@ -18,7 +18,7 @@ namespace {
 
 constexpr int kMaxDepth = 256;
 
-// ---- UTF-8 ---------------------------------------------------------------------------------------
+// ---- UTF-8 --------------------------------------------------------------------------------------
 
 // Decodes the code point at text[pos]; sets `length` to its byte count. Bad bytes read as U+FFFD
 // with length 1, so a scan always moves forward.
@@ -27,7 +27,10 @@ char32_t decodeUtf8(std::string_view text, std::size_t pos, std::size_t& length)
   unsigned char b0 = byte(pos);
   length = 1;
   if (b0 < 0x80) return b0;
-  std::size_t n = (b0 >= 0xF0 && b0 < 0xF8) ? 4 : (b0 >= 0xE0) ? 3 : (b0 >= 0xC2 && b0 < 0xE0) ? 2 : 0;
+  std::size_t n = (b0 >= 0xF0 && b0 < 0xF8)   ? 4
+                  : (b0 >= 0xE0)              ? 3
+                  : (b0 >= 0xC2 && b0 < 0xE0) ? 2
+                                              : 0;
   if (n == 0 || pos + n > text.size()) return 0xFFFD;
   char32_t cp = b0 & (0xFF >> (n + 1));
   for (std::size_t i = 1; i < n; ++i) {
@@ -60,8 +63,19 @@ void appendUtf8(std::string& out, char32_t cp) {
 
 bool isJson5Space(char32_t cp) {
   switch (cp) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-    case 0xA0: case 0xFEFF: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0xA0:
+    case 0xFEFF:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
     case 0x3000:
       return true;
     default:
@@ -69,7 +83,9 @@ bool isJson5Space(char32_t cp) {
   }
 }
 
-bool isLineBreak(char32_t cp) { return cp == '\n' || cp == '\r' || cp == 0x2028 || cp == 0x2029; }
+bool isLineBreak(char32_t cp) {
+  return cp == '\n' || cp == '\r' || cp == 0x2028 || cp == 0x2029;
+}
 
 // ECMAScript IdentifierName, loosely: any non-ASCII letter is accepted rather than checking Unicode
 // categories, which only matters for keys nobody writes in a config file.
@@ -77,7 +93,9 @@ bool isIdentifierStart(char32_t cp) {
   return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '$' || cp == '_' ||
          (cp >= 0x80 && !isJson5Space(cp) && cp != 0xFFFD);
 }
-bool isIdentifierPart(char32_t cp) { return isIdentifierStart(cp) || (cp >= '0' && cp <= '9'); }
+bool isIdentifierPart(char32_t cp) {
+  return isIdentifierStart(cp) || (cp >= '0' && cp <= '9');
+}
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -86,7 +104,7 @@ int hexValue(char c) {
   return -1;
 }
 
-// ---- the parser ----------------------------------------------------------------------------------
+// ---- the parser ---------------------------------------------------------------------------------
 
 class Parser {
  public:
@@ -94,7 +112,8 @@ class Parser {
 
   bool parseDocument() {
     if (!skipSpace()) return false;
-    if (atEnd()) return fail(pos_, "expected a value, found the end of the file (the file is empty)");
+    if (atEnd())
+      return fail(pos_, "expected a value, found the end of the file (the file is empty)");
     if (!parseValue(doc_.root, "", 0)) return false;
     if (!skipSpace()) return false;
     if (!atEnd()) return fail(pos_, "unexpected " + describeHere() + " after the end of the value");
@@ -143,7 +162,8 @@ class Parser {
         while (!atEnd() && text_[pos_] != '\n' && text_[pos_] != '\r') ++pos_;
       } else if (cp == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '*') {
         std::size_t end = text_.find("*/", pos_ + 2);
-        if (end == std::string_view::npos) return fail(pos_, "this comment is never closed with */");
+        if (end == std::string_view::npos)
+          return fail(pos_, "this comment is never closed with */");
         pos_ = end + 2;
       } else {
         break;
@@ -154,7 +174,8 @@ class Parser {
 
   bool parseValue(boost::json::value& out, const std::string& pointer, int depth) {
     if (depth > kMaxDepth) {
-      return fail(pos_, "values are nested more than " + std::to_string(kMaxDepth) + " levels deep");
+      return fail(pos_,
+                  "values are nested more than " + std::to_string(kMaxDepth) + " levels deep");
     }
     doc_.valueOffsets[pointer] = pos_;
     char c = peek();
@@ -183,8 +204,8 @@ class Parser {
       } else if (word == "NaN") {
         out = std::numeric_limits<double>::quiet_NaN();
       } else {
-        return fail(start, "expected a value, found the word '" + word +
-                               "' (strings must be in quotes)");
+        return fail(start,
+                    "expected a value, found the word '" + word + "' (strings must be in quotes)");
       }
       return true;
     }
@@ -206,7 +227,8 @@ class Parser {
       std::size_t length = 0;
       if (peek() == '"' || peek() == '\'') {
         if (!parseString(key)) return false;
-      } else if (!atEnd() && (isIdentifierStart(decodeUtf8(text_, pos_, length)) || peek() == '\\')) {
+      } else if (!atEnd() &&
+                 (isIdentifierStart(decodeUtf8(text_, pos_, length)) || peek() == '\\')) {
         if (!parseIdentifier(key)) return false;
       } else {
         std::string msg = "expected a property name or '}', found " + describeHere();
@@ -214,23 +236,24 @@ class Parser {
       }
       if (!skipSpace()) return false;
       if (peek() != ':' || atEnd()) {
-        return fail(pos_, "expected ':' after the property name \"" + key + "\", found " +
-                              describeHere());
+        return fail(
+            pos_, "expected ':' after the property name \"" + key + "\", found " + describeHere());
       }
       ++pos_;
       if (!skipSpace()) return false;
       std::string child = jsonPointerAppend(pointer, key);
       doc_.keyOffsets[child] = keyOffset;
       boost::json::value value;
-      if (atEnd()) return fail(pos_, "expected a value for \"" + key + "\", found the end of the file");
+      if (atEnd())
+        return fail(pos_, "expected a value for \"" + key + "\", found the end of the file");
       if (!parseValue(value, child, depth + 1)) return false;
       object[key] = std::move(value);
       if (!skipSpace()) return false;
       if (peek() == ',' && !atEnd()) {
         ++pos_;
       } else if (peek() != '}' || atEnd()) {
-        std::string msg = "expected ',' or '}' after the value of \"" + key + "\", found " +
-                          describeHere();
+        std::string msg =
+            "expected ',' or '}' after the value of \"" + key + "\", found " + describeHere();
         return fail(pos_, atEnd() ? msg + notClosed() : msg);
       }
     }
@@ -246,7 +269,8 @@ class Parser {
         ++pos_;
         return true;
       }
-      if (atEnd()) return fail(pos_, "expected a value or ']', found the end of the file" + notClosed());
+      if (atEnd())
+        return fail(pos_, "expected a value or ']', found the end of the file" + notClosed());
       boost::json::value value;
       if (!parseValue(value, jsonPointerAppend(pointer, std::to_string(array.size())), depth + 1)) {
         return false;
@@ -297,7 +321,8 @@ class Parser {
     char quote = text_[pos_++];
     while (true) {
       if (atEnd()) {
-        return fail(start, "this string is never closed (a string cannot run to the end of the file)");
+        return fail(start,
+                    "this string is never closed (a string cannot run to the end of the file)");
       }
       std::size_t length = 0;
       char32_t cp = decodeUtf8(text_, pos_, length);
@@ -306,8 +331,9 @@ class Parser {
         return true;
       }
       if (cp == '\n' || cp == '\r') {
-        return fail(start, "this string is not closed before the end of the line (write \\n for a "
-                           "line break inside a string)");
+        return fail(start,
+                    "this string is not closed before the end of the line (write \\n for a "
+                    "line break inside a string)");
       }
       if (cp != '\\') {
         out.append(text_.substr(pos_, length));
@@ -318,12 +344,30 @@ class Parser {
       if (atEnd()) continue;  // reported as an unclosed string above
       char e = text_[pos_];
       switch (e) {
-        case 'b': out += '\b'; ++pos_; break;
-        case 'f': out += '\f'; ++pos_; break;
-        case 'n': out += '\n'; ++pos_; break;
-        case 'r': out += '\r'; ++pos_; break;
-        case 't': out += '\t'; ++pos_; break;
-        case 'v': out += '\v'; ++pos_; break;
+        case 'b':
+          out += '\b';
+          ++pos_;
+          break;
+        case 'f':
+          out += '\f';
+          ++pos_;
+          break;
+        case 'n':
+          out += '\n';
+          ++pos_;
+          break;
+        case 'r':
+          out += '\r';
+          ++pos_;
+          break;
+        case 't':
+          out += '\t';
+          ++pos_;
+          break;
+        case 'v':
+          out += '\v';
+          ++pos_;
+          break;
         case '0':
           if (pos_ + 1 < text_.size() && text_[pos_ + 1] >= '0' && text_[pos_ + 1] <= '9') {
             return fail(escapeStart, "octal escapes such as \\0" + std::string(1, text_[pos_ + 1]) +
@@ -384,7 +428,8 @@ class Parser {
         appendUtf8(out, cp);
       } else {
         cp = decodeUtf8(text_, pos_, length);
-        if (!(first ? isIdentifierStart(cp) : isIdentifierPart(cp)) && cp != 0x200C && cp != 0x200D) {
+        if (!(first ? isIdentifierStart(cp) : isIdentifierPart(cp)) && cp != 0x200C &&
+            cp != 0x200D) {
           break;
         }
         out.append(text_.substr(pos_, length));
@@ -409,7 +454,9 @@ class Parser {
                                     text_[end] == '.' || text_[end] == '+' || text_[end] == '-')) {
         ++end;
       }
-      return fail(start, "invalid number '" + std::string(text_.substr(start, std::max(end, pos_ + 1) - start)) + "'");
+      return fail(start, "invalid number '" +
+                             std::string(text_.substr(start, std::max(end, pos_ + 1) - start)) +
+                             "'");
     };
     auto followedByWord = [&] {
       std::size_t length = 0;
@@ -420,7 +467,8 @@ class Parser {
       std::string word;
       if (!parseIdentifier(word)) return false;
       if (word == "Infinity") {
-        out = negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+        out = negative ? -std::numeric_limits<double>::infinity()
+                       : std::numeric_limits<double>::infinity();
       } else if (word == "NaN") {
         out = std::numeric_limits<double>::quiet_NaN();
       } else {
@@ -429,7 +477,8 @@ class Parser {
       return true;
     }
 
-    if (peek() == '0' && pos_ + 1 < text_.size() && (text_[pos_ + 1] == 'x' || text_[pos_ + 1] == 'X')) {
+    if (peek() == '0' && pos_ + 1 < text_.size() &&
+        (text_[pos_ + 1] == 'x' || text_[pos_ + 1] == 'X')) {
       pos_ += 2;
       std::size_t digits = pos_;
       std::uint64_t v = 0;
@@ -493,7 +542,8 @@ class Parser {
           out = negative ? -static_cast<std::int64_t>(u) : static_cast<std::int64_t>(u);
           return true;
         }
-        if (negative && u == static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + 1) {
+        if (negative &&
+            u == static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + 1) {
           out = std::numeric_limits<std::int64_t>::min();
           return true;
         }

@@ -59,7 +59,8 @@ TEST(Json5, DuplicateKeysKeepTheLastValue) {
 }
 
 TEST(Json5, LargeIntegersBecomeUnsignedOrDouble) {
-  auto doc = parseJson5("[9223372036854775807, 18446744073709551615, 1e400, 99999999999999999999]", "f");
+  auto doc =
+      parseJson5("[9223372036854775807, 18446744073709551615, 1e400, 99999999999999999999]", "f");
   ASSERT_TRUE(doc.ok());
   const auto& a = doc->root.as_array();
   EXPECT_EQ(a[0].as_int64(), 9223372036854775807LL);
@@ -81,19 +82,24 @@ TEST(Json5, RecordsOffsetsOfValuesAndKeysByPointer) {
 }
 
 TEST(Json5, MissingCommaNamesLineAndColumn) {
-  EXPECT_CONTAINS(errorOf("{\n  \"name\": \"x\"\n  \"main\": \"y\"\n}"), "partykit.json:3:3: expected ',' or '}' after the value of \"name\", found '\"'");
+  EXPECT_CONTAINS(errorOf("{\n  \"name\": \"x\"\n  \"main\": \"y\"\n}"),
+                  "partykit.json:3:3: expected ',' or '}' after the value of \"name\", found '\"'");
 }
 
 TEST(Json5, UnclosedObjectSaysWhereItOpened) {
-  EXPECT_CONTAINS(errorOf("{\n  \"a\": 1,\n"), "partykit.json:3:1: expected a property name or '}', found the end of the "
-                        "file (the object opened at 1:1 is not closed)");
+  EXPECT_CONTAINS(errorOf("{\n  \"a\": 1,\n"),
+                  "partykit.json:3:1: expected a property name or '}', found the end of the "
+                  "file (the object opened at 1:1 is not closed)");
 }
 
 TEST(Json5, ErrorsDescribeWhatWasFound) {
-  EXPECT_CONTAINS(errorOf("{\"a\" 1}"), ":1:6: expected ':' after the property name \"a\", found '1'");
+  EXPECT_CONTAINS(errorOf("{\"a\" 1}"),
+                  ":1:6: expected ':' after the property name \"a\", found '1'");
   EXPECT_CONTAINS(errorOf("{\"a\": yes}"), ":1:7: expected a value, found the word 'yes'");
-  EXPECT_CONTAINS(errorOf("{\"a\": \"abc\n\"}"), ":1:7: this string is not closed before the end of the line");
-  EXPECT_CONTAINS(errorOf("[1, 2"), ":1:6: expected ',' or ']' after an array element, found the end of the file");
+  EXPECT_CONTAINS(errorOf("{\"a\": \"abc\n\"}"),
+                  ":1:7: this string is not closed before the end of the line");
+  EXPECT_CONTAINS(errorOf("[1, 2"),
+                  ":1:6: expected ',' or ']' after an array element, found the end of the file");
   EXPECT_CONTAINS(errorOf("{} x"), ":1:4: unexpected 'x' after the end of the value");
   EXPECT_CONTAINS(errorOf("/* never closed"), ":1:1: this comment is never closed");
   EXPECT_CONTAINS(errorOf("  "), "the file is empty");

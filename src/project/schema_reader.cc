@@ -1,11 +1,11 @@
 // Type checks with located, named errors for the config reader.
 #include "project/schema_reader.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
@@ -42,7 +42,9 @@ bool isPlainName(std::string_view s) {
 // Optimal string alignment distance (edits plus swaps of neighbours), ignoring case: "mian" is one
 // step from "main".
 std::size_t editDistance(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
   std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
   for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
   for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
@@ -50,7 +52,8 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
     for (std::size_t j = 1; j <= b.size(); ++j) {
       std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1])) {
+      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+          lower(a[i - 2]) == lower(b[j - 1])) {
         d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
       }
     }
@@ -62,7 +65,10 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
 
 SchemaReader::SchemaReader(const Json5Document& doc, std::string_view text, std::string displayName,
                            std::string basePointer)
-    : doc_(doc), text_(text), displayName_(std::move(displayName)), basePointer_(std::move(basePointer)) {}
+    : doc_(doc),
+      text_(text),
+      displayName_(std::move(displayName)),
+      basePointer_(std::move(basePointer)) {}
 
 std::string SchemaReader::fieldName(const std::string& pointer) const {
   std::vector<std::string> segments = splitPointer(pointer);
@@ -185,13 +191,15 @@ std::optional<std::string> SchemaReader::string(const boost::json::value& value,
   return std::nullopt;
 }
 
-std::optional<bool> SchemaReader::boolean(const boost::json::value& value, const std::string& pointer) {
+std::optional<bool> SchemaReader::boolean(const boost::json::value& value,
+                                          const std::string& pointer) {
   if (value.is_bool()) return value.get_bool();
   typeError(value, pointer, "true or false");
   return std::nullopt;
 }
 
-std::optional<double> SchemaReader::number(const boost::json::value& value, const std::string& pointer) {
+std::optional<double> SchemaReader::number(const boost::json::value& value,
+                                           const std::string& pointer) {
   if (value.is_number()) return value.to_number<double>();
   typeError(value, pointer, "a number");
   return std::nullopt;
@@ -200,9 +208,11 @@ std::optional<double> SchemaReader::number(const boost::json::value& value, cons
 std::optional<std::vector<std::string>> SchemaReader::strings(const boost::json::value& value,
                                                               const std::string& pointer,
                                                               bool allowSingle) {
-  if (allowSingle && value.is_string()) return std::vector<std::string>{std::string(value.get_string())};
+  if (allowSingle && value.is_string())
+    return std::vector<std::string>{std::string(value.get_string())};
   if (!value.is_array()) {
-    typeError(value, pointer, allowSingle ? "a string or an array of strings" : "an array of strings");
+    typeError(value, pointer,
+              allowSingle ? "a string or an array of strings" : "an array of strings");
     return std::nullopt;
   }
   std::vector<std::string> out;

@@ -16,7 +16,9 @@ extern char** environ;
 namespace partyd::project {
 namespace {
 
-std::string errnoText(int err) { return std::strerror(err); }
+std::string errnoText(int err) {
+  return std::strerror(err);
+}
 
 // Owns the file actions so every return path destroys them.
 class SpawnActions {
@@ -51,11 +53,12 @@ Result<ProcessResult> runProcess(const std::vector<std::string>& argv,
 
   SpawnActions actions;
   std::string dir = workingDir.string();
-  bool prepared = actions.ok() &&
-                  posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0) == 0 &&
-                  posix_spawn_file_actions_adddup2(actions.get(), writeEnd, 1) == 0 &&
-                  posix_spawn_file_actions_adddup2(actions.get(), writeEnd, 2) == 0 &&
-                  (dir.empty() || posix_spawn_file_actions_addchdir_np(actions.get(), dir.c_str()) == 0);
+  bool prepared =
+      actions.ok() &&
+      posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0) == 0 &&
+      posix_spawn_file_actions_adddup2(actions.get(), writeEnd, 1) == 0 &&
+      posix_spawn_file_actions_adddup2(actions.get(), writeEnd, 2) == 0 &&
+      (dir.empty() || posix_spawn_file_actions_addchdir_np(actions.get(), dir.c_str()) == 0);
   if (!prepared) {
     ::close(readEnd);
     ::close(writeEnd);

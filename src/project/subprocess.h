@@ -13,8 +13,8 @@
 namespace partyd::project {
 
 struct ProcessResult {
-  int exitCode = 0;     // the exit status, or 128 + signal number if a signal ended it
-  std::string output;   // stdout and stderr together
+  int exitCode = 0;    // the exit status, or 128 + signal number if a signal ended it
+  std::string output;  // stdout and stderr together
 };
 
 // argv[0] must be a path to the program (no PATH search). stdin is /dev/null. The child inherits

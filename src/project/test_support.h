@@ -3,9 +3,8 @@
 // the whole text when it is missing (the tests link gtest only, not gmock).
 #pragma once
 
-#include <stdlib.h>
-
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -47,7 +46,8 @@ class TempDir {
 };
 
 inline ::testing::AssertionResult assertContains(const char* haystackExpr, const char* needleExpr,
-                                                 std::string_view haystack, std::string_view needle) {
+                                                 std::string_view haystack,
+                                                 std::string_view needle) {
   if (haystack.find(needle) != std::string_view::npos) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << haystackExpr << " does not contain " << needleExpr
                                        << "\n  looked for: " << needle << "\n  in: " << haystack;

@@ -38,7 +38,8 @@ void appendUtf8(std::string& out, char32_t cp) {
 // Reads the JS string literal whose opening quote is at code[open]. Returns its value as UTF-8 and
 // sets `end` past the closing quote; nothing if it is not a plain literal (or is a template with
 // ${...} in it).
-std::optional<std::string> readStringLiteral(std::string_view code, std::size_t open, std::size_t& end) {
+std::optional<std::string> readStringLiteral(std::string_view code, std::size_t open,
+                                             std::size_t& end) {
   char quote = code[open];
   std::string out;
   std::size_t i = open + 1;
@@ -68,13 +69,34 @@ std::optional<std::string> readStringLiteral(std::string_view code, std::size_t 
     if (++i >= code.size()) return std::nullopt;
     char e = code[i];
     switch (e) {
-      case 'n': out += '\n'; ++i; break;
-      case 'r': out += '\r'; ++i; break;
-      case 't': out += '\t'; ++i; break;
-      case 'b': out += '\b'; ++i; break;
-      case 'f': out += '\f'; ++i; break;
-      case 'v': out += '\v'; ++i; break;
-      case '0': out += '\0'; ++i; break;
+      case 'n':
+        out += '\n';
+        ++i;
+        break;
+      case 'r':
+        out += '\r';
+        ++i;
+        break;
+      case 't':
+        out += '\t';
+        ++i;
+        break;
+      case 'b':
+        out += '\b';
+        ++i;
+        break;
+      case 'f':
+        out += '\f';
+        ++i;
+        break;
+      case 'v':
+        out += '\v';
+        ++i;
+        break;
+      case '0':
+        out += '\0';
+        ++i;
+        break;
       case 'x': {
         auto v = hexRun(i + 1, 2);
         if (!v) return std::nullopt;
@@ -86,7 +108,8 @@ std::optional<std::string> readStringLiteral(std::string_view code, std::size_t 
         char32_t cp = 0;
         if (i + 1 < code.size() && code[i + 1] == '{') {
           std::size_t close = code.find('}', i + 2);
-          if (close == std::string_view::npos || close == i + 2 || close - i - 2 > 6) return std::nullopt;
+          if (close == std::string_view::npos || close == i + 2 || close - i - 2 > 6)
+            return std::nullopt;
           auto v = hexRun(i + 2, close - i - 2);
           if (!v) return std::nullopt;
           cp = *v;
@@ -97,7 +120,8 @@ std::optional<std::string> readStringLiteral(std::string_view code, std::size_t 
           cp = *v;
           i += 5;
           // esbuild writes astral characters as surrogate pairs in ASCII-only output.
-          if (cp >= 0xD800 && cp <= 0xDBFF && i + 1 < code.size() && code[i] == '\\' && code[i + 1] == 'u') {
+          if (cp >= 0xD800 && cp <= 0xDBFF && i + 1 < code.size() && code[i] == '\\' &&
+              code[i + 1] == 'u') {
             auto low = hexRun(i + 2, 4);
             if (low && *low >= 0xDC00 && *low <= 0xDFFF) {
               cp = 0x10000 + ((cp - 0xD800) << 10) + (*low - 0xDC00);
@@ -192,7 +216,8 @@ std::string base64Encode(std::string_view bytes) {
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
     unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                 (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+                 (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                 static_cast<unsigned char>(bytes[i + 2]);
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];
@@ -204,7 +229,8 @@ std::string base64Encode(std::string_view bytes) {
     out += kAlphabet[(v >> 12) & 63];
     out += "==";
   } else if (i + 2 == bytes.size()) {
-    unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
+    unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                 (static_cast<unsigned char>(bytes[i + 1]) << 8);
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];

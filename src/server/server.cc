@@ -2,6 +2,7 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
@@ -83,11 +84,21 @@ Result<void> Server::start() {
     ShardState& st = *states_[i];
     std::promise<Result<void>> ready;
     auto done = ready.get_future();
-    auto store = std::move(stores[i]);
+    // std::function needs a copyable target, so the store travels in a shared_ptr.
+    auto store = std::make_shared<std::unique_ptr<storage::Storage>>(std::move(stores[i]));
     shards_[i]->start(
-        [this, &st, &ready, &port, store = std::move(store)]() mutable {
-          st.runtime = std::make_unique<api::ShardRuntime>(*st.shard, std::move(store),
-                                                           options_.runtime);
+        [this, &st, &ready, &port, store]() mutable {
+          api::RuntimeConfig rc = options_.runtime;
+          rc.assets = assets_.get();
+          st.runtime = std::make_unique<api::ShardRuntime>(*st.shard, std::move(*store),
+                                                           std::move(rc));
+          st.runtime->setPeers([this](std::size_t index,
+                                      std::function<void(api::ShardRuntime&)> fn) {
+            ShardState& peer = *states_[index];
+            peer.shard->post([&peer, fn = std::move(fn)] {
+              if (peer.runtime) fn(*peer.runtime);
+            });
+          });
           if (auto r = st.runtime->start(); !r) {
             ready.set_value(r);
             return;
@@ -156,47 +167,136 @@ void Server::watchdog() {
 
 // ---- routing --------------------------------------------------------------------------------
 
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Applies a Request returned by onBeforeConnect/onBeforeRequest: its headers (and body) replace
+// the original's; its URL, if it parses, becomes the target and host the room sees.
+void applyRewrite(http::Request& req, api::EdgeResult& r) {
+  for (auto it = req.begin(); it != req.end();) it = req.erase(it);
+  for (auto& [k, v] : r.headers) req.insert(k, v);
+  if (r.body) {
+    req.body() = std::move(*r.body);
+    req.prepare_payload();
+  }
+  std::string_view url = r.url;
+  std::size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos) {
+    std::string_view rest = url.substr(scheme + 3);
+    std::size_t slash = rest.find('/');
+    std::string_view host = rest.substr(0, slash);
+    std::string_view target = slash == std::string_view::npos ? "/" : rest.substr(slash);
+    req.set(bhttp::field::host, host);
+    req.target(target);
+  }
+}
+
+}  // namespace
+
+http::Response Server::notFound() const {
+  return assets_ ? assets_->notFound() : text(404, "Not found");
+}
+
 void Server::onRequest(ShardState& st, std::shared_ptr<http::Session> session,
                        http::Request&& req) {
   std::string_view target(req.target().data(), req.target().size());
   auto route = http::routeParty(target);
-  if (!route) {
-    if (assets_) {
-      if (auto hit = assets_->serve(req)) {
-        session->respond(std::move(*hit));
-        return;
-      }
-      session->respond(assets_->notFound());
-      return;
-    }
-    session->respond(text(404, "Not found"));
-    return;
-  }
+  if (!route) return onOtherRequest(st, std::move(session), std::move(req));
   if (!st.runtime->hasParty(route->party)) {
     session->respond(text(404, "Party " + route->party + " not found"));
     return;
   }
-  std::size_t owner =
-      storage::shardOf(storage::roomHash(route->party, route->room), shards_.size());
+  bool upgrade = isUpgrade(req);
+  const api::HookInfo& hooks = st.runtime->hooks();
+  if (!contains(upgrade ? hooks.beforeConnect : hooks.beforeRequest, route->party)) {
+    return routeToRoom(st, std::move(session), std::move(req), *route);
+  }
+  // The worker hook runs here, on the shard that accepted the connection, as at PartyKit's edge.
+  auto request = std::make_shared<http::Request>(std::move(req));
+  auto r = *route;
+  st.runtime->runEdge(upgrade ? "connect" : "request", r.party, r.room, *request,
+                      [this, &st, session, request, r, upgrade](api::EdgeResult result) {
+                        if (result.action == api::EdgeResult::kRespond) {
+                          session->respond(std::move(result.response), !upgrade);
+                          return;
+                        }
+                        if (result.action == api::EdgeResult::kRewrite) {
+                          applyRewrite(*request, result);
+                        }
+                        routeToRoom(st, session, std::move(*request), r);
+                      });
+}
+
+void Server::onOtherRequest(ShardState& st, std::shared_ptr<http::Session> session,
+                            http::Request&& req) {
+  const api::HookInfo& hooks = st.runtime->hooks();
+  if (isUpgrade(req)) {
+    session->respond(text(hooks.socket ? 501 : 404,
+                          hooks.socket ? "onSocket is not supported by partyd yet\n"
+                                       : "Not found"),
+                     false);
+    return;
+  }
+  if (assets_) {
+    if (auto hit = assets_->serve(req)) {
+      session->respond(std::move(*hit));
+      return;
+    }
+  }
+  std::string_view target(req.target().data(), req.target().size());
+  if (http::pathOf(target) == "/__scheduled__" && hooks.cron) {
+    std::string name = http::queryParam(target, "cron").value_or("");
+    std::string expr;
+    for (const auto& [n, e] : options_.crons) {
+      if (n == name) expr = e;
+    }
+    if (expr.empty()) {
+      session->respond(text(404, "No cron named \"" + name + "\" in partykit.json\n"));
+      return;
+    }
+    st.runtime->runEdge("cron", "main", name, req,
+                        [this, session](api::EdgeResult r) {
+                          session->respond(r.action == api::EdgeResult::kRespond
+                                               ? std::move(r.response)
+                                               : notFound());
+                        },
+                        expr);
+    return;
+  }
+  if (hooks.fetch) {
+    st.runtime->runEdge("fetch", "main", "", req, [this, session](api::EdgeResult r) {
+      session->respond(r.action == api::EdgeResult::kRespond ? std::move(r.response) : notFound());
+    });
+    return;
+  }
+  session->respond(notFound());
+}
+
+void Server::routeToRoom(ShardState& st, std::shared_ptr<http::Session> session,
+                         http::Request&& req, const http::PartyRoute& route) {
+  std::size_t owner = storage::shardOf(storage::roomHash(route.party, route.room), shards_.size());
   if (owner != st.shard->index()) {
-    handOff(owner, std::move(session), std::move(req));
+    handOff(owner, std::move(session), std::move(req), route);
     return;
   }
   if (isUpgrade(req)) {
-    st.runtime->handleUpgrade(std::move(session), std::move(req), *route);
+    st.runtime->handleUpgrade(std::move(session), std::move(req), route);
   } else {
-    st.runtime->handleRequest(std::move(session), std::move(req), *route);
+    st.runtime->handleRequest(std::move(session), std::move(req), route);
   }
 }
 
 // Moves a connection to the shard that owns its room: the socket's descriptor, the bytes read
 // past the request, and the request itself travel by message; nothing is shared.
 void Server::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
-                     http::Request&& req) {
+                     http::Request&& req, const http::PartyRoute& route) {
   std::string leftover = session->takeLeftover();
   tcp::socket socket = session->takeSocket();
-  tcp::endpoint local = socket.local_endpoint();
   boost::system::error_code ec;
+  tcp::endpoint local = socket.local_endpoint(ec);
   int fd = socket.release(ec);
   if (ec) {
     log::warn("could not move a connection between shards: " + ec.message());
@@ -204,7 +304,7 @@ void Server::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
   }
   auto request = std::make_shared<http::Request>(std::move(req));
   ShardState& target = *states_[owner];
-  target.shard->post([this, &target, fd, local, leftover = std::move(leftover), request] {
+  target.shard->post([this, &target, fd, local, leftover = std::move(leftover), request, route] {
     tcp::socket moved(target.shard->io());
     boost::system::error_code ec2;
     moved.assign(local.protocol(), fd, ec2);
@@ -217,7 +317,8 @@ void Server::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
         [this, &target](std::shared_ptr<http::Session> sess, http::Request&& r) {
           onRequest(target, std::move(sess), std::move(r));
         });
-    s->handle(std::move(*request));
+    s->noteRequest(*request);
+    routeToRoom(target, std::move(s), std::move(*request), route);
   });
 }
 

@@ -29,6 +29,7 @@ struct ServerOptions {
   api::RuntimeConfig runtime;
   http::Limits httpLimits;
   std::optional<http::StaticOptions> assets;  // `serve` in partykit.json
+  std::vector<std::pair<std::string, std::string>> crons;  // name → expression
 };
 
 class Server {
@@ -46,7 +47,13 @@ class Server {
  private:
   struct ShardState;
   void onRequest(ShardState& state, std::shared_ptr<http::Session> session, http::Request&& req);
-  void handOff(std::size_t owner, std::shared_ptr<http::Session> session, http::Request&& req);
+  void onOtherRequest(ShardState& state, std::shared_ptr<http::Session> session,
+                      http::Request&& req);
+  void routeToRoom(ShardState& state, std::shared_ptr<http::Session> session, http::Request&& req,
+                   const http::PartyRoute& route);
+  void handOff(std::size_t owner, std::shared_ptr<http::Session> session, http::Request&& req,
+               const http::PartyRoute& route);
+  http::Response notFound() const;
   void watchdog();
 
   ServerOptions options_;

@@ -6,6 +6,7 @@
 // start in arrival order; while a handler awaits a timer or a fetch, later events may run.
 import { makeRequest, responseParts } from "./web/index.js";
 import { Storage } from "./storage.js";
+import { createEdge, createParties } from "./edge.js";
 
 const OPEN = 1;
 const CLOSED = 3;
@@ -137,7 +138,7 @@ Connection.CLOSED = 3;
 // ---- RoomRuntime: one live room --------------------------------------------------------------
 
 class RoomRuntime {
-  constructor(native, env, handle, partyName, id, internalID, def, lobbyParties) {
+  constructor(native, env, handle, partyName, id, internalID, def, lobbyParties, lobbyAssets) {
     this.native = native;
     this.handle = handle;
     this.connections = new Map(); // id -> Connection (the latest with that id)
@@ -146,12 +147,12 @@ class RoomRuntime {
     this.blocked = 0;
     this.inAlarm = 0;
     this.id = id;
-    this.room = this.#makeRoom(partyName, internalID, env, lobbyParties);
+    this.room = this.#makeRoom(partyName, internalID, env, lobbyParties, lobbyAssets);
     this.adapter = makeAdapter(partyName, def, this.room);
     this.block(() => this.adapter.onStart(), "onStart");
   }
 
-  #makeRoom(partyName, internalID, env, lobbyParties) {
+  #makeRoom(partyName, internalID, env, lobbyParties, lobbyAssets) {
     const rt = this;
     const native = this.native;
     const storage = new Storage(native, this.handle);
@@ -168,6 +169,7 @@ class RoomRuntime {
       env,
       storage,
       context: {
+        assets: lobbyAssets,
         get parties() {
           if (rt.inAlarm > 0) throw new Error("Cannot access Party.context.parties in onAlarm");
           return lobbyParties;
@@ -326,18 +328,35 @@ class RoomRuntime {
 
 export function createEntry(native) {
   const rooms = new Map();
-  let env = {};
-  let lobbyParties = {};
+  // Shared by every room of the shard, as module state is in a Worker isolate.
+  const state = { env: {}, parties: {}, host: "", assets: undefined };
+  let stubs;
 
   function partyDef(name) {
     const all = globalThis.__partyd_parties ?? {};
     return all[name];
   }
+  function noteHost(url) {
+    if (!state.host) state.host = new URL(url).host;
+  }
+  const edge = createEdge(native, partyDef, state);
 
   return {
     // Called once, after the user's bundle ran: checks the parties and sets the shared env.
     init(envJson, partyNames) {
-      env = JSON.parse(envJson);
+      state.env = JSON.parse(envJson);
+      stubs = createParties(native, partyNames, state);
+      state.parties = stubs.parties;
+      state.assets = {
+        async fetch(path) {
+          if (typeof path !== "string" || !path.startsWith("/")) {
+            throw new Error("assets.fetch() needs a path that starts with /");
+          }
+          const hit = native.assetFetch(path);
+          if (!hit) return null;
+          return new Response(hit[2], { status: hit[0], headers: hit[1] });
+        },
+      };
       const errors = [];
       for (const name of partyNames) {
         const def = partyDef(name);
@@ -349,24 +368,25 @@ export function createEntry(native) {
       }
       return errors.join("\n");
     },
-    setParties(parties) {
-      lobbyParties = parties;
+    hookInfo: edge.hookInfo,
+    edge: edge.edge,
+    fetchDone(handle, status, headers, body) {
+      stubs.fetchDone(handle, status, headers, body);
+    },
+    fetchFailed(handle, message) {
+      stubs.fetchFailed(handle, message);
     },
     createRoom(handle, partyName, id, internalID) {
-      const rt = new RoomRuntime(native, env, handle, partyName, id, internalID,
-                                 partyDef(partyName), lobbyParties);
+      const rt = new RoomRuntime(native, state.env, handle, partyName, id, internalID,
+                                 partyDef(partyName), state.parties, state.assets);
       rooms.set(handle, rt);
       return rt.adapter.hibernate;
     },
     destroyRoom(handle) {
       rooms.delete(handle);
     },
-    hasOnRequest(partyName) {
-      const def = partyDef(partyName);
-      if (isClassServer(def)) return typeof def.prototype.onRequest === "function";
-      return !!def && typeof def.onRequest === "function";
-    },
     connect(room, handle, id, url, headers) {
+      noteHost(url);
       const rt = rooms.get(room);
       rt.enqueue(() => rt.connect(handle, id, url, headers));
     },
@@ -379,6 +399,7 @@ export function createEntry(native) {
       rt.enqueue(() => rt.closed(handle, code, reason, clean));
     },
     request(room, handle, method, url, headers, body) {
+      noteHost(url);
       const rt = rooms.get(room);
       rt.enqueue(() => rt.request(handle, method, url, headers, body));
     },

@@ -1,0 +1,177 @@
+// The edge: what PartyKit runs in its stateless Worker before a request reaches a room. The
+// worker hooks (onBeforeConnect, onBeforeRequest, onFetch, onCron) and the lobby they get, and
+// the stubs of room.context.parties / lobby.parties that reach other rooms in-process.
+import { makeRequest, responseParts } from "./web/index.js";
+
+const ACTION_CONTINUE = 0;
+const ACTION_RESPOND = 1;
+const ACTION_REWRITE = 2;
+const ACTION_UNHANDLED = 3;
+
+function errorText(e) {
+  return e instanceof Error ? e.stack || `${e.name}: ${e.message}` : String(e);
+}
+
+function hook(def, name) {
+  if (!def) return undefined;
+  const fn = def[name];
+  return typeof fn === "function" ? fn.bind(def) : undefined;
+}
+
+const executionContext = {
+  waitUntil(p) {
+    Promise.resolve(p).catch((e) => console.error(`waitUntil promise rejected: ${errorText(e)}`));
+  },
+  passThroughOnException() {},
+};
+
+// ---- party stubs ----------------------------------------------------------------------------
+
+export function createParties(native, partyNames, state) {
+  const pending = new Map();
+  const parties = {};
+  for (const name of partyNames) {
+    parties[name] = {
+      get(id) {
+        return makeStub(name, String(id));
+      },
+    };
+  }
+
+  function makeStub(name, id) {
+    const base = () => `http://${state.host}/parties/${name}/${id}`;
+    return {
+      async fetch(pathOrInit, maybeInit) {
+        let path = "";
+        let init = maybeInit;
+        if (typeof pathOrInit === "string") path = pathOrInit;
+        else if (pathOrInit instanceof Request) init = pathOrInit;
+        else init = pathOrInit;
+        if (path && !path.startsWith("/")) throw new Error("Path must start with /");
+        const url = base() + path;
+        const req = init instanceof Request ? new Request(url, init) : new Request(url, init);
+        const body = req.body === null ? null : new Uint8Array(await req.arrayBuffer());
+        return new Promise((resolve, reject) => {
+          const handle = native.partyFetch(name, id, req.method, url, [...req.headers], body);
+          pending.set(handle, { resolve, reject });
+        });
+      },
+      socket() {
+        return Promise.reject(new TypeError(
+            "parties.<name>.get(id).socket() is not supported by partyd yet; use fetch()"));
+      },
+      connect() {
+        throw new TypeError(
+            "parties.<name>.get(id).connect() is not supported by partyd yet; use fetch()");
+      },
+    };
+  }
+
+  return {
+    parties,
+    fetchDone(handle, status, headers, body) {
+      const p = pending.get(handle);
+      if (!p) return;
+      pending.delete(handle);
+      const nullBody = status === 101 || status === 204 || status === 205 || status === 304;
+      p.resolve(new Response(nullBody ? null : body, { status, headers }));
+    },
+    fetchFailed(handle, message) {
+      const p = pending.get(handle);
+      if (!p) return;
+      pending.delete(handle);
+      p.reject(new Error(message));
+    },
+  };
+}
+
+// ---- worker hooks ---------------------------------------------------------------------------
+
+export function createEdge(native, partyDef, state) {
+  function lobby(id) {
+    const l = { env: state.env, parties: state.parties, assets: state.assets, ai: undefined,
+                vectorize: {}, bindings: { r2: {}, kv: {} },
+                analytics: { writeDataPoint() {} } };
+    if (id !== undefined) l.id = id;
+    return l;
+  }
+
+  function finish(handle, result) {
+    if (result instanceof Response) {
+      return responseParts(result).then((parts) =>
+          native.edgeDone(handle, ACTION_RESPOND, parts.status, parts.headers, parts.body ?? ""));
+    }
+    if (result instanceof Request) {
+      const headers = [...result.headers];
+      if (result.body === null) {
+        native.edgeDone(handle, ACTION_REWRITE, result.url, headers, null);
+        return;
+      }
+      return result.arrayBuffer().then((b) =>
+          native.edgeDone(handle, ACTION_REWRITE, result.url, headers, new Uint8Array(b)));
+    }
+    native.edgeDone(handle, ACTION_CONTINUE, 0, null, null);
+  }
+
+  function respondText(handle, status, text) {
+    native.edgeDone(handle, ACTION_RESPOND, status, [["content-type", "text/plain;charset=UTF-8"]],
+                    text);
+  }
+
+  return {
+    hookInfo(partyNames) {
+      const info = { parties: {} };
+      for (const name of partyNames) {
+        const def = partyDef(name);
+        info.parties[name] = {
+          beforeConnect: !!hook(def, "onBeforeConnect"),
+          beforeRequest: !!hook(def, "onBeforeRequest"),
+        };
+      }
+      const main = partyDef("main");
+      info.fetch = !!(hook(main, "onFetch") || hook(main, "unstable_onFetch"));
+      info.socket = !!hook(main, "onSocket");
+      info.cron = !!hook(main, "onCron");
+      return JSON.stringify(info);
+    },
+
+    // kind: "connect" | "request" (a party URL), "fetch" (anything else), "cron".
+    async edge(handle, kind, partyName, roomId, method, url, headers, body, extra) {
+      if (!state.host) state.host = new URL(url).host;
+      const def = partyDef(kind === "connect" || kind === "request" ? partyName : "main");
+      try {
+        if (kind === "connect" || kind === "request") {
+          const fn = hook(def, kind === "connect" ? "onBeforeConnect" : "onBeforeRequest");
+          if (!fn) return native.edgeDone(handle, ACTION_CONTINUE, 0, null, null);
+          const original = makeRequest(method, url, headers, body);
+          const result = await fn(new Request(original.url, original), lobby(roomId),
+                                  executionContext);
+          return await finish(handle, result || undefined);
+        }
+        if (kind === "fetch") {
+          const fn = hook(def, "onFetch") || hook(def, "unstable_onFetch");
+          const req = makeRequest(method, url, headers, body);
+          const result = fn ? await fn(req, lobby(), executionContext) : null;
+          if (result instanceof Response) return await finish(handle, result);
+          return native.edgeDone(handle, ACTION_UNHANDLED, 0, null, null);
+        }
+        if (kind === "cron") {
+          const fn = hook(def, "onCron");
+          const name = roomId;
+          const cron = extra;
+          if (!fn) return native.edgeDone(handle, ACTION_UNHANDLED, 0, null, null);
+          await fn({ name, cron, scheduledTime: Date.now(), noRetry() {} }, lobby(),
+                   executionContext);
+          return respondText(handle, 200, `ran cron ${name}: ${cron}`);
+        }
+      } catch (e) {
+        if (kind === "connect" || kind === "request") {
+          // PartyKit answers a throwing onBefore* hook with 401 and the message.
+          return respondText(handle, 401, e instanceof Error ? e.message : String(e));
+        }
+        console.error(`${kind === "cron" ? "onCron" : "onFetch"} failed: ${errorText(e)}`);
+        return respondText(handle, 500, e instanceof Error ? e.message : String(e));
+      }
+    },
+  };
+}

@@ -1,0 +1,309 @@
+#include "ws/connection.h"
+
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+
+namespace partyd::ws {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+// Reads go through one buffer per thread, so an idle connection holds no read buffer of its own.
+thread_local std::array<char, 64 * 1024> tScratch;
+constexpr std::size_t kMaxIov = 64;
+constexpr auto kCloseHandshakeTimeout = std::chrono::seconds(3);
+}  // namespace
+
+Frame makeFrame(Opcode op, std::string_view payload) {
+  auto bytes = std::make_shared<std::string>();
+  bytes->reserve(frameHeaderSize(payload.size()) + payload.size());
+  appendFrame(*bytes, op, payload);
+  return bytes;
+}
+
+Frame makeCloseFrame(std::uint16_t code, std::string_view reason) {
+  if (code == 1005) return makeFrame(Opcode::kClose, {});
+  return makeFrame(Opcode::kClose, closePayload(code, reason));
+}
+
+// ---- FlushQueue -----------------------------------------------------------------------------
+
+void FlushQueue::add(Connection* c) {
+  if (c->inFlushQueue_) return;
+  c->inFlushQueue_ = true;
+  pending_.push_back(c->shared_from_this());
+}
+
+void FlushQueue::flushAll() {
+  while (!pending_.empty()) {
+    scratch_.swap(pending_);
+    for (auto& c : scratch_) {
+      c->inFlushQueue_ = false;
+      c->flush();
+    }
+    scratch_.clear();
+  }
+}
+
+// ---- Connection -----------------------------------------------------------------------------
+
+Connection::Connection(tcp::socket socket, std::string leftover, const ConnectionLimits& limits,
+                       FlushQueue* flushQueue)
+    : socket_(std::move(socket)),
+      parser_(limits.maxMessageBytes),
+      limits_(limits),
+      flushQueue_(flushQueue) {
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  if (!leftover.empty()) parser_.feed(leftover.data(), leftover.size());
+}
+
+Connection::~Connection() = default;
+
+void Connection::queueRaw(std::string bytes) {
+  queuedBytes_ += bytes.size();
+  queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(head_),
+                std::make_shared<const std::string>(std::move(bytes)));
+}
+
+void Connection::open(std::string switchingProtocols) {
+  if (state_ != State::kPending) return;
+  queueRaw(std::move(switchingProtocols));
+  state_ = State::kOpen;
+  scheduleFlush();
+  waitReadable();
+  if (parser_.buffered() > 0) {
+    // Frames that arrived with the upgrade request. Not handled inline: the caller may be JS.
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->handleFrames(); });
+  }
+}
+
+void Connection::reject(std::string httpResponse) {
+  if (state_ != State::kPending) return;
+  // Frames queued while pending must not follow an HTTP error.
+  queue_.clear();
+  head_ = headOffset_ = 0;
+  queuedBytes_ = 0;
+  queueRaw(std::move(httpResponse));
+  state_ = State::kClosing;
+  closeAfterFlush_ = true;
+  finished_ = true;  // the owner never saw this connection open
+  flush();
+}
+
+SendStatus Connection::send(const Frame& frame) {
+  if (finished_ || closeSent_) return SendStatus::kDropped;
+  if (queuedBytes_ + frame->size() > limits_.maxQueuedBytes) {
+    // A consumer this far behind would grow memory without bound; cut it off.
+    abort();
+    return SendStatus::kDropped;
+  }
+  queuedBytes_ += frame->size();
+  queue_.push_back(frame);
+  scheduleFlush();
+  return SendStatus::kQueued;
+}
+
+void Connection::scheduleFlush() {
+  if (state_ == State::kPending || !flushQueue_) return;
+  flushQueue_->add(this);
+}
+
+void Connection::close(std::uint16_t code, std::string_view reason) {
+  if (finished_ || closeSent_) return;
+  closeSent_ = true;
+  Frame frame = makeCloseFrame(code, reason);
+  queuedBytes_ += frame->size();
+  queue_.push_back(std::move(frame));
+  if (state_ == State::kPending) return;  // sent right after the 101
+  state_ = State::kClosing;
+  scheduleFlush();
+  closeTimer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  closeTimer_->expires_after(kCloseHandshakeTimeout);
+  closeTimer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->abort();
+  });
+}
+
+void Connection::abort() {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  queue_.clear();
+  head_ = headOffset_ = queuedBytes_ = 0;
+  if (closeTimer_) closeTimer_->cancel();
+  finish(1006, "", false);
+}
+
+void Connection::finish(std::uint16_t code, std::string_view reason, bool clean) {
+  if (finished_) return;
+  finished_ = true;
+  state_ = State::kClosed;
+  closeAfterFlush_ = true;
+  if (head_ >= queue_.size()) {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  } else {
+    scheduleFlush();
+  }
+  if (closeTimer_) closeTimer_->cancel();
+  if (owner_) {
+    ConnectionOwner* owner = owner_;
+    owner_ = nullptr;
+    owner->onWsClosed(tag_, code, reason, clean);
+  }
+}
+
+// ---- reading --------------------------------------------------------------------------------
+
+void Connection::waitReadable() {
+  if (readWaiting_ || !socket_.is_open()) return;
+  readWaiting_ = true;
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       self->readWaiting_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->abort();
+                         return;
+                       }
+                       self->onReadable();
+                     });
+}
+
+void Connection::onReadable() {
+  auto self = shared_from_this();
+  bool eof = false;
+  for (;;) {
+    boost::system::error_code ec;
+    std::size_t n = socket_.read_some(asio::buffer(tScratch), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {
+      eof = true;
+      break;
+    }
+    parser_.feed(tScratch.data(), n);
+    if (n < tScratch.size()) break;
+  }
+  handleFrames();
+  if (eof) {
+    abort();
+    return;
+  }
+  if (!finished_ || !closeAfterFlush_) waitReadable();
+  if (parser_.buffered() == 0) parser_.shrink();
+}
+
+void Connection::handleFrames() {
+  auto self = shared_from_this();
+  while (socket_.is_open()) {
+    FrameParser::Status status = parser_.next();
+    switch (status) {
+      case FrameParser::Status::kNeedMore:
+        return;
+      case FrameParser::Status::kMessage:
+        if (state_ == State::kOpen && owner_) {
+          owner_->onWsMessage(tag_, parser_.opcode(), parser_.payload());
+        }
+        break;
+      case FrameParser::Status::kPing:
+        if (!closeSent_) {
+          Frame pong = makeFrame(Opcode::kPong, parser_.payload());
+          queuedBytes_ += pong->size();
+          queue_.push_back(std::move(pong));
+          flush();
+        }
+        break;
+      case FrameParser::Status::kPong:
+        break;
+      case FrameParser::Status::kClose: {
+        std::uint16_t code = parser_.closeCode();
+        std::string reason(parser_.closeReason());
+        if (!closeSent_) {
+          closeSent_ = true;
+          Frame frame = makeCloseFrame(code, reason);
+          queuedBytes_ += frame->size();
+          queue_.push_back(std::move(frame));
+        }
+        finish(code, reason, true);
+        flush();
+        return;
+      }
+      case FrameParser::Status::kError: {
+        std::uint16_t code = parser_.errorCode();
+        std::string reason(parser_.errorReason());
+        if (!closeSent_) {
+          closeSent_ = true;
+          Frame frame = makeCloseFrame(code, reason);
+          queuedBytes_ += frame->size();
+          queue_.push_back(std::move(frame));
+        }
+        finish(code, reason, false);
+        flush();
+        return;
+      }
+    }
+  }
+}
+
+// ---- writing --------------------------------------------------------------------------------
+
+void Connection::flush() {
+  if (writeWaiting_ || !socket_.is_open() || state_ == State::kPending) return;
+  while (head_ < queue_.size()) {
+    thread_local std::vector<asio::const_buffer> iov;
+    iov.clear();
+    for (std::size_t i = head_; i < queue_.size() && iov.size() < kMaxIov; ++i) {
+      const std::string& bytes = *queue_[i];
+      std::size_t skip = (i == head_) ? headOffset_ : 0;
+      iov.emplace_back(bytes.data() + skip, bytes.size() - skip);
+    }
+    boost::system::error_code ec;
+    std::size_t written = socket_.write_some(iov, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      waitWritable();
+      return;
+    }
+    if (ec) {
+      abort();
+      return;
+    }
+    queuedBytes_ -= written;
+    while (written > 0) {
+      std::size_t left = queue_[head_]->size() - headOffset_;
+      if (written >= left) {
+        written -= left;
+        queue_[head_].reset();
+        ++head_;
+        headOffset_ = 0;
+      } else {
+        headOffset_ += written;
+        written = 0;
+      }
+    }
+  }
+  queue_.clear();
+  head_ = headOffset_ = 0;
+  if (closeAfterFlush_ && finished_) {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+}
+
+void Connection::waitWritable() {
+  writeWaiting_ = true;
+  socket_.async_wait(tcp::socket::wait_write,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       self->writeWaiting_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->abort();
+                         return;
+                       }
+                       self->flush();
+                     });
+}
+
+}  // namespace partyd::ws

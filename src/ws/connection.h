@@ -1,0 +1,117 @@
+// ws::Connection is one server-side WebSocket after the upgrade: it reads and parses client
+// frames, answers pings and the close handshake, and writes pre-encoded frames. Sends only queue;
+// the bytes leave when flush() runs, which the shard does once per turn (after the storage
+// commit: the output gate), so a burst of sends becomes one writev per socket. Idle connections
+// hold no read buffer: reads wait for readability, then go through the shard's scratch buffer.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ws/frame.h"
+
+namespace partyd::ws {
+
+// Encoded frame bytes, shared: a broadcast encodes once and queues the same buffer everywhere.
+using Frame = std::shared_ptr<const std::string>;
+Frame makeFrame(Opcode op, std::string_view payload);
+Frame makeCloseFrame(std::uint16_t code, std::string_view reason);
+
+// What the owner of a connection (a room) hears from it. Calls come on the shard's thread.
+class ConnectionOwner {
+ public:
+  virtual ~ConnectionOwner() = default;
+  virtual void onWsMessage(std::uint64_t tag, Opcode op, std::string_view payload) = 0;
+  // Exactly once per connection, when it is finished. `code` is the client's close code, 1005
+  // when it sent none, 1006 when the socket ended without a close frame.
+  virtual void onWsClosed(std::uint64_t tag, std::uint16_t code, std::string_view reason,
+                          bool clean) = 0;
+};
+
+// The shard's list of connections with queued bytes, flushed at the end of each turn.
+class FlushQueue {
+ public:
+  void add(class Connection* c);
+  void flushAll();
+  bool empty() const { return pending_.empty(); }
+
+ private:
+  std::vector<std::shared_ptr<class Connection>> pending_;
+  std::vector<std::shared_ptr<class Connection>> scratch_;
+};
+
+struct ConnectionLimits {
+  std::size_t maxMessageBytes = 16 * 1024 * 1024;
+  std::size_t maxQueuedBytes = 32 * 1024 * 1024;  // a slower consumer is disconnected
+};
+
+enum class SendStatus { kQueued, kDropped };
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  enum class State : std::uint8_t { kPending, kOpen, kClosing, kClosed };
+
+  Connection(boost::asio::ip::tcp::socket socket, std::string leftover,
+             const ConnectionLimits& limits, FlushQueue* flushQueue);
+  ~Connection();
+
+  void setOwner(ConnectionOwner* owner, std::uint64_t tag) {
+    owner_ = owner;
+    tag_ = tag;
+  }
+  State state() const { return state_; }
+
+  // Queues the handshake response (101, or an HTTP error when rejecting) ahead of any frame.
+  void queueRaw(std::string bytes);
+  // Completes the upgrade: the 101 is queued first, frames queued while pending follow, and
+  // reading starts.
+  void open(std::string switchingProtocols);
+  // Writes an HTTP error instead of the 101 and closes.
+  void reject(std::string httpResponse);
+
+  SendStatus send(const Frame& frame);
+  SendStatus send(Opcode op, std::string_view payload) { return send(makeFrame(op, payload)); }
+  // Starts the closing handshake (or finishes it, if the client started it).
+  void close(std::uint16_t code, std::string_view reason);
+  // Drops the socket at once, without a handshake.
+  void abort();
+
+  void flush();
+  std::size_t queuedBytes() const { return queuedBytes_; }
+
+ private:
+  void waitReadable();
+  void onReadable();
+  void handleFrames();
+  void waitWritable();
+  void finish(std::uint16_t code, std::string_view reason, bool clean);
+  void scheduleFlush();
+
+  boost::asio::ip::tcp::socket socket_;
+  FrameParser parser_;
+  ConnectionLimits limits_;
+  FlushQueue* flushQueue_;
+  ConnectionOwner* owner_ = nullptr;
+  std::uint64_t tag_ = 0;
+  std::vector<Frame> queue_;
+  std::size_t head_ = 0;        // first frame not fully written
+  std::size_t headOffset_ = 0;  // bytes of queue_[head_] already written
+  std::size_t queuedBytes_ = 0;
+  std::unique_ptr<boost::asio::steady_timer> closeTimer_;
+  State state_ = State::kPending;
+  bool readWaiting_ = false;
+  bool writeWaiting_ = false;
+  bool inFlushQueue_ = false;
+  bool closeAfterFlush_ = false;
+  bool finished_ = false;
+  bool closeSent_ = false;
+
+  friend class FlushQueue;
+};
+
+}  // namespace partyd::ws
