@@ -238,13 +238,13 @@ export async function startServer(fixtureName, opts = {}) {
         const text = chunk.toString();
         server.output.push(text);
         if (process.env.E2E_VERBOSE) process.stderr.write(`[${fixtureName}] ${text}`);
+        // Match whole lines only, so a port split across two chunks is not read short.
         buffered += text;
-        const m = READY_RE.exec(buffered);
-        if (m) {
-          buffered = "";
-          resolve(Number(m[1]));
-        } else {
-          buffered = buffered.slice(-200);
+        const lines = buffered.split("\n");
+        buffered = lines.pop().slice(-1000);
+        for (const line of lines) {
+          const m = READY_RE.exec(line);
+          if (m) resolve(Number(m[1]));
         }
       };
       child.stdout.on("data", onData);
@@ -264,6 +264,13 @@ export async function startServer(fixtureName, opts = {}) {
     }
     server.port = actualPort; // partykit silently picks another port when its port is taken
     server.host = `127.0.0.1:${actualPort}`;
+    server.exited.then(({ code, signal }) => {
+      if (server.child !== child) return; // stopped on purpose
+      process.stderr.write(
+        `[${fixtureName}] server exited unexpectedly (code ${code}, signal ${signal}); its output:\n` +
+          server.logs().slice(-8000) + "\n",
+      );
+    });
   }
 
   await launch(0);
