@@ -117,5 +117,28 @@ TEST(Json5, RejectsVeryDeepNesting) {
   EXPECT_CONTAINS(errorOf(std::string(1000, '[')), "nested more than 256 levels");
 }
 
+// A deterministic stand-in for the fuzzer: every truncation and many single-byte changes of a
+// config must parse or fail cleanly (run under ASan/UBSan to catch overruns).
+TEST(Json5, SurvivesTruncatedAndMutatedInput) {
+  const std::string sample = R"({
+  // comment
+  name: 'x\u00e9\\', "main": "src/server.ts", /* c */ n: [0x1F, -1.5e3, .5, +Infinity, NaN],
+  "é": {"nested": [true, false, null, "\x41\0"]},
+})";
+  for (std::size_t len = 0; len <= sample.size(); ++len) {
+    (void)parseJson5(std::string_view(sample).substr(0, len), "f");
+  }
+  const char replacements[] = {'\0', '"', '\'', '\\', '/', '*', '{', '}',  '[',    ']',
+                               ',',  ':', 'x',  '0',  '.', 'e', '-', '\n', '\xC3', '\xFF'};
+  for (std::size_t i = 0; i < sample.size(); ++i) {
+    for (char c : replacements) {
+      std::string mutated = sample;
+      mutated[i] = c;
+      auto doc = parseJson5(mutated, "f");
+      if (!doc.ok()) EXPECT_EQ(doc.error().message.rfind("f:", 0), 0u) << doc.error().message;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace partyd::project
