@@ -135,7 +135,9 @@ TEST(Json5, SurvivesTruncatedAndMutatedInput) {
       std::string mutated = sample;
       mutated[i] = c;
       auto doc = parseJson5(mutated, "f");
-      if (!doc.ok()) EXPECT_EQ(doc.error().message.rfind("f:", 0), 0u) << doc.error().message;
+      if (!doc.ok()) {
+        EXPECT_EQ(doc.error().message.rfind("f:", 0), 0u) << doc.error().message;
+      }
     }
   }
 }
