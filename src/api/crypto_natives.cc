@@ -204,8 +204,9 @@ Local<Value> newHandle(Isolate* iso, std::unique_ptr<KeyData> key) {
 
 KeyData* keyArg(Isolate* iso, Local<Value> v) {
   if (v->IsArrayBuffer()) {
+    // ArrayBuffer::Data() of an empty buffer is not the store's pointer; the store keeps it.
     auto ab = v.As<v8::ArrayBuffer>();
-    auto* key = static_cast<KeyData*>(ab->Data());
+    auto* key = static_cast<KeyData*>(ab->GetBackingStore()->Data());
     if (ab->ByteLength() == 0 && key && key->magic == kKeyMagic) return key;
   }
   failType(iso, "Expected a key handle");
@@ -951,12 +952,13 @@ bool aesGcm(Isolate* iso, Dir dir, const EVP_CIPHER* cipher, std::string_view ke
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   CipherRun run{ctx.get(), dir};
   int enc = dir == Dir::kEncrypt ? 1 : 0;
-  std::string ignored;
+  int aadLen = 0;
   bool ok = ctx && EVP_CipherInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr, enc) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()),
                                 nullptr) == 1 &&
             EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, u8(key), u8(iv), enc) == 1 &&
-            (aad.empty() || run.update(aad, &ignored)) && run.update(data, out);
+            (aad.empty() || EVP_CipherUpdate(ctx.get(), nullptr, &aadLen, u8(aad),
+                                             static_cast<int>(aad.size())) == 1) && run.update(data, out);
   if (ok && dir == Dir::kDecrypt) {
     ok = EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, tagBytes,
                              const_cast<unsigned char*>(u8(tag))) == 1 &&

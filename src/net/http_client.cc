@@ -388,6 +388,8 @@ std::variant<tcp::socket, TlsStream> makeStream(asio::io_context& io, ssl::conte
   return std::variant<tcp::socket, TlsStream>(std::in_place_type<tcp::socket>, io);
 }
 
+// Handlers of operations on a connection hold a shared_ptr to it: the stream and its buffer must
+// outlive the operation even when the fetch has let go of the connection (closed on abort).
 struct Connection {
   Connection(asio::io_context& io, ssl::context* tls, std::string key)
       : stream(makeStream(io, tls)), idleTimer(io), key(std::move(key)) {}
@@ -649,11 +651,11 @@ void Fetch::onResolved(error_code ec, const tcp::resolver::results_type& results
   if (ec) return fail("fetch failed: cannot resolve host " + url_.host + ": " + ec.message());
   conn_ = std::make_shared<Connection>(core_->io, url_.tls ? core_->tls.ctx.get() : nullptr,
                                        (url_.tls ? "https://" : "http://") + url_.endpoint());
-  asio::async_connect(
-      conn_->socket(), results,
-      [self = shared_from_this(), attempt = attempt_](error_code ec, const tcp::endpoint&) {
-        if (!self->stale(attempt)) self->onConnected(ec);
-      });
+  asio::async_connect(conn_->socket(), results,
+                      [self = shared_from_this(), conn = conn_, attempt = attempt_](
+                          error_code ec, const tcp::endpoint&) {
+                        if (!self->stale(attempt)) self->onConnected(ec);
+                      });
 }
 
 void Fetch::onConnected(error_code ec) {
@@ -683,7 +685,7 @@ void Fetch::onConnected(error_code ec) {
       },
       ignored);
   tls.async_handshake(ssl::stream_base::client,
-                      [self = shared_from_this(), attempt = attempt_](error_code ec) {
+                      [self = shared_from_this(), conn = conn_, attempt = attempt_](error_code ec) {
                         if (!self->stale(attempt)) self->onHandshake(ec);
                       });
 }
@@ -705,10 +707,11 @@ void Fetch::onHandshake(error_code ec) {
 
 void Fetch::send() {
   conn_->visit([this, attempt = attempt_](auto& stream) {
-    bhttp::async_write(stream, wire_,
-                       [self = shared_from_this(), attempt](error_code ec, std::size_t) {
-                         if (!self->stale(attempt)) self->onWritten(ec);
-                       });
+    bhttp::async_write(
+        stream, wire_,
+        [self = shared_from_this(), conn = conn_, attempt](error_code ec, std::size_t) {
+          if (!self->stale(attempt)) self->onWritten(ec);
+        });
   });
 }
 
@@ -727,10 +730,11 @@ void Fetch::read() {
   parser_->body_limit(req_.maxResponseBytes);
   if (req_.method == "HEAD") parser_->skip(true);
   conn_->visit([this, attempt = attempt_](auto& stream) {
-    bhttp::async_read(stream, conn_->buffer, *parser_,
-                      [self = shared_from_this(), attempt](error_code ec, std::size_t) {
-                        if (!self->stale(attempt)) self->onRead(ec);
-                      });
+    bhttp::async_read(
+        stream, conn_->buffer, *parser_,
+        [self = shared_from_this(), conn = conn_, attempt](error_code ec, std::size_t) {
+          if (!self->stale(attempt)) self->onRead(ec);
+        });
   });
 }
 

@@ -18,4 +18,19 @@ Object.defineProperty(globalThis, "__partyd_wasm", {
   },
 });
 
+// The WebSocket global: its constants are what party code reads (WebSocket.OPEN and friends);
+// an outgoing client connection is not available yet, and says so by name.
+class WebSocket extends EventTarget {
+  constructor(url) {
+    super();
+    throw new TypeError(`new WebSocket(${JSON.stringify(String(url))}): outgoing WebSocket ` +
+                        "connections are not supported by partyd yet");
+  }
+}
+for (const [name, value] of [["CONNECTING", 0], ["OPEN", 1], ["CLOSING", 2], ["CLOSED", 3]]) {
+  Object.defineProperty(WebSocket, name, { value, enumerable: true });
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+}
+Object.defineProperty(globalThis, "WebSocket", { value: WebSocket, writable: true, configurable: true });
+
 globalThis.__partyd_entry = { ...createEntry(native), timer: fireTimer };

@@ -6,6 +6,7 @@
 // start in arrival order; while a handler awaits a timer or a fetch, later events may run.
 import { makeRequest, responseParts } from "./web/index.js";
 import { Storage } from "./storage.js";
+import { EventTarget, MessageEvent, CloseEvent } from "./web/events.js";
 import { createEdge, createParties } from "./edge.js";
 
 const OPEN = 1;
@@ -14,6 +15,13 @@ const CLOSED = 3;
 function errorText(e) {
   if (e instanceof Error) return e.stack || `${e.name}: ${e.message}`;
   return String(e);
+}
+
+// PartyKit's own words for what onAlarm cannot reach.
+function alarmLimitation(what) {
+  return `You can not access \`${what}\` in the \`onAlarm\` handler.\n` +
+    "This is a known limitation, and may be fixed in a future version of PartyKit.\n" +
+    "If you access to the id, you can save it into the Room storage when setting the alarm.\n";
 }
 
 function errorMessage(e) {
@@ -160,7 +168,7 @@ class RoomRuntime {
     return {
       get id() {
         if (rt.inAlarm > 0) {
-          throw new Error("Cannot access Party.id in onAlarm (the room has no request context)");
+          throw new Error(alarmLimitation("Party.id"));
         }
         return rt.id;
       },
@@ -171,7 +179,7 @@ class RoomRuntime {
       context: {
         assets: lobbyAssets,
         get parties() {
-          if (rt.inAlarm > 0) throw new Error("Cannot access Party.context.parties in onAlarm");
+          if (rt.inAlarm > 0) throw new Error(alarmLimitation("Party.context.parties"));
           return lobbyParties;
         },
       },

@@ -43,7 +43,7 @@ export function base64urlEncode(input) {
 
 // base64url without padding (RFC 7515 section 2); anything else is a DataError.
 export function base64urlDecode(text, member) {
-  const bad = () => domError("DataError", `The JWK member "${member}" is not valid base64url`);
+  const bad = () => domError("DataError", `The JWK "${member}" member is not valid base64url`);
   if (typeof text !== "string" || text.length % 4 === 1) throw bad();
   const out = new Uint8Array(Math.floor((text.length * 3) / 4));
   let acc = 0;
