@@ -646,6 +646,7 @@ TEST_F(Subtle, ErrorsRejectWithTheRightNames) {
       await errorOf(subtle.importKey("pkcs8", der(FX.ecPkcs8), { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"])),
       await errorOf(subtle.importKey("jwk", { ...FX.ecJwk, alg: "ES384" }, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"])),
       await errorOf(subtle.importKey("jwk", { kty: "oct", k: "!!" }, "AES-GCM", false, ["encrypt"])),
+      await errorOf(subtle.importKey("jwk", { ...FX.rsaJwk, dp: FX.rsaJwk.dq }, { name: "RSA-PSS", hash: "SHA-256" }, false, ["sign"])),
       await errorOf(subtle.importKey("raw", new Uint8Array(15), "AES-GCM", false, ["encrypt"])),
       await errorOf(subtle.generateKey({ name: "AES-GCM", length: 100 }, false, ["encrypt"])),
       await errorOf(subtle.generateKey({ name: "RSA-PSS", modulusLength: 1024, publicExponent: new Uint8Array([3, 1]), hash: "SHA-256" }, false, ["sign"])),
@@ -674,13 +675,14 @@ TEST_F(Subtle, ErrorsRejectWithTheRightNames) {
             "SyntaxError(DOMException): Usages cannot be empty when creating a key.\n"
             "TypeError: The provided value 'fly' is not a valid enum value of type KeyUsage.\n"
             "DataError(DOMException): Invalid spki key data\n"
-            "DataError(DOMException): The key is not of the algorithm's key type\n"
+            "DataError(DOMException): Invalid spki key data\n"
             "DataError(DOMException): The key's named curve does not match namedCurve\n"
             "NotSupportedError(DOMException): Unsupported named curve: P-192\n"
             "SyntaxError(DOMException): Cannot create a key using the specified key usages (ECDSA "
             "does not allow 'verify')\n"
             "DataError(DOMException): The JWK \"alg\" member was not \"ES256\"\n"
             "DataError(DOMException): The JWK \"k\" member is not valid base64url\n"
+            "DataError(DOMException): Invalid jwk key data\n"
             "DataError(DOMException): AES key data must be 128, 192 or 256 bits\n"
             "OperationError(DOMException): AES key length must be 128, 192 or 256 bits\n"
             "OperationError(DOMException): The publicExponent must be 3 or 65537\n"
