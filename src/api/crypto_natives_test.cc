@@ -23,8 +23,8 @@ const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path().parent_pat
 
 // esbuild's IIFE bundle of `entry`, or "" when esbuild (or an import) is missing.
 std::string bundle(const fs::path& entry, const std::string& args, const std::string& env = "") {
-  fs::path out = fs::temp_directory_path() /
-                 ("partyd_subtle_" + std::to_string(getpid()) + "_" + entry.stem().string() + ".js");
+  fs::path out = fs::temp_directory_path() / ("partyd_subtle_" + std::to_string(getpid()) + "_" +
+                                              entry.stem().string() + ".js");
   std::string cmd = env + " esbuild '" + entry.string() +
                     "' --bundle --format=iife --target=es2022 --log-level=error " + args +
                     " --outfile='" + out.string() + "'";
@@ -205,8 +205,7 @@ std::string gSubtleBundle;
 class Subtle : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    gSubtleBundle =
-        bundle(kRepo / "src/api/js/subtle/index.js", "--global-name=subtleLib");
+    gSubtleBundle = bundle(kRepo / "src/api/js/subtle/index.js", "--global-name=subtleLib");
   }
 
   void SetUp() override {
@@ -219,9 +218,10 @@ class Subtle : public testing::Test {
                     ->Global()
                     ->Set(engine_->context(), js::str(iso(), "__native"), native)
                     .FromMaybe(false));
-    for (auto [source, name] : {std::pair<std::string_view, std::string_view>{gSubtleBundle, "subtle.js"},
-                                {kPrelude, "prelude.js"},
-                                {kFixtures, "fixtures.js"}}) {
+    for (auto [source, name] :
+         {std::pair<std::string_view, std::string_view>{gSubtleBundle, "subtle.js"},
+          {kPrelude, "prelude.js"},
+          {kFixtures, "fixtures.js"}}) {
       Result<void> r = engine_->runScript(source, name);
       ASSERT_TRUE(r.ok()) << r.error().message;
     }
@@ -254,19 +254,20 @@ class Subtle : public testing::Test {
 };
 
 TEST_F(Subtle, DigestsMatchFips180ForAbc) {
-  EXPECT_EQ(run(R"js(
+  EXPECT_EQ(
+      run(R"js(
     const out = [];
     for (const alg of ["SHA-1", "sha-256", { name: "SHA-384" }, "SHA-512"]) {
       out.push(hex(await subtle.digest(alg, utf8("abc"))));
     }
     return out.join(" ");
   )js"),
-            "a9993e364706816aba3e25717850c26c9cd0d89d "
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad "
-            "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca1"
-            "34c825a7 "
-            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23"
-            "a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+      "a9993e364706816aba3e25717850c26c9cd0d89d "
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad "
+      "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca1"
+      "34c825a7 "
+      "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23"
+      "a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
 }
 
 TEST_F(Subtle, DigestAcceptsEveryBufferSourceAndCopiesIt) {
@@ -374,7 +375,8 @@ TEST_F(Subtle, Es256WithPkcs8SpkiJwkAndRawKeysInteroperatesWithNode) {
 }
 
 TEST_F(Subtle, AesGcmMatchesTestCase3AndRejectsTampering) {
-  EXPECT_EQ(run(R"js(
+  EXPECT_EQ(
+      run(R"js(
     const key = await subtle.importKey("raw", fromHex("feffe9928665731c6d6a8f9467308308"),
                                        "AES-GCM", true, ["encrypt", "decrypt"]);
     const iv = fromHex("cafebabefacedbaddecaf888");
@@ -395,20 +397,21 @@ TEST_F(Subtle, AesGcmMatchesTestCase3AndRejectsTampering) {
       await errorOf(subtle.encrypt({ name: "AES-GCM" }, key, plain)),
     ].join("\n");
   )js"),
-            "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5a"
-            "ac84aa051ba30b396a0aac973d58e091473f59854d5c2af327cd64a62cf35abd2ba6fab4\n"
-            "true\n"
-            "42831ec2217774244b7221b784d0d49ce3aa212f25487b3beee20c641413951e\n"
-            "true\n"
-            "OperationError(DOMException): Decryption failed\n"
-            "OperationError(DOMException): Decryption failed\n"
-            "OperationError(DOMException): Invalid tagLength\n"
-            "TypeError: Failed to read the 'iv' property from 'AesGcmParams': Required member is "
-            "undefined.");
+      "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5a"
+      "ac84aa051ba30b396a0aac973d58e091473f59854d5c2af327cd64a62cf35abd2ba6fab4\n"
+      "true\n"
+      "42831ec2217774244b7221b784d0d49ce3aa212f25487b3beee20c641413951e\n"
+      "true\n"
+      "OperationError(DOMException): Decryption failed\n"
+      "OperationError(DOMException): Decryption failed\n"
+      "OperationError(DOMException): Invalid tagLength\n"
+      "TypeError: Failed to read the 'iv' property from 'AesGcmParams': Required member is "
+      "undefined.");
 }
 
 TEST_F(Subtle, AesCbcAndCtrMatchNodeIncludingCounterWrap) {
-  EXPECT_EQ(run(R"js(
+  EXPECT_EQ(
+      run(R"js(
     const k = fromHex("feffe9928665731c6d6a8f9467308308");
     const cbc = await subtle.importKey("raw", k, "AES-CBC", false, ["encrypt", "decrypt"]);
     const ctr = await subtle.importKey("raw", k, "AES-CTR", false, ["encrypt", "decrypt"]);
@@ -431,19 +434,19 @@ TEST_F(Subtle, AesCbcAndCtrMatchNodeIncludingCounterWrap) {
       await errorOf(subtle.encrypt({ name: "AES-CBC", iv: iv.slice(1) }, cbc, plain)),
     ].join("\n");
   )js"),
-            "e793f77c3170cc821d737d11c12d5b0d586a4ea8d8a7c50ccbd131404a4c121ad22fd7223bf7a8f81dcc0daf"
-            "fb265e0b\n"
-            "true\n"
-            "4cceeeb2a4c4f5163c23d196d0a7dee8abebc8e9f1fbe3dab2e99ad0f980c92ba1c838a17361b2eaa40a2d2b"
-            "9816b3124bcb3b631d001da7eb3d823ed2f9cf7f\n"
-            "4cceeeb2a4c4f5163c23d196d0a7dee8abebc8e9f1fbe3dab2e99ad0f980c92ba4b78de0c86c33fdf7db8682"
-            "669c3f59fc6356bf882d021cf57392dfd8183a00\n"
-            "355adc5a2b484da2e33ab0c7b8f275123686cf8a8533d10a2065f5d70673fce63131fc4f74757c4191732a82"
-            "c8a58fd705f7b3527b9b08da886f9a6d24642761\n"
-            "true\n"
-            "OperationError(DOMException): The counter would repeat\n"
-            "OperationError(DOMException): Decryption failed\n"
-            "OperationError(DOMException): The iv must be 16 bytes for AES-CBC");
+      "e793f77c3170cc821d737d11c12d5b0d586a4ea8d8a7c50ccbd131404a4c121ad22fd7223bf7a8f81dcc0daf"
+      "fb265e0b\n"
+      "true\n"
+      "4cceeeb2a4c4f5163c23d196d0a7dee8abebc8e9f1fbe3dab2e99ad0f980c92ba1c838a17361b2eaa40a2d2b"
+      "9816b3124bcb3b631d001da7eb3d823ed2f9cf7f\n"
+      "4cceeeb2a4c4f5163c23d196d0a7dee8abebc8e9f1fbe3dab2e99ad0f980c92ba4b78de0c86c33fdf7db8682"
+      "669c3f59fc6356bf882d021cf57392dfd8183a00\n"
+      "355adc5a2b484da2e33ab0c7b8f275123686cf8a8533d10a2065f5d70673fce63131fc4f74757c4191732a82"
+      "c8a58fd705f7b3527b9b08da886f9a6d24642761\n"
+      "true\n"
+      "OperationError(DOMException): The counter would repeat\n"
+      "OperationError(DOMException): Decryption failed\n"
+      "OperationError(DOMException): The iv must be 16 bytes for AES-CBC");
 }
 
 TEST_F(Subtle, Pbkdf2MatchesRfc6070) {
@@ -525,7 +528,8 @@ TEST_F(Subtle, AesKwMatchesRfc3394AndWrapsJwk) {
 }
 
 TEST_F(Subtle, Ed25519MatchesRfc8032AndX25519Agrees) {
-  EXPECT_EQ(run(R"js(
+  EXPECT_EQ(
+      run(R"js(
     const b64u = (h) => btoa(String.fromCharCode(...fromHex(h))).replace(/\+/g, "-")
         .replace(/\//g, "_").replace(/=+$/, "");
     const jwk = { kty: "OKP", crv: "Ed25519",
@@ -546,10 +550,10 @@ TEST_F(Subtle, Ed25519MatchesRfc8032AndX25519Agrees) {
             await errorOf(subtle.importKey("jwk", { ...jwk, x: jwk.d }, "Ed25519", false, ["sign"]))
            ].join("\n");
   )js"),
-            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e3970"
-            "1cf9b46bd25bf5f0595bbe24655141438e7a100b\n"
-            "true\nfalse\ntrue\n32\n"
-            "DataError(DOMException): Invalid jwk key data");
+      "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e3970"
+      "1cf9b46bd25bf5f0595bbe24655141438e7a100b\n"
+      "true\nfalse\ntrue\n32\n"
+      "DataError(DOMException): Invalid jwk key data");
 }
 
 TEST_F(Subtle, GeneratedKeysSignVerifyExportAndReimport) {
@@ -620,7 +624,8 @@ TEST_F(Subtle, EcdhAndRsaOaepWork) {
 }
 
 TEST_F(Subtle, ErrorsRejectWithTheRightNames) {
-  EXPECT_EQ(run(R"js(
+  EXPECT_EQ(
+      run(R"js(
     const hmac = await subtle.importKey("raw", utf8("k"), { name: "HMAC", hash: "SHA-256" }, false,
                                         ["sign"]);
     const sync = subtle.digest("SHA-999", new Uint8Array(1));
@@ -657,40 +662,40 @@ TEST_F(Subtle, ErrorsRejectWithTheRightNames) {
       (() => { try { new CryptoKey(); return "constructed"; } catch (e) { return e.name; } })(),
     ].join("\n");
   )js"),
-            "true\n"
-            "NotSupportedError(DOMException): Unrecognized algorithm name: SHA-999\n"
-            "TypeError: SubtleCrypto.digest: 2 arguments required, but only 1 present.\n"
-            "TypeError: data is not of type '(ArrayBuffer or ArrayBufferView)'\n"
-            "InvalidAccessError(DOMException): The key is for HMAC, not RSA-PSS\n"
-            "InvalidAccessError(DOMException): The key does not allow 'verify'\n"
-            "InvalidAccessError(DOMException): The key is not extractable\n"
-            "TypeError: The provided value 'pem' is not a valid enum value of type KeyFormat.\n"
-            "TypeError: Failed to read the 'hash' property from 'HmacImportParams': Required member "
-            "is undefined.\n"
-            "TypeError: Failed to read the 'hash' property from 'HmacImportParams': Required member "
-            "is undefined.\n"
-            "NotSupportedError(DOMException): Unrecognized hash algorithm: MD5\n"
-            "SyntaxError(DOMException): Cannot create a key using the specified key usages (HMAC "
-            "does not allow 'encrypt')\n"
-            "SyntaxError(DOMException): Usages cannot be empty when creating a key.\n"
-            "TypeError: The provided value 'fly' is not a valid enum value of type KeyUsage.\n"
-            "DataError(DOMException): Invalid spki key data\n"
-            "DataError(DOMException): Invalid spki key data\n"
-            "DataError(DOMException): The key's named curve does not match namedCurve\n"
-            "NotSupportedError(DOMException): Unsupported named curve: P-192\n"
-            "SyntaxError(DOMException): Cannot create a key using the specified key usages (ECDSA "
-            "does not allow 'verify')\n"
-            "DataError(DOMException): The JWK \"alg\" member was not \"ES256\"\n"
-            "DataError(DOMException): The JWK \"k\" member is not valid base64url\n"
-            "DataError(DOMException): Invalid jwk key data\n"
-            "DataError(DOMException): AES key data must be 128, 192 or 256 bits\n"
-            "OperationError(DOMException): AES key length must be 128, 192 or 256 bits\n"
-            "OperationError(DOMException): The publicExponent must be 3 or 65537\n"
-            "InvalidAccessError(DOMException): The key is for HMAC, not AES-GCM\n"
-            "TypeError: key is not of type 'CryptoKey'\n"
-            "NotSupportedError(DOMException): PBKDF2 iteration counts above 100000 are not "
-            "supported\n"
-            "TypeError");
+      "true\n"
+      "NotSupportedError(DOMException): Unrecognized algorithm name: SHA-999\n"
+      "TypeError: SubtleCrypto.digest: 2 arguments required, but only 1 present.\n"
+      "TypeError: data is not of type '(ArrayBuffer or ArrayBufferView)'\n"
+      "InvalidAccessError(DOMException): The key is for HMAC, not RSA-PSS\n"
+      "InvalidAccessError(DOMException): The key does not allow 'verify'\n"
+      "InvalidAccessError(DOMException): The key is not extractable\n"
+      "TypeError: The provided value 'pem' is not a valid enum value of type KeyFormat.\n"
+      "TypeError: Failed to read the 'hash' property from 'HmacImportParams': Required member "
+      "is undefined.\n"
+      "TypeError: Failed to read the 'hash' property from 'HmacImportParams': Required member "
+      "is undefined.\n"
+      "NotSupportedError(DOMException): Unrecognized hash algorithm: MD5\n"
+      "SyntaxError(DOMException): Cannot create a key using the specified key usages (HMAC "
+      "does not allow 'encrypt')\n"
+      "SyntaxError(DOMException): Usages cannot be empty when creating a key.\n"
+      "TypeError: The provided value 'fly' is not a valid enum value of type KeyUsage.\n"
+      "DataError(DOMException): Invalid spki key data\n"
+      "DataError(DOMException): Invalid spki key data\n"
+      "DataError(DOMException): The key's named curve does not match namedCurve\n"
+      "NotSupportedError(DOMException): Unsupported named curve: P-192\n"
+      "SyntaxError(DOMException): Cannot create a key using the specified key usages (ECDSA "
+      "does not allow 'verify')\n"
+      "DataError(DOMException): The JWK \"alg\" member was not \"ES256\"\n"
+      "DataError(DOMException): The JWK \"k\" member is not valid base64url\n"
+      "DataError(DOMException): Invalid jwk key data\n"
+      "DataError(DOMException): AES key data must be 128, 192 or 256 bits\n"
+      "OperationError(DOMException): AES key length must be 128, 192 or 256 bits\n"
+      "OperationError(DOMException): The publicExponent must be 3 or 65537\n"
+      "InvalidAccessError(DOMException): The key is for HMAC, not AES-GCM\n"
+      "TypeError: key is not of type 'CryptoKey'\n"
+      "NotSupportedError(DOMException): PBKDF2 iteration counts above 100000 are not "
+      "supported\n"
+      "TypeError");
 }
 
 TEST_F(Subtle, CryptoKeyLooksLikeTheWebOne) {
@@ -749,9 +754,10 @@ TEST_F(Subtle, JoseSignsAndVerifiesHs256Es256Rs256) {
     if (fs::exists(p / "jose/package.json")) nodePath = p.string();
   }
   if (nodePath.empty()) GTEST_SKIP() << "jose is not installed";
-  std::string jose = bundle(kRepo / "tests/unit-js/subtle_jose_entry.mjs",
-                            "--platform=neutral --main-fields=browser,module,main --conditions=browser",
-                            "NODE_PATH='" + nodePath + "'");
+  std::string jose =
+      bundle(kRepo / "tests/unit-js/subtle_jose_entry.mjs",
+             "--platform=neutral --main-fields=browser,module,main --conditions=browser",
+             "NODE_PATH='" + nodePath + "'");
   ASSERT_FALSE(jose.empty());
   Result<void> r = engine_->runScript(jose, "jose.js");
   ASSERT_TRUE(r.ok()) << r.error().message;
