@@ -44,6 +44,21 @@ const kModes = {
   "AES-KW": { jwk: "KW", usages: ["wrapKey", "unwrapKey"], cipher: null },
 };
 
+const kTagLengths = [32, 64, 96, 104, 112, 120, 128];
+
+// WebCrypto's checks of the cipher parameters (the natives repeat them).
+function checkCipherParams(alg) {
+  const fail = (message) => domError("OperationError", message);
+  if (alg.name === "AES-CBC" && alg.iv.length !== 16) throw fail("The iv must be 16 bytes for AES-CBC");
+  if (alg.name === "AES-CTR") {
+    if (alg.counter.length !== 16) throw fail("The counter must be 16 bytes");
+    if (alg.length === 0 || alg.length > 128) throw fail("Invalid counter length");
+  }
+  if (alg.name === "AES-GCM" && alg.tagLength !== undefined && !kTagLengths.includes(alg.tagLength)) {
+    throw fail("Invalid tagLength");
+  }
+}
+
 function nativeParams(alg) {
   const { name, ...rest } = alg;
   return rest;
@@ -51,8 +66,10 @@ function nativeParams(alg) {
 
 function makeAes(name, mode) {
   const jwkAlg = (bits) => `A${bits}${mode.jwk}`;
-  const run = (op) => (native, alg, key, data) =>
-    native[op](name, key.handle, data, nativeParams(alg));
+  const run = (op) => (native, alg, key, data) => {
+    checkCipherParams(alg);
+    return native[op](name, key.handle, data, nativeParams(alg));
+  };
   const ops = mode.cipher
     ? { encrypt: mode.cipher, decrypt: mode.cipher }
     : { wrapKey: () => ({}), unwrapKey: () => ({}) };

@@ -93,7 +93,9 @@ function makeFamily(name, f) {
       if (format !== "jwk") return native.cryptoExportKey(key.handle, format);
       const parts = native.cryptoExportKey(key.handle, "jwk");
       const crv = curved ? key.algorithm.namedCurve : f.crv;
-      return encodeJwk({ kty: f.kty, crv }, parts, key);
+      // The Secure Curves draft names Ed25519 JWKs "Ed25519" (RFC 8037 says "EdDSA").
+      const base = name === "Ed25519" ? { kty: f.kty, crv, alg: "Ed25519" } : { kty: f.kty, crv };
+      return encodeJwk(base, parts, key);
     },
 
     generateKey(native, alg, extractable, usages) {
