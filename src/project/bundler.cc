@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <cstdlib>
@@ -15,6 +14,7 @@
 #include <system_error>
 
 #include "project/builtin_shims.h"
+#include "project/esbuild_output.h"
 #include "project/subprocess.h"
 #include "project/wasm_literals.h"
 
@@ -65,31 +65,18 @@ bool npmPackageInstalled(const fs::path& root, std::string_view name) {
   }
 }
 
+// esbuild can define process.env.KEY only when KEY is an identifier.
+bool isIdentifier(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$';
+  });
+}
+
 std::string trimEnd(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
   return s;
-}
-
-// esbuild suggests marking an unresolved package as external, which cannot work in an iife
-// bundle; say what will work instead.
-std::string improveHints(const std::string& output, const fs::path& root) {
-  constexpr std::string_view kHint = "  You can mark the path \"";
-  std::istringstream in(output);
-  std::string out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(kHint, 0) == 0) {
-      std::size_t close = line.find('"', kHint.size());
-      std::string spec = line.substr(kHint.size(), close - kHint.size());
-      std::size_t cut = spec.find('/', spec[0] == '@' ? spec.find('/') + 1 : 0);
-      std::string package = spec.substr(0, cut);
-      line = "  If \"" + package + "\" is an npm package, install it in " + root.string() +
-             " (npm install " + package + ").";
-    }
-    if (!out.empty()) out += '\n';
-    out += line;
-  }
-  return out;
 }
 
 // ---- generated modules --------------------------------------------------------------------------
@@ -164,34 +151,6 @@ Result<std::vector<std::string>> writeShims(const Config& config, const fs::path
     alias("partykit/server", stub);
   }
   return args;
-}
-
-// ---- esbuild output -----------------------------------------------------------------------------
-
-// The metafile's inputs, as absolute paths, without partyd's generated files.
-std::vector<fs::path> readInputs(const fs::path& metafile, const fs::path& root,
-                                 const fs::path& outDir) {
-  std::vector<fs::path> inputs;
-  auto text = readFile(metafile);
-  if (!text) return inputs;
-  boost::system::error_code ec;
-  boost::json::value meta = boost::json::parse(*text, ec);
-  if (ec || !meta.is_object()) return inputs;
-  const boost::json::value* in = meta.get_object().if_contains("inputs");
-  if (in == nullptr || !in->is_object()) return inputs;
-  std::set<fs::path> seen;
-  std::string outPrefix = outDir.lexically_normal().string() + "/";
-  for (const auto& member : in->get_object()) {
-    std::string key(member.key());
-    key = key.substr(0, key.find_first_of("?#"));  // "x.wasm?module" is the file x.wasm
-    if (key.find(':') != std::string::npos && key.find('/') > key.find(':')) continue;  // "ns:path"
-    fs::path p = (fs::path(key).is_absolute() ? fs::path(key) : root / key).lexically_normal();
-    if (p.string().rfind(outPrefix, 0) == 0) continue;
-    std::error_code fec;
-    if (!fs::is_regular_file(p, fec)) continue;
-    if (seen.insert(p).second) inputs.push_back(p);
-  }
-  return inputs;
 }
 
 }  // namespace
@@ -289,9 +248,16 @@ Result<Bundle> bundle(const Config& config, const BundleOptions& options) {
   }
   if (options.minify) argv.push_back("--minify");
 
-  bool hostDefined = std::any_of(config.define.begin(), config.define.end(),
-                                 [](const auto& kv) { return kv.first == "PARTYKIT_HOST"; });
-  if (!hostDefined) {
+  auto defined = [&](std::string_view key) {
+    return std::any_of(config.define.begin(), config.define.end(),
+                       [&](const auto& kv) { return kv.first == key; });
+  };
+  for (const auto& [key, value] : config.envFileVars) {
+    std::string name = "process.env." + key;
+    if (isIdentifier(key) && !defined(name))
+      argv.push_back("--define:" + name + "=" + jsonString(value));
+  }
+  if (!defined("PARTYKIT_HOST")) {
     std::string host = options.host.empty()
                            ? "127.0.0.1:" + std::to_string(config.port.value_or(1999))
                            : options.host;
@@ -309,7 +275,8 @@ Result<Bundle> bundle(const Config& config, const BundleOptions& options) {
   if (run->exitCode != 0) {
     std::string main = config.main.lexically_relative(config.root).string();
     return makeError("esbuild could not bundle " + main + " (exit status " +
-                     std::to_string(run->exitCode) + "):\n" + improveHints(output, config.root));
+                     std::to_string(run->exitCode) + "):\n" +
+                     improveEsbuildHints(output, config.root));
   }
 
   auto code = readFile(result.outFile);
@@ -319,7 +286,7 @@ Result<Bundle> bundle(const Config& config, const BundleOptions& options) {
     if (auto r = writeFile(result.outFile, rewrite.code); !r) return r.error();
   }
   result.code = std::move(rewrite.code);
-  result.inputs = readInputs(metafile, config.root, outDir);
+  result.inputs = readMetafile(metafile, config.root, outDir).inputs;
   if (options.sourceMap == SourceMap::kExternal) {
     if (auto map = readFile(mapFile)) result.sourceMap = std::move(*map);
   }

@@ -10,8 +10,8 @@
 //   - Before it runs, the runtime defines globalThis.__partyd_wasm(base64) → WebAssembly.Module.
 //   - It may define globalThis.__partyd_modules["node:<name>"] / ["cloudflare:<name>"] to supply
 //     built-in modules (builtin_shims.h); any other use of them throws a clear Error.
-//   - process.env.<KEY> for .env keys, and the defines of Config::define, are compiled in;
-//     PARTYKIT_HOST is a string constant.
+//   - process.env.<KEY> for each Config::envFileVars key, and the defines of Config::define, are
+//     compiled in; PARTYKIT_HOST is a string constant.
 //   - `.bin` imports are Uint8Array (esbuild's binary loader), where workerd gives an ArrayBuffer;
 //     `.txt` and `.html` are strings; `.json` is the parsed value.
 #pragma once

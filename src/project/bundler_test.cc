@@ -256,7 +256,8 @@ export default { host: PARTYKIT_HOST, feature: FEATURE, secret: process.env.SECR
 )TS");
   dir.write("src/notes.txt", "plain text\n");
   Config config = projectConfig(dir);
-  config.define = {{"FEATURE", "true"}, {"process.env.SECRET", "\"s3cret\""}};
+  config.define = {{"FEATURE", "true"}};
+  config.envFileVars = {{"SECRET", "s3cret"}, {"not-an-identifier", "x"}};
   BundleOptions options = optionsFor(dir);
   options.host = "example.test:8080";
   options.minify = true;

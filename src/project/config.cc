@@ -234,13 +234,14 @@ Result<Config> loadConfig(const fs::path& dirOrFile, const LoadOptions& opts) {
   config.varsJson = boost::json::serialize(vars);
   config.envFileVars = envVars;
 
-  // process.env.KEY (and with --with-env, KEY) < "define" < --define.
+  // With --with-env, KEY < "define" < --define. process.env.KEY for .env keys is added by the
+  // server bundler alone, so that .env secrets never reach a browser build of serve.build.
   StringPairs define;
-  for (const auto& [key, value] : envVars) {
-    if (!isIdentifier(key)) continue;  // esbuild cannot define process.env.my-key
-    std::string literal = boost::json::serialize(boost::json::string(value));
-    setPair(define, "process.env." + key, literal);
-    if (opts.withEnv) setPair(define, key, literal);
+  if (opts.withEnv) {
+    for (const auto& [key, value] : envVars) {
+      if (isIdentifier(key))
+        setPair(define, key, boost::json::serialize(boost::json::string(value)));
+    }
   }
   for (const auto& [key, value] : config.define) setPair(define, key, value);
   for (const auto& [key, value] : opts.define) setPair(define, key, value);

@@ -72,12 +72,13 @@ struct Config {
   // A JSON object text: "vars" < .env < .env.local (dev only) < --var. Values from .env files and
   // --var are strings.
   std::string varsJson = "{}";
-  // The .env and .env.local entries alone (already inside varsJson), for a runtime process.env.
+  // The .env and .env.local entries alone (already inside varsJson). The server bundler compiles
+  // each in as process.env.<KEY>; the runtime may also offer them as a process.env object.
   StringPairs envFileVars;
   // esbuild defines, values are JS expressions (JSON literals or identifiers) as in partykit.json.
-  // Order of precedence, lowest first: process.env.<KEY> for each .env key, <KEY> itself under
-  // LoadOptions::withEnv, "define" from the file, then --define. PARTYKIT_HOST is added by the
-  // bundler unless set here.
+  // Order of precedence, lowest first: each .env key as itself under LoadOptions::withEnv, "define"
+  // from the file, then --define. The server bundler adds PARTYKIT_HOST and process.env.<KEY>
+  // unless they are set here.
   StringPairs define;
   std::string compatibilityDate;  // "YYYY-MM-DD" or empty
   std::vector<std::string> compatibilityFlags;

@@ -241,10 +241,11 @@ TEST(Config, VarsMergeInOrderVarsDotenvDotenvLocalThenCommandLine) {
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(boost::json::parse(config->varsJson),
             boost::json::parse(R"({"A":"vars","B":"env","C":"local","D":"cli","N":5})"));
+  EXPECT_EQ(lookup(config->envFileVars, "B"), "env");
   EXPECT_EQ(lookup(config->envFileVars, "C"), "local");
-  EXPECT_EQ(lookup(config->define, "process.env.B"), "\"env\"");
-  EXPECT_EQ(lookup(config->define, "process.env.D"), "\"local\"");
-  EXPECT_EQ(lookup(config->define, "D"), "<missing D>");
+  EXPECT_EQ(lookup(config->envFileVars, "D"), "local");
+  EXPECT_EQ(lookup(config->envFileVars, "A"), "<missing A>");
+  EXPECT_TRUE(config->define.empty());  // .env values become defines only in the server bundle
   EXPECT_EQ(config->watchFiles.size(), 3u);
 
   opts.dev = false;  // .env.local is for dev only
@@ -254,7 +255,7 @@ TEST(Config, VarsMergeInOrderVarsDotenvDotenvLocalThenCommandLine) {
             boost::json::parse(R"({"A":"vars","B":"env","C":"env","D":"cli","N":5})"));
 }
 
-TEST(Config, DefinesMergeEnvThenFileThenCommandLine) {
+TEST(Config, DefinesMergeWithEnvThenFileThenCommandLine) {
   TempDir dir;
   writeProject(
       dir,
@@ -268,8 +269,8 @@ TEST(Config, DefinesMergeEnvThenFileThenCommandLine) {
   EXPECT_EQ(lookup(config->define, "X"), "1");
   EXPECT_EQ(lookup(config->define, "Y"), "3");
   EXPECT_EQ(lookup(config->define, "process.env.K"), "\"file\"");
-  EXPECT_EQ(lookup(config->define, "K"), "\"env\"");
-  EXPECT_EQ(lookup(config->define, "process.env.bad-key"), "<missing process.env.bad-key>");
+  EXPECT_EQ(lookup(config->define, "K"), "\"env\"");  // --with-env
+  EXPECT_EQ(lookup(config->define, "bad-key"), "<missing bad-key>");
 }
 
 TEST(Config, FallsBackToThePartykitKeyOfPackageJson) {
