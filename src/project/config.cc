@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -125,6 +126,18 @@ bool isIdentifier(std::string_view s) {
   });
 }
 
+// JSON.stringify writes Infinity and NaN (which JSON5 allows in "vars") as null; Boost.JSON 1.81
+// would write them bare, which no JSON parser reads.
+void nullNonFinite(boost::json::value& value) {
+  if (value.is_double() && !std::isfinite(value.get_double())) {
+    value = nullptr;
+  } else if (value.is_array()) {
+    for (boost::json::value& v : value.get_array()) nullNonFinite(v);
+  } else if (value.is_object()) {
+    for (auto& member : value.get_object()) nullNonFinite(member.value());
+  }
+}
+
 // A name for projects without one: the root folder's name, lowercased, with other characters
 // turned into '-'.
 std::string defaultName(const fs::path& root) {
@@ -165,9 +178,17 @@ Result<Config> loadConfig(const fs::path& dirOrFile, const LoadOptions& opts) {
                      " does not exist (expected a project directory or its "
                      "partykit.json)");
   }
-  if (target.has_filename() == false && target.has_parent_path()) target = target.parent_path();
+  if (!target.has_filename()) target = target.parent_path();  // "dir/" → "dir"
 
-  fs::path configFile = fs::is_directory(target, ec) ? findConfigFile(target) : target;
+  bool isDirectory = fs::is_directory(target, ec);
+  std::string extension = target.extension().string();
+  if (!isDirectory && (extension == ".ts" || extension == ".js" || extension == ".tsx" ||
+                       extension == ".jsx" || extension == ".mjs" || extension == ".mts")) {
+    return makeError(dirOrFile.string() +
+                     " is a script, not a config: pass the project directory (or its "
+                     "partykit.json), and give the script as \"main\"");
+  }
+  fs::path configFile = isDirectory ? findConfigFile(target) : target;
 
   Config config;
   std::optional<fs::path> mainFromCommandLine;
@@ -231,6 +252,7 @@ Result<Config> loadConfig(const fs::path& dirOrFile, const LoadOptions& opts) {
   readEnvFiles(opts, config, envVars);
   for (const auto& [key, value] : envVars) vars[key] = value;
   for (const auto& [key, value] : opts.vars) vars[key] = value;
+  for (auto& member : vars) nullNonFinite(member.value());
   config.varsJson = boost::json::serialize(vars);
   config.envFileVars = envVars;
 
@@ -239,8 +261,9 @@ Result<Config> loadConfig(const fs::path& dirOrFile, const LoadOptions& opts) {
   StringPairs define;
   if (opts.withEnv) {
     for (const auto& [key, value] : envVars) {
-      if (isIdentifier(key))
+      if (isIdentifier(key)) {
         setPair(define, key, boost::json::serialize(boost::json::string(value)));
+      }
     }
   }
   for (const auto& [key, value] : config.define) setPair(define, key, value);

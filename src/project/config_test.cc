@@ -255,6 +255,15 @@ TEST(Config, VarsMergeInOrderVarsDotenvDotenvLocalThenCommandLine) {
             boost::json::parse(R"({"A":"vars","B":"env","C":"env","D":"cli","N":5})"));
 }
 
+TEST(Config, VarsJsonIsValidJsonEvenWithJson5Infinity) {
+  TempDir dir;
+  dir.write("src/server.ts", "");
+  dir.write("partykit.json5", "{main: 'src/server.ts', vars: {big: Infinity, list: [NaN, 1]}}");
+  auto config = loadConfig(dir.path(), {});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->varsJson, R"({"big":null,"list":[null,1]})");
+}
+
 TEST(Config, DefinesMergeWithEnvThenFileThenCommandLine) {
   TempDir dir;
   writeProject(
@@ -371,6 +380,14 @@ TEST(Config, CompatibilityDateMustLookLikeADate) {
   TempDir dir;
   writeProject(dir, R"({"main": "src/server.ts", "compatibilityDate": "July 2024"})");
   EXPECT_CONTAINS(loadError(dir), "compatibilityDate: expected a date like \"2024-07-18\"");
+}
+
+TEST(Config, AScriptGivenAsTheConfigIsRejectedWithAHint) {
+  TempDir dir;
+  fs::path script = dir.write("src/server.ts", "export default {};");
+  auto config = loadConfig(script, {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_CONTAINS(config.error().message, "is a script, not a config");
 }
 
 TEST(Config, MissingDirectoryIsReported) {
