@@ -108,8 +108,9 @@ Result<std::vector<std::string>> writeShims(const Config& config, const fs::path
     if (userAliases.count(from) == 0) args.push_back("--alias:" + from + "=" + to.string());
   };
   // .js files below here are CommonJS whatever the project's package.json says.
-  if (auto r = writeFile(shimDir / "package.json", "{ \"type\": \"commonjs\" }\n"); !r)
+  if (auto r = writeFile(shimDir / "package.json", "{ \"type\": \"commonjs\" }\n"); !r) {
     return r.error();
+  }
 
   std::set<std::string> aliasedTops;
   for (const BuiltinModule& m : builtinModules()) {
@@ -254,8 +255,9 @@ Result<Bundle> bundle(const Config& config, const BundleOptions& options) {
   };
   for (const auto& [key, value] : config.envFileVars) {
     std::string name = "process.env." + key;
-    if (isIdentifier(key) && !defined(name))
+    if (isIdentifier(key) && !defined(name)) {
       argv.push_back("--define:" + name + "=" + jsonString(value));
+    }
   }
   if (!defined("PARTYKIT_HOST")) {
     std::string host = options.host.empty()

@@ -82,8 +82,9 @@ void readServeBuild(SchemaReader& r, const boost::json::value& value, const std:
         for (const std::string& e : *entries) build.entries.push_back(resolve(root, e));
       }
     }
-    if (auto* v = o->if_contains("bundle"))
+    if (auto* v = o->if_contains("bundle")) {
       build.bundle = r.boolean(*v, child("bundle")).value_or(true);
+    }
     if (auto* v = o->if_contains("splitting")) {
       build.splitting = r.boolean(*v, child("splitting")).value_or(true);
     }
@@ -94,8 +95,9 @@ void readServeBuild(SchemaReader& r, const boost::json::value& value, const std:
       if (auto s = r.string(*v, child("outdir"))) build.outdir = resolve(root, *s);
     }
     if (auto* v = o->if_contains("minify")) build.minify = r.boolean(*v, child("minify"));
-    if (auto* v = o->if_contains("alias"))
+    if (auto* v = o->if_contains("alias")) {
       build.alias = r.stringMap(*v, child("alias")).value_or(StringPairs{});
+    }
     if (auto* v = o->if_contains("format")) {
       if (auto s = r.string(*v, child("format"))) {
         if (*s == "esm" || *s == "cjs" || *s == "iife") {
@@ -109,8 +111,9 @@ void readServeBuild(SchemaReader& r, const boost::json::value& value, const std:
     if (auto* v = o->if_contains("sourcemap")) {
       build.sourcemap = r.boolean(*v, child("sourcemap")).value_or(true);
     }
-    if (auto* v = o->if_contains("define"))
+    if (auto* v = o->if_contains("define")) {
       build.define = r.stringMap(*v, child("define")).value_or(StringPairs{});
+    }
     if (auto* v = o->if_contains("loader")) {
       static constexpr std::string_view kLoaders[] = {
           "base64", "binary", "copy", "css",       "dataurl", "default", "empty", "file",
@@ -198,8 +201,9 @@ void readBuild(SchemaReader& r, const boost::json::value& value, const std::stri
       for (const std::string& w : *watch) build.watch.push_back(resolve(root, w));
     }
   }
-  if (auto* v = o->if_contains("alias"))
+  if (auto* v = o->if_contains("alias")) {
     build.alias = r.stringMap(*v, child("alias")).value_or(StringPairs{});
+  }
   config.build = std::move(build);
 }
 
@@ -216,12 +220,15 @@ void readAi(SchemaReader& r, const boost::json::value& value, const std::string&
   const boost::json::object& o = value.get_object();
   r.checkKeys(o, ptr, {"apiGateway", "apiToken", "apiAccount"}, UnknownKeys::kWarn);
   AiConfig ai;
-  if (auto* v = o.if_contains("apiGateway"))
+  if (auto* v = o.if_contains("apiGateway")) {
     ai.apiGateway = r.string(*v, jsonPointerAppend(ptr, "apiGateway"));
-  if (auto* v = o.if_contains("apiToken"))
+  }
+  if (auto* v = o.if_contains("apiToken")) {
     ai.apiToken = r.string(*v, jsonPointerAppend(ptr, "apiToken"));
-  if (auto* v = o.if_contains("apiAccount"))
+  }
+  if (auto* v = o.if_contains("apiAccount")) {
     ai.apiAccount = r.string(*v, jsonPointerAppend(ptr, "apiAccount"));
+  }
   config.ai = std::move(ai);
 }
 
@@ -286,8 +293,9 @@ void readObservability(SchemaReader& r, const boost::json::value& value, const s
   if (o == nullptr) return;
   r.checkKeys(*o, ptr, {"enabled", "head_sampling_rate"}, UnknownKeys::kWarn);
   ObservabilityConfig obs;
-  if (auto* v = o->if_contains("enabled"))
+  if (auto* v = o->if_contains("enabled")) {
     obs.enabled = r.boolean(*v, jsonPointerAppend(ptr, "enabled"));
+  }
   if (auto* v = o->if_contains("head_sampling_rate")) {
     obs.headSamplingRate = r.number(*v, jsonPointerAppend(ptr, "head_sampling_rate"));
   }
@@ -453,8 +461,9 @@ void readConfigFields(SchemaReader& r, const boost::json::object& o, const std::
   if (auto* v = o.if_contains("vectorize")) readVectorize(r, *v, child("vectorize"), config);
   if (auto* v = o.if_contains("bindings")) readBindings(r, *v, child("bindings"), config);
   if (auto* v = o.if_contains("placement")) readPlacement(r, *v, child("placement"), config);
-  if (auto* v = o.if_contains("observability"))
+  if (auto* v = o.if_contains("observability")) {
     readObservability(r, *v, child("observability"), config);
+  }
 }
 
 }  // namespace partyd::project

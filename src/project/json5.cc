@@ -112,8 +112,9 @@ class Parser {
 
   bool parseDocument() {
     if (!skipSpace()) return false;
-    if (atEnd())
+    if (atEnd()) {
       return fail(pos_, "expected a value, found the end of the file (the file is empty)");
+    }
     if (!parseValue(doc_.root, "", 0)) return false;
     if (!skipSpace()) return false;
     if (!atEnd()) return fail(pos_, "unexpected " + describeHere() + " after the end of the value");
@@ -162,8 +163,9 @@ class Parser {
         while (!atEnd() && text_[pos_] != '\n' && text_[pos_] != '\r') ++pos_;
       } else if (cp == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '*') {
         std::size_t end = text_.find("*/", pos_ + 2);
-        if (end == std::string_view::npos)
+        if (end == std::string_view::npos) {
           return fail(pos_, "this comment is never closed with */");
+        }
         pos_ = end + 2;
       } else {
         break;
@@ -244,8 +246,9 @@ class Parser {
       std::string child = jsonPointerAppend(pointer, key);
       doc_.keyOffsets[child] = keyOffset;
       boost::json::value value;
-      if (atEnd())
+      if (atEnd()) {
         return fail(pos_, "expected a value for \"" + key + "\", found the end of the file");
+      }
       if (!parseValue(value, child, depth + 1)) return false;
       object[key] = std::move(value);
       if (!skipSpace()) return false;
@@ -269,8 +272,9 @@ class Parser {
         ++pos_;
         return true;
       }
-      if (atEnd())
+      if (atEnd()) {
         return fail(pos_, "expected a value or ']', found the end of the file" + notClosed());
+      }
       boost::json::value value;
       if (!parseValue(value, jsonPointerAppend(pointer, std::to_string(array.size())), depth + 1)) {
         return false;

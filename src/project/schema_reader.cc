@@ -208,8 +208,9 @@ std::optional<double> SchemaReader::number(const boost::json::value& value,
 std::optional<std::vector<std::string>> SchemaReader::strings(const boost::json::value& value,
                                                               const std::string& pointer,
                                                               bool allowSingle) {
-  if (allowSingle && value.is_string())
+  if (allowSingle && value.is_string()) {
     return std::vector<std::string>{std::string(value.get_string())};
+  }
   if (!value.is_array()) {
     typeError(value, pointer,
               allowSingle ? "a string or an array of strings" : "an array of strings");

@@ -108,8 +108,9 @@ std::optional<std::string> readStringLiteral(std::string_view code, std::size_t 
         char32_t cp = 0;
         if (i + 1 < code.size() && code[i + 1] == '{') {
           std::size_t close = code.find('}', i + 2);
-          if (close == std::string_view::npos || close == i + 2 || close - i - 2 > 6)
+          if (close == std::string_view::npos || close == i + 2 || close - i - 2 > 6) {
             return std::nullopt;
+          }
           auto v = hexRun(i + 2, close - i - 2);
           if (!v) return std::nullopt;
           cp = *v;
