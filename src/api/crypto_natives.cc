@@ -167,9 +167,11 @@ bool hmac(const EVP_MD* md, std::string_view key, std::string_view data, std::st
 }
 
 // ---- key handles ----------------------------------------------------------------------------
-// A handle is a zero-length ArrayBuffer whose backing store points at a KeyData and frees it in
-// its deleter. V8 runs that deleter when the buffer dies, on whichever thread sweeps it, and when
-// the isolate is disposed, so keys neither leak nor need a weak-callback registry.
+// A handle is a one-byte ArrayBuffer whose backing store is a KeyData (the byte is its `window`)
+// and frees it in its deleter. V8 runs that deleter when the buffer dies, on whichever thread
+// sweeps it, and when the isolate is disposed, so keys neither leak nor need a weak-callback
+// registry. One byte rather than none: V8 does not hand out the pointer of an empty buffer. A
+// private symbol brands our buffers, so no other ArrayBuffer is ever read as a KeyData.
 
 enum class KeyType { kSecret, kPublic, kPrivate };
 enum class KeyKind { kSecret, kRsa, kEc, kEd25519, kX25519 };
@@ -178,6 +180,7 @@ constexpr std::uint64_t kKeyMagic = 0x7061727479643a6bULL;  // "partyd:k"
 std::atomic<std::int64_t> gLiveKeys{0};
 
 struct KeyData {
+  unsigned char window = 0;  // all the handle's ArrayBuffer shows of this struct
   std::uint64_t magic = kKeyMagic;
   KeyType type = KeyType::kSecret;
   KeyKind kind = KeyKind::kSecret;
@@ -196,19 +199,26 @@ void freeKey(void* data, size_t, void*) {
   delete static_cast<KeyData*>(data);
 }
 
+Local<v8::Private> handleBrand(Isolate* iso) {
+  return v8::Private::ForApi(iso, str(iso, "partyd.cryptoKeyHandle"));
+}
+
 Local<Value> newHandle(Isolate* iso, std::unique_ptr<KeyData> key) {
   std::unique_ptr<v8::BackingStore> store =
-      v8::ArrayBuffer::NewBackingStore(key.get(), 0, freeKey, nullptr);
+      v8::ArrayBuffer::NewBackingStore(key.get(), 1, freeKey, nullptr);
   key.release();  // the backing store owns it now
-  return v8::ArrayBuffer::New(iso, std::move(store));
+  Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(iso, std::move(store));
+  ab->SetPrivate(iso->GetCurrentContext(), handleBrand(iso), v8::True(iso)).FromMaybe(false);
+  return ab;
 }
 
 KeyData* keyArg(Isolate* iso, Local<Value> v) {
-  if (v->IsArrayBuffer()) {
-    // ArrayBuffer::Data() of an empty buffer is not the store's pointer; the store keeps it.
+  Local<v8::Context> ctx = iso->GetCurrentContext();
+  if (v->IsArrayBuffer() &&
+      v.As<v8::Object>()->HasPrivate(ctx, handleBrand(iso)).FromMaybe(false)) {
     auto ab = v.As<v8::ArrayBuffer>();
-    auto* key = static_cast<KeyData*>(ab->GetBackingStore()->Data());
-    if (ab->ByteLength() == 0 && key && key->magic == kKeyMagic) return key;
+    auto* key = static_cast<KeyData*>(ab->Data());
+    if (ab->ByteLength() == 1 && key && key->magic == kKeyMagic) return key;
   }
   failType(iso, "Expected a key handle");
   return nullptr;
@@ -467,7 +477,8 @@ PkeyPtr okpFromJwk(const JwkParts& jwk, int id, KeyType* type) {
 
 // cryptoImportKey(format, kind, data, namedCurve?) -> handle
 //   format: "raw" | "spki" | "pkcs8" | "jwk"; kind: "secret" | "rsa" | "ec" | "ed25519" | "x25519"
-//   data: a BufferSource, or for jwk an object of decoded members (ArrayBuffers).
+//   data: a BufferSource, or for jwk an object of decoded members (ArrayBuffers). Secret keys
+//   come as raw bytes only (the JS layer decodes a JWK's "k").
 void nImportKey(const FunctionCallbackInfo<Value>& info) {
   Isolate* iso = info.GetIsolate();
   std::string format = js::toUtf8(iso, info[0]);
@@ -482,13 +493,10 @@ void nImportKey(const FunctionCallbackInfo<Value>& info) {
   }
   if (kind == KeyKind::kSecret) {
     std::string_view bytes;
-    if (format == "jwk") {
-      if (!bytesArg(iso, prop(iso, info[2], "k"), &bytes, "k")) return;
-    } else if (format != "raw") {
-      return (void)fail(iso, kNotSupportedError, "Secret keys import only as raw or jwk");
-    } else if (!bytesArg(iso, info[2], &bytes, "keyData")) {
-      return;
+    if (format != "raw") {
+      return (void)fail(iso, kNotSupportedError, "Secret keys import only as raw bytes");
     }
+    if (!bytesArg(iso, info[2], &bytes, "keyData")) return;
     auto key = makeKey(KeyType::kSecret, kind, nullptr);
     key->secret.assign(bytes);
     return info.GetReturnValue().Set(newHandle(iso, std::move(key)));

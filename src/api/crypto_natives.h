@@ -1,7 +1,7 @@
 // The natives behind crypto.subtle (src/api/js/subtle): digests, HMAC, key import, export and
 // generation, sign/verify, encrypt/decrypt and key derivation, all synchronous, on OpenSSL 3.
-// Key material lives in C++: a key handle is a zero-length ArrayBuffer whose backing store owns
-// the key, so V8 frees it with the buffer (also when the isolate goes away). The JS layer owns
+// Key material lives in C++: a key handle is a one-byte ArrayBuffer whose backing store owns the
+// key, so V8 frees it with the buffer (also when the isolate goes away). The JS layer owns
 // WebIDL conversion, usages and extractability; these natives still check what they rely on and
 // throw Errors whose `name` is a DOMException name (DataError, OperationError, ...).
 #pragma once
