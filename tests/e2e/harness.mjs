@@ -84,6 +84,15 @@ export function tmpDir(prefix = "partyd-e2e-") {
 // ---- servers ---------------------------------------------------------------------------------
 
 const live = new Set(); // child processes to kill if the test process exits early
+// Clients the helpers opened. server.stop() closes them, so a test that failed half-way cannot
+// leave a reconnecting PartySocket behind that keeps the test process alive.
+const openClients = new Set();
+
+/** Closes every client the helpers opened that is still open. */
+export function closeOpenClients() {
+  for (const close of openClients) close();
+  openClients.clear();
+}
 process.on("exit", () => {
   for (const child of live) {
     try {
@@ -189,6 +198,7 @@ export async function startServer(fixtureName, opts = {}) {
       } catch {}
     },
     async stop() {
+      closeOpenClients();
       const child = this.child;
       if (!child) return;
       this.child = null;
@@ -424,6 +434,9 @@ export function openSocket(host, target, { headers, timeout = DEFAULT_TIMEOUT_MS
   const closed = new Promise((resolve) =>
     ws.once("close", (code, reason) => resolve({ code, reason: reason.toString("utf8") })),
   );
+  const untrack = () => ws.terminate();
+  openClients.add(untrack);
+  closed.then(() => openClients.delete(untrack));
 
   const client = {
     ws,
@@ -508,6 +521,8 @@ export async function usePartySocket(options) {
     inbox.push(typeof d === "string" ? d : Buffer.from(d));
   });
   const opened = new Promise((resolve) => socket.addEventListener("open", resolve, { once: true }));
+  const stop = () => socket.close();
+  openClients.add(stop);
   return {
     socket,
     opened: withTimeout(opened, DEFAULT_TIMEOUT_MS, "PartySocket open"),
@@ -518,6 +533,7 @@ export async function usePartySocket(options) {
     nextJson: (t) => inbox.nextJson(t),
     waitFor: (pred, t, what) => inbox.waitFor(pred, t, what),
     close() {
+      openClients.delete(stop);
       socket.close();
     },
   };
