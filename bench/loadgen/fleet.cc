@@ -55,12 +55,13 @@ void Fleet::settled(int loop) {
 }
 
 bool Fleet::waitReady(double timeout_s) {
-  bool done = waitUntil([this] { return ready() + failed() >= size(); }, timeout_s);
+  bool done = waitProgress([this] { return ready() + failed() >= size(); },
+                           [this] { return ready() + failed(); }, timeout_s);
   if (!done) {
     std::lock_guard lock(error_mutex_);
     if (first_error_.empty()) {
-      first_error_ = "timed out: " + std::to_string(ready()) + " of " + std::to_string(size()) +
-                     " connections ready after " + std::to_string(timeout_s) + " s";
+      first_error_ = "stalled: " + std::to_string(ready()) + " of " + std::to_string(size()) +
+                     " connections ready, none more in " + std::to_string(timeout_s) + " s";
     }
     return false;
   }

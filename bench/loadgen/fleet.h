@@ -37,7 +37,8 @@ class Fleet : public WsHandler {
   Fleet(Loops& loops, const Target& target, Options options);
   ~Fleet();
 
-  // start begins opening connections; waitReady() then waits for all of them (or a failure).
+  // start begins opening connections; waitReady() then waits for all of them (or a failure, or
+  // `timeout_s` without one more connection settling).
   void start();
   bool waitReady(double timeout_s);
 

@@ -26,7 +26,8 @@ common flags:
   --threads 1          client threads (one Asio loop each)
   --sources 1          spread connections over 127.0.0.1 .. 127.0.0.N
   --server-pid P[,P]   server process(es); their descendants count too (CPU, RSS)
-  --timeout 60         seconds before a phase that has not completed fails
+  --timeout 60         a phase fails when nothing progresses for this many seconds
+  --max-errors 100     http, rooms: failed requests tolerated (each is counted and retried)
 )";
 
 }  // namespace

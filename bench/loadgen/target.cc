@@ -41,6 +41,24 @@ std::string Target::roomPath(std::string_view room) const {
   return path;
 }
 
+bool waitProgress(const std::function<bool()>& done, const std::function<uint64_t()>& progress,
+                  double stall_s) {
+  const auto stall = std::chrono::duration<double>(stall_s);
+  uint64_t last = progress();
+  Clock::time_point last_change = Clock::now();
+  while (!done()) {
+    Clock::time_point now = Clock::now();
+    if (uint64_t current = progress(); current != last) {
+      last = current;
+      last_change = now;
+    } else if (now - last_change > stall) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 bool waitUntil(const std::function<bool()>& done, double timeout_s) {
   auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   while (!done()) {

@@ -26,7 +26,7 @@ struct Target {
   std::string prefix;  // room ids are <prefix>-<n>: fresh per run unless --prefix is given
   int sources = 1;
   int threads = 1;
-  double timeout_s = 60;
+  double timeout_s = 60;  // --timeout: how long a phase may go without progress
   ProcessTree server{{}};
 
   asio::ip::tcp::endpoint endpoint() const;
@@ -38,6 +38,12 @@ struct Target {
 
 // waitUntil polls `done` every millisecond until it holds or `timeout_s` passes; it returns done().
 bool waitUntil(const std::function<bool()>& done, double timeout_s);
+
+// waitProgress polls `done` every millisecond until it holds, or until `progress` (a count that
+// grows as work completes) has not moved for `stall_s` seconds. A slow server is not a broken one:
+// only a stall fails. It returns done().
+bool waitProgress(const std::function<bool()>& done, const std::function<uint64_t()>& progress,
+                  double stall_s);
 
 inline uint64_t nanosSince(Clock::time_point start, Clock::time_point end) {
   return static_cast<uint64_t>(

@@ -1,7 +1,8 @@
 // W6 http: keep-alive GETs to rooms' onRequest from --connections connections, each in a closed
 // loop, for --duration seconds; one phase (and JSON line) per entry of --rooms (default "1,1000":
 // one hot room, then requests spread round robin over 1000 rooms). Every room is touched once
-// before the clock starts, so activation is not part of the figure (W2 measures that).
+// before the clock starts, so activation is not part of the figure (W2 measures that). Failed
+// requests are counted ("errors", "warmup_errors") and retried, up to --max-errors.
 #include <thread>
 
 #include "http_driver.h"
@@ -15,6 +16,7 @@ int runHttp(Flags& flags) {
   const size_t connections = static_cast<size_t>(flags.integer("connections", 16));
   const double duration_s = flags.number("duration", 5);
   const std::vector<int64_t> room_counts = flags.integers("rooms", {1, 1000});
+  const int64_t max_errors = flags.integer("max-errors", 100);
   if (std::string unused = flags.unusedFlag(); !unused.empty()) {
     return fail("http", "hot", "unknown flag --" + unused);
   }
@@ -23,20 +25,27 @@ int runHttp(Flags& flags) {
     std::vector<std::string> paths;
     for (int64_t r = 0; r < rooms; ++r) paths.push_back(target.roomPath("h" + std::to_string(r)));
     const uint64_t n = connections;
+
+    uint64_t warmup_errors = 0;
     {
       Loops loops(target.threads);
-      HttpDriver touch(loops, target, connections, [&](size_t conn, uint64_t j) -> std::string {
+      auto each_room_once = [&](size_t conn, uint64_t j) -> std::string {
         uint64_t room = conn + j * n;
         return room < paths.size() ? paths[room] : std::string();
-      });
+      };
+      HttpDriver touch(loops, target, connections, max_errors, each_room_once);
       touch.start();
-      if (!touch.wait(target.timeout_s))
+      if (!touch.wait(target.timeout_s)) {
         return fail("http", phase, "warm-up: " + touch.firstError());
+      }
+      warmup_errors = touch.errors();
     }
+
     Loops loops(target.threads);
-    HttpDriver driver(loops, target, connections, [&](size_t conn, uint64_t j) -> std::string {
+    auto round_robin = [&](size_t conn, uint64_t j) {
       return paths[(conn + j * n) % paths.size()];
-    });
+    };
+    HttpDriver driver(loops, target, connections, max_errors, round_robin);
     const uint64_t server_cpu_start = target.server.cpuNs();
     const uint64_t client_cpu_start = selfCpuNs();
     Clock::time_point start = Clock::now();
@@ -51,7 +60,8 @@ int runHttp(Flags& flags) {
 
     JsonLine line = resultLine("http", phase, target);
     line.add("rooms", rooms).add("connections", static_cast<int64_t>(connections));
-    line.add("requests", responses).add("seconds", seconds);
+    line.add("requests", responses).add("errors", driver.errors());
+    line.add("warmup_errors", warmup_errors).add("seconds", seconds);
     line.add("req_per_s", static_cast<double>(responses) / seconds);
     line.addLatency(driver.latency());
     if (!target.server.empty()) {

@@ -1,0 +1,78 @@
+// What bench/compare shows for each workload, and the table of medians and ratios it prints.
+// A ratio says how many times better a server is than `partykit dev` on that metric (above 1 is
+// better, whichever way the metric points).
+
+export const METRICS = {
+  echo: [["p50_us", "lower"], ["p99_us", "lower"], ["p999_us", "lower"]],
+  activate: [["p50_us", "lower"], ["p99_us", "lower"], ["per_s", "higher"]],
+  broadcast: [["msgs_per_s", "higher"], ["p50_us", "lower"], ["p99_us", "lower"], ["p999_us", "lower"],
+    ["server_cpu_us_per_delivery", "lower"], ["client_cpu_pct", "info"]],
+  idle: [["kib_per_conn", "lower"], ["idle_cpu_pct", "lower"], ["connect_per_s", "higher"]],
+  rooms: [["kib_per_room", "lower"], ["touch_per_s", "higher"], ["errors", "info"]],
+  http: [["req_per_s", "higher"], ["p50_us", "lower"], ["p99_us", "lower"], ["server_cpu_us_per_req", "lower"],
+    ["errors", "info"], ["warmup_errors", "info"]],
+};
+
+export function median(values) {
+  const sorted = values.filter((v) => typeof v === "number").sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function formatValue(value) {
+  if (value === null || value === undefined) return "-";
+  const abs = Math.abs(value);
+  if (abs >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+  if (abs >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
+  if (abs >= 100) return value.toFixed(0);
+  if (abs >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+function ratio(value, base, better) {
+  if (value === null || base === null || better === "info" || !value || !base) return null;
+  return better === "higher" ? value / base : base / value;
+}
+
+// summarize groups result lines by phase and server, and takes the median of each metric.
+// Returns [{ phase, rows: [{ server, rounds, values: {metric: median} }] }].
+export function summarize(workload, lines, serverOrder) {
+  const metrics = METRICS[workload] ?? [];
+  const phases = [];
+  for (const line of lines) {
+    if (line.error) continue;
+    if (!phases.includes(line.phase)) phases.push(line.phase);
+  }
+  return phases.map((phase) => ({
+    phase,
+    rows: serverOrder
+      .map((server) => {
+        const mine = lines.filter((l) => l.phase === phase && l.server === server && !l.error);
+        if (mine.length === 0) return null;
+        const values = {};
+        for (const [key] of metrics) values[key] = median(mine.map((l) => l[key]));
+        return { server, rounds: mine.length, values };
+      })
+      .filter(Boolean),
+  }));
+}
+
+// renderTable returns the text table of one phase (markdown, so that it pastes into docs/).
+export function renderTable(workload, phase) {
+  const metrics = METRICS[workload] ?? [];
+  const base = phase.rows.find((r) => r.server === "partykit");
+  const header = ["server", "rounds", ...metrics.map(([k]) => k)];
+  const rows = phase.rows.map((row) => [
+    row.server,
+    String(row.rounds),
+    ...metrics.map(([key, better]) => {
+      const value = row.values[key];
+      const r = base && row !== base ? ratio(value, base.values[key], better) : null;
+      return formatValue(value) + (r ? ` (×${r >= 10 ? r.toFixed(0) : r.toFixed(1)})` : "");
+    }),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (cells) => "| " + cells.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
+  return [fmt(header), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map(fmt)].join("\n");
+}
