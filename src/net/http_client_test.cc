@@ -85,6 +85,7 @@ class TestServer {
     error_code ec;
     st_->acceptor.close(ec);
     for (auto& close : st_->closers) close();
+    st_->held.clear();  // hanging sessions hold the state: break the cycle
   }
 
   unsigned short port() const { return st_->acceptor.local_endpoint().port(); }
