@@ -525,6 +525,39 @@ void nAssetFetch(const FunctionCallbackInfo<Value>& info) {
   info.GetReturnValue().Set(v8::Array::New(iso, out, 3));
 }
 
+// fetch(method, url, headers, body, redirect) -> id
+void nFetch(const FunctionCallbackInfo<Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  net::FetchRequest req;
+  req.method = js::toUtf8(iso, info[0]);
+  req.url = js::toUtf8(iso, info[1]);
+  req.headers = headerPairs(iso, info[2]);
+  if (!info[3]->IsNull() && !info[3]->IsUndefined()) req.body = bodyBytes(iso, info[3]);
+  std::string redirect = js::toUtf8(iso, info[4]);
+  if (redirect == "manual") req.redirect = net::FetchRequest::Redirect::kManual;
+  if (redirect == "error") req.redirect = net::FetchRequest::Redirect::kError;
+  std::uint64_t id = self(info)->startFetch(std::move(req));
+  info.GetReturnValue().Set(v8::Number::New(iso, static_cast<double>(id)));
+}
+
+void nFetchAbort(const FunctionCallbackInfo<Value>& info) {
+  self(info)->abortFetch(handleArg(info, 0));
+}
+
+void nStashConn(const FunctionCallbackInfo<Value>& info) {
+  auto bytes = self(info)->engine()->serialize(info[1]);
+  if (!bytes) return throwError(info.GetIsolate(), bytes.error().message);
+  self(info)->stashConnection(handleArg(info, 0), std::move(*bytes));
+}
+
+void nRoomHibernated(const FunctionCallbackInfo<Value>& info) {
+  self(info)->roomHibernated(static_cast<std::uint32_t>(handleArg(info, 0)));
+}
+
+void nMarkHibernating(const FunctionCallbackInfo<Value>& info) {
+  self(info)->setCreatedHibernating(info[0]->IsTrue());
+}
+
 }  // namespace
 
 void decodeUtf8Native(const FunctionCallbackInfo<Value>& info);
@@ -570,6 +603,11 @@ void ShardRuntime::installNatives(Local<v8::Object> target) {
   add("edgeDone", nEdgeDone);
   add("partyFetch", nPartyFetch);
   add("assetFetch", nAssetFetch);
+  add("stashConn", nStashConn);
+  add("fetch", nFetch);
+  add("fetchAbort", nFetchAbort);
+  add("roomHibernated", nRoomHibernated);
+  add("markHibernating", nMarkHibernating);
 }
 
 // UTF-8 decoding with WHATWG semantics: `fatal` throws on invalid input, otherwise each invalid

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "base/log.h"
+#include "api/crypto_natives.h"
 #include "base/random.h"
 #include "storage/shard_files.h"
 #include "ws/handshake.h"
@@ -82,6 +83,7 @@ ShardRuntime::ShardRuntime(net::Shard& shard, std::unique_ptr<storage::Storage> 
       alarmTimer_(shard.io()) {}
 
 ShardRuntime::~ShardRuntime() {
+  httpClient_.reset();
   entry_.Reset();
   engine_.reset();
 }
@@ -95,6 +97,8 @@ Result<void> ShardRuntime::start() {
   v8::Local<v8::Context> ctx = engine_->context();
   v8::Local<v8::Object> native = v8::Object::New(iso);
   installNatives(native);
+  installCryptoNatives(iso, ctx, native);
+  httpClient_ = std::make_unique<net::HttpClient>(shard_.io());
   (void)ctx->Global()->Set(ctx, str(iso, "__partyd_native"), native);
 
   if (auto r = engine_->runScript(std::string_view(kRuntimeBundle, kRuntimeBundleSize),
@@ -250,10 +254,63 @@ party::Room& ShardRuntime::activate(const party::RoomKey& key) {
     v8::HandleScope scope(iso);
     v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, room->handle),
                                    str(iso, key.party), str(iso, key.room),
-                                   str(iso, internalId(key))};
-    callEntry("createRoom", room->handle, 4, args);
+                                   str(iso, internalId(key)), v8::Undefined(iso)};
+    room->hibernate = createJsRoom(*room, 5, args);
+  } else if (room->hibernated) {
+    wake(*room);
   }
   return *room;
+}
+
+bool ShardRuntime::createJsRoom(party::Room& room, int argc, v8::Local<v8::Value>* argv) {
+  createdHibernating_ = false;
+  callEntry("createRoom", room.handle, argc, argv);
+  return createdHibernating_;
+}
+
+void ShardRuntime::wake(party::Room& room) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Array> restore = v8::Array::New(iso);
+  uint32_t i = 0;
+  for (auto& [handle, conn] : room.connections) {
+    ConnEntry* entry = findConn(handle);
+    if (!entry) continue;
+    v8::Local<v8::Value> meta;
+    if (entry->stash.empty() || !engine_->deserialize(entry->stash).ToLocal(&meta)) continue;
+    entry->stash.clear();
+    entry->stash.shrink_to_fit();
+    v8::Local<v8::Value> pair[] = {v8::Number::New(iso, static_cast<double>(handle)), meta};
+    (void)restore->Set(ctx, i++, v8::Array::New(iso, pair, 2));
+  }
+  room.hibernated = false;
+  rooms_.touch(room, js::monotonicMs());
+  v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, room.handle),
+                                 str(iso, room.key.party), str(iso, room.key.room),
+                                 str(iso, internalId(room.key)), restore};
+  room.hibernate = createJsRoom(room, 5, args);
+}
+
+void ShardRuntime::hibernateQuiet() {
+  auto quiet = rooms_.hibernationCandidates(js::monotonicMs(), config_.hibernateAfterMs);
+  if (quiet.empty()) return;
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  for (std::uint32_t handle : quiet) {
+    // JS stashes each socket's id, uri, tags and state here, then confirms with roomHibernated;
+    // a room with queued events or an open blockConcurrencyWhile stays awake.
+    v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, handle)};
+    callEntry("hibernate", handle, 1, args);
+  }
+}
+
+void ShardRuntime::stashConnection(std::uint64_t handle, std::string bytes) {
+  if (ConnEntry* entry = findConn(handle)) entry->stash = std::move(bytes);
+}
+
+void ShardRuntime::roomHibernated(std::uint32_t handle) {
+  if (party::Room* room = rooms_.byHandle(handle)) room->hibernated = true;
 }
 
 void ShardRuntime::handleRequest(std::shared_ptr<http::Session> session, http::Request&& request,
@@ -458,6 +515,14 @@ void ShardRuntime::onWsMessage(std::uint64_t tag, ws::Opcode op, std::string_vie
   if (!entry) return;
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
+  if (party::Room* room = rooms_.byHandle(entry->room)) {
+    rooms_.touch(*room, js::monotonicMs());
+    if (room->hibernated) {
+      wake(*room);
+      entry = findConn(tag);
+      if (!entry) return;
+    }
+  }
   v8::Local<v8::Value> data;
   if (op == ws::Opcode::kText) {
     data = v8::String::NewFromUtf8(iso, payload.data(), v8::NewStringType::kNormal,
@@ -483,9 +548,14 @@ void ShardRuntime::onWsClosed(std::uint64_t tag, std::uint16_t code, std::string
   auto it = conns_.find(tag);
   if (it == conns_.end()) return;
   std::uint32_t roomHandle = it->second.room;
+  party::Room* room = rooms_.byHandle(roomHandle);
+  if (room && room->hibernated && !stopped_) {
+    wake(*room);  // onClose runs on a live object, as after any other wake
+    it = conns_.find(tag);
+    if (it == conns_.end()) return;
+  }
   bool wasPending = !it->second.acceptKey.empty();
   conns_.erase(it);
-  party::Room* room = rooms_.byHandle(roomHandle);
   if (!room) return;
   room->connections.erase(tag);
   if (wasPending && room->busy > 0) room->busy--;
@@ -504,11 +574,13 @@ void ShardRuntime::onWsClosed(std::uint64_t tag, std::uint16_t code, std::string
 
 void ShardRuntime::armSweep() {
   auto period = std::chrono::milliseconds(std::max<std::int64_t>(
-      50, std::min<std::int64_t>(1000, config_.idleTimeoutMs / 2)));
+      50, std::min({std::int64_t{1000}, config_.idleTimeoutMs / 2,
+                    config_.hibernateAfterMs / 2})));
   sweepTimer_.expires_after(period);
   sweepTimer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped_) return;
     evictIdle();
+    hibernateQuiet();
     armSweep();
   });
 }
@@ -591,6 +663,48 @@ void ShardRuntime::alarmDone(std::uint32_t handle, bool ok) {
   room->alarmRetries++;
   rooms_.scheduleAlarm(room->key, wallMs() + backoff);
   armAlarmTimer();
+}
+
+// ---- fetch ----------------------------------------------------------------------------------
+
+std::uint64_t ShardRuntime::startFetch(net::FetchRequest request) {
+  std::uint64_t id = nextOutbound_++;
+  std::uint64_t clientId =
+      httpClient_->fetch(std::move(request), [this, id](Result<net::FetchResponse> r) {
+        outbound_.erase(id);
+        if (stopped_) return;
+        v8::Isolate* iso = engine_->isolate();
+        v8::HandleScope scope(iso);
+        v8::Local<v8::Context> ctx = engine_->context();
+        if (!r) {
+          v8::Local<v8::Value> args[] = {v8::Number::New(iso, static_cast<double>(id)),
+                                         str(iso, r.error().message)};
+          callEntry("fetchRejected", 0, 2, args);
+          return;
+        }
+        v8::Local<v8::Array> headers = v8::Array::New(iso);
+        uint32_t i = 0;
+        for (const auto& [k, v] : r->headers) {
+          v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
+          (void)headers->Set(ctx, i++, v8::Array::New(iso, pair, 2));
+        }
+        auto ab = js::newArrayBuffer(iso, r->body);
+        v8::Local<v8::Value> args[] = {v8::Number::New(iso, static_cast<double>(id)),
+                                       v8::Integer::NewFromUnsigned(iso, r->status),
+                                       str(iso, r->statusText),
+                                       headers,
+                                       v8::Uint8Array::New(ab, 0, ab->ByteLength()),
+                                       str(iso, r->url),
+                                       v8::Boolean::New(iso, r->redirected)};
+        callEntry("fetchResolved", 0, 7, args);
+      });
+  outbound_[id] = clientId;
+  return id;
+}
+
+void ShardRuntime::abortFetch(std::uint64_t id) {
+  auto it = outbound_.find(id);
+  if (it != outbound_.end()) httpClient_->abort(it->second);
 }
 
 // ---- timers and logs ------------------------------------------------------------------------

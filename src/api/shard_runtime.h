@@ -20,6 +20,7 @@
 #include "http/session.h"
 #include "http/static_files.h"
 #include "js/engine.h"
+#include "net/http_client.h"
 #include "net/shard.h"
 #include "party/room_registry.h"
 #include "storage/storage.h"
@@ -33,6 +34,7 @@ struct RuntimeConfig {
   std::string envJson = "{}";           // room.env
   std::vector<std::string> partyNames;  // "main" first
   std::int64_t idleTimeoutMs = 30'000;
+  std::int64_t hibernateAfterMs = 10'000;  // a hibernating room quiet this long drops its JS object
   std::int64_t handlerBudgetMs = 30'000;  // a handler running longer is terminated
   ws::ConnectionLimits wsLimits;
   std::size_t heapLimitMb = 0;
@@ -102,6 +104,7 @@ class ShardRuntime final : public ws::ConnectionOwner {
     std::uint32_t room;
     std::shared_ptr<ws::Connection> conn;
     std::string acceptKey;  // set until the 101 is sent
+    std::string stash;      // while its room hibernates: id, uri, tags, state (serialized)
   };
   struct PendingRequest {
     std::uint32_t room;
@@ -119,6 +122,11 @@ class ShardRuntime final : public ws::ConnectionOwner {
   void setTimer(std::uint32_t id, double delayMs);
   void clearTimer(std::uint32_t id);
   void log(int level, std::string_view text);
+  void stashConnection(std::uint64_t conn, std::string bytes);
+  // fetch(): starts an outbound request; the answer comes back as entry.fetchResolved/Rejected.
+  std::uint64_t startFetch(net::FetchRequest request);
+  void abortFetch(std::uint64_t id);
+  void roomHibernated(std::uint32_t room);
   void edgeDone(std::uint64_t handle, EdgeResult result);
   // A party stub's fetch(): routes to the owning shard; the answer comes back as fetchDone.
   std::uint64_t partyFetch(const http::PartyRoute& route, InternalRequest request);
@@ -128,6 +136,13 @@ class ShardRuntime final : public ws::ConnectionOwner {
   void installNatives(v8::Local<v8::Object> target);
   party::Room& activate(const party::RoomKey& key);
   void evictIdle();
+  void hibernateQuiet();
+  bool createJsRoom(party::Room& room, int argc, v8::Local<v8::Value>* argv);
+ public:
+  void setCreatedHibernating(bool on) { createdHibernating_ = on; }
+ private:
+  // Brings a hibernated room back (constructor and onStart run again, sockets are restored).
+  void wake(party::Room& room);
   void armSweep();
   void armAlarmTimer();
   void onAlarmTimer();
@@ -144,6 +159,7 @@ class ShardRuntime final : public ws::ConnectionOwner {
   std::unique_ptr<storage::Storage> storage_;
   RuntimeConfig config_;
   std::unique_ptr<js::Engine> engine_;
+  std::unique_ptr<net::HttpClient> httpClient_;
   v8::Global<v8::Object> entry_;
   party::RoomRegistry rooms_;
   ws::FlushQueue flushQueue_;
@@ -155,6 +171,8 @@ class ShardRuntime final : public ws::ConnectionOwner {
   PostToShard postToShard_;
   std::uint64_t nextEdge_ = 1;
   std::uint64_t nextFetch_ = 1;
+  std::uint64_t nextOutbound_ = 1;
+  std::unordered_map<std::uint64_t, std::uint64_t> outbound_;  // fetch() id → client id
   std::unordered_map<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>> timers_;
   boost::asio::steady_timer sweepTimer_;
   boost::asio::steady_timer alarmTimer_;
@@ -163,6 +181,7 @@ class ShardRuntime final : public ws::ConnectionOwner {
   int depth_ = 0;  // > 0 while JS runs; events that arrive then are posted, not nested
   std::string label_;  // "party/room" of the room whose event is running, for console output
   bool stopped_ = false;
+  bool createdHibernating_ = false;  // set by JS during createRoom
 };
 
 }  // namespace partyd::api

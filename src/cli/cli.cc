@@ -39,6 +39,8 @@ options for dev:
   --no-persist            keep room storage in memory only
   --idle-timeout SEC      evict a room idle this long (default: 30)
   --handler-timeout MS    stop a handler that runs longer than this (default: 30000)
+  --hibernate-after MS    a room with options.hibernate drops its object after this
+                          long without events; its sockets stay open (default: 10000)
   -v, --var KEY=VALUE     add to room.env (overrides partykit.json and .env)
   -d, --define KEY=VALUE  add an esbuild define
   --verbose               debug logging
@@ -53,6 +55,7 @@ struct DevFlags {
   bool noPersist = false;
   std::int64_t idleTimeoutSec = 30;
   std::int64_t handlerTimeoutMs = 30'000;
+  std::int64_t hibernateAfterMs = 10'000;
   std::vector<std::pair<std::string, std::string>> vars;
   std::vector<std::pair<std::string, std::string>> defines;
 };
@@ -109,6 +112,10 @@ int runDev(const std::vector<std::string_view>& args) {
     } else if (a == "--idle-timeout") {
       if (!value(&v) || !parseNumber(v, &f.idleTimeoutSec)) {
         return fail("--idle-timeout needs a number of seconds");
+      }
+    } else if (a == "--hibernate-after") {
+      if (!value(&v) || !parseNumber(v, &f.hibernateAfterMs)) {
+        return fail("--hibernate-after needs a number of milliseconds");
       }
     } else if (a == "--handler-timeout") {
       if (!value(&v) || !parseNumber(v, &f.handlerTimeoutMs)) {
@@ -172,6 +179,7 @@ int runDev(const std::vector<std::string_view>& args) {
   for (const auto& [name, path] : config->parties) options.runtime.partyNames.push_back(name);
   options.runtime.idleTimeoutMs = f.idleTimeoutSec * 1000;
   options.runtime.handlerBudgetMs = f.handlerTimeoutMs;
+  options.runtime.hibernateAfterMs = f.hibernateAfterMs;
 
   // Block the stop signals before the shards start, so that only the main thread takes them.
   sigset_t stopSignals;

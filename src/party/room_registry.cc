@@ -44,6 +44,18 @@ std::vector<std::uint32_t> RoomRegistry::idleRooms(std::int64_t nowMs,
   return out;
 }
 
+std::vector<std::uint32_t> RoomRegistry::hibernationCandidates(std::int64_t nowMs,
+                                                              std::int64_t afterMs) const {
+  std::vector<std::uint32_t> out;
+  for (const auto& [handle, room] : byHandle_) {
+    if (room->hibernate && !room->hibernated && room->busy == 0 && !room->connections.empty() &&
+        nowMs - room->lastActiveMs >= afterMs) {
+      out.push_back(handle);
+    }
+  }
+  return out;
+}
+
 void RoomRegistry::scheduleAlarm(const RoomKey& key, std::int64_t timeMs) {
   cancelAlarm(key);
   std::string flat = flatKey(key);

@@ -28,7 +28,8 @@ struct Room {
   std::unordered_map<std::uint64_t, std::shared_ptr<ws::Connection>> connections;
   std::uint32_t busy = 0;         // requests and connects in flight, a running alarm
   std::int64_t lastActiveMs = 0;  // when it last had work
-  bool hibernate = false;
+  bool hibernate = false;   // the party asked for hibernation (options.hibernate)
+  bool hibernated = false;  // its JS object is gone; its sockets stay open here
   // Alarm state: the time being delivered right now, and how many times it failed.
   std::optional<std::int64_t> firingAlarm;
   std::uint32_t alarmRetries = 0;
@@ -49,6 +50,8 @@ class RoomRegistry {
   void touch(Room& room, std::int64_t nowMs) { room.lastActiveMs = nowMs; }
   // Rooms with no connections and no work for at least `idleTimeoutMs`.
   std::vector<std::uint32_t> idleRooms(std::int64_t nowMs, std::int64_t idleTimeoutMs) const;
+  // Hibernating rooms with open sockets and no work for at least `afterMs`: their JS object can go.
+  std::vector<std::uint32_t> hibernationCandidates(std::int64_t nowMs, std::int64_t afterMs) const;
 
   // Alarm schedule: at most one per room key, whether or not the room is live.
   void scheduleAlarm(const RoomKey& key, std::int64_t timeMs);

@@ -56,6 +56,26 @@ TEST(RoomRegistry, RoomWithConnectionIsNotIdle) {
   EXPECT_TRUE(reg.idleRooms(1'000'000, 10).empty());
 }
 
+TEST(RoomRegistry, OnlyQuietHibernatingRoomsWithSocketsMayHibernate) {
+  RoomRegistry reg;
+  Room* plain = reg.getOrCreate({"main", "plain"}, 0).first;
+  Room* hib = reg.getOrCreate({"main", "hib"}, 0).first;
+  Room* empty = reg.getOrCreate({"main", "empty"}, 0).first;
+  plain->connections.emplace(1, nullptr);
+  hib->connections.emplace(2, nullptr);
+  hib->hibernate = true;
+  empty->hibernate = true;
+  EXPECT_TRUE(reg.hibernationCandidates(50, 100).empty());
+  auto out = reg.hibernationCandidates(100, 100);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], hib->handle);
+  hib->busy = 1;
+  EXPECT_TRUE(reg.hibernationCandidates(1000, 100).empty());
+  hib->busy = 0;
+  hib->hibernated = true;
+  EXPECT_TRUE(reg.hibernationCandidates(1000, 100).empty());
+}
+
 TEST(RoomRegistry, AlarmsComeDueInTimeOrderAndOncePerRoom) {
   RoomRegistry reg;
   reg.scheduleAlarm({"main", "b"}, 200);

@@ -1,12 +1,20 @@
 // The runtime script that runs once per shard context, before the user's bundle: it installs the
 // web platform globals and the PartyKit facade, and leaves one entry object for C++ to call.
-import { installWebApis, fireTimer } from "./web/index.js";
+import { installWebApis, fireTimer, setSubtle } from "./web/index.js";
+import { createSubtle, CryptoKey, SubtleCrypto } from "./subtle/index.js";
 import { createEntry } from "./party.js";
+import { createFetch } from "./fetch.js";
 
 const native = globalThis.__partyd_native;
 delete globalThis.__partyd_native;
 
 installWebApis(globalThis, native);
+setSubtle(createSubtle(native));
+const hidden = (value) => ({ value, writable: true, configurable: true });
+Object.defineProperty(globalThis, "CryptoKey", hidden(CryptoKey));
+Object.defineProperty(globalThis, "SubtleCrypto", hidden(SubtleCrypto));
+const fetcher = createFetch(native);
+Object.defineProperty(globalThis, "fetch", hidden(fetcher.fetch));
 
 // esbuild turns `.wasm` imports into data URLs; the bundler rewrites them into calls to this.
 Object.defineProperty(globalThis, "__partyd_wasm", {
@@ -33,4 +41,9 @@ for (const [name, value] of [["CONNECTING", 0], ["OPEN", 1], ["CLOSING", 2], ["C
 }
 Object.defineProperty(globalThis, "WebSocket", { value: WebSocket, writable: true, configurable: true });
 
-globalThis.__partyd_entry = { ...createEntry(native), timer: fireTimer };
+globalThis.__partyd_entry = {
+  ...createEntry(native),
+  timer: fireTimer,
+  fetchResolved: fetcher.fetchResolved,
+  fetchRejected: fetcher.fetchRejected,
+};

@@ -93,10 +93,12 @@ class Connection extends EventTarget {
   #handle;
   #state = null;
   #attachment = null;
-  constructor(native, handle, id, uri) {
+  #hibernating;
+  constructor(native, handle, id, uri, hibernating = false) {
     super();
     this.#native = native;
     this.#handle = handle;
+    this.#hibernating = hibernating;
     this.id = id;
     this.uri = uri;
     this.tags = [id];
@@ -112,14 +114,40 @@ class Connection extends EventTarget {
     return this.#state;
   }
   setState(next) {
-    this.#state = typeof next === "function" ? next(this.#state) : next;
+    const value = typeof next === "function" ? next(this.#state) : next;
+    if (this.#hibernating) this.#checkAttachment(value);
+    this.#state = value;
     return this.#state;
   }
+  // A hibernating socket keeps its state in workerd's attachment, which holds 2048 bytes with
+  // the id and uri; partyd keeps the same limit so that code that runs here runs there.
+  #checkAttachment(value) {
+    const size = this.#native.serialize({ __pk: { id: this.id, uri: this.uri }, __user: value })
+      .byteLength;
+    if (size > 2048) {
+      throw new Error("A WebSocket 'attachment' cannot be larger than 2048 bytes." +
+                      `'attachment' was ${size} bytes.`);
+    }
+  }
   serializeAttachment(value) {
+    if (this.#hibernating) {
+      this.setState(value === undefined ? null : structuredClone(value));
+      return;
+    }
     this.#attachment = value === undefined ? null : structuredClone(value);
   }
   deserializeAttachment() {
+    if (this.#hibernating) return this.#state === null ? null : structuredClone(this.#state);
     return this.#attachment === null ? null : structuredClone(this.#attachment);
+  }
+  // For hibernation: what survives while the room's object is gone, and its restoration.
+  _stash() {
+    return [this.id, this.uri, this.tags, this.#state, this.#attachment];
+  }
+  _restore([, , tags, state, attachment]) {
+    this.tags = tags;
+    this.#state = state;
+    this.#attachment = attachment;
   }
   send(message) {
     if (this.readyState !== OPEN) {
@@ -146,7 +174,8 @@ Connection.CLOSED = 3;
 // ---- RoomRuntime: one live room --------------------------------------------------------------
 
 class RoomRuntime {
-  constructor(native, env, handle, partyName, id, internalID, def, lobbyParties, lobbyAssets) {
+  constructor(native, env, handle, partyName, id, internalID, def, lobbyParties, lobbyAssets,
+              restore) {
     this.native = native;
     this.handle = handle;
     this.connections = new Map(); // id -> Connection (the latest with that id)
@@ -157,6 +186,15 @@ class RoomRuntime {
     this.id = id;
     this.room = this.#makeRoom(partyName, internalID, env, lobbyParties, lobbyAssets);
     this.adapter = makeAdapter(partyName, def, this.room);
+    if (restore) {
+      // Waking from hibernation: the sockets never closed; only their objects come back.
+      for (const [handle, meta] of restore) {
+        const conn = new Connection(native, handle, meta[0], meta[1], this.adapter.hibernate);
+        conn._restore(meta);
+        this.byHandle.set(handle, conn);
+        this.connections.set(conn.id, conn);
+      }
+    }
     this.block(() => this.adapter.onStart(), "onStart");
   }
 
@@ -262,7 +300,7 @@ class RoomRuntime {
   }
 
   async connect(handle, id, url, headers) {
-    const conn = new Connection(this.native, handle, id, url);
+    const conn = new Connection(this.native, handle, id, url, this.adapter.hibernate);
     const request = makeRequest("GET", url, headers, null);
     const ctx = { request };
     try {
@@ -384,11 +422,19 @@ export function createEntry(native) {
     fetchFailed(handle, message) {
       stubs.fetchFailed(handle, message);
     },
-    createRoom(handle, partyName, id, internalID) {
+    createRoom(handle, partyName, id, internalID, restore) {
       const rt = new RoomRuntime(native, state.env, handle, partyName, id, internalID,
-                                 partyDef(partyName), state.parties, state.assets);
+                                 partyDef(partyName), state.parties, state.assets, restore);
       rooms.set(handle, rt);
-      return rt.adapter.hibernate;
+      native.markHibernating(rt.adapter.hibernate);
+    },
+    // Drops a quiet hibernating room's object; its sockets stay open in C++ with what they carry.
+    hibernate(handle) {
+      const rt = rooms.get(handle);
+      if (!rt || rt.blocked > 0 || rt.queue.length > 0) return;
+      for (const conn of rt.byHandle.values()) native.stashConn(conn._handle, conn._stash());
+      rooms.delete(handle);
+      native.roomHibernated(handle);
     },
     destroyRoom(handle) {
       rooms.delete(handle);
