@@ -81,9 +81,9 @@ std::optional<fs::path> StaticFiles::resolve(std::string_view decoded) const {
   while (std::getline(parts, part, '/')) {
     if (part == "..") return std::nullopt;
   }
+  // Only "/dir/" means dir/index.html; "/dir" is not an asset, as on PartyKit.
   fs::path file = options_.root / rel;
   std::error_code ec;
-  if (fs::is_directory(file, ec)) file /= "index.html";
   if (!fs::is_regular_file(file, ec)) return std::nullopt;
   return file;
 }

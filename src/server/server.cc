@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/random.h"
 #include "http/route.h"
 #include "storage/shard_files.h"
 #include "storage/sqlite_storage.h"
@@ -234,10 +235,13 @@ void Server::onOtherRequest(ShardState& st, std::shared_ptr<http::Session> sessi
                             http::Request&& req) {
   const api::HookInfo& hooks = st.runtime->hooks();
   if (isUpgrade(req)) {
-    session->respond(text(hooks.socket ? 501 : 404,
-                          hooks.socket ? "onSocket is not supported by partyd yet\n"
-                                       : "Not found"),
-                     false);
+    if (!hooks.socket) {
+      session->respond(notFound(), false);
+      return;
+    }
+    // Each such socket gets a room of its own under the party "", on the shard that took it.
+    st.runtime->handleUpgrade(std::move(session), std::move(req),
+                              http::PartyRoute{"", randomUuid()});
     return;
   }
   if (assets_) {
@@ -253,10 +257,8 @@ void Server::onOtherRequest(ShardState& st, std::shared_ptr<http::Session> sessi
     for (const auto& [n, e] : options_.crons) {
       if (n == name) expr = e;
     }
-    if (expr.empty()) {
-      session->respond(text(404, "No cron named \"" + name + "\" in partykit.json\n"));
-      return;
-    }
+    // PartyKit runs onCron even for a name it does not know, with the every-minute expression.
+    if (expr.empty()) expr = "* * * * *";
     st.runtime->runEdge("cron", "main", name, req,
                         [this, session](api::EdgeResult r) {
                           session->respond(r.action == api::EdgeResult::kRespond

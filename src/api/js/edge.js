@@ -146,6 +146,10 @@ export function createEdge(native, partyDef, state) {
           const original = makeRequest(method, url, headers, body);
           const result = await fn(new Request(original.url, original), lobby(roomId),
                                   executionContext);
+          if (!result && kind === "request") {
+            // PartyKit then builds a Request from `undefined` and fails; so do we, in its words.
+            return respondText(handle, 500, `Invalid URL: ${String(result)}`);
+          }
           return await finish(handle, result || undefined);
         }
         if (kind === "fetch") {

@@ -49,7 +49,31 @@ function checkModuleServer(name, def) {
   }
 }
 
-function makeAdapter(name, def, room) {
+// A WebSocket on a path that is no party URL goes to the main party's static onSocket. partyd
+// gives each such socket a room of its own (party ""), so it reuses the connection machinery;
+// the socket is accepted before onSocket runs, as on PartyKit.
+function makeSocketAdapter(mainDef, lobby) {
+  const onSocket = mainDef && typeof mainDef.onSocket === "function" ? mainDef.onSocket.bind(mainDef)
+                                                                     : null;
+  const noop = () => undefined;
+  return {
+    server: null, hibernate: false, hasOnRequest: false, hasOnAlarm: false,
+    onStart: noop, getConnectionTags: () => [], onMessage: noop, onClose: noop, onError: noop,
+    onAlarm: noop,
+    onRequest: () => new Response("Not found", { status: 404 }),
+    onConnect(conn, ctx) {
+      conn.request = ctx.request;
+      if (onSocket) {
+        Promise.resolve()
+          .then(() => onSocket(conn, lobby(), { waitUntil() {}, passThroughOnException() {} }))
+          .catch((e) => console.error(`onSocket failed: ${errorText(e)}`));
+      }
+    },
+  };
+}
+
+function makeAdapter(name, def, room, lobby) {
+  if (name === "") return makeSocketAdapter(def, lobby);
   if (isClassServer(def)) {
     const server = new def(room);
     const call = (fn, ...args) => (typeof server[fn] === "function" ? server[fn](...args) : undefined);
@@ -84,6 +108,18 @@ function makeAdapter(name, def, room) {
     onAlarm: () => call("onAlarm", room),
     hasOnAlarm: typeof def.onAlarm === "function",
   };
+}
+
+// Hibernating sockets carry their tags in workerd, which limits them; PartyKit's words.
+function validateTags(tags) {
+  if (tags.length > 10) {
+    throw new Error("A connection can only have 10 tags, including the default id tag.");
+  }
+  for (const tag of tags) {
+    if (typeof tag !== "string") throw new Error(`A connection tag must be a string. Received: ${tag}`);
+    if (tag === "") throw new Error("A connection tag must not be an empty string.");
+    if (tag.length > 256) throw new Error("A connection tag must not exceed 256 characters");
+  }
 }
 
 // ---- Connection ----------------------------------------------------------------------------
@@ -185,7 +221,10 @@ class RoomRuntime {
     this.inAlarm = 0;
     this.id = id;
     this.room = this.#makeRoom(partyName, internalID, env, lobbyParties, lobbyAssets);
-    this.adapter = makeAdapter(partyName, def, this.room);
+    this.adapter = makeAdapter(partyName, def, this.room, () => ({
+      env, parties: lobbyParties, assets: lobbyAssets, ai: undefined, vectorize: {},
+      bindings: { r2: {}, kv: {} }, analytics: { writeDataPoint() {} },
+    }));
     if (restore) {
       // Waking from hibernation: the sockets never closed; only their objects come back.
       for (const [handle, meta] of restore) {
@@ -238,10 +277,22 @@ class RoomRuntime {
                          ArrayBuffer.isView(message) ? message : String(message), exclude);
       },
       getConnection(id) {
-        return rt.connections.get(id);
+        if (!rt.adapter.hibernate) return rt.connections.get(id);
+        // Hibernating sockets are not a map by id: PartyKit refuses to pick one of several.
+        let found;
+        for (const c of rt.byHandle.values()) {
+          if (c.id !== id || c.readyState !== OPEN) continue;
+          if (found) {
+            throw new Error(`More than one connection found for id ${id}. Did you mean to use ` +
+                            "getConnections(tag) instead?");
+          }
+          found = c;
+        }
+        return found;
       },
       *getConnections(tag) {
-        for (const c of rt.connections.values()) {
+        const all = rt.adapter.hibernate ? rt.byHandle.values() : rt.connections.values();
+        for (const c of all) {
           if (c.readyState !== OPEN) continue;
           if (tag === undefined || c.tags.includes(tag)) yield c;
         }
@@ -306,6 +357,7 @@ class RoomRuntime {
     try {
       const tags = (await this.adapter.getConnectionTags(conn, ctx)) ?? [];
       conn.tags = [...new Set([id, ...tags])];
+      if (this.adapter.hibernate) validateTags(conn.tags);
       this.byHandle.set(handle, conn);
       this.connections.set(id, conn);
       await this.adapter.onConnect(conn, ctx);
@@ -423,8 +475,9 @@ export function createEntry(native) {
       stubs.fetchFailed(handle, message);
     },
     createRoom(handle, partyName, id, internalID, restore) {
-      const rt = new RoomRuntime(native, state.env, handle, partyName, id, internalID,
-                                 partyDef(partyName), state.parties, state.assets, restore);
+      const def = partyDef(partyName === "" ? "main" : partyName);
+      const rt = new RoomRuntime(native, state.env, handle, partyName, id, internalID, def,
+                                 state.parties, state.assets, restore);
       rooms.set(handle, rt);
       native.markHibernating(rt.adapter.hibernate);
     },
