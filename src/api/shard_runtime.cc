@@ -218,8 +218,11 @@ void ShardRuntime::callEntry(const char* name, std::uint32_t room, int argc,
   }
   engine_->disarmDeadline();
   if (engine_->takeTerminated()) {
-    log(3, "a handler ran longer than " + std::to_string(config_.handlerBudgetMs) +
-               " ms and was stopped; the room goes on");
+    std::string why = "a handler ran longer than " + std::to_string(config_.handlerBudgetMs) +
+                      " ms and was stopped";
+    log(3, why + (room ? "; the room is reset" : ""));
+    // Its JS state may be half updated: drop the object, as a Durable Object is reset.
+    if (room) asio::post(shard_.io(), [this, room, why] { resetRoom(room, why); });
   }
   --depth_;
   if (depth_ == 0) endTurn();
@@ -568,6 +571,42 @@ void ShardRuntime::onWsClosed(std::uint64_t tag, std::uint16_t code, std::string
                                  v8::Integer::NewFromUnsigned(iso, code), str(iso, reason),
                                  v8::Boolean::New(iso, clean)};
   callEntry("close", roomHandle, 5, args);
+}
+
+void ShardRuntime::resetRoom(std::uint32_t handle, const std::string& why) {
+  party::Room* room = rooms_.byHandle(handle);
+  if (!room || stopped_) return;
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    if (it->second.room == handle) {
+      outbox_.emplace_back(std::move(it->second), textResponse(500, why));
+      it = requests_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto sockets = std::move(room->connections);
+  room->connections.clear();
+  for (auto& [h, conn] : sockets) {
+    auto it = conns_.find(h);
+    bool pending = it != conns_.end() && !it->second.acceptKey.empty();
+    if (it != conns_.end()) conns_.erase(it);
+    conn->setOwner(nullptr, 0);
+    if (pending) {
+      conn->reject("HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\n"
+                   "content-length: " + std::to_string(why.size()) + "\r\nconnection: close\r\n\r\n" +
+                   why);
+    } else {
+      conn->close(1011, why);
+    }
+  }
+  room->busy = 0;
+  room->firingAlarm.reset();
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, handle)};
+  callEntry("destroyRoom", 0, 1, args);
+  // The next event builds a new object (constructor and onStart), as after hibernation.
+  room->hibernated = true;
 }
 
 // ---- eviction -------------------------------------------------------------------------------

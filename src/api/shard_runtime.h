@@ -137,6 +137,8 @@ class ShardRuntime final : public ws::ConnectionOwner {
   party::Room& activate(const party::RoomKey& key);
   void evictIdle();
   void hibernateQuiet();
+  // Drops a room's object after a runaway handler: its requests get 500, its sockets 1011.
+  void resetRoom(std::uint32_t room, const std::string& why);
   bool createJsRoom(party::Room& room, int argc, v8::Local<v8::Value>* argv);
  public:
   void setCreatedHibernating(bool on) { createdHibernating_ = on; }

@@ -143,13 +143,16 @@ void Connection::finish(std::uint16_t code, std::string_view reason, bool clean)
   state_ = State::kClosed;
   closeAfterFlush_ = true;
   if (head_ >= queue_.size()) {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    if (closeSent_ && socket_.is_open()) {
+      startDrain();
+    } else {
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+    }
   } else {
     scheduleFlush();
   }
-  if (closeTimer_) closeTimer_->cancel();
+  if (closeTimer_ && !draining_) closeTimer_->cancel();
   if (owner_) {
     ConnectionOwner* owner = owner_;
     owner_ = nullptr;
@@ -175,6 +178,21 @@ void Connection::waitReadable() {
 
 void Connection::onReadable() {
   auto self = shared_from_this();
+  if (draining_) {
+    // After our close frame: read and drop until the peer closes, so that unread bytes do not
+    // turn our close into a reset that loses the close frame.
+    for (;;) {
+      boost::system::error_code ec;
+      std::size_t n = socket_.read_some(asio::buffer(tScratch), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec || n == 0) {
+        closeSocket();
+        return;
+      }
+    }
+    waitReadable();
+    return;
+  }
   bool eof = false;
   for (;;) {
     boost::system::error_code ec;
@@ -189,10 +207,14 @@ void Connection::onReadable() {
   }
   handleFrames();
   if (eof) {
+    if (draining_) {
+      closeSocket();
+      return;
+    }
     abort();
     return;
   }
-  if (!finished_ || !closeAfterFlush_) waitReadable();
+  if (!finished_ || draining_) waitReadable();
   if (parser_.buffered() == 0) parser_.shrink();
 }
 
@@ -286,11 +308,26 @@ void Connection::flush() {
   }
   queue_.clear();
   head_ = headOffset_ = 0;
-  if (closeAfterFlush_ && finished_) {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-  }
+  if (closeAfterFlush_ && finished_) startDrain();
+}
+
+void Connection::startDrain() {
+  if (draining_) return;
+  draining_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  closeTimer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  closeTimer_->expires_after(kCloseHandshakeTimeout);
+  closeTimer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->closeSocket();
+  });
+  waitReadable();
+}
+
+void Connection::closeSocket() {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  if (closeTimer_) closeTimer_->cancel();
 }
 
 void Connection::waitWritable() {

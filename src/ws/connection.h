@@ -90,6 +90,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handleFrames();
   void waitWritable();
   void finish(std::uint16_t code, std::string_view reason, bool clean);
+  void startDrain();
+  void closeSocket();
   void scheduleFlush();
 
   boost::asio::ip::tcp::socket socket_;
@@ -110,6 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closeAfterFlush_ = false;
   bool finished_ = false;
   bool closeSent_ = false;
+  bool draining_ = false;  // our close went out; reading only to let the peer finish
 
   friend class FlushQueue;
 };

@@ -495,23 +495,28 @@ export function createEntry(native) {
     connect(room, handle, id, url, headers) {
       noteHost(url);
       const rt = rooms.get(room);
+      if (!rt) return;
       rt.enqueue(() => rt.connect(handle, id, url, headers));
     },
     message(room, handle, data) {
       const rt = rooms.get(room);
+      if (!rt) return;
       rt.enqueue(() => rt.message(handle, data));
     },
     close(room, handle, code, reason, clean) {
       const rt = rooms.get(room);
+      if (!rt) return;
       rt.enqueue(() => rt.closed(handle, code, reason, clean));
     },
     request(room, handle, method, url, headers, body) {
       noteHost(url);
       const rt = rooms.get(room);
+      if (!rt) return;
       rt.enqueue(() => rt.request(handle, method, url, headers, body));
     },
     alarm(room, retryCount) {
       const rt = rooms.get(room);
+      if (!rt) return;
       rt.enqueue(() => rt.alarm(retryCount));
     },
   };
