@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Draws the benchmark plots under docs/ from bench/results/*.jsonl (written by bench/compare).
 
 For each (workload, phase, server) it uses the latest compare run that measured it, and the
@@ -7,7 +7,8 @@ median of that run's rounds. Plots:
   docs/bench-broadcast-cdf-<phase>.png  latency CDF of one broadcast phase (default 10x10)
   docs/bench-broadcast-openloop.png     p99 latency against offered rate (open-loop runs)
   docs/bench-echo-cdf.png               W1 round-trip CDF, with the TCP floor
-usage: bench/plot.py [--results bench/results] [--out docs] [--cdf-phase 10x10]
+usage: bench/plot.py (Debian python3: matplotlib comes from apt)
+       [--results bench/results] [--out docs] [--cdf-phase 10x10]
 Needs matplotlib (Debian: apt-get install python3-matplotlib).
 """
 import argparse

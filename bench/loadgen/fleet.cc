@@ -107,7 +107,10 @@ void Fleet::onFailure(WsConn& conn, std::string_view error) {
   {
     std::lock_guard lock(error_mutex_);
     if (first_error_.empty()) {
-      first_error_ = "connection " + std::to_string(conn.index) + ": " + std::string(error);
+      const char* when = greeted_[conn.index] == kGreeted ? "after its 'hi'" : "before its 'hi'";
+      first_error_ = "connection " + std::to_string(conn.index) + " (" + when + ", " +
+                     std::to_string(ready()) + " of " + std::to_string(size()) +
+                     " ready): " + std::string(error);
     }
   }
   failed_.fetch_add(1);

@@ -16,7 +16,7 @@ workloads:
   echo       W1  --iterations 20000 --warmup 1000 --size 64 [--raw]
   activate   W2  --count 1000 --burst 100
   broadcast  W3  --rooms 10 --clients 10 --messages 200 --size 32 --batch 1
-                 [--rate MSGS_PER_S_PER_ROOM --duration 5 --tick-us 500]
+                 [--rate MSGS_PER_S_PER_ROOM --duration 5]   (open loop)
   idle       W4  --connections 1000 --rooms 1 --settle 2 --idle 10   (needs --server-pid)
   rooms      W5  --rooms 1000 --connections 8 --settle 2               (needs --server-pid)
   http       W6  --connections 16 --duration 5 --rooms 1,1000

@@ -8,6 +8,8 @@
 //     turn; a message is stamped with the time it was due, not when it was written, so a client
 //     that falls behind shows up as latency (no coordinated omission).
 // Rooms are spread over the loadgen threads; all clients of a room live on one thread.
+#include <sys/prctl.h>
+
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <thread>
@@ -83,7 +85,6 @@ class Broadcast {
     rate_ = flags.number("rate", 0);
     duration_s_ = flags.number("duration", 5);
     concurrency_ = static_cast<int>(flags.integer("connect-concurrency", 256));
-    tick_us_ = static_cast<int>(flags.integer("tick-us", 500));
     char phase[64];
     std::snprintf(phase, sizeof phase, "%dx%d", rooms_, clients_);
     phase_ = phase;
@@ -214,6 +215,8 @@ class Broadcast {
       }
       return;
     }
+    // Timers fire up to 50 µs late by default (timer slack); that lateness would count as latency.
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     state.timer = std::make_unique<asio::steady_timer>(loops_->at(loop));
     tick(loop);
   }
@@ -249,29 +252,38 @@ class Broadcast {
     }
   }
 
-  // tick sends the messages that have come due in each room of this loop (open-loop mode).
+  // dueAt returns when a room's message number k is due (open-loop mode).
+  Clock::time_point dueAt(uint64_t k) const {
+    return start_ +
+           std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(k) * 1e9 / rate_));
+  }
+
+  // tick sends the messages that have come due in each room of this loop, then sleeps until the
+  // next one is due (open-loop mode). All rooms run the same schedule.
   void tick(int loop) {
     PerLoop& state = per_loop_[loop];
     Clock::time_point now = Clock::now();
-    double elapsed = std::min(secondsSince(start_, now), duration_s_);
+    double elapsed = secondsSince(start_, now);
     const uint64_t total = static_cast<uint64_t>(rate_ * duration_s_);
-    const uint64_t due = std::min(total, static_cast<uint64_t>(rate_ * elapsed));
+    const uint64_t due = std::min(total, static_cast<uint64_t>(rate_ * elapsed) + 1);
     std::string payload(size_, 'x');
     for (size_t j = 0; j < state.rooms.size(); ++j) {
       size_t first_client = static_cast<size_t>(state.rooms[j]) * clients_;
       uint64_t& sent = state.room_sent[j];
+      const uint64_t first = sent;
       for (; sent < due; ++sent) {
-        auto stamp = start_ + std::chrono::nanoseconds(static_cast<int64_t>(sent * 1e9 / rate_));
-        writeStamp(payload.data(), nowNs(stamp));
+        writeStamp(payload.data(), nowNs(dueAt(sent)));
         fleet_->conn(first_client + sent % clients_).queueText(payload);
       }
-      for (int k = 0; k < clients_; ++k) fleet_->conn(first_client + k).flush();
+      const uint64_t touched = std::min<uint64_t>(sent - first, clients_);
+      for (uint64_t k = 0; k < touched; ++k)
+        fleet_->conn(first_client + (first + k) % clients_).flush();
     }
     if (due >= total) {
       state.sending_done.store(true);
       return;
     }
-    state.timer->expires_at(now + std::chrono::microseconds(tick_us_));
+    state.timer->expires_at(dueAt(due));
     state.timer->async_wait([this, loop](const boost::system::error_code& ec) {
       if (!ec) tick(loop);
     });
@@ -337,7 +349,7 @@ class Broadcast {
   size_t size_;
   int batch_;
   double rate_, duration_s_;
-  int concurrency_, tick_us_;
+  int concurrency_;
   std::string phase_;
   std::vector<PerLoop> per_loop_;
   std::vector<Client> clients_state_;
