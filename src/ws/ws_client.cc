@@ -265,7 +265,8 @@ ServerFrameParser::Status ServerFrameParser::next() {
     const std::uint8_t op = p[0] & 0x0F;
     const bool control = (op & 0x08) != 0;
     if ((p[0] & 0x70) != 0) return fail(kCloseProtocolError, "reserved bits set");
-    if (op > 2 && op != 8 && op != 9 && op != 10) return fail(kCloseProtocolError, "unknown opcode");
+    if (op > 2 && op != 8 && op != 9 && op != 10)
+      return fail(kCloseProtocolError, "unknown opcode");
     if ((p[1] & 0x80) != 0) return fail(kCloseProtocolError, "masked frame from the server");
     const std::uint8_t len7 = p[1] & 0x7F;
     if (control) {
@@ -367,8 +368,7 @@ class Connection;
 // ---- Impl ---------------------------------------------------------------------------------------
 
 struct WsClient::Impl {
-  Impl(asio::io_context& io, Options options)
-      : io(io), options(options), tls(systemTlsContext()) {}
+  Impl(asio::io_context& io, Options options) : io(io), options(options), tls(systemTlsContext()) {}
 
   // Four random bytes for a frame mask, from a pool refilled 4 KiB at a time.
   std::array<std::uint8_t, 4> maskKey() {
@@ -542,11 +542,11 @@ void Connection::start() {
 void Connection::armTimer(std::chrono::milliseconds after, std::function<void()> onExpiry) {
   std::uint64_t epoch = ++timerEpoch_;
   timer_.expires_after(std::min<std::chrono::milliseconds>(after, kLongestTimeout));
-  timer_.async_wait([self = shared_from_this(), epoch, onExpiry = std::move(onExpiry)](
-                        error_code ec) {
-    if (ec || epoch != self->timerEpoch_ || !self->core_->alive) return;
-    onExpiry();
-  });
+  timer_.async_wait(
+      [self = shared_from_this(), epoch, onExpiry = std::move(onExpiry)](error_code ec) {
+        if (ec || epoch != self->timerEpoch_ || !self->core_->alive) return;
+        onExpiry();
+      });
 }
 
 void Connection::onResolved(error_code ec, const tcp::resolver::results_type& results) {
@@ -691,8 +691,7 @@ Result<std::string> Connection::checkHandshake() {
 void Connection::onHandshakeResponse(error_code ec) {
   if (ec == bhttp::error::header_limit) return fail("handshake response headers are too large");
   if (ec) {
-    return fail("cannot read the handshake response from " + url_.endpoint() + ": " +
-                ec.message());
+    return fail("cannot read the handshake response from " + url_.endpoint() + ": " + ec.message());
   }
   auto protocol = checkHandshake();
   if (!protocol) return fail(protocol.error().message);
@@ -794,10 +793,9 @@ void Connection::flush() {
   pendingPayload_ = 0;
   writeInFlight_ = true;
   withStream([this](auto& stream) {
-    asio::async_write(stream, asio::buffer(writing_),
-                      [self = shared_from_this()](error_code ec, std::size_t) {
-                        self->onWritten(ec);
-                      });
+    asio::async_write(
+        stream, asio::buffer(writing_),
+        [self = shared_from_this()](error_code ec, std::size_t) { self->onWritten(ec); });
   });
 }
 
