@@ -113,6 +113,24 @@ Result<void> ShardRuntime::start() {
   (void)ctx->Global()->Delete(ctx, str(iso, "__partyd_entry"));
   entry_.Reset(iso, entry.As<v8::Object>());
 
+  if (auto r = loadUserCode(); !r) return r;
+
+  // Alarms stored by an earlier run fire even though their rooms are not live yet.
+  auto alarms = storage_->allAlarms();
+  if (!alarms) return makeError("reading stored alarms: " + alarms.error().message);
+  for (const auto& alarm : *alarms) rooms_.scheduleAlarm(alarm.room, alarm.timeMs);
+  armAlarmTimer();
+  armSweep();
+  return {};
+}
+
+// Runs the project's bundle and lets the runtime check it: each party's default export, and
+// which worker hooks exist. Used at start-up and again by reload().
+Result<void> ShardRuntime::loadUserCode() {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Object> entry = entry_.Get(iso);
   engine_->armDeadline(config_.handlerBudgetMs);
   auto loaded = engine_->runScript(config_.userBundle, config_.userBundleName);
   engine_->disarmDeadline();
@@ -122,7 +140,7 @@ Result<void> ShardRuntime::start() {
 
   // entry.init(envJson, partyNames) checks each party's default export.
   v8::Local<v8::Value> initFn;
-  (void)entry.As<v8::Object>()->Get(ctx, str(iso, "init")).ToLocal(&initFn);
+  (void)entry->Get(ctx, str(iso, "init")).ToLocal(&initFn);
   v8::Local<v8::Array> names = v8::Array::New(iso);
   for (uint32_t i = 0; i < config_.partyNames.size(); ++i) {
     (void)names->Set(ctx, i, str(iso, config_.partyNames[i]));
@@ -138,7 +156,7 @@ Result<void> ShardRuntime::start() {
 
   // Which worker hooks the project defines, so requests without one skip the edge entirely.
   v8::Local<v8::Value> hookFn;
-  (void)entry.As<v8::Object>()->Get(ctx, str(iso, "hookInfo")).ToLocal(&hookFn);
+  (void)entry->Get(ctx, str(iso, "hookInfo")).ToLocal(&hookFn);
   v8::Local<v8::Value> hookArgs[] = {names};
   v8::Local<v8::Value> hookJson;
   if (!hookFn.As<v8::Function>()->Call(ctx, entry, 1, hookArgs).ToLocal(&hookJson)) {
@@ -167,13 +185,25 @@ Result<void> ShardRuntime::start() {
     }
   }
 
-  // Alarms stored by an earlier run fire even though their rooms are not live yet.
-  auto alarms = storage_->allAlarms();
-  if (!alarms) return makeError("reading stored alarms: " + alarms.error().message);
-  for (const auto& alarm : *alarms) rooms_.scheduleAlarm(alarm.room, alarm.timeMs);
-  armAlarmTimer();
-  armSweep();
   return {};
+}
+
+Result<void> ShardRuntime::reload(std::string bundle, std::string bundleName, std::string envJson,
+                                  std::vector<std::string> partyNames) {
+  // Every live room goes: its sockets get 1012 (partysocket reconnects), its requests 503.
+  std::vector<std::uint32_t> handles;
+  rooms_.forEach([&](party::Room& room) { handles.push_back(room.handle); });
+  for (std::uint32_t h : handles) {
+    resetRoom(h, "the server is restarting with new code", 1012, 503);
+    rooms_.erase(h);
+  }
+  endTurn();
+  config_.userBundle = std::move(bundle);
+  config_.userBundleName = std::move(bundleName);
+  config_.envJson = std::move(envJson);
+  config_.partyNames = std::move(partyNames);
+  hooks_ = HookInfo{};
+  return loadUserCode();
 }
 
 void ShardRuntime::stop() {
@@ -498,6 +528,12 @@ void ShardRuntime::accept(std::uint64_t handle, std::uint16_t closeCode, std::st
   if (party::Room* room = rooms_.byHandle(entry->room); room && room->busy > 0) room->busy--;
   entry->conn->open(ws::buildSwitchingProtocols(entry->acceptKey, ""));
   entry->acceptKey.clear();
+  if (log::enabled(log::Level::kInfo)) {
+    if (party::Room* room = rooms_.byHandle(entry->room)) {
+      log::info("WS /parties/" + room->key.party + "/" + room->key.room + " 101" +
+                (closeCode ? " then close " + std::to_string(closeCode) : std::string()));
+    }
+  }
   if (closeCode != 0) entry->conn->close(closeCode, reason);
 }
 
@@ -573,12 +609,13 @@ void ShardRuntime::onWsClosed(std::uint64_t tag, std::uint16_t code, std::string
   callEntry("close", roomHandle, 5, args);
 }
 
-void ShardRuntime::resetRoom(std::uint32_t handle, const std::string& why) {
+void ShardRuntime::resetRoom(std::uint32_t handle, const std::string& why, std::uint16_t closeCode,
+                             unsigned status) {
   party::Room* room = rooms_.byHandle(handle);
   if (!room || stopped_) return;
   for (auto it = requests_.begin(); it != requests_.end();) {
     if (it->second.room == handle) {
-      outbox_.emplace_back(std::move(it->second), textResponse(500, why));
+      outbox_.emplace_back(std::move(it->second), textResponse(status, why));
       it = requests_.erase(it);
     } else {
       ++it;
@@ -592,11 +629,11 @@ void ShardRuntime::resetRoom(std::uint32_t handle, const std::string& why) {
     if (it != conns_.end()) conns_.erase(it);
     conn->setOwner(nullptr, 0);
     if (pending) {
-      conn->reject("HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\n"
+      conn->reject("HTTP/1.1 " + std::to_string(status) + " Error\r\ncontent-type: text/plain\r\n"
                    "content-length: " + std::to_string(why.size()) + "\r\nconnection: close\r\n\r\n" +
                    why);
     } else {
-      conn->close(1011, why);
+      conn->close(closeCode, why);
     }
   }
   room->busy = 0;

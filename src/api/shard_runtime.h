@@ -71,6 +71,10 @@ class ShardRuntime final : public ws::ConnectionOwner {
   // the stored alarms.
   Result<void> start();
   void stop();
+  // Swaps in a new build of the project: live rooms are dropped (sockets get 1012), the bundle
+  // runs again in the same context, and the next event for a room builds it from the new code.
+  Result<void> reload(std::string bundle, std::string bundleName, std::string envJson,
+                      std::vector<std::string> partyNames);
 
   bool hasParty(const std::string& name) const;
   js::Engine* engine() const { return engine_.get(); }
@@ -138,7 +142,9 @@ class ShardRuntime final : public ws::ConnectionOwner {
   void evictIdle();
   void hibernateQuiet();
   // Drops a room's object after a runaway handler: its requests get 500, its sockets 1011.
-  void resetRoom(std::uint32_t room, const std::string& why);
+  void resetRoom(std::uint32_t room, const std::string& why, std::uint16_t closeCode = 1011,
+                 unsigned status = 500);
+  Result<void> loadUserCode();
   bool createJsRoom(party::Room& room, int argc, v8::Local<v8::Value>* argv);
  public:
   void setCreatedHibernating(bool on) { createdHibernating_ = on; }

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -37,6 +38,7 @@ options for dev:
   --threads N             shards (threads); default: one per core
   --persist PATH          keep room storage in PATH (default: DIR/.partykit/state)
   --no-persist            keep room storage in memory only
+  --no-watch              do not rebuild when the project's files change
   --idle-timeout SEC      evict a room idle this long (default: 30)
   --handler-timeout MS    stop a handler that runs longer than this (default: 30000)
   --hibernate-after MS    a room with options.hibernate drops its object after this
@@ -44,6 +46,7 @@ options for dev:
   -v, --var KEY=VALUE     add to room.env (overrides partykit.json and .env)
   -d, --define KEY=VALUE  add an esbuild define
   --verbose               debug logging
+  --quiet                 only warnings and errors (no line per request)
 )";
 
 struct DevFlags {
@@ -56,6 +59,7 @@ struct DevFlags {
   std::int64_t idleTimeoutSec = 30;
   std::int64_t handlerTimeoutMs = 30'000;
   std::int64_t hibernateAfterMs = 10'000;
+  bool watch = true;
   std::vector<std::pair<std::string, std::string>> vars;
   std::vector<std::pair<std::string, std::string>> defines;
 };
@@ -71,6 +75,47 @@ bool splitKv(std::string_view s, std::pair<std::string, std::string>* out) {
   if (eq == std::string_view::npos || eq == 0) return false;
   *out = {std::string(s.substr(0, eq)), std::string(s.substr(eq + 1))};
   return true;
+}
+
+// Polls the modification times of the project's own files (not node_modules).
+class Watcher {
+ public:
+  explicit Watcher(std::vector<fs::path> files) { reset(std::move(files)); }
+  void reset(std::vector<fs::path> files) {
+    files_ = std::move(files);
+    stamps_.clear();
+    for (const auto& f : files_) stamps_.push_back(stamp(f));
+  }
+  bool changed() {
+    bool any = false;
+    for (std::size_t i = 0; i < files_.size(); ++i) {
+      auto now = stamp(files_[i]);
+      if (now != stamps_[i]) {
+        stamps_[i] = now;
+        any = true;
+      }
+    }
+    return any;
+  }
+
+ private:
+  static fs::file_time_type stamp(const fs::path& f) {
+    std::error_code ec;
+    auto t = fs::last_write_time(f, ec);
+    return ec ? fs::file_time_type::min() : t;
+  }
+  std::vector<fs::path> files_;
+  std::vector<fs::file_time_type> stamps_;
+};
+
+std::vector<fs::path> watchList(const project::Config& config, const project::Bundle& bundle) {
+  std::vector<fs::path> out;
+  if (!config.configFile.empty()) out.push_back(config.configFile);
+  for (const auto& f : config.watchFiles) out.push_back(f);
+  for (const auto& f : bundle.inputs) {
+    if (f.string().find("/node_modules/") == std::string::npos) out.push_back(f);
+  }
+  return out;
 }
 
 int fail(const std::string& msg) {
@@ -107,6 +152,8 @@ int runDev(const std::vector<std::string_view>& args) {
       } else {
         f.persist = fs::path(v);
       }
+    } else if (a == "--no-watch") {
+      f.watch = false;
     } else if (a == "--no-persist") {
       f.noPersist = true;
     } else if (a == "--idle-timeout") {
@@ -127,6 +174,8 @@ int runDev(const std::vector<std::string_view>& args) {
       (a == "-v" || a == "--var" ? f.vars : f.defines).push_back(std::move(kv));
     } else if (a == "--verbose") {
       log::setLevel(log::Level::kDebug);
+    } else if (a == "--quiet") {
+      log::setLevel(log::Level::kWarn);
     } else if (a == "--no-hotkeys" || a == "--disable-request-cf-fetch") {
       // accepted for compatibility with `partykit dev` command lines
     } else if (!a.empty() && a[0] == '-') {
@@ -200,8 +249,41 @@ int runDev(const std::vector<std::string_view>& args) {
   std::printf("[partyd:inf] Ready on http://%s:%u\n", f.address.c_str(), server.port());
   std::fflush(stdout);
 
-  int sig = 0;
-  sigwait(&stopSignals, &sig);
+  // Watch the project: on a change, rebuild and swap the new code in; a failed build leaves the
+  // previous one serving.
+  Watcher watcher(watchList(*config, *bundle));
+  for (;;) {
+    timespec wait{0, 300'000'000};
+    siginfo_t info;
+    if (sigtimedwait(&stopSignals, &info, &wait) > 0) break;
+    if (!f.watch || !watcher.changed()) continue;
+    auto started = std::chrono::steady_clock::now();
+    auto newConfig = project::loadConfig(fs::path(f.dir), loadOptions);
+    if (!newConfig) {
+      log::error("partykit.json changed and is broken; still serving the previous build:\n" +
+                 newConfig.error().message);
+      continue;
+    }
+    auto newBundle = project::bundle(*newConfig, bundleOptions);
+    if (!newBundle) {
+      log::error("build failed; still serving the previous build:\n" +
+                 newBundle.error().message);
+      continue;
+    }
+    watcher.reset(watchList(*newConfig, *newBundle));
+    std::vector<std::string> names{"main"};
+    for (const auto& [name, path] : newConfig->parties) names.push_back(name);
+    if (auto r = server.reload(newBundle->code, newBundle->outFile.string(), newConfig->varsJson,
+                               names);
+        !r) {
+      log::error("the new build failed to load: " + r.error().message);
+      continue;
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    log::info("rebuilt and reloaded in " + std::to_string(ms) + " ms");
+  }
   log::info("stopping");
   server.stop();
   return 0;

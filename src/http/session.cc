@@ -5,6 +5,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <cstdio>
+
+#include "base/log.h"
+
 namespace partyd::http {
 
 namespace asio = boost::asio;
@@ -51,6 +55,7 @@ void Session::onRead(boost::system::error_code ec) {
 
 void Session::handle(Request&& request) {
   keepAlive_ = request.keep_alive();
+  noteRequest(request);
   handler_(shared_from_this(), std::move(request));
 }
 
@@ -62,8 +67,27 @@ void Session::fail(unsigned status, std::string body) {
   respond(std::move(r), /*keepAlive=*/false);
 }
 
+void Session::noteRequest(const Request& request) {
+  keepAlive_ = request.keep_alive();
+  if (log::enabled(log::Level::kInfo)) {
+    requestLine_.assign(request.method_string().data(), request.method_string().size());
+    requestLine_ += ' ';
+    requestLine_.append(request.target().data(), request.target().size());
+    started_ = std::chrono::steady_clock::now();
+  }
+}
+
 void Session::respond(Response response, bool keepAlive) {
   if (released_) return;
+  if (!requestLine_.empty()) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - started_)
+                  .count();
+    char tail[48];
+    std::snprintf(tail, sizeof tail, " %u %.1fms", response.status, us / 1000.0);
+    log::info(requestLine_ + tail);
+    requestLine_.clear();
+  }
   auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();
   msg->version(11);
   msg->result(response.status);

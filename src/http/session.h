@@ -47,7 +47,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Handles a request that was already read (after a hand-off between shards).
   void handle(Request&& request);
   // Notes a request handled outside handle(), for the keep-alive decision.
-  void noteRequest(const Request& request) { keepAlive_ = request.keep_alive(); }
+  void noteRequest(const Request& request);
   // Writes the response, then reads the next request unless the connection is closing.
   void respond(Response response, bool keepAlive = true);
 
@@ -68,6 +68,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool keepAlive_ = true;
   bool released_ = false;
+  std::string requestLine_;  // "GET /path" of the request being answered, for the log
+  std::chrono::steady_clock::time_point started_;
 };
 
 }  // namespace partyd::http

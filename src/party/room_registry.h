@@ -45,6 +45,10 @@ class RoomRegistry {
   Room* byHandle(std::uint32_t handle);
   void erase(std::uint32_t handle);
   std::size_t size() const { return byHandle_.size(); }
+  template <typename F>
+  void forEach(F&& fn) {
+    for (auto& [handle, room] : byHandle_) fn(*room);
+  }
 
   // Records activity; an idle room's clock starts from its last activity.
   void touch(Room& room, std::int64_t nowMs) { room.lastActiveMs = nowMs; }

@@ -140,6 +140,30 @@ Result<void> Server::start() {
   return {};
 }
 
+Result<void> Server::reload(const std::string& bundle, const std::string& bundleName,
+                            const std::string& envJson,
+                            const std::vector<std::string>& partyNames) {
+  std::vector<std::future<Result<void>>> results;
+  for (auto& st : states_) {
+    auto promise = std::make_shared<std::promise<Result<void>>>();
+    results.push_back(promise->get_future());
+    ShardState* state = st.get();
+    st->shard->post([state, promise, bundle, bundleName, envJson, partyNames] {
+      if (!state->runtime) {
+        promise->set_value(makeError("shard is not running"));
+        return;
+      }
+      promise->set_value(state->runtime->reload(bundle, bundleName, envJson, partyNames));
+    });
+  }
+  Result<void> out;
+  for (auto& f : results) {
+    Result<void> r = f.get();
+    if (!r && out.ok()) out = r;
+  }
+  return out;
+}
+
 void Server::stop() {
   bool wasRunning = running_.exchange(false);
   for (auto& st : states_) {

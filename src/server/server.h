@@ -42,6 +42,9 @@ class Server {
   // Stops accepting, commits storage and joins the shard threads.
   void stop();
   unsigned short port() const { return port_; }
+  // Swaps a new build into every shard (see ShardRuntime::reload); waits until all have it.
+  Result<void> reload(const std::string& bundle, const std::string& bundleName,
+                      const std::string& envJson, const std::vector<std::string>& partyNames);
   std::size_t shardCount() const { return shards_.size(); }
 
  private:
