@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/random.h"
 #include "http/route.h"
+#include "project/cron.h"
 #include "storage/shard_files.h"
 #include "storage/sqlite_storage.h"
 
@@ -137,7 +138,58 @@ Result<void> Server::start() {
   port_ = port;
   running_ = true;
   watchdog_ = std::thread([this] { watchdog(); });
+  if (!options_.crons.empty()) {
+    for (const auto& [name, expr] : options_.crons) {
+      if (auto c = project::CronSchedule::parse(expr); !c) {
+        stop();
+        return makeError("crons." + name + " in partykit.json: " + c.error().message);
+      }
+    }
+    shards_[0]->post([this] { armCrons(); });
+  }
   return {};
+}
+
+// Crons run on shard 0, through the main party's onCron, on their schedules (UTC).
+void Server::armCrons() {
+  ShardState& st = *states_[0];
+  if (!st.runtime || !st.runtime->hooks().cron) return;
+  if (!cronTimer_) cronTimer_ = std::make_unique<asio::steady_timer>(st.shard->io());
+  std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  std::optional<std::int64_t> soonest;
+  std::vector<std::pair<std::string, std::string>> due;
+  for (const auto& [name, expr] : options_.crons) {
+    auto schedule = project::CronSchedule::parse(expr);
+    if (!schedule) continue;
+    auto next = schedule->next(now);
+    if (!next) continue;
+    if (!soonest || *next < *soonest) {
+      soonest = next;
+      due.clear();
+    }
+    if (*next == *soonest) due.emplace_back(name, expr);
+  }
+  if (!soonest) return;
+  cronTimer_->expires_after(std::chrono::seconds(*soonest - now));
+  cronTimer_->async_wait([this, due](boost::system::error_code ec) {
+    if (ec || !running_) return;
+    ShardState& s0 = *states_[0];
+    for (const auto& [name, expr] : due) {
+      http::Request req{bhttp::verb::get, "/__scheduled__?cron=" + name, 11};
+      req.set(bhttp::field::host, "127.0.0.1:" + std::to_string(port_));
+      s0.runtime->runEdge("cron", "main", name, req,
+                          [name](api::EdgeResult r) {
+                            log::info("cron " + name + ": " +
+                                      (r.action == api::EdgeResult::kRespond
+                                           ? std::to_string(r.response.status)
+                                           : std::string("no onCron")));
+                          },
+                          expr);
+    }
+    armCrons();
+  });
 }
 
 Result<void> Server::reload(const std::string& bundle, const std::string& bundleName,
@@ -166,6 +218,10 @@ Result<void> Server::reload(const std::string& bundle, const std::string& bundle
 
 void Server::stop() {
   bool wasRunning = running_.exchange(false);
+  if (cronTimer_ && !shards_.empty()) {
+    auto* timer = cronTimer_.get();
+    shards_[0]->post([timer] { timer->cancel(); });
+  }
   for (auto& st : states_) {
     if (st->listener) {
       auto l = st->listener;
@@ -176,6 +232,7 @@ void Server::stop() {
   for (auto& s : shards_) s->join();
   if (watchdog_.joinable()) watchdog_.join();
   (void)wasRunning;
+  cronTimer_.reset();  // before the io_context it belongs to
   states_.clear();
   shards_.clear();
 }

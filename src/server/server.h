@@ -4,6 +4,8 @@
 // without main(), so tests may start one in-process.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -58,12 +60,14 @@ class Server {
                const http::PartyRoute& route);
   http::Response notFound() const;
   void watchdog();
+  void armCrons();
 
   ServerOptions options_;
   std::unique_ptr<http::StaticFiles> assets_;
   std::vector<std::unique_ptr<net::Shard>> shards_;
   std::vector<std::unique_ptr<ShardState>> states_;
   std::thread watchdog_;
+  std::unique_ptr<boost::asio::steady_timer> cronTimer_;  // on shard 0
   std::atomic<bool> running_{false};
   unsigned short port_ = 0;
 };
