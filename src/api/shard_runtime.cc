@@ -84,6 +84,7 @@ ShardRuntime::ShardRuntime(net::Shard& shard, std::unique_ptr<storage::Storage> 
 
 ShardRuntime::~ShardRuntime() {
   httpClient_.reset();
+  entryFns_.clear();
   entry_.Reset();
   engine_.reset();
 }
@@ -197,7 +198,7 @@ Result<void> ShardRuntime::reload(std::string bundle, std::string bundleName, st
     resetRoom(h, "the server is restarting with new code", 1012, 503);
     rooms_.erase(h);
   }
-  endTurn();
+  commitAndFlush();
   config_.userBundle = std::move(bundle);
   config_.userBundleName = std::move(bundleName);
   config_.envJson = std::move(envJson);
@@ -210,6 +211,7 @@ void ShardRuntime::stop() {
   stopped_ = true;
   sweepTimer_.cancel();
   alarmTimer_.cancel();
+  commitAndFlush();
   for (auto& [id, timer] : timers_) timer->cancel();
   if (storage_ && storage_->dirty()) (void)storage_->commit();
 }
@@ -222,23 +224,30 @@ bool ShardRuntime::hasParty(const std::string& name) const {
 
 // ---- turns ----------------------------------------------------------------------------------
 
+v8::Local<v8::Function> ShardRuntime::entryFunction(const char* name) {
+  v8::Isolate* iso = engine_->isolate();
+  auto it = entryFns_.find(name);
+  if (it != entryFns_.end()) return it->second.Get(iso);
+  v8::Local<v8::Value> fn;
+  if (!entry_.Get(iso)->Get(engine_->context(), str(iso, name)).ToLocal(&fn) || !fn->IsFunction()) {
+    return {};
+  }
+  entryFns_[name].Reset(iso, fn.As<v8::Function>());
+  return fn.As<v8::Function>();
+}
+
 void ShardRuntime::callEntry(const char* name, std::uint32_t room, int argc,
                              v8::Local<v8::Value>* argv) {
   v8::Isolate* iso = engine_->isolate();
   v8::Local<v8::Context> ctx = engine_->context();
-  v8::Local<v8::Object> entry = entry_.Get(iso);
-  v8::Local<v8::Value> fn;
-  if (!entry->Get(ctx, str(iso, name)).ToLocal(&fn) || !fn->IsFunction()) return;
-  if (party::Room* r = room ? rooms_.byHandle(room) : nullptr) {
-    label_ = r->key.party + "/" + r->key.room;
-  } else {
-    label_.clear();
-  }
+  v8::Local<v8::Function> fn = entryFunction(name);
+  if (fn.IsEmpty()) return;
+  currentRoom_ = room;
   ++depth_;
   engine_->armDeadline(config_.handlerBudgetMs);
   {
     v8::TryCatch tryCatch(iso);
-    if (fn.As<v8::Function>()->Call(ctx, entry, argc, argv).IsEmpty()) {
+    if (fn->Call(ctx, entry_.Get(iso), argc, argv).IsEmpty()) {
       log(3, engine_->describeException(tryCatch));
     }
   }
@@ -258,14 +267,25 @@ void ShardRuntime::callEntry(const char* name, std::uint32_t room, int argc,
   if (depth_ == 0) endTurn();
 }
 
+// The end of a turn does not write at once: the commit and the writes happen once for every turn
+// that ran in this pass of the event loop, so a burst of messages costs one commit and one
+// writev per socket. Nothing leaves before the commit (the output gate).
 void ShardRuntime::endTurn() {
+  if (flushPosted_) return;
+  flushPosted_ = true;
+  asio::post(shard_.io(), [this] {
+    flushPosted_ = false;
+    commitAndFlush();
+  });
+}
+
+void ShardRuntime::commitAndFlush() {
   if (storage_->dirty()) {
     if (auto r = storage_->commit(); !r) {
       log::error("storage commit failed, this turn's writes are lost: " + r.error().message);
       storage_->rollback();
     }
   }
-  // The output gate: nothing produced in this turn left before the commit above.
   auto outbox = std::move(outbox_);
   outbox_.clear();
   for (auto& [pending, response] : outbox) {
@@ -809,9 +829,11 @@ void ShardRuntime::clearTimer(std::uint32_t id) {
 
 void ShardRuntime::log(int level, std::string_view text) {
   std::string line;
-  if (!label_.empty()) {
+  if (party::Room* room = currentRoom_ ? rooms_.byHandle(currentRoom_) : nullptr) {
     line += '[';
-    line += label_;
+    line += room->key.party;
+    line += '/';
+    line += room->key.room;
     line += "] ";
   }
   line += text;

@@ -162,6 +162,8 @@ class ShardRuntime final : public ws::ConnectionOwner {
                       const std::string& body);
   void fetchAnswered(std::uint64_t handle, http::Response response);
   void endTurn();
+  void commitAndFlush();
+  v8::Local<v8::Function> entryFunction(const char* name);
 
   net::Shard& shard_;
   std::unique_ptr<storage::Storage> storage_;
@@ -187,7 +189,9 @@ class ShardRuntime final : public ws::ConnectionOwner {
   std::uint64_t nextConn_ = 1;
   std::uint64_t nextRequest_ = 1;
   int depth_ = 0;  // > 0 while JS runs; events that arrive then are posted, not nested
-  std::string label_;  // "party/room" of the room whose event is running, for console output
+  std::uint32_t currentRoom_ = 0;  // the room whose event runs, for console output
+  bool flushPosted_ = false;
+  std::unordered_map<std::string, v8::Global<v8::Function>> entryFns_;
   bool stopped_ = false;
   bool createdHibernating_ = false;  // set by JS during createRoom
 };
