@@ -83,6 +83,7 @@ ShardRuntime::ShardRuntime(net::Shard& shard, std::unique_ptr<storage::Storage> 
       alarmTimer_(shard.io()) {}
 
 ShardRuntime::~ShardRuntime() {
+  wsClient_.reset();
   httpClient_.reset();
   entryFns_.clear();
   entry_.Reset();
@@ -100,6 +101,7 @@ Result<void> ShardRuntime::start() {
   installNatives(native);
   installCryptoNatives(iso, ctx, native);
   httpClient_ = std::make_unique<net::HttpClient>(shard_.io());
+  wsClient_ = std::make_unique<ws::WsClient>(shard_.io());
   (void)ctx->Global()->Set(ctx, str(iso, "__partyd_native"), native);
 
   if (auto r = engine_->runScript(std::string_view(kRuntimeBundle, kRuntimeBundleSize),

@@ -25,6 +25,7 @@
 #include "party/room_registry.h"
 #include "storage/storage.h"
 #include "ws/connection.h"
+#include "ws/ws_client.h"
 
 namespace partyd::api {
 
@@ -130,6 +131,11 @@ class ShardRuntime final : public ws::ConnectionOwner {
   // fetch(): starts an outbound request; the answer comes back as entry.fetchResolved/Rejected.
   std::uint64_t startFetch(net::FetchRequest request);
   void abortFetch(std::uint64_t id);
+  ws::WsClient& wsClient() { return *wsClient_; }
+  // Delivers an outgoing WebSocket's event to JS (entry.wsOpen, wsMessage, wsError, wsClose).
+  void deliverWsEvent(const char* name, int argc, v8::Local<v8::Value>* argv) {
+    callEntry(name, 0, argc, argv);
+  }
   void roomHibernated(std::uint32_t room);
   void edgeDone(std::uint64_t handle, EdgeResult result);
   // A party stub's fetch(): routes to the owning shard; the answer comes back as fetchDone.
@@ -170,6 +176,7 @@ class ShardRuntime final : public ws::ConnectionOwner {
   RuntimeConfig config_;
   std::unique_ptr<js::Engine> engine_;
   std::unique_ptr<net::HttpClient> httpClient_;
+  std::unique_ptr<ws::WsClient> wsClient_;
   v8::Global<v8::Object> entry_;
   party::RoomRegistry rooms_;
   ws::FlushQueue flushQueue_;

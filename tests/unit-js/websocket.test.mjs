@@ -68,7 +68,7 @@ describe("WebSocket constructor", () => {
     assert.equal(ws.readyState, WebSocket.CONNECTING);
     assert.equal(ws.protocol, "");
     assert.equal(ws.extensions, "");
-    assert.equal(ws.binaryType, "blob");
+    assert.equal(ws.binaryType, "arraybuffer");  // workerd's default, not the browser's
     assert.equal(ws.bufferedAmount, 0);
     assert.equal(Object.prototype.toString.call(ws), "[object WebSocket]");
     dispatchers.wsClose(id, 1006, "", false);

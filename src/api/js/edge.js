@@ -56,13 +56,23 @@ export function createParties(native, partyNames, state) {
           pending.set(handle, { resolve, reject });
         });
       },
-      socket() {
-        return Promise.reject(new TypeError(
-            "parties.<name>.get(id).socket() is not supported by partyd yet; use fetch()"));
+      // A WebSocket to the other room. partyd opens it through its own listener (loopback),
+      // so the other room sees an ordinary connection with a fresh id, as on PartyKit.
+      async socket(pathOrInit, maybeInit) {
+        const path = typeof pathOrInit === "string" ? pathOrInit : "";
+        const init = typeof pathOrInit === "string" ? maybeInit : pathOrInit;
+        if (path && !path.startsWith("/")) throw new Error("Path must start with /");
+        const ws = new WebSocket(base().replace(/^http/, "ws") + path,
+                                 init?.headers ? { headers: init.headers } : undefined);
+        await new Promise((resolve, reject) => {
+          ws.addEventListener("open", resolve, { once: true });
+          ws.addEventListener("error", () => reject(new Error("Expected a websocket response")),
+                              { once: true });
+        });
+        return ws;
       },
       connect() {
-        throw new TypeError(
-            "parties.<name>.get(id).connect() is not supported by partyd yet; use fetch()");
+        return new WebSocket(base().replace(/^http/, "ws"));
       },
     };
   }

@@ -1,6 +1,8 @@
 // The runtime script that runs once per shard context, before the user's bundle: it installs the
 // web platform globals and the PartyKit facade, and leaves one entry object for C++ to call.
-import { installWebApis, fireTimer, setSubtle } from "./web/index.js";
+import { installWebApis, fireTimer, setSubtle, defineEventHandler } from "./web/index.js";
+import { Event, EventTarget, MessageEvent, CloseEvent, ErrorEvent } from "./web/events.js";
+import { createWebSocketClass, dispatchers as wsDispatchers } from "./websocket.js";
 import { createSubtle, CryptoKey, SubtleCrypto } from "./subtle/index.js";
 import { createEntry } from "./party.js";
 import { createFetch } from "./fetch.js";
@@ -26,24 +28,16 @@ Object.defineProperty(globalThis, "__partyd_wasm", {
   },
 });
 
-// The WebSocket global: its constants are what party code reads (WebSocket.OPEN and friends);
-// an outgoing client connection is not available yet, and says so by name.
-class WebSocket extends EventTarget {
-  constructor(url) {
-    super();
-    throw new TypeError(`new WebSocket(${JSON.stringify(String(url))}): outgoing WebSocket ` +
-                        "connections are not supported by partyd yet");
-  }
-}
-for (const [name, value] of [["CONNECTING", 0], ["OPEN", 1], ["CLOSING", 2], ["CLOSED", 3]]) {
-  Object.defineProperty(WebSocket, name, { value, enumerable: true });
-  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
-}
-Object.defineProperty(globalThis, "WebSocket", { value: WebSocket, writable: true, configurable: true });
+// The WebSocket global: an outgoing client over the shard's native WebSocket client.
+const WebSocket = createWebSocketClass(native, {
+  EventTarget, MessageEvent, CloseEvent, Event, ErrorEvent, defineEventHandler,
+});
+Object.defineProperty(globalThis, "WebSocket", hidden(WebSocket));
 
 globalThis.__partyd_entry = {
   ...createEntry(native),
   timer: fireTimer,
   fetchResolved: fetcher.fetchResolved,
   fetchRejected: fetcher.fetchRejected,
+  ...wsDispatchers,
 };

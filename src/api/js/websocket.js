@@ -105,7 +105,8 @@ export function createWebSocketClass(native, deps) {
     #origin;
     #readyState = CONNECTING;
     #protocol = "";
-    #binaryType = "blob";
+    // workerd hands binary messages over as ArrayBuffers; party code written for it expects that.
+    #binaryType = "arraybuffer";
     // Messages waiting for earlier Blobs to be read, in order: { bytes | string | null, size }.
     #queue = [];
     #queuedBytes = 0;
