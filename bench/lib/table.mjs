@@ -23,6 +23,7 @@ export function median(values) {
 export function formatValue(value) {
   if (value === null || value === undefined) return "-";
   const abs = Math.abs(value);
+  if (Number.isInteger(value) && abs < 1e4) return String(value);
   if (abs >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
   if (abs >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
   if (abs >= 100) return value.toFixed(0);
