@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "project/asset_builder.h"
 #include "project/bundler.h"
 #include "project/config.h"
 #include "server/server.h"
@@ -207,6 +208,17 @@ int runDev(const std::vector<std::string_view>& args) {
     return 1;
   }
 
+  // serve.build: the static site's own scripts, built before serving, as partykit dev does.
+  std::vector<fs::path> assetInputs;
+  if (config->serve && config->serve->build) {
+    auto assets = project::buildAssets(*config, bundleOptions.host);
+    if (!assets) {
+      std::fprintf(stderr, "partyd: serve.build failed:\n%s\n", assets.error().message.c_str());
+      return 1;
+    }
+    assetInputs = assets->inputs;
+  }
+
   server::ServerOptions options;
   options.address = f.address;
   options.port = port;
@@ -251,7 +263,15 @@ int runDev(const std::vector<std::string_view>& args) {
 
   // Watch the project: on a change, rebuild and swap the new code in; a failed build leaves the
   // previous one serving.
-  Watcher watcher(watchList(*config, *bundle));
+  auto watched = [](const project::Config& c, const project::Bundle& b,
+                    const std::vector<fs::path>& extra) {
+    auto list = watchList(c, b);
+    for (const auto& f : extra) {
+      if (f.string().find("/node_modules/") == std::string::npos) list.push_back(f);
+    }
+    return list;
+  };
+  Watcher watcher(watched(*config, *bundle, assetInputs));
   for (;;) {
     timespec wait{0, 300'000'000};
     siginfo_t info;
@@ -270,7 +290,15 @@ int runDev(const std::vector<std::string_view>& args) {
                  newBundle.error().message);
       continue;
     }
-    watcher.reset(watchList(*newConfig, *newBundle));
+    if (newConfig->serve && newConfig->serve->build) {
+      auto assets = project::buildAssets(*newConfig, bundleOptions.host);
+      if (!assets) {
+        log::error("serve.build failed:\n" + assets.error().message);
+      } else {
+        assetInputs = assets->inputs;
+      }
+    }
+    watcher.reset(watched(*newConfig, *newBundle, assetInputs));
     std::vector<std::string> names{"main"};
     for (const auto& [name, path] : newConfig->parties) names.push_back(name);
     if (auto r = server.reload(newBundle->code, newBundle->outFile.string(), newConfig->varsJson,
