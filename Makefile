@@ -3,7 +3,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 PORT ?= 1999
 
-.PHONY: all setup build dev test clean
+SHELL := /bin/bash
+
+.PHONY: all setup setup-tests build dev test clean
 
 all: build
 
@@ -17,14 +19,16 @@ $(BUILD)/CMakeCache.txt:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 build: setup $(BUILD)/CMakeCache.txt
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) --target partyd
 
 dev: build
 	./$(BUILD)/partyd dev --port $(PORT) examples/chat
 
 test: setup-tests $(BUILD)/CMakeCache.txt
 	@cmake --build $(BUILD) -j $(JOBS)
-	@cd $(BUILD) && ctest --output-on-failure --timeout 900
+	@cd $(BUILD) && ctest --output-on-failure --timeout 900 2>&1 | tee ctest.log; \
+	  status=$${PIPESTATUS[0]}; grep -E "tests passed|tests failed out of" ctest.log | tail -1; \
+	  exit $$status
 
 clean:
 	rm -rf $(BUILD)
