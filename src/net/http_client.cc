@@ -27,6 +27,8 @@
 #include <unordered_map>
 #include <variant>
 
+#include "net/tls_context.h"
+
 namespace partyd::net {
 
 namespace asio = boost::asio;
@@ -348,32 +350,6 @@ class ResponseParser : public bhttp::basic_parser<false> {
   void on_finish_impl(error_code&) override {}
 };
 
-// ---- TLS contexts -----------------------------------------------------------------------------
-
-struct TlsContext {
-  std::shared_ptr<ssl::context> ctx;
-  std::string error;  // set when the CA store could not be loaded
-};
-
-TlsContext makeTlsContext() {
-  TlsContext out{std::make_shared<ssl::context>(ssl::context::tls_client), {}};
-  error_code ec;
-  out.ctx->set_default_verify_paths(ec);
-  if (ec) out.error = "cannot load the system CA store: " + ec.message();
-  out.ctx->set_verify_mode(ssl::verify_peer, ec);
-  SSL_CTX_set_min_proto_version(out.ctx->native_handle(), TLS1_2_VERSION);
-  static constexpr unsigned char kAlpn[] = "\x08http/1.1";
-  SSL_CTX_set_alpn_protos(out.ctx->native_handle(), kAlpn, sizeof kAlpn - 1);
-  return out;
-}
-
-// One context for the process, shared by every shard's client (an SSL_CTX may create SSL objects
-// on several threads). Loading the system CA bundle takes tens of milliseconds, so it happens
-// once, on the first HttpClient construction (shard start), never on a loop handling requests.
-const TlsContext& systemTlsContext() {
-  static const TlsContext context = makeTlsContext();
-  return context;
-}
 
 }  // namespace
 

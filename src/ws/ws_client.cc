@@ -27,6 +27,7 @@
 #include <variant>
 
 #include "base/random.h"
+#include "net/tls_context.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
 #include "ws/utf8.h"
@@ -39,6 +40,9 @@ namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using asio::ip::tcp;
 using boost::system::error_code;
+using net::makeTlsContext;
+using net::systemTlsContext;
+using net::TlsContext;
 
 namespace {
 
@@ -331,32 +335,6 @@ ServerFrameParser::Status ServerFrameParser::next() {
   return Status::kNeedMore;
 }
 
-// ---- TLS --------------------------------------------------------------------------------------
-
-struct TlsContext {
-  std::shared_ptr<ssl::context> ctx;
-  std::string error;  // set when the CA store could not be loaded
-};
-
-TlsContext makeTlsContext() {
-  TlsContext out{std::make_shared<ssl::context>(ssl::context::tls_client), {}};
-  error_code ec;
-  out.ctx->set_default_verify_paths(ec);
-  if (ec) out.error = "cannot load the system CA store: " + ec.message();
-  out.ctx->set_verify_mode(ssl::verify_peer, ec);
-  SSL_CTX_set_min_proto_version(out.ctx->native_handle(), TLS1_2_VERSION);
-  // The upgrade is an HTTP/1.1 request: keep servers from picking h2.
-  static constexpr unsigned char kAlpn[] = "\x08http/1.1";
-  SSL_CTX_set_alpn_protos(out.ctx->native_handle(), kAlpn, sizeof kAlpn - 1);
-  return out;
-}
-
-// One per process, loaded on first use: the system CA bundle takes tens of milliseconds.
-// TODO(cleanup): share HttpClient's (net/http_client.cc) once net/ exposes it.
-const TlsContext& systemTlsContext() {
-  static const TlsContext context = makeTlsContext();
-  return context;
-}
 
 using TlsStream = ssl::stream<tcp::socket>;
 using Stream = std::variant<tcp::socket, TlsStream>;
