@@ -157,28 +157,34 @@ void nAccept(const FunctionCallbackInfo<Value>& info) {
   self(info)->accept(handleArg(info, 0), code, js::toUtf8(iso, info[2]));
 }
 
+std::vector<std::pair<std::string, std::string>> headerPairs(v8::Isolate* iso, Local<Value> v) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!v->IsArray()) return out;
+  Local<v8::Context> ctx = iso->GetCurrentContext();
+  auto arr = v.As<v8::Array>();
+  for (uint32_t i = 0; i < arr->Length(); ++i) {
+    Local<Value> pair, k, val;
+    if (!arr->Get(ctx, i).ToLocal(&pair) || !pair->IsArray()) continue;
+    if (!pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&k)) continue;
+    if (!pair.As<v8::Array>()->Get(ctx, 1).ToLocal(&val)) continue;
+    out.emplace_back(js::toUtf8(iso, k), js::toUtf8(iso, val));
+  }
+  return out;
+}
+
+std::string bodyBytes(v8::Isolate* iso, Local<Value> v) {
+  std::string_view bytes;
+  if (v->IsString()) return js::toUtf8(iso, v);
+  if (js::bufferBytes(v, &bytes)) return std::string(bytes);
+  return {};
+}
+
 void nRespond(const FunctionCallbackInfo<Value>& info) {
   v8::Isolate* iso = info.GetIsolate();
-  Local<v8::Context> ctx = iso->GetCurrentContext();
   http::Response r;
   r.status = static_cast<unsigned>(handleArg(info, 1));
-  if (info[2]->IsArray()) {
-    auto arr = info[2].As<v8::Array>();
-    for (uint32_t i = 0; i < arr->Length(); ++i) {
-      Local<Value> pair;
-      if (!arr->Get(ctx, i).ToLocal(&pair) || !pair->IsArray()) continue;
-      Local<Value> k, v;
-      if (!pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&k)) continue;
-      if (!pair.As<v8::Array>()->Get(ctx, 1).ToLocal(&v)) continue;
-      r.headers.emplace_back(js::toUtf8(iso, k), js::toUtf8(iso, v));
-    }
-  }
-  std::string_view bytes;
-  if (info[3]->IsString()) {
-    r.body = js::toUtf8(iso, info[3]);
-  } else if (js::bufferBytes(info[3], &bytes)) {
-    r.body.assign(bytes.data(), bytes.size());
-  }
+  r.headers = headerPairs(iso, info[2]);
+  r.body = bodyBytes(iso, info[3]);
   self(info)->respond(handleArg(info, 0), std::move(r));
 }
 
@@ -452,28 +458,6 @@ void nQueueMicrotask(const FunctionCallbackInfo<Value>& info) {
   info.GetIsolate()->EnqueueMicrotask(info[0].As<v8::Function>());
 }
 
-std::vector<std::pair<std::string, std::string>> headerPairs(v8::Isolate* iso, Local<Value> v) {
-  std::vector<std::pair<std::string, std::string>> out;
-  if (!v->IsArray()) return out;
-  Local<v8::Context> ctx = iso->GetCurrentContext();
-  auto arr = v.As<v8::Array>();
-  for (uint32_t i = 0; i < arr->Length(); ++i) {
-    Local<Value> pair, k, val;
-    if (!arr->Get(ctx, i).ToLocal(&pair) || !pair->IsArray()) continue;
-    if (!pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&k)) continue;
-    if (!pair.As<v8::Array>()->Get(ctx, 1).ToLocal(&val)) continue;
-    out.emplace_back(js::toUtf8(iso, k), js::toUtf8(iso, val));
-  }
-  return out;
-}
-
-std::string bodyBytes(v8::Isolate* iso, Local<Value> v) {
-  std::string_view bytes;
-  if (v->IsString()) return js::toUtf8(iso, v);
-  if (js::bufferBytes(v, &bytes)) return std::string(bytes);
-  return {};
-}
-
 // edgeDone(handle, action, statusOrUrl, headers, body)
 void nEdgeDone(const FunctionCallbackInfo<Value>& info) {
   v8::Isolate* iso = info.GetIsolate();
@@ -512,13 +496,7 @@ void nAssetFetch(const FunctionCallbackInfo<Value>& info) {
   if (!assets) return;
   auto hit = assets->serveFile(js::toUtf8(iso, info[0]));
   if (!hit) return;
-  Local<v8::Context> ctx = iso->GetCurrentContext();
-  Local<v8::Array> headers = v8::Array::New(iso);
-  uint32_t i = 0;
-  for (const auto& [k, v] : hit->headers) {
-    Local<Value> pair[] = {str(iso, k), str(iso, v)};
-    (void)headers->Set(ctx, i++, v8::Array::New(iso, pair, 2));
-  }
+  Local<v8::Array> headers = js::stringPairs(iso, hit->headers);
   auto ab = js::newArrayBuffer(iso, hit->body);
   Local<Value> out[] = {v8::Integer::NewFromUnsigned(iso, hit->status), headers,
                         v8::Uint8Array::New(ab, 0, ab->ByteLength())};

@@ -386,13 +386,7 @@ void ShardRuntime::handleInternal(const http::PartyRoute& route, InternalRequest
     return;
   }
   party::Room& room = activate({route.party, route.room});
-  v8::Local<v8::Context> ctx = engine_->context();
-  v8::Local<v8::Array> headers = v8::Array::New(iso);
-  uint32_t i = 0;
-  for (const auto& [k, v] : request.headers) {
-    v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
-    (void)headers->Set(ctx, i++, v8::Array::New(iso, pair, 2));
-  }
+  v8::Local<v8::Array> headers = js::stringPairs(iso, request.headers);
   deliverRequest(room, PendingRequest{room.handle, nullptr, std::move(reply)}, request.method,
                  request.url, headers, request.body);
 }
@@ -488,13 +482,7 @@ std::uint64_t ShardRuntime::partyFetch(const http::PartyRoute& route, InternalRe
 void ShardRuntime::fetchAnswered(std::uint64_t handle, http::Response response) {
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
-  v8::Local<v8::Context> ctx = engine_->context();
-  v8::Local<v8::Array> headers = v8::Array::New(iso);
-  uint32_t i = 0;
-  for (const auto& [k, v] : response.headers) {
-    v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
-    (void)headers->Set(ctx, i++, v8::Array::New(iso, pair, 2));
-  }
+  v8::Local<v8::Array> headers = js::stringPairs(iso, response.headers);
   auto ab = js::newArrayBuffer(iso, response.body);
   v8::Local<v8::Value> args[] = {v8::Number::New(iso, static_cast<double>(handle)),
                                  v8::Integer::NewFromUnsigned(iso, response.status), headers,
@@ -773,19 +761,13 @@ std::uint64_t ShardRuntime::startFetch(net::FetchRequest request) {
         if (stopped_) return;
         v8::Isolate* iso = engine_->isolate();
         v8::HandleScope scope(iso);
-        v8::Local<v8::Context> ctx = engine_->context();
-        if (!r) {
+                if (!r) {
           v8::Local<v8::Value> args[] = {v8::Number::New(iso, static_cast<double>(id)),
                                          str(iso, r.error().message)};
           callEntry("fetchRejected", 0, 2, args);
           return;
         }
-        v8::Local<v8::Array> headers = v8::Array::New(iso);
-        uint32_t i = 0;
-        for (const auto& [k, v] : r->headers) {
-          v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
-          (void)headers->Set(ctx, i++, v8::Array::New(iso, pair, 2));
-        }
+        v8::Local<v8::Array> headers = js::stringPairs(iso, r->headers);
         auto ab = js::newArrayBuffer(iso, r->body);
         v8::Local<v8::Value> args[] = {v8::Number::New(iso, static_cast<double>(id)),
                                        v8::Integer::NewFromUnsigned(iso, r->status),

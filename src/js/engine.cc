@@ -186,6 +186,18 @@ v8::Local<v8::ArrayBuffer> newArrayBuffer(v8::Isolate* iso, std::string_view byt
   return ab;
 }
 
+v8::Local<v8::Array> stringPairs(v8::Isolate* iso,
+                                 const std::vector<std::pair<std::string, std::string>>& pairs) {
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  v8::Local<v8::Array> out = v8::Array::New(iso, static_cast<int>(pairs.size()));
+  uint32_t i = 0;
+  for (const auto& [k, v] : pairs) {
+    v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
+    (void)out->Set(ctx, i++, v8::Array::New(iso, pair, 2));
+  }
+  return out;
+}
+
 // ---- watchdog -------------------------------------------------------------------------------
 
 void Engine::armDeadline(std::int64_t budgetMs) {

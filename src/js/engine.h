@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/result.h"
 
@@ -73,6 +75,9 @@ std::string toUtf8(v8::Isolate* iso, v8::Local<v8::Value> value);
 // Bytes of an ArrayBuffer or ArrayBufferView; false if `value` is neither.
 bool bufferBytes(v8::Local<v8::Value> value, std::string_view* out);
 v8::Local<v8::ArrayBuffer> newArrayBuffer(v8::Isolate* iso, std::string_view bytes);
+// [[name, value], ...] for header lists and the like.
+v8::Local<v8::Array> stringPairs(v8::Isolate* iso,
+                                 const std::vector<std::pair<std::string, std::string>>& pairs);
 
 std::int64_t monotonicMs();
 
