@@ -3,6 +3,7 @@
 #include <libplatform/libplatform.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -21,6 +22,8 @@ void initializeV8() {
     // deep recursion in user code a RangeError rather than a crash of the shard thread.
     static const char kFlags[] = "--stack-size=900";
     v8::V8::SetFlagsFromString(kFlags, sizeof kFlags - 1);
+    // For diagnosis (--trace-gc and the like); not a supported interface.
+    if (const char* extra = std::getenv("PARTYD_V8_FLAGS")) v8::V8::SetFlagsFromString(extra);
     gPlatform = v8::platform::NewDefaultPlatform(1);
     v8::V8::InitializePlatform(gPlatform.get());
     v8::V8::Initialize();

@@ -49,65 +49,91 @@ function checkModuleServer(name, def) {
   }
 }
 
+// Adapters give the room one shape for every kind of server. They are classes, so that a room
+// costs one small object here and not a closure per handler (issue 5, W5: memory per room).
+
+// A class-style server: `new Server(room)`, handlers are its methods (all optional).
+class ClassAdapter {
+  constructor(def, room) {
+    this.server = new def(room);
+    this.hibernate = (this.server.options ?? def.options ?? {}).hibernate === true;
+    this.hasOnRequest = typeof this.server.onRequest === "function";
+    this.hasOnAlarm = typeof this.server.onAlarm === "function";
+  }
+  #call(fn, ...args) {
+    const server = this.server;
+    return typeof server[fn] === "function" ? server[fn](...args) : undefined;
+  }
+  onStart() { return this.#call("onStart"); }
+  getConnectionTags(c, ctx) { return this.#call("getConnectionTags", c, ctx); }
+  onConnect(c, ctx) { return this.#call("onConnect", c, ctx); }
+  onMessage(m, c) { return this.#call("onMessage", m, c); }
+  onClose(c) { return this.#call("onClose", c); }
+  onError(c, e) { return this.#call("onError", c, e); }
+  onRequest(r) { return this.server.onRequest(r); }
+  onAlarm() { return this.#call("onAlarm"); }
+}
+
+// An object-style server (the older API): handlers take the room as their last argument.
+class ModuleAdapter {
+  #room;
+  constructor(def, room) {
+    this.server = def;
+    this.#room = room;
+    this.hibernate = false;
+    this.hasOnRequest = typeof def.onRequest === "function";
+    this.hasOnAlarm = typeof def.onAlarm === "function";
+  }
+  #call(fn, ...args) {
+    const def = this.server;
+    return typeof def[fn] === "function" ? def[fn](...args) : undefined;
+  }
+  onStart() { return undefined; }
+  getConnectionTags() { return []; }
+  onConnect(c, ctx) { return this.#call("onConnect", c, this.#room, ctx); }
+  onMessage(m, c) { return this.#call("onMessage", m, c, this.#room); }
+  onClose(c) { return this.#call("onClose", c, this.#room); }
+  onError(c, e) { return this.#call("onError", c, e, this.#room); }
+  onRequest(r) { return this.server.onRequest(r, this.#room); }
+  onAlarm() { return this.#call("onAlarm", this.#room); }
+}
+
 // A WebSocket on a path that is no party URL goes to the main party's static onSocket. partyd
 // gives each such socket a room of its own (party ""), so it reuses the connection machinery;
 // the socket is accepted before onSocket runs, as on PartyKit.
-function makeSocketAdapter(mainDef, lobby) {
-  const onSocket = mainDef && typeof mainDef.onSocket === "function" ? mainDef.onSocket.bind(mainDef)
-                                                                     : null;
-  const noop = () => undefined;
-  return {
-    server: null, hibernate: false, hasOnRequest: false, hasOnAlarm: false,
-    onStart: noop, getConnectionTags: () => [], onMessage: noop, onClose: noop, onError: noop,
-    onAlarm: noop,
-    onRequest: () => new Response("Not found", { status: 404 }),
-    onConnect(conn, ctx) {
-      conn.request = ctx.request;
-      if (onSocket) {
-        Promise.resolve()
-          .then(() => onSocket(conn, lobby(), { waitUntil() {}, passThroughOnException() {} }))
-          .catch((e) => console.error(`onSocket failed: ${errorText(e)}`));
-      }
-    },
-  };
+class SocketAdapter {
+  #def;
+  #lobby;
+  constructor(mainDef, lobby) {
+    this.#def = mainDef;
+    this.#lobby = lobby;
+    this.server = null;
+    this.hibernate = false;
+    this.hasOnRequest = false;
+    this.hasOnAlarm = false;
+  }
+  onStart() {}
+  getConnectionTags() { return []; }
+  onMessage() {}
+  onClose() {}
+  onError() {}
+  onAlarm() {}
+  onRequest() { return new Response("Not found", { status: 404 }); }
+  onConnect(conn, ctx) {
+    conn.request = ctx.request;
+    const def = this.#def;
+    if (!def || typeof def.onSocket !== "function") return;
+    Promise.resolve()
+      .then(() => def.onSocket(conn, this.#lobby(), { waitUntil() {}, passThroughOnException() {} }))
+      .catch((e) => console.error(`onSocket failed: ${errorText(e)}`));
+  }
 }
 
 function makeAdapter(name, def, room, lobby) {
-  if (name === "") return makeSocketAdapter(def, lobby);
-  if (isClassServer(def)) {
-    const server = new def(room);
-    const call = (fn, ...args) => (typeof server[fn] === "function" ? server[fn](...args) : undefined);
-    return {
-      server,
-      hibernate: (server.options ?? def.options ?? {}).hibernate === true,
-      hasOnRequest: typeof server.onRequest === "function",
-      onStart: () => call("onStart"),
-      getConnectionTags: (c, ctx) => call("getConnectionTags", c, ctx),
-      onConnect: (c, ctx) => call("onConnect", c, ctx),
-      onMessage: (m, c) => call("onMessage", m, c),
-      onClose: (c) => call("onClose", c),
-      onError: (c, e) => call("onError", c, e),
-      onRequest: (r) => server.onRequest(r),
-      onAlarm: () => call("onAlarm"),
-      hasOnAlarm: typeof server.onAlarm === "function",
-    };
-  }
+  if (name === "") return new SocketAdapter(def, lobby);
+  if (isClassServer(def)) return new ClassAdapter(def, room);
   checkModuleServer(name, def);
-  const call = (fn, ...args) => (typeof def[fn] === "function" ? def[fn](...args) : undefined);
-  return {
-    server: def,
-    hibernate: false,
-    hasOnRequest: typeof def.onRequest === "function",
-    onStart: () => undefined,
-    getConnectionTags: () => [],
-    onConnect: (c, ctx) => call("onConnect", c, room, ctx),
-    onMessage: (m, c) => call("onMessage", m, c, room),
-    onClose: (c) => call("onClose", c, room),
-    onError: (c, e) => call("onError", c, e, room),
-    onRequest: (r) => def.onRequest(r, room),
-    onAlarm: () => call("onAlarm", room),
-    hasOnAlarm: typeof def.onAlarm === "function",
-  };
+  return new ModuleAdapter(def, room);
 }
 
 // Hibernating sockets carry their tags in workerd, which limits them; PartyKit's words.
@@ -207,105 +233,136 @@ Connection.OPEN = 1;
 Connection.CLOSING = 2;
 Connection.CLOSED = 3;
 
+// ---- Room: what a server sees as `room` (Party.Room) -----------------------------------------
+
+const ANALYTICS = Object.freeze({ writeDataPoint() {} });
+const NO_CONNECTIONS = new Map();  // shared by rooms that never had a socket; never written
+
+// `room.context`: the lobby's assets, and the parties (which onAlarm may not reach).
+class RoomContext {
+  #rt;
+  constructor(rt) {
+    this.#rt = rt;
+    this.assets = rt.shared.assets;
+  }
+  get parties() {
+    if (this.#rt.inAlarm > 0) throw new Error(alarmLimitation("Party.context.parties"));
+    return this.#rt.shared.parties;
+  }
+}
+
+class Room {
+  #rt;
+  #context = null;
+  #warnedConnections = false;
+  constructor(rt, partyName, internalID, env) {
+    this.#rt = rt;
+    this.name = partyName;
+    this.internalID = internalID;
+    this.env = env;
+    this.storage = new Storage(rt.native, rt.handle);
+    this.analytics = ANALYTICS;
+  }
+  get id() {
+    if (this.#rt.inAlarm > 0) throw new Error(alarmLimitation("Party.id"));
+    return this.#rt.id;
+  }
+  get context() {
+    return (this.#context ??= new RoomContext(this.#rt));
+  }
+  get parties() {
+    return this.context.parties;
+  }
+  blockConcurrencyWhile(cb) {
+    return this.#rt.block(cb, "blockConcurrencyWhile");
+  }
+  broadcast(message, without) {
+    const rt = this.#rt;
+    let exclude = null;
+    if (without && without.length) {
+      const skip = new Set(without);
+      exclude = [];
+      for (const c of rt.byHandle.values()) if (skip.has(c.id)) exclude.push(c._handle);
+    }
+    rt.native.broadcast(rt.handle, typeof message === "string" || message instanceof ArrayBuffer ||
+                        ArrayBuffer.isView(message) ? message : String(message), exclude);
+  }
+  getConnection(id) {
+    const rt = this.#rt;
+    if (!rt.adapter.hibernate) return rt.connections.get(id);
+    // Hibernating sockets are not a map by id: PartyKit refuses to pick one of several.
+    let found;
+    for (const c of rt.byHandle.values()) {
+      if (c.id !== id || c.readyState !== OPEN) continue;
+      if (found) {
+        throw new Error(`More than one connection found for id ${id}. Did you mean to use ` +
+                        "getConnections(tag) instead?");
+      }
+      found = c;
+    }
+    return found;
+  }
+  *getConnections(tag) {
+    const rt = this.#rt;
+    const all = rt.adapter.hibernate ? rt.byHandle.values() : rt.connections.values();
+    for (const c of all) {
+      if (c.readyState !== OPEN) continue;
+      if (tag === undefined || c.tags.includes(tag)) yield c;
+    }
+  }
+  get connections() {
+    if (!this.#warnedConnections) {
+      this.#warnedConnections = true;
+      console.warn("room.connections is deprecated: use room.getConnections() instead");
+    }
+    return this.#rt.connections;
+  }
+}
+
 // ---- RoomRuntime: one live room --------------------------------------------------------------
 
 class RoomRuntime {
-  constructor(native, env, handle, partyName, id, internalID, def, lobbyParties, lobbyAssets,
-              restore) {
+  // `shared` is the shard's module state: env, parties and assets, as in a Worker isolate.
+  constructor(native, shared, handle, partyName, id, internalID, def, restore) {
     this.native = native;
+    this.shared = shared;
     this.handle = handle;
-    this.connections = new Map(); // id -> Connection (the latest with that id)
-    this.byHandle = new Map();    // native handle -> Connection
+    // Sockets by id (the latest with that id) and by native handle; a room that only answers
+    // HTTP never allocates them.
+    this.connections = NO_CONNECTIONS;
+    this.byHandle = NO_CONNECTIONS;
     this.queue = [];
     this.blocked = 0;
     this.inAlarm = 0;
     this.id = id;
-    this.room = this.#makeRoom(partyName, internalID, env, lobbyParties, lobbyAssets);
-    this.adapter = makeAdapter(partyName, def, this.room, () => ({
-      env, parties: lobbyParties, assets: lobbyAssets, ai: undefined, vectorize: {},
-      bindings: { r2: {}, kv: {} }, analytics: { writeDataPoint() {} },
-    }));
+    this.room = new Room(this, partyName, internalID, shared.env);
+    this.adapter = makeAdapter(partyName, def, this.room, () => this.lobby());
     if (restore) {
       // Waking from hibernation: the sockets never closed; only their objects come back.
       for (const [handle, meta] of restore) {
         const conn = new Connection(native, handle, meta[0], meta[1], this.adapter.hibernate);
         conn._restore(meta);
-        this.byHandle.set(handle, conn);
-        this.connections.set(conn.id, conn);
+        this.addConnection(handle, conn);
       }
     }
     this.block(() => this.adapter.onStart(), "onStart");
   }
 
-  #makeRoom(partyName, internalID, env, lobbyParties, lobbyAssets) {
-    const rt = this;
-    const native = this.native;
-    const storage = new Storage(native, this.handle);
-    let warnedConnections = false;
+  lobby() {
+    const { env, parties, assets } = this.shared;
     return {
-      get id() {
-        if (rt.inAlarm > 0) {
-          throw new Error(alarmLimitation("Party.id"));
-        }
-        return rt.id;
-      },
-      name: partyName,
-      internalID,
-      env,
-      storage,
-      context: {
-        assets: lobbyAssets,
-        get parties() {
-          if (rt.inAlarm > 0) throw new Error(alarmLimitation("Party.context.parties"));
-          return lobbyParties;
-        },
-      },
-      get parties() {
-        return this.context.parties;
-      },
-      blockConcurrencyWhile(cb) {
-        return rt.block(cb, "blockConcurrencyWhile");
-      },
-      broadcast(message, without) {
-        let exclude = null;
-        if (without && without.length) {
-          const skip = new Set(without);
-          exclude = [];
-          for (const c of rt.byHandle.values()) if (skip.has(c.id)) exclude.push(c._handle);
-        }
-        native.broadcast(rt.handle, typeof message === "string" || message instanceof ArrayBuffer ||
-                         ArrayBuffer.isView(message) ? message : String(message), exclude);
-      },
-      getConnection(id) {
-        if (!rt.adapter.hibernate) return rt.connections.get(id);
-        // Hibernating sockets are not a map by id: PartyKit refuses to pick one of several.
-        let found;
-        for (const c of rt.byHandle.values()) {
-          if (c.id !== id || c.readyState !== OPEN) continue;
-          if (found) {
-            throw new Error(`More than one connection found for id ${id}. Did you mean to use ` +
-                            "getConnections(tag) instead?");
-          }
-          found = c;
-        }
-        return found;
-      },
-      *getConnections(tag) {
-        const all = rt.adapter.hibernate ? rt.byHandle.values() : rt.connections.values();
-        for (const c of all) {
-          if (c.readyState !== OPEN) continue;
-          if (tag === undefined || c.tags.includes(tag)) yield c;
-        }
-      },
-      get connections() {
-        if (!warnedConnections) {
-          warnedConnections = true;
-          console.warn("room.connections is deprecated: use room.getConnections() instead");
-        }
-        return rt.connections;
-      },
-      analytics: { writeDataPoint() {} },
+      env, parties, assets, ai: undefined, vectorize: {}, bindings: { r2: {}, kv: {} },
+      analytics: ANALYTICS,
     };
+  }
+
+  addConnection(handle, conn) {
+    if (this.byHandle === NO_CONNECTIONS) {
+      this.byHandle = new Map();
+      this.connections = new Map();
+    }
+    this.byHandle.set(handle, conn);
+    this.connections.set(conn.id, conn);
   }
 
   // Holds every later event until `fn`'s promise settles (onStart, blockConcurrencyWhile).
@@ -358,8 +415,7 @@ class RoomRuntime {
       const tags = (await this.adapter.getConnectionTags(conn, ctx)) ?? [];
       conn.tags = [...new Set([id, ...tags])];
       if (this.adapter.hibernate) validateTags(conn.tags);
-      this.byHandle.set(handle, conn);
-      this.connections.set(id, conn);
+      this.addConnection(handle, conn);
       await this.adapter.onConnect(conn, ctx);
       this.native.accept(handle, 0, "");
     } catch (e) {
@@ -476,8 +532,7 @@ export function createEntry(native) {
     },
     createRoom(handle, partyName, id, internalID, restore) {
       const def = partyDef(partyName === "" ? "main" : partyName);
-      const rt = new RoomRuntime(native, state.env, handle, partyName, id, internalID, def,
-                                 state.parties, state.assets, restore);
+      const rt = new RoomRuntime(native, state, handle, partyName, id, internalID, def, restore);
       rooms.set(handle, rt);
       native.markHibernating(rt.adapter.hibernate);
     },
