@@ -2,7 +2,7 @@
 // attachments, tags, lookups, send() of each payload kind, broadcast, env.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { closeAll, connect, http, startServer } from "./harness.mjs";
+import { closeAll, connect, http, startServer } from "../harness.mjs";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, test } from "node:test";
-import { IS_EXTERNAL, IS_PARTYKIT, WebSocket, http, startServer, tmpDir } from "./harness.mjs";
+import { IS_EXTERNAL, IS_PARTYKIT, WebSocket, http, startServer, tmpDir } from "../harness.mjs";
 
 const ROUNDS = 20;
 const ROOMS = 4;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
-import { IS_EXTERNAL, IS_PARTYKIT, http, startServer } from "./harness.mjs";
+import { IS_EXTERNAL, IS_PARTYKIT, http, startServer } from "../harness.mjs";
 
 let server;
 before(async () => {

@@ -2,7 +2,7 @@
 // client must receive all 50 broadcasts, exactly once each.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { closeAll, connect, startServer } from "./harness.mjs";
+import { closeAll, connect, startServer } from "../harness.mjs";
 
 const N = 50;
 

@@ -2,7 +2,7 @@
 // onMessage, onClose and onRequest, and how errors in each reach the client.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { IS_PARTYKIT, WebSocket, connect, http, openSocket, startServer } from "./harness.mjs";
+import { IS_PARTYKIT, WebSocket, connect, http, openSocket, startServer } from "../harness.mjs";
 
 let server;
 before(async () => {

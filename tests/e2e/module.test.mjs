@@ -2,7 +2,7 @@
 // and a server that reads messages with ws.addEventListener inside onConnect.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { closeAll, connect, http, startServer } from "./harness.mjs";
+import { closeAll, connect, http, startServer } from "../harness.mjs";
 
 let server;
 before(async () => {

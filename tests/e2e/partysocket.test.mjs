@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import PartySocket from "partysocket";
-import { startServer, usePartySocket } from "./harness.mjs";
+import { startServer, usePartySocket } from "../harness.mjs";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, describe, test } from "node:test";
 import { decode, encode } from "../fixtures/storage/src/codec.js";
-import { IS_EXTERNAL, IS_PARTYKIT, http, startServer, tmpDir } from "./harness.mjs";
+import { IS_EXTERNAL, IS_PARTYKIT, http, startServer, tmpDir } from "../harness.mjs";
 
 const skip = IS_EXTERNAL && "needs to restart the server";
 

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { IS_EXTERNAL, IS_PARTYKIT, WebSocket, connect, http, startServer, tmpDir } from "./harness.mjs";
+import { IS_EXTERNAL, IS_PARTYKIT, WebSocket, connect, http, startServer, tmpDir } from "../harness.mjs";
 
 const partydOnly = (IS_PARTYKIT || IS_EXTERNAL) && "partyd's own limits and flags";
 

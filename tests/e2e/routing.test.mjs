@@ -1,7 +1,7 @@
 // URL routing (PARTYKIT-API.md §5a, §10.1-3): which URLs reach which party and room instance.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { connect, http, openSocket, startServer } from "./harness.mjs";
+import { connect, http, openSocket, startServer } from "../harness.mjs";
 
 let server;
 before(async () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { decode, encode } from "../fixtures/storage/src/codec.js";
-import { connect, http, startServer } from "./harness.mjs";
+import { connect, http, startServer } from "../harness.mjs";
 
 let server;
 before(async () => {

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import YPartyKitProvider from "y-partykit/provider";
 import * as Y from "yjs";
-import { IS_EXTERNAL, WebSocket, http, startServer, tmpDir, waitUntil, withTimeout } from "./harness.mjs";
+import { IS_EXTERNAL, WebSocket, http, startServer, tmpDir, waitUntil, withTimeout } from "../harness.mjs";
 
 let server;
 let dir;

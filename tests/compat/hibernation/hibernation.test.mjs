@@ -1,13 +1,23 @@
-// A hibernatable party (`options = { hibernate: true }`, PARTYKIT-API.md §3, §10.13): state in
-// the socket attachment and its 2 KB cap, tag validation, lookups by id. (partykit dev never
-// evicts, so these tests do not depend on a wake-up.)
+// Compat corpus, feature 6: hibernation (PARTYKIT-API.md §3, §10.13). A party with
+// `options = { hibernate: true }` keeps connection state in the socket attachment (2 KB cap, id
+// and uri included), validates tags, and throws on duplicate ids in getConnection. The `wake`
+// party shows that ids, state, attachments and tags survive while the room object is dropped and
+// rebuilt, and that the next message wakes it. `partykit dev` never hibernates, so there the
+// same assertions hold trivially; partyd is started with a short --hibernate-after so that it
+// really drops the object between messages, and the wake itself (onStart running again) is
+// asserted on partyd only.
 import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
-import { closeAll, connect, openSocket, startServer } from "./harness.mjs";
+import { IS_PARTYKIT, closeAll, connect, openSocket, projectDir, startServer } from "../../harness.mjs";
+
+const HIBERNATE_AFTER_MS = 150;
 
 let server;
 before(async () => {
-  server = await startServer("hibernate");
+  server = await startServer(projectDir(import.meta.url), {
+    args: IS_PARTYKIT ? [] : ["--hibernate-after", String(HIBERNATE_AFTER_MS)],
+  });
 });
 after(async () => {
   await server?.stop();
@@ -27,7 +37,7 @@ async function ask(c, cmd) {
   return reply.result;
 }
 
-describe("hibernation", { timeout: 30_000 }, () => {
+describe("options.hibernate", { timeout: 30_000 }, () => {
   test("setState in onConnect is seen by later onMessage calls", async () => {
     const c = await join({ room: "hs", id: "alice", query: { tag: "red" } });
     assert.deepEqual(c.welcome.state, { a: 1 });
@@ -96,5 +106,65 @@ describe("hibernation", { timeout: 30_000 }, () => {
     c.send(Buffer.from([9, 8, 7]));
     assert.deepEqual([...(await c.nextMessage())], [9, 8, 7]);
     await c.closeAndWait();
+  });
+});
+
+describe("wake from hibernation", { timeout: 60_000 }, () => {
+  test("state, ids and tags survive while the room object is dropped and rebuilt", async () => {
+    const a = await connect(server.host, { party: "wake", room: "h1", id: "alice", query: { name: "a", team: "red" } });
+    const b = await connect(server.host, { party: "wake", room: "h1", id: "bob", query: { name: "b" } });
+    const welcomeA = await a.nextJson();
+    await b.nextJson();
+    assert.equal(welcomeA.op, "welcome");
+
+    a.send("inc");
+    const first = await a.nextJson();
+    assert.deepEqual(first.state, { name: "a", n: 1 });
+    assert.deepEqual(first.ids, ["alice", "bob"]);
+    assert.deepEqual(first.red, ["alice"]);
+
+    // Quiet for longer than --hibernate-after: partyd drops the room object.
+    await sleep(HIBERNATE_AFTER_MS * 4);
+    a.send("inc");
+    const second = await a.nextJson();
+    assert.deepEqual(second.state, { name: "a", n: 2 });
+    assert.deepEqual(second.ids, ["alice", "bob"]);
+    assert.deepEqual(second.red, ["alice"]);
+    if (!IS_PARTYKIT) assert.ok(second.starts > first.starts, "onStart ran again on wake");
+
+    // A broadcast from the woken room reaches the socket that never woke it.
+    b.send("broadcast");
+    const bc = await a.nextJson();
+    assert.deepEqual(bc, { op: "bc", from: "bob" });
+    await closeAll([a, b]);
+  });
+
+  test("serializeAttachment survives a wake; the uri too", async () => {
+    const c = await connect(server.host, { party: "wake", room: "h3", id: "carol", query: { name: "c" } });
+    await c.nextJson();
+    c.send("attach");
+    assert.equal((await c.nextJson()).op, "attach");
+    c.send("read");
+    const before = await c.nextJson();
+    await sleep(HIBERNATE_AFTER_MS * 4);
+    c.send("read");
+    const afterWake = await c.nextJson();
+    for (const r of [before, afterWake]) {
+      assert.deepEqual(r.attachment, { kept: "attached" });
+      assert.equal(r.uri, `http://${server.host}/parties/wake/h3?_pk=carol&name=c`);
+    }
+    // PartyKit stores the attachment in the same slot as the state (connection.ts).
+    assert.deepEqual(afterWake.state, before.state);
+    if (!IS_PARTYKIT) assert.ok(afterWake.starts > before.starts, "the message woke the room: onStart ran");
+    await closeAll([c]);
+  });
+
+  test("setState past the 2 KB attachment limit throws workerd's error", async () => {
+    const a = await connect(server.host, { party: "wake", room: "h2", id: "big" });
+    await a.nextJson();
+    a.send("big");
+    const r = await a.nextJson();
+    assert.match(r.error ?? "", /^A WebSocket 'attachment' cannot be larger than 2048 bytes\.'attachment' was \d+ bytes\.$/);
+    await closeAll([a]);
   });
 });
