@@ -1,0 +1,1 @@
+export const fromPublic = 1;

@@ -1,0 +1,1 @@
+export const greeting = "built by serve.build";
