@@ -20,25 +20,34 @@ export function findTool(name) {
   return candidates[0] ?? null;
 }
 
+// The projects the hand-written servers can stand in for: node-ws knows bench/party and, with
+// --storage, bench/party-storage; the floor knows only bench/party.
+const NODE_WS_ARGS = { party: [], "party-storage": ["--storage"] };
+export const HIBERNATE_PROJECT = path.join(BENCH, "party-hibernate");
+
 // serverSpecs returns the servers for one workload. A spec: { name, what, missing (a reason, or
 // null), command(port) → {cmd, args, cwd, env}, loadgenArgs (extra flags for loadgen) }.
-// `project` is the PartyKit project directory; the hand-written servers only know bench/party.
-export function serverSpecs({ workload, project, partydThreads }) {
+// `project` is the PartyKit project directory. `hibernateAfterMs` goes to partyd's
+// --hibernate-after (rooms with options.hibernate drop their JS object after that long idle).
+export function serverSpecs({ workload, project, partydThreads, hibernateAfterMs }) {
   const partyd = process.env.PARTYD ?? path.join(ROOT, "build/partyd");
   const partykit = path.join(ROOT, "ref/node_modules/.bin/partykit");
   const nodeWs = path.join(BENCH, "node_modules/ws/package.json");
-  const handWritten = path.resolve(project) === path.join(BENCH, "party");
+  const resolved = path.resolve(project);
+  const handWritten = resolved === path.join(BENCH, "party");
+  const nodeWsArgs = path.dirname(resolved) === BENCH ? NODE_WS_ARGS[path.basename(resolved)] : undefined;
   const echo = findTool("epoll_echo");
   const broadcast = findTool("epoll_broadcast");
+  const partydFlags = [...(partydThreads ? ["--threads", String(partydThreads)] : []),
+    ...(hibernateAfterMs ? ["--hibernate-after", String(hibernateAfterMs)] : [])];
   const specs = [
     {
       name: "partyd",
-      what: "build/partyd dev" + (partydThreads ? ` --threads ${partydThreads}` : ""),
+      what: ["build/partyd dev", ...partydFlags].join(" "),
       missing: fs.existsSync(partyd) ? null : `${path.relative(ROOT, partyd)} is not built`,
       command: (port) => ({
         cmd: partyd,
-        args: ["dev", "--port", String(port), ...(partydThreads ? ["--threads", String(partydThreads)] : []),
-          "--no-persist", project],
+        args: ["dev", "--port", String(port), ...partydFlags, "--no-persist", project],
       }),
     },
     {
@@ -54,10 +63,11 @@ export function serverSpecs({ workload, project, partydThreads }) {
     },
     {
       name: "node-ws",
-      what: "bench/node-ws/server.mjs (Node ws)",
-      missing: !handWritten ? "only runs bench/party's logic"
+      what: ["bench/node-ws/server.mjs", ...(nodeWsArgs ?? [])].join(" ") + " (Node ws)",
+      missing: !nodeWsArgs ? "only runs bench/party's and bench/party-storage's logic"
         : fs.existsSync(nodeWs) ? null : "bench/node_modules/ws is missing: cd bench && npm install",
-      command: (port) => ({ cmd: process.execPath, args: [path.join(BENCH, "node-ws/server.mjs"), "--port", String(port)] }),
+      command: (port) => ({ cmd: process.execPath,
+        args: [path.join(BENCH, "node-ws/server.mjs"), "--port", String(port), ...(nodeWsArgs ?? [])] }),
     },
   ];
   if (workload === "echo") {

@@ -79,8 +79,31 @@ Histogram Fleet::connectLatency() const {
   return all;
 }
 
+void Fleet::reopen(size_t i) {
+  int loop = options_.loop_of(i);
+  PerLoop& state = per_loop_[loop];
+  Clock::time_point now = Clock::now();
+  freeRetired(state, now);
+  state.retired.emplace_back(now, std::move(conns_[i]));
+  conns_[i] = std::make_unique<WsConn>(loops_.at(loop), *this, options_.read_buffer);
+  conns_[i]->index = static_cast<uint32_t>(i);
+  greeted_[i] = kWaiting;
+  ++state.in_flight;
+  conns_[i]->open(target_, i, options_.path(i));
+}
+
+void Fleet::freeRetired(PerLoop& state, Clock::time_point now) {
+  while (!state.retired.empty()) {
+    auto& [since, conn] = state.retired.front();
+    if (now - since < std::chrono::seconds(1)) return;
+    if (conn->state() != WsConn::State::kClosed || conn->writing()) return;
+    state.retired.pop_front();
+  }
+}
+
 void Fleet::onMessage(WsConn& conn, Opcode opcode, std::string_view payload,
                       Clock::time_point now) {
+  if (!current(conn)) return;
   uint8_t& greeting = greeted_[conn.index];
   if (greeting == kGreeted) {
     if (on_message) on_message(conn, opcode, payload, now);
@@ -97,13 +120,15 @@ void Fleet::onMessage(WsConn& conn, Opcode opcode, std::string_view payload,
   per_loop_[loop].connect_latency.record(nanosSince(conn.connectStart(), now));
   ready_.fetch_add(1);
   settled(loop);
+  if (on_ready) on_ready(conn, now);
 }
 
 void Fleet::onDrained(WsConn& conn) {
-  if (on_drained) on_drained(conn);
+  if (on_drained && current(conn)) on_drained(conn);
 }
 
 void Fleet::onFailure(WsConn& conn, std::string_view error) {
+  if (!current(conn)) return;
   {
     std::lock_guard lock(error_mutex_);
     if (first_error_.empty()) {
@@ -118,6 +143,7 @@ void Fleet::onFailure(WsConn& conn, std::string_view error) {
   bool before_hi = greeting == kWaiting;
   greeting = kDead;
   if (before_hi) settled(options_.loop_of(conn.index));
+  if (on_failure) on_failure(conn, before_hi, error);
 }
 
 }  // namespace partyd::bench

@@ -20,6 +20,9 @@ workloads:
   idle       W4  --connections 1000 --rooms 1 --settle 2 --idle 10   (needs --server-pid)
   rooms      W5  --rooms 1000 --connections 8 --settle 2               (needs --server-pid)
   http       W6  --connections 16 --duration 5 --rooms 1,1000
+  soak       W7  --rooms 1000 --clients 2 --churn 200 --rate 1000 --duration 180
+                 --warmup 30 --sample 5 --size 64 --connect-concurrency 64
+                 (bench/party-storage; needs --server-pid)
 
 common flags:
   --host 127.0.0.1 --port 1999 --party main --prefix <fresh per run>
@@ -27,7 +30,8 @@ common flags:
   --sources 1          spread connections over 127.0.0.1 .. 127.0.0.N
   --server-pid P[,P]   server process(es); their descendants count too (CPU, RSS)
   --timeout 60         a phase fails when nothing progresses for this many seconds
-  --max-errors 100     http, rooms: failed requests tolerated (each is counted and retried)
+  --max-errors 100     http, rooms: failed requests tolerated (each is counted and retried);
+                       soak: failed handshakes tolerated (each is counted and retried)
 )";
 
 }  // namespace
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
   if (workload == "idle") return runIdle(flags);
   if (workload == "rooms") return runRooms(flags);
   if (workload == "http") return runHttp(flags);
+  if (workload == "soak") return runSoak(flags);
   std::fprintf(stderr, "loadgen: unknown workload '%s'\n%s", workload.c_str(), kUsage);
   return 2;
 }

@@ -103,6 +103,12 @@ uint64_t ProcessTree::rssKiB() const {
   return total;
 }
 
+uint64_t ProcessTree::openFds() const {
+  uint64_t total = 0;
+  for (pid_t pid : pids()) total += numericEntries("/proc/" + std::to_string(pid) + "/fd").size();
+  return total;
+}
+
 uint64_t selfCpuNs() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

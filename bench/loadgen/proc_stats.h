@@ -22,6 +22,8 @@ class ProcessTree {
   uint64_t cpuNs() const;
   // rssKiB sums VmRSS over the tree (so shared pages of several processes count more than once).
   uint64_t rssKiB() const;
+  // openFds counts the entries of /proc/<pid>/fd over the tree (sockets, files, pipes, epoll).
+  uint64_t openFds() const;
   // pids returns the roots and their live descendants.
   std::vector<pid_t> pids() const;
 

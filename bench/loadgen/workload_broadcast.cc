@@ -16,45 +16,12 @@
 
 #include "fleet.h"
 #include "report.h"
+#include "stamp.h"
 #include "workloads.h"
 
 namespace partyd::bench {
 
 namespace {
-
-uint64_t nowNs(Clock::time_point t) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
-
-// writeStamp puts "m" and 16 lowercase hex digits of `ns` at the start of `out` (17 bytes).
-void writeStamp(char* out, uint64_t ns) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out[0] = 'm';
-  for (int i = 16; i >= 1; --i) {
-    out[i] = kHex[ns & 15];
-    ns >>= 4;
-  }
-}
-
-bool readStamp(std::string_view payload, uint64_t& ns) {
-  if (payload.size() < 17 || payload[0] != 'm') return false;
-  uint64_t value = 0;
-  for (int i = 1; i <= 16; ++i) {
-    char c = payload[i];
-    uint64_t digit;
-    if (c >= '0' && c <= '9') {
-      digit = static_cast<uint64_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      digit = static_cast<uint64_t>(c - 'a' + 10);
-    } else {
-      return false;
-    }
-    value = (value << 4) | digit;
-  }
-  ns = value;
-  return true;
-}
 
 struct Client {
   uint64_t received = 0;

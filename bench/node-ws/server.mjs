@@ -1,15 +1,33 @@
 #!/usr/bin/env node
 // The Node.js baseline: the bench party's room logic (bench/party/src/server.js) written by hand
 // over `ws`, the way someone would without PartyKit. One process, one thread.
-//   usage: node bench/node-ws/server.mjs [--port N]        (prints "Ready on http://0.0.0.0:N")
+//   usage: node bench/node-ws/server.mjs [--port N] [--storage]
+//   (prints "Ready on http://0.0.0.0:N")
 // Rooms are keyed by the URL path (/parties/:party/:room); a room lives while it has sockets
-// or a state object.
+// or a state object. --storage runs bench/party-storage's logic instead (W7): each broadcast is
+// first an awaited put into the room's in-memory Map (keys round a ring of 100), and ?seed=1
+// stores the 1 KB state; as with `partykit dev --persist false` and `partyd --no-persist`,
+// nothing goes to disk.
 import http from "node:http";
 import { WebSocketServer } from "ws";
 
 function parsePort(argv) {
   const i = argv.indexOf("--port");
   return i >= 0 ? Number(argv[i + 1]) : 1999;
+}
+
+const withStorage = process.argv.includes("--storage");
+const KEYS = 100;
+
+// MemoryStorage stands in for room.storage: the same async put/get, kept in a Map.
+class MemoryStorage {
+  #map = new Map();
+  async get(key) {
+    return this.#map.get(key);
+  }
+  async put(key, value) {
+    this.#map.set(key, value);
+  }
 }
 
 // roomKey returns "party/room" for /parties/:party/:room[/...] and /party/:room[/...], else null.
@@ -31,7 +49,7 @@ const rooms = new Map(); // key → { sockets: Set<WebSocket>, state }
 function getRoom(key) {
   let room = rooms.get(key);
   if (!room) {
-    room = { sockets: new Set(), state: null };
+    room = { sockets: new Set(), state: null, storage: new MemoryStorage(), seq: 0 };
     rooms.set(key, room);
   }
   return room;
@@ -52,11 +70,23 @@ const server = http.createServer((req, res) => {
     const room = getRoom(key);
     if (room.state === null) room.state = makeState(key.split("/")[1]);
   }
+  if (withStorage && url.searchParams.get("seed") === "1") {
+    const room = getRoom(key);
+    room.state = makeState(key.split("/")[1]);
+    room.storage.put("state", room.state);
+  }
   res.writeHead(200, { "content-type": "text/plain;charset=UTF-8" }).end("ok");
 });
 server.keepAliveTimeout = 60_000;
 
 const wss = new WebSocketServer({ noServer: true });
+
+// putThenBroadcast is bench/party-storage's onMessage: the broadcast waits for the put.
+async function putThenBroadcast(room, data, isBinary) {
+  room.seq = (room.seq + 1) % KEYS;
+  await room.storage.put(`m:${String(room.seq).padStart(3, "0")}`, data);
+  for (const peer of room.sockets) peer.send(data, { binary: isBinary });
+}
 
 server.on("upgrade", (req, socket, head) => {
   const key = roomKey(new URL(req.url, "http://localhost").pathname);
@@ -71,6 +101,10 @@ server.on("upgrade", (req, socket, head) => {
     ws.on("message", (data, isBinary) => {
       if (!isBinary && data.length >= 4 && data.toString("latin1", 0, 4) === "echo") {
         ws.send(data, { binary: false });
+        return;
+      }
+        if (withStorage) {
+        putThenBroadcast(room, data, isBinary);
         return;
       }
       for (const peer of room.sockets) peer.send(data, { binary: isBinary });

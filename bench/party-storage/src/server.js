@@ -2,10 +2,14 @@
 //   onStart:   reads the 1 KB "state" key, so that activation includes one storage read.
 //   onConnect: sends "hi" (as in bench/party).
 //   onMessage: "echo…" goes back to the sender; anything else is first written with
-//              storage.put under a per-room counter key, then broadcast. The broadcast
-//              therefore doubles as the put → ack signal for the sender.
+//              `await storage.put`, then broadcast: the broadcast is sent only once the put is
+//              acknowledged, so it doubles as the put → ack signal for the sender (W7). Keys go
+//              round a ring of KEYS per room, so that a soak's storage stays the same size and
+//              its RSS drift shows leaks, not data.
 //   onRequest: "ok"; with ?seed=1 it writes the 1 KB "state" key that onStart reads.
 import { makeState } from "../../party/src/server.js";
+
+const KEYS = 100;
 
 export default class StorageBenchServer {
   constructor(room) {
@@ -27,8 +31,8 @@ export default class StorageBenchServer {
       sender.send(message);
       return;
     }
-    this.seq += 1;
-    await this.room.storage.put(`m:${String(this.seq).padStart(12, "0")}`, message);
+    this.seq = (this.seq + 1) % KEYS;
+    await this.room.storage.put(`m:${String(this.seq).padStart(3, "0")}`, message);
     this.room.broadcast(message);
   }
 
