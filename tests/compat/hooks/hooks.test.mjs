@@ -4,7 +4,7 @@
 // /__scheduled__ trigger, and the lobby each hook gets (id, env, parties).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { connect, http, openSocket, partydTodo, projectDir, startServer } from "../../harness.mjs";
+import { IS_PARTYKIT, connect, http, openSocket, partydTodo, projectDir, startServer, waitUntil } from "../../harness.mjs";
 
 const NOT_FOUND_HTML = "<!doctype html><title>404</title><p>custom not found</p>\n";
 
@@ -151,15 +151,15 @@ describe("onFetch and onSocket (non-party URLs)", { timeout: 30_000 }, () => {
   });
 });
 
-describe("onCron", { timeout: 30_000 }, () => {
+describe("onCron", { timeout: 90_000 }, () => {
   test("GET /__scheduled__?cron=<name> runs onCron with the name and expression from `crons`", async () => {
     const r = await http(server.host, "/__scheduled__?cron=nightly");
     assert.equal(r.status, 200);
     assert.equal(r.text, "ran cron nightly: 0 0 * * *");
     const hourly = await http(server.host, "/__scheduled__?cron=hourly");
     assert.equal(hourly.text, "ran cron hourly: 0 * * * *");
-    const log = (await http(server.host, "/parties/main/cron-log")).json();
-    assert.deepEqual(log, ["nightly 0 0 * * * number edge", "hourly 0 * * * * number edge"]);
+    assert.deepEqual((await http(server.host, "/parties/main/cron-nightly")).json(), ["nightly 0 0 * * * number edge"]);
+    assert.deepEqual((await http(server.host, "/parties/main/cron-hourly")).json(), ["hourly 0 * * * * number edge"]);
   });
 
   test("an unknown cron name still runs onCron, with `* * * * *`", async () => {
@@ -167,4 +167,19 @@ describe("onCron", { timeout: 30_000 }, () => {
     assert.equal(unknown.status, 200);
     assert.equal(unknown.text, "ran cron unknown: * * * * *");
   });
+
+  test(
+    "crons run on their schedule: `* * * * *` fires within a minute",
+    { skip: !IS_PARTYKIT ? false : "partykit dev runs crons only through /__scheduled__, never on a schedule", timeout: 75_000 },
+    async () => {
+      const runs = await waitUntil(
+        async () => {
+          const log = (await http(server.host, "/parties/main/cron-minutely")).json();
+          return log.length > 0 && log;
+        },
+        { timeout: 65_000, interval: 500, what: "a scheduled run of the minutely cron" },
+      );
+      assert.equal(runs[0], "minutely * * * * * number edge");
+    },
+  );
 });

@@ -70,7 +70,8 @@ export default class Hooks implements Party.Server {
   }
 
   static async onCron(cron: Party.Cron, lobby: Party.CronLobby) {
-    await lobby.parties.main.get("cron-log").fetch("/", {
+    // One log room per cron name, so the schedule's own runs do not mix with the triggered ones.
+    await lobby.parties.main.get(`cron-${cron.name}`).fetch("/", {
       method: "POST",
       body: `${cron.name} ${cron.cron} ${typeof cron.scheduledTime} ${String(lobby.env.WHO)}`,
     });
@@ -85,7 +86,7 @@ export default class Hooks implements Party.Server {
   }
 
   async onRequest(req: Party.Request) {
-    if (this.room.id === "cron-log") {
+    if (this.room.id.startsWith("cron-")) {
       if (req.method === "POST") this.cronRuns.push(await req.text());
       return Response.json(this.cronRuns);
     }
