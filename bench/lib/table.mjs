@@ -4,7 +4,7 @@
 
 export const METRICS = {
   echo: [["p50_us", "lower"], ["p99_us", "lower"], ["p999_us", "lower"]],
-  activate: [["p50_us", "lower"], ["p99_us", "lower"], ["per_s", "higher"]],
+  activate: [["p50_us", "lower"], ["p99_us", "lower"], ["per_s", "higher"], ["server_cpu_us_per_activation", "lower"]],
   broadcast: [["msgs_per_s", "higher"], ["p50_us", "lower"], ["p99_us", "lower"], ["p999_us", "lower"],
     ["server_cpu_us_per_delivery", "lower"], ["client_cpu_pct", "info"]],
   idle: [["kib_per_conn", "lower"], ["idle_cpu_pct", "lower"], ["connect_per_s", "higher"]],
