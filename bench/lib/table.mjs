@@ -81,3 +81,41 @@ export function renderTable(workload, phase) {
   const fmt = (cells) => "| " + cells.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
   return [fmt(header), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map(fmt)].join("\n");
 }
+
+// renderSweep returns the table of a W3 open-loop sweep (result lines carrying sweep_rate): one
+// row per rate, one cell per server with its medians "msgs/s · p50 · p99" (ms), "-" where the
+// server had left the sweep, then the highest rate each server held with p99 under the limit.
+export function renderSweep(lines, serverOrder, limitMs) {
+  const rates = [...new Set(lines.map((l) => l.sweep_rate))].sort((a, b) => a - b);
+  const ms = (us) => (us === null ? "-" : formatValue(us / 1000));
+  const cells = new Map();  // "server rate" → { msgs, p50, p99, failed }
+  for (const server of serverOrder) {
+    for (const rate of rates) {
+      const mine = lines.filter((l) => l.server === server && l.sweep_rate === rate);
+      if (mine.length === 0) continue;
+      const ok = mine.filter((l) => !l.error);
+      cells.set(`${server} ${rate}`, { msgs: median(ok.map((l) => l.msgs_per_s)), p50: median(ok.map((l) => l.p50_us)),
+        p99: median(ok.map((l) => l.p99_us)), failed: mine.length - ok.length, rounds: mine.length });
+    }
+  }
+  const header = ["rate/room", ...serverOrder.map((s) => `${s}: msgs/s · p50 ms · p99 ms`)];
+  const rows = rates.map((rate) => [String(rate), ...serverOrder.map((server) => {
+    const c = cells.get(`${server} ${rate}`);
+    if (!c) return "-";
+    if (c.msgs === null) return `failed (${c.failed} of ${c.rounds})`;
+    return `${formatValue(c.msgs)} · ${ms(c.p50)} · ${ms(c.p99)}` + (c.failed ? ` (${c.failed} failed)` : "");
+  })]);
+  const best = serverOrder.map((server) => {
+    const under = rates.filter((rate) => {
+      const c = cells.get(`${server} ${rate}`);
+      return c && c.p99 !== null && !c.failed && c.p99 <= limitMs * 1000;
+    });
+    if (under.length === 0) return `${server}: none`;
+    const top = under[under.length - 1];
+    return `${server}: ${top}/room (${formatValue(cells.get(`${server} ${top}`).msgs)} msgs/s)`;
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (row) => "| " + row.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
+  return [fmt(header), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map(fmt), "",
+    `Highest rate with p99 under ${limitMs} ms: ${best.join("; ")}`].join("\n");
+}
