@@ -4,6 +4,8 @@
 #include <boost/beast/http/field.hpp>
 #include <openssl/sha.h>
 
+#include <malloc.h>
+
 #include <chrono>
 #include <cmath>
 
@@ -246,6 +248,7 @@ void ShardRuntime::callEntry(const char* name, std::uint32_t room, int argc,
   if (fn.IsEmpty()) return;
   currentRoom_ = room;
   ++depth_;
+  ++events_;
   engine_->armDeadline(config_.handlerBudgetMs);
   {
     v8::TryCatch tryCatch(iso);
@@ -347,9 +350,9 @@ void ShardRuntime::wake(party::Room& room) {
   room.hibernate = createJsRoom(room, 5, args);
 }
 
-void ShardRuntime::hibernateQuiet() {
+std::size_t ShardRuntime::hibernateQuiet() {
   auto quiet = rooms_.hibernationCandidates(js::monotonicMs(), config_.hibernateAfterMs);
-  if (quiet.empty()) return;
+  if (quiet.empty()) return 0;
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   for (std::uint32_t handle : quiet) {
@@ -358,10 +361,14 @@ void ShardRuntime::hibernateQuiet() {
     v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(iso, handle)};
     callEntry("hibernate", handle, 1, args);
   }
+  return quiet.size();
 }
 
 void ShardRuntime::stashConnection(std::uint64_t handle, std::string bytes) {
-  if (ConnEntry* entry = findConn(handle)) entry->stash = std::move(bytes);
+  if (ConnEntry* entry = findConn(handle)) {
+    entry->stash = std::move(bytes);
+    entry->conn->trim();
+  }
 }
 
 void ShardRuntime::roomHibernated(std::uint32_t handle) {
@@ -537,7 +544,7 @@ void ShardRuntime::accept(std::uint64_t handle, std::uint16_t closeCode, std::st
   if (!entry || entry->acceptKey.empty()) return;
   if (party::Room* room = rooms_.byHandle(entry->room); room && room->busy > 0) room->busy--;
   entry->conn->open(ws::buildSwitchingProtocols(entry->acceptKey, ""));
-  entry->acceptKey.clear();
+  std::string().swap(entry->acceptKey);  // empty marks it open; and an idle socket keeps no heap
   if (log::enabled(log::Level::kInfo)) {
     if (party::Room* room = rooms_.byHandle(entry->room)) {
       log::info("WS /parties/" + room->key.party + "/" + room->key.room + " 101" +
@@ -665,15 +672,28 @@ void ShardRuntime::armSweep() {
   sweepTimer_.expires_after(period);
   sweepTimer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped_) return;
-    evictIdle();
-    hibernateQuiet();
+    if (evictIdle() + hibernateQuiet() > 0) memoryToRelease_ = true;
+    releaseMemoryIfQuiet();
     armSweep();
   });
 }
 
-void ShardRuntime::evictIdle() {
+// Rooms that left (evicted or hibernated) leave garbage in V8's heap and holes in malloc's, and
+// neither gives pages back to the system on its own soon. Once the shard has had no event for a
+// whole sweep period, a full collection and malloc_trim return them: the point of hibernation is
+// that idle sockets cost little memory (issue 4, W4). Under load this never runs; V8's own GC does.
+void ShardRuntime::releaseMemoryIfQuiet() {
+  const bool quiet = events_ == eventsAtLastSweep_;
+  eventsAtLastSweep_ = events_;
+  if (!memoryToRelease_ || !quiet) return;
+  memoryToRelease_ = false;
+  engine_->isolate()->LowMemoryNotification();
+  malloc_trim(0);
+}
+
+std::size_t ShardRuntime::evictIdle() {
   auto idle = rooms_.idleRooms(js::monotonicMs(), config_.idleTimeoutMs);
-  if (idle.empty()) return;
+  if (idle.empty()) return 0;
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   for (std::uint32_t handle : idle) {
@@ -681,6 +701,7 @@ void ShardRuntime::evictIdle() {
     callEntry("destroyRoom", 0, 1, args);
     rooms_.erase(handle);
   }
+  return idle.size();
 }
 
 // ---- alarms ---------------------------------------------------------------------------------

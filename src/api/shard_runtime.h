@@ -145,8 +145,10 @@ class ShardRuntime final : public ws::ConnectionOwner {
  private:
   void installNatives(v8::Local<v8::Object> target);
   party::Room& activate(const party::RoomKey& key);
-  void evictIdle();
-  void hibernateQuiet();
+  // Each returns how many rooms it evicted or hibernated.
+  std::size_t evictIdle();
+  std::size_t hibernateQuiet();
+  void releaseMemoryIfQuiet();
   // Drops a room's object after a runaway handler: its requests get 500, its sockets 1011.
   void resetRoom(std::uint32_t room, const std::string& why, std::uint16_t closeCode = 1011,
                  unsigned status = 500);
@@ -200,6 +202,10 @@ class ShardRuntime final : public ws::ConnectionOwner {
   bool flushPosted_ = false;
   std::unordered_map<std::string, v8::Global<v8::Function>> entryFns_;
   bool stopped_ = false;
+  // Quiet-time memory release (see releaseMemoryIfQuiet): JS calls so far, and at the last sweep.
+  std::uint64_t events_ = 0;
+  std::uint64_t eventsAtLastSweep_ = 0;
+  bool memoryToRelease_ = false;
   bool createdHibernating_ = false;  // set by JS during createRoom
 };
 

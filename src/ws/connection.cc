@@ -9,6 +9,7 @@ namespace partyd::ws {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using Socket = Connection::Socket;
 
 namespace {
 // Reads go through one buffer per thread, so an idle connection holds no read buffer of its own.
@@ -50,15 +51,29 @@ void FlushQueue::flushAll() {
 
 // ---- Connection -----------------------------------------------------------------------------
 
+namespace {
+// The same descriptor, on the io_context's own executor type rather than any_io_executor: its
+// socket and every pending wait on it are smaller (an idle connection is mostly that wait).
+Socket onPlainExecutor(tcp::socket socket) {
+  auto& io = static_cast<asio::io_context&>(asio::query(socket.get_executor(),
+                                                        asio::execution::context));
+  boost::system::error_code ec;
+  const tcp protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return Socket(io);  // already dead: the first read or write will say so
+  const auto fd = socket.release(ec);
+  if (ec) return Socket(io);
+  return Socket(io, protocol, fd);
+}
+}  // namespace
+
 Connection::Connection(tcp::socket socket, std::string leftover, const ConnectionLimits& limits,
                        FlushQueue* flushQueue)
-    : socket_(std::move(socket)),
-      parser_(limits.maxMessageBytes),
+    : socket_(onPlainExecutor(std::move(socket))),
       limits_(limits),
       flushQueue_(flushQueue) {
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
-  if (!leftover.empty()) parser_.feed(leftover.data(), leftover.size());
+  if (!leftover.empty()) parser().feed(leftover.data(), leftover.size());
 }
 
 Connection::~Connection() = default;
@@ -75,7 +90,7 @@ void Connection::open(std::string switchingProtocols) {
   state_ = State::kOpen;
   scheduleFlush();
   waitReadable();
-  if (parser_.buffered() > 0) {
+  if (parser_ && parser_->buffered() > 0) {
     // Frames that arrived with the upgrade request. Not handled inline: the caller may be JS.
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->handleFrames(); });
   }
@@ -162,10 +177,20 @@ void Connection::finish(std::uint16_t code, std::string_view reason, bool clean)
 
 // ---- reading --------------------------------------------------------------------------------
 
+FrameParser& Connection::parser() {
+  if (!parser_) parser_ = std::make_unique<FrameParser>(limits_.maxMessageBytes);
+  return *parser_;
+}
+
+void Connection::trim() {
+  if (parser_ && parser_->idle()) parser_.reset();
+  if (queue_.empty()) std::vector<Frame>().swap(queue_);
+}
+
 void Connection::waitReadable() {
   if (readWaiting_ || !socket_.is_open()) return;
   readWaiting_ = true;
-  socket_.async_wait(tcp::socket::wait_read,
+  socket_.async_wait(Socket::wait_read,
                      [self = shared_from_this()](boost::system::error_code ec) {
                        self->readWaiting_ = false;
                        if (ec) {
@@ -202,7 +227,7 @@ void Connection::onReadable() {
       eof = true;
       break;
     }
-    parser_.feed(tScratch.data(), n);
+    parser().feed(tScratch.data(), n);
     if (n < tScratch.size()) break;
   }
   handleFrames();
@@ -215,24 +240,25 @@ void Connection::onReadable() {
     return;
   }
   if (!finished_ || draining_) waitReadable();
-  if (parser_.buffered() == 0) parser_.shrink();
+  if (parser_ && parser_->buffered() == 0) parser_->shrink();
 }
 
 void Connection::handleFrames() {
   auto self = shared_from_this();
-  while (socket_.is_open()) {
-    FrameParser::Status status = parser_.next();
+  while (parser_ && socket_.is_open()) {
+    FrameParser& parser = *parser_;
+    FrameParser::Status status = parser.next();
     switch (status) {
       case FrameParser::Status::kNeedMore:
         return;
       case FrameParser::Status::kMessage:
         if (state_ == State::kOpen && owner_) {
-          owner_->onWsMessage(tag_, parser_.opcode(), parser_.payload());
+          owner_->onWsMessage(tag_, parser.opcode(), parser.payload());
         }
         break;
       case FrameParser::Status::kPing:
         if (!closeSent_) {
-          Frame pong = makeFrame(Opcode::kPong, parser_.payload());
+          Frame pong = makeFrame(Opcode::kPong, parser.payload());
           queuedBytes_ += pong->size();
           queue_.push_back(std::move(pong));
           flush();
@@ -241,8 +267,8 @@ void Connection::handleFrames() {
       case FrameParser::Status::kPong:
         break;
       case FrameParser::Status::kClose: {
-        std::uint16_t code = parser_.closeCode();
-        std::string reason(parser_.closeReason());
+        std::uint16_t code = parser.closeCode();
+        std::string reason(parser.closeReason());
         if (!closeSent_) {
           closeSent_ = true;
           Frame frame = makeCloseFrame(code, reason);
@@ -254,8 +280,8 @@ void Connection::handleFrames() {
         return;
       }
       case FrameParser::Status::kError: {
-        std::uint16_t code = parser_.errorCode();
-        std::string reason(parser_.errorReason());
+        std::uint16_t code = parser.errorCode();
+        std::string reason(parser.errorReason());
         if (!closeSent_) {
           closeSent_ = true;
           Frame frame = makeCloseFrame(code, reason);
@@ -315,7 +341,7 @@ void Connection::startDrain() {
   if (draining_) return;
   draining_ = true;
   boost::system::error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  socket_.shutdown(Socket::shutdown_send, ignored);
   closeTimer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
   closeTimer_->expires_after(kCloseHandshakeTimeout);
   closeTimer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -332,7 +358,7 @@ void Connection::closeSocket() {
 
 void Connection::waitWritable() {
   writeWaiting_ = true;
-  socket_.async_wait(tcp::socket::wait_write,
+  socket_.async_wait(Socket::wait_write,
                      [self = shared_from_this()](boost::system::error_code ec) {
                        self->writeWaiting_ = false;
                        if (ec) {

@@ -5,6 +5,7 @@
 // hold no read buffer: reads wait for readability, then go through the shard's scratch buffer.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
@@ -54,6 +55,8 @@ enum class SendStatus { kQueued, kDropped };
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
+  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+                                                  boost::asio::io_context::executor_type>;
   enum class State : std::uint8_t { kPending, kOpen, kClosing, kClosed };
 
   Connection(boost::asio::ip::tcp::socket socket, std::string leftover,
@@ -83,8 +86,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void flush();
   std::size_t queuedBytes() const { return queuedBytes_; }
+  // Gives back what an idle connection holds besides its socket: the frame parser (made again
+  // when bytes arrive) and the write queue's capacity. For sockets of hibernated rooms.
+  void trim();
 
  private:
+  FrameParser& parser();
   void waitReadable();
   void onReadable();
   void handleFrames();
@@ -94,8 +101,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void closeSocket();
   void scheduleFlush();
 
-  boost::asio::ip::tcp::socket socket_;
-  FrameParser parser_;
+  Socket socket_;
+  std::unique_ptr<FrameParser> parser_;  // null while idle and trimmed
   ConnectionLimits limits_;
   FlushQueue* flushQueue_;
   ConnectionOwner* owner_ = nullptr;

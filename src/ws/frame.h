@@ -112,6 +112,9 @@ class FrameParser {
   // Bytes held: unconsumed input plus the fragments of an unfinished message. For memory
   // accounting.
   std::size_t buffered() const { return input_.size() - pos_ + message_.size(); }
+  // Open, with no unconsumed bytes and no unfinished message: nothing would be lost by starting
+  // over with a new parser.
+  bool idle() const { return state_ == State::kOpen && !inMessage_ && input_.size() == pos_; }
   // Gives back buffer capacity: all of it when idle, the unused part otherwise. For idle sockets.
   // Invalidates views from earlier events.
   void shrink();
