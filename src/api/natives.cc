@@ -458,7 +458,7 @@ void nQueueMicrotask(const FunctionCallbackInfo<Value>& info) {
   info.GetIsolate()->EnqueueMicrotask(info[0].As<v8::Function>());
 }
 
-// edgeDone(handle, action, statusOrUrl, headers, body)
+// edgeDone(handle, action, statusOrUrl, headers, body, method)
 void nEdgeDone(const FunctionCallbackInfo<Value>& info) {
   v8::Isolate* iso = info.GetIsolate();
   EdgeResult r;
@@ -471,6 +471,7 @@ void nEdgeDone(const FunctionCallbackInfo<Value>& info) {
     r.url = js::toUtf8(iso, info[2]);
     r.headers = headerPairs(iso, info[3]);
     if (!info[4]->IsNull() && !info[4]->IsUndefined()) r.body = bodyBytes(iso, info[4]);
+    if (info[5]->IsString()) r.method = js::toUtf8(iso, info[5]);
   }
   self(info)->edgeDone(handleArg(info, 0), std::move(r));
 }

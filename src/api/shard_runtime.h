@@ -46,7 +46,8 @@ struct RuntimeConfig {
 struct EdgeResult {
   enum Action { kContinue = 0, kRespond = 1, kRewrite = 2, kUnhandled = 3 } action = kContinue;
   http::Response response;  // kRespond
-  std::string url;          // kRewrite: the new request's URL and headers (and body, if any)
+  std::string url;          // kRewrite: the new request's method, URL and headers (and body)
+  std::string method;
   std::vector<std::pair<std::string, std::string>> headers;
   std::optional<std::string> body;
 };

@@ -258,8 +258,24 @@ bool contains(const std::vector<std::string>& v, const std::string& x) {
 // Applies a Request returned by onBeforeConnect/onBeforeRequest: its headers (and body) replace
 // the original's; its URL, if it parses, becomes the target and host the room sees.
 void applyRewrite(http::Request& req, api::EdgeResult& r) {
+  // A WebSocket upgrade stays one: the socket is the client's, so its handshake headers carry
+  // over unless the new Request sets them (PartyKit accepts `new Request(url, {headers})` from
+  // onBeforeConnect, which has none of them).
+  std::vector<std::pair<bhttp::field, std::string>> handshake;
+  if (isUpgrade(req)) {
+    for (bhttp::field f : {bhttp::field::upgrade, bhttp::field::connection,
+                           bhttp::field::sec_websocket_key, bhttp::field::sec_websocket_version,
+                           bhttp::field::sec_websocket_extensions,
+                           bhttp::field::sec_websocket_protocol}) {
+      if (auto it = req.find(f); it != req.end()) handshake.emplace_back(f, it->value());
+    }
+  }
   for (auto it = req.begin(); it != req.end();) it = req.erase(it);
   for (auto& [k, v] : r.headers) req.insert(k, v);
+  for (auto& [f, v] : handshake) {
+    if (req.find(f) == req.end()) req.set(f, v);
+  }
+  if (!r.method.empty() && !isUpgrade(req)) req.method_string(r.method);
   if (r.body) {
     req.body() = std::move(*r.body);
     req.prepare_payload();

@@ -114,11 +114,12 @@ export function createEdge(native, partyDef, state) {
     if (result instanceof Request) {
       const headers = [...result.headers];
       if (result.body === null) {
-        native.edgeDone(handle, ACTION_REWRITE, result.url, headers, null);
+        native.edgeDone(handle, ACTION_REWRITE, result.url, headers, null, result.method);
         return;
       }
       return result.arrayBuffer().then((b) =>
-          native.edgeDone(handle, ACTION_REWRITE, result.url, headers, new Uint8Array(b)));
+          native.edgeDone(handle, ACTION_REWRITE, result.url, headers, new Uint8Array(b),
+                          result.method));
     }
     native.edgeDone(handle, ACTION_CONTINUE, 0, null, null);
   }
