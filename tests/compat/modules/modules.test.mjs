@@ -1,10 +1,10 @@
 // Compat corpus, feature 4: modules and configuration (PARTYKIT-API.md §6a). npm dependencies
 // and CommonJS files are bundled; `.wasm` imports give a WebAssembly.Module that instantiates;
-// JSON and text imports; `define` with process.env.X; `.env`; `vars` reaching room.env and
-// lobby.env with their JSON types.
+// JSON and text imports; Node built-ins as partykit dev's nodejs_compat has them; `define` with
+// process.env.X; `.env`; `vars` reaching room.env and lobby.env with their JSON types.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { http, projectDir, startServer } from "../../harness.mjs";
+import { http, partydTodo, projectDir, startServer } from "../../harness.mjs";
 
 let server;
 before(async () => {
@@ -44,6 +44,33 @@ describe("modules", { timeout: 30_000 }, () => {
       dotenv: "dotenv-value",
       host: server.host,
     });
+  });
+});
+
+describe("Node built-ins (partykit dev always adds nodejs_compat)", { timeout: 30_000 }, () => {
+  let node;
+  before(async () => {
+    node = await run("node");
+  });
+
+  test("node:buffer Buffer", { todo: partydTodo("node:buffer is not available") }, () => {
+    assert.equal(node.buffer, "aGk=");
+  });
+
+  test("node:events EventEmitter", { todo: partydTodo("node:events is not available") }, () => {
+    assert.deepEqual(node.events, [1]);
+  });
+
+  test("node:async_hooks AsyncLocalStorage", { todo: partydTodo("node:async_hooks is not available") }, () => {
+    assert.equal(node.asyncLocalStorage, 5);
+  });
+
+  test("node:crypto createHash", { todo: partydTodo("node:crypto is not available") }, () => {
+    assert.equal(node.createHash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  test("node:fs bundles, and using it throws an Error that names the function", () => {
+    assert.match(node.fs, /^Error: .*fs\.readFileSync/);
   });
 });
 

@@ -1,13 +1,28 @@
 // Compat corpus, feature 4: modules and configuration. An npm dependency (yjs) and a CommonJS
 // file are bundled; a .wasm import is a WebAssembly.Module that instantiates; JSON and text
-// imports; `define` (including process.env.X), `.env`, and `vars` reaching room.env and
-// lobby.env. GET /parties/main/<room>/<case> answers one case as JSON.
+// imports; Node built-ins (partykit dev always runs with nodejs_compat); `define` (including
+// process.env.X), `.env`, and `vars` reaching room.env and lobby.env.
+// GET /parties/main/<room>/<case> answers one case as JSON.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { Buffer } from "node:buffer";
+import * as nodeCrypto from "node:crypto";
+import { EventEmitter } from "node:events";
+import * as fs from "node:fs";
 import type * as Party from "partykit/server";
 import * as Y from "yjs";
 import legacy from "./legacy.cjs";
 import addModule from "./add.wasm";
 import data, { list } from "./data.json";
 import hello from "./hello.txt";
+
+// The value of f(), or the error it threw as "Name: message".
+function attempt(f: () => unknown) {
+  try {
+    return f();
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
 
 declare const BUILD_FLAVOR: string;
 declare const PARTYKIT_HOST: string;
@@ -45,6 +60,23 @@ export default class Modules implements Party.Server {
           exports,
         });
       }
+      case "node":
+        return Response.json({
+          buffer: attempt(() => Buffer.from("hi").toString("base64")),
+          events: attempt(() => {
+            const emitter = new EventEmitter();
+            const got: unknown[] = [];
+            emitter.on("a", (x) => got.push(x));
+            emitter.emit("a", 1);
+            return got;
+          }),
+          asyncLocalStorage: attempt(() => {
+            const als = new AsyncLocalStorage<number>();
+            return als.run(5, () => als.getStore());
+          }),
+          createHash: attempt(() => nodeCrypto.createHash("sha256").update("abc").digest("hex")),
+          fs: attempt(() => fs.readFileSync("/etc/hostname", "utf8")),
+        });
       case "imports":
         return Response.json({ data, list, text: hello });
       case "define":
