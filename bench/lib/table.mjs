@@ -7,8 +7,10 @@ export const METRICS = {
   activate: [["p50_us", "lower"], ["p99_us", "lower"], ["per_s", "higher"], ["server_cpu_us_per_activation", "lower"]],
   broadcast: [["msgs_per_s", "higher"], ["p50_us", "lower"], ["p99_us", "lower"], ["p999_us", "lower"],
     ["server_cpu_us_per_delivery", "lower"], ["client_cpu_pct", "info"]],
-  idle: [["kib_per_conn", "lower"], ["idle_cpu_pct", "lower"], ["connect_per_s", "higher"]],
-  rooms: [["kib_per_room", "lower"], ["touch_per_s", "higher"], ["errors", "info"]],
+  // *_ready: the same growth read before --settle (before hibernation, with bench/party-hibernate).
+  idle: [["kib_per_conn", "lower"], ["kib_per_conn_ready", "info"], ["idle_cpu_pct", "lower"],
+    ["connect_per_s", "higher"]],
+  rooms: [["kib_per_room", "lower"], ["kib_per_room_ready", "info"], ["touch_per_s", "higher"], ["errors", "info"]],
   http: [["req_per_s", "higher"], ["p50_us", "lower"], ["p99_us", "lower"], ["server_cpu_us_per_req", "lower"],
     ["errors", "info"], ["warmup_errors", "info"]],
   // W7: latencies are put → ack (send to the sender's own copy of the broadcast).

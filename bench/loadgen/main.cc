@@ -18,7 +18,7 @@ workloads:
   broadcast  W3  --rooms 10 --clients 10 --messages 200 --size 32 --batch 1
                  [--rate MSGS_PER_S_PER_ROOM --duration 5]   (open loop)
   idle       W4  --connections 1000 --rooms 1 --settle 2 --idle 10   (needs --server-pid)
-  rooms      W5  --rooms 1000 --connections 8 --settle 2               (needs --server-pid)
+  rooms      W5  --rooms 1000 --connections 8 --settle 2 [--hold]      (needs --server-pid)
   http       W6  --connections 16 --duration 5 --rooms 1,1000
   soak       W7  --rooms 1000 --clients 2 --churn 200 --rate 1000 --duration 180
                  --warmup 30 --sample 5 --size 64 --connect-concurrency 64

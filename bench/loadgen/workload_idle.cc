@@ -1,7 +1,9 @@
 // W4 idle: open --connections WebSockets spread over --rooms rooms (round robin), wait until
 // every one has its "hi" and --settle seconds more, then report the server's RSS growth per
 // connection and the CPU it burns while all of them sit idle for --idle seconds. Needs
-// --server-pid. Read buffers are small, so that the client can hold many sockets.
+// --server-pid. Read buffers are small, so that the client can hold many sockets. With
+// bench/party-hibernate, --settle must outlast the server's hibernation delay; rss_ready_kib
+// (read when the last "hi" arrives) against rss_kib shows what hibernation gave back.
 #include <thread>
 
 #include "fleet.h"
@@ -38,6 +40,7 @@ int runIdle(Flags& flags) {
   fleet.start();
   if (!fleet.waitReady(target.timeout_s)) return fail("idle", phase, fleet.firstError());
   const double connect_s = secondsSince(start, Clock::now());
+  const uint64_t rss_ready = target.server.rssKiB();
   std::this_thread::sleep_for(std::chrono::duration<double>(settle_s));
 
   const uint64_t rss = target.server.rssKiB();
@@ -50,9 +53,12 @@ int runIdle(Flags& flags) {
   line.add("connections", static_cast<int64_t>(connections)).add("rooms", rooms);
   line.add("connect_s", connect_s);
   line.add("connect_per_s", static_cast<double>(connections) / connect_s);
-  line.add("rss_base_kib", rss_base).add("rss_kib", rss);
+  line.add("settle_s", settle_s);
+  line.add("rss_base_kib", rss_base).add("rss_ready_kib", rss_ready).add("rss_kib", rss);
   line.add("kib_per_conn", (static_cast<double>(rss) - static_cast<double>(rss_base)) /
                                static_cast<double>(connections));
+  line.add("kib_per_conn_ready", (static_cast<double>(rss_ready) - static_cast<double>(rss_base)) /
+                                     static_cast<double>(connections));
   line.add("idle_s", idle_s);
   line.add("idle_cpu_pct", 100.0 * static_cast<double>(cpu_end - cpu_start) / 1e9 / idle_s);
   line.add("client_kib_per_conn", (static_cast<double>(selfRssKiB()) - client_rss_base) /
