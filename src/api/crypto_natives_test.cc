@@ -48,6 +48,8 @@ globalThis.crypto = {
     return a;
   },
 };
+// jose 6 clones JWKs with structuredClone; plain JSON data is all it passes.
+globalThis.structuredClone = (v) => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
 globalThis.TextEncoder = class {
   encode(s = "") {
     return Uint8Array.from(unescape(encodeURIComponent(s)), (c) => c.charCodeAt(0));

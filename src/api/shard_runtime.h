@@ -102,6 +102,7 @@ class ShardRuntime final : public ws::ConnectionOwner {
 
   // ws::ConnectionOwner
   void onWsMessage(std::uint64_t tag, ws::Opcode op, std::string_view payload) override;
+  void onWsReadBatch(bool begin) override;
   void onWsClosed(std::uint64_t tag, std::uint16_t code, std::string_view reason,
                   bool clean) override;
 
@@ -207,6 +208,9 @@ class ShardRuntime final : public ws::ConnectionOwner {
   std::uint64_t events_ = 0;
   std::uint64_t eventsAtLastSweep_ = 0;
   bool memoryToRelease_ = false;
+  // While a socket's read is handled (onWsReadBatch), turns hold their output until it ends.
+  int readBatch_ = 0;
+  bool outputHeld_ = false;
   bool createdHibernating_ = false;  // set by JS during createRoom
 };
 

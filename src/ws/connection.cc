@@ -92,7 +92,7 @@ void Connection::open(std::string switchingProtocols) {
   waitReadable();
   if (parser_ && parser_->buffered() > 0) {
     // Frames that arrived with the upgrade request. Not handled inline: the caller may be JS.
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->handleFrames(); });
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->handleBatch(); });
   }
 }
 
@@ -230,7 +230,7 @@ void Connection::onReadable() {
     parser().feed(tScratch.data(), n);
     if (n < tScratch.size()) break;
   }
-  handleFrames();
+  handleBatch();
   if (eof) {
     if (draining_) {
       closeSocket();
@@ -241,6 +241,13 @@ void Connection::onReadable() {
   }
   if (!finished_ || draining_) waitReadable();
   if (parser_ && parser_->buffered() == 0) parser_->shrink();
+}
+
+void Connection::handleBatch() {
+  ConnectionOwner* owner = owner_;  // handleFrames may detach it; the bracket must close anyway
+  if (owner) owner->onWsReadBatch(true);
+  handleFrames();
+  if (owner) owner->onWsReadBatch(false);
 }
 
 void Connection::handleFrames() {

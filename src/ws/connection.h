@@ -28,6 +28,9 @@ class ConnectionOwner {
  public:
   virtual ~ConnectionOwner() = default;
   virtual void onWsMessage(std::uint64_t tag, Opcode op, std::string_view payload) = 0;
+  // Brackets the messages of one read (begin = true, then false): the owner may hold its output
+  // until the batch ends and write it then, instead of at the end of the loop pass.
+  virtual void onWsReadBatch(bool begin) {}
   // Exactly once per connection, when it is finished. `code` is the client's close code, 1005
   // when it sent none, 1006 when the socket ended without a close frame.
   virtual void onWsClosed(std::uint64_t tag, std::uint16_t code, std::string_view reason,
@@ -40,6 +43,7 @@ class FlushQueue {
   void add(class Connection* c);
   void flushAll();
   bool empty() const { return pending_.empty(); }
+  std::size_t size() const { return pending_.size(); }
 
  private:
   std::vector<std::shared_ptr<class Connection>> pending_;
@@ -94,6 +98,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   FrameParser& parser();
   void waitReadable();
   void onReadable();
+  void handleBatch();  // handleFrames, bracketed by the owner's onWsReadBatch
   void handleFrames();
   void waitWritable();
   void finish(std::uint16_t code, std::string_view reason, bool clean);

@@ -6,7 +6,7 @@
 // start in arrival order; while a handler awaits a timer or a fetch, later events may run.
 import { makeRequest, responseParts } from "./web/index.js";
 import { Storage } from "./storage.js";
-import { EventTarget, MessageEvent, CloseEvent } from "./web/events.js";
+import { EventTarget, MessageEvent, CloseEvent, hasListeners } from "./web/events.js";
 import { createEdge, createParties } from "./edge.js";
 
 const OPEN = 1;
@@ -393,18 +393,19 @@ class RoomRuntime {
     while (this.blocked === 0 && this.queue.length > 0) this.queue.shift()();
   }
 
-  // Runs a handler; logs what it throws or rejects with. Returns its promise.
+  // Runs a handler that nothing waits for; logs what it throws or rejects with. A handler that
+  // returns no promise (most onMessage) costs no promise here: this is the per-message path.
   guard(what, fn) {
-    let p;
+    let result;
     try {
-      p = Promise.resolve(fn());
+      result = fn();
     } catch (e) {
-      p = Promise.reject(e);
-    }
-    return p.catch((e) => {
       console.error(`${what} failed: ${errorText(e)}`);
-      throw e;
-    });
+      return;
+    }
+    if (result !== null && typeof result === "object" && typeof result.then === "function") {
+      Promise.resolve(result).catch((e) => console.error(`${what} failed: ${errorText(e)}`));
+    }
   }
 
   async connect(handle, id, url, headers) {
@@ -427,8 +428,8 @@ class RoomRuntime {
   message(handle, data) {
     const conn = this.byHandle.get(handle);
     if (!conn) return;
-    this.guard("onMessage", () => this.adapter.onMessage(data, conn)).catch(() => {});
-    conn.dispatchEvent(new MessageEvent("message", { data }));
+    this.guard("onMessage", () => this.adapter.onMessage(data, conn));
+    if (hasListeners(conn, "message")) conn.dispatchEvent(new MessageEvent("message", { data }));
   }
 
   closed(handle, code, reason, clean) {
@@ -437,8 +438,10 @@ class RoomRuntime {
     this.byHandle.delete(handle);
     if (this.connections.get(conn.id) === conn) this.connections.delete(conn.id);
     conn.readyState = CLOSED;
-    conn.dispatchEvent(new CloseEvent("close", { code, reason, wasClean: clean }));
-    this.guard("onClose", () => this.adapter.onClose(conn)).catch(() => {});
+    if (hasListeners(conn, "close")) {
+      conn.dispatchEvent(new CloseEvent("close", { code, reason, wasClean: clean }));
+    }
+    this.guard("onClose", () => this.adapter.onClose(conn));
   }
 
   async request(handle, method, url, headers, body) {

@@ -164,9 +164,17 @@ function flattenOptions(options) {
   return options;
 }
 
+// Whether a dispatch of `type` on `target` would reach anyone: lets hot paths (a WebSocket
+// message) skip building an Event nobody listens for. Set in EventTarget's static block.
+export let hasListeners;
+
 export class EventTarget {
-  // type -> array of { callback, capture, once, passive, removed }
-  #listeners = new Map();
+  // type -> array of { callback, capture, once, passive, removed }; made on the first listener,
+  // since most targets (every Connection of a room) never get one.
+  #listeners = null;
+  static {
+    hasListeners = (target, type) => target.#listeners?.has(type) === true;
+  }
 
   addEventListener(type, callback, options = {}) {
     requireArgs(arguments.length, 2, "EventTarget.addEventListener");
@@ -184,6 +192,7 @@ export class EventTarget {
       throw new TypeError("EventTarget.addEventListener: options.signal must be an AbortSignal");
     }
     if (signal?.aborted) return;
+    this.#listeners ??= new Map();
     let list = this.#listeners.get(type);
     if (list === undefined) this.#listeners.set(type, (list = []));
     if (list.some((l) => l.callback === callback && l.capture === capture)) return;
@@ -197,14 +206,14 @@ export class EventTarget {
   removeEventListener(type, callback, options = {}) {
     requireArgs(arguments.length, 2, "EventTarget.removeEventListener");
     const capture = Boolean(flattenOptions(options).capture);
-    const list = this.#listeners.get(String(type));
+    const list = this.#listeners?.get(String(type));
     const listener = list?.find((l) => l.callback === callback && l.capture === capture);
     if (listener) this.#remove(String(type), listener);
   }
 
   #remove(type, listener) {
     listener.removed = true;
-    const list = this.#listeners.get(type);
+    const list = this.#listeners?.get(type);
     if (list === undefined) return;
     const index = list.indexOf(listener);
     if (index >= 0) list.splice(index, 1);
@@ -220,7 +229,7 @@ export class EventTarget {
     eventInternals.begin(event, this);
     eventInternals.setPhase(event, AT_TARGET);
     // The path holds only this target: capture listeners run first, then the others.
-    const listeners = (this.#listeners.get(event.type) ?? []).slice();
+    const listeners = (this.#listeners?.get(event.type) ?? []).slice();
     this.#invoke(event, listeners, true);
     this.#invoke(event, listeners, false);
     return eventInternals.end(event);
