@@ -4,7 +4,7 @@
 // /__scheduled__ trigger, and the lobby each hook gets (id, env, parties).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { IS_PARTYKIT, connect, http, openSocket, partydTodo, projectDir, startServer, waitUntil } from "../../harness.mjs";
+import { IS_PARTYKIT, connect, http, openSocket, projectDir, startServer, waitUntil } from "../../harness.mjs";
 
 const NOT_FOUND_HTML = "<!doctype html><title>404</title><p>custom not found</p>\n";
 
@@ -37,19 +37,15 @@ describe("onBeforeConnect", { timeout: 30_000 }, () => {
     await c.closeAndWait();
   });
 
-  test(
-    "returning a new Request replaces the original (its URL and headers reach onConnect)",
-    { todo: partydTodo("a new Request without Sec-WebSocket-Key is refused with 426") },
-    async () => {
-      const c = await connect(server.host, { room: "bc5", id: "me", query: { mode: "replace" } });
-      assert.deepEqual(await c.nextJson(), {
-        id: "me",
-        added: "replaced",
-        url: `http://${server.host}/parties/main/bc5?_pk=me&mode=replace&replaced=1`,
-      });
-      await c.closeAndWait();
-    },
-  );
+  test("returning a new Request replaces the original (its URL and headers reach onConnect)", async () => {
+    const c = await connect(server.host, { room: "bc5", id: "me", query: { mode: "replace" } });
+    assert.deepEqual(await c.nextJson(), {
+      id: "me",
+      added: "replaced",
+      url: `http://${server.host}/parties/main/bc5?_pk=me&mode=replace&replaced=1`,
+    });
+    await c.closeAndWait();
+  });
 
   test("returning undefined forwards the original request", async () => {
     const c = await connect(server.host, { room: "bc4", id: "me", query: { mode: "undefined" } });
@@ -81,19 +77,15 @@ describe("onBeforeRequest", { timeout: 30_000 }, () => {
     });
   });
 
-  test(
-    "returning a new Request replaces the original: its URL, method and body",
-    { todo: partydTodo("the replacement's method is ignored (onRequest sees POST, not PUT)") },
-    async () => {
-      const r = (await http(server.host, "/parties/main/br5?mode=replace", { method: "POST", body: "old" })).json();
-      assert.deepEqual(r, {
-        added: "replaced",
-        url: `http://${server.host}/parties/main/br5?mode=replace&replaced=1`,
-        method: "PUT",
-        body: "new body",
-      });
-    },
-  );
+  test("returning a new Request replaces the original: its URL, method and body", async () => {
+    const r = (await http(server.host, "/parties/main/br5?mode=replace", { method: "POST", body: "old" })).json();
+    assert.deepEqual(r, {
+      added: "replaced",
+      url: `http://${server.host}/parties/main/br5?mode=replace&replaced=1`,
+      method: "PUT",
+      body: "new body",
+    });
+  });
 
   test("returning undefined is a 500 (PartyKit forwards `undefined`, not the request)", async () => {
     const r = await http(server.host, "/parties/main/br4?mode=undefined");
