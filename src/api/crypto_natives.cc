@@ -133,6 +133,7 @@ const EVP_MD* hashByName(std::string_view name) {
   if (name == "SHA-256") return EVP_sha256();
   if (name == "SHA-384") return EVP_sha384();
   if (name == "SHA-512") return EVP_sha512();
+  if (name == "MD5") return EVP_md5();  // digest only: subtle/registry.js offers it nowhere else
   return nullptr;
 }
 

@@ -663,6 +663,7 @@ void ShardRuntime::installNatives(Local<v8::Object> target) {
   add("fetchAbort", nFetchAbort);
   add("roomHibernated", nRoomHibernated);
   add("markHibernating", nMarkHibernating);
+  (void)target->Set(ctx, str(iso, "internalToken"), str(iso, internalToken()));
 }
 
 // UTF-8 decoding with WHATWG semantics: `fatal` throws on invalid input, otherwise each invalid

@@ -11,11 +11,17 @@
 
 #include "base/log.h"
 #include "api/crypto_natives.h"
+#include "api/node_natives.h"
 #include "base/random.h"
 #include "storage/shard_files.h"
 #include "ws/handshake.h"
 
 namespace partyd::api {
+
+const std::string& internalToken() {
+  static const std::string token = randomUuid();
+  return token;
+}
 
 extern const char kRuntimeBundle[];
 extern const std::size_t kRuntimeBundleSize;
@@ -102,6 +108,7 @@ Result<void> ShardRuntime::start() {
   v8::Local<v8::Object> native = v8::Object::New(iso);
   installNatives(native);
   installCryptoNatives(iso, ctx, native);
+  installNodeNatives(iso, ctx, native);
   httpClient_ = std::make_unique<net::HttpClient>(shard_.io());
   wsClient_ = std::make_unique<ws::WsClient>(shard_.io());
   (void)ctx->Global()->Set(ctx, str(iso, "__partyd_native"), native);

@@ -43,6 +43,12 @@ struct RuntimeConfig {
 };
 
 // What a worker hook decided about a request (see edge.js).
+// partyd's own loopback requests (a party stub's socket()) carry this header with a secret made
+// once per process: they skip the target's worker hooks, as PartyKit's in-process stubs do, and
+// the header is removed before the room sees the request.
+inline constexpr char kInternalHeader[] = "x-partyd-internal";
+const std::string& internalToken();
+
 struct EdgeResult {
   enum Action { kContinue = 0, kRespond = 1, kRewrite = 2, kUnhandled = 3 } action = kContinue;
   http::Response response;  // kRespond

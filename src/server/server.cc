@@ -308,8 +308,14 @@ void Server::onRequest(ShardState& st, std::shared_ptr<http::Session> session,
     return;
   }
   bool upgrade = isUpgrade(req);
+  bool internal = false;
+  if (auto it = req.find(api::kInternalHeader); it != req.end()) {
+    internal = it->value() == api::internalToken();
+    req.erase(it);
+  }
   const api::HookInfo& hooks = st.runtime->hooks();
-  if (!contains(upgrade ? hooks.beforeConnect : hooks.beforeRequest, route->party)) {
+  if (internal ||
+      !contains(upgrade ? hooks.beforeConnect : hooks.beforeRequest, route->party)) {
     return routeToRoom(st, std::move(session), std::move(req), *route);
   }
   // The worker hook runs here, on the shard that accepted the connection, as at PartyKit's edge.

@@ -62,8 +62,11 @@ export function createParties(native, partyNames, state) {
         const path = typeof pathOrInit === "string" ? pathOrInit : "";
         const init = typeof pathOrInit === "string" ? maybeInit : pathOrInit;
         if (path && !path.startsWith("/")) throw new Error("Path must start with /");
-        const ws = new WebSocket(base().replace(/^http/, "ws") + path,
-                                 init?.headers ? { headers: init.headers } : undefined);
+        // Marked as partyd's own, so that the target's onBeforeConnect does not run (PartyKit's
+        // stubs reach the room directly, past the worker).
+        const headers = new Headers(init?.headers);
+        headers.set("x-partyd-internal", native.internalToken);
+        const ws = new WebSocket(base().replace(/^http/, "ws") + path, { headers });
         await new Promise((resolve, reject) => {
           ws.addEventListener("open", resolve, { once: true });
           ws.addEventListener("error", () => reject(new Error("Expected a websocket response")),

@@ -507,7 +507,7 @@ export function createEntry(native) {
       state.assets = {
         async fetch(path) {
           if (typeof path !== "string" || !path.startsWith("/")) {
-            throw new Error("assets.fetch() needs a path that starts with /");
+            throw new Error("Path must start with /");
           }
           const hit = native.assetFetch(path);
           if (!hit) return null;

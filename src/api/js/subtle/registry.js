@@ -9,7 +9,8 @@ import { HMAC } from "./hmac.js";
 import { kKdfAlgorithms } from "./kdf.js";
 import { kRsaAlgorithms } from "./rsa.js";
 
-const kDigests = kHashNames.map((name) => ({
+// MD5 is digest-only, a workerd extension that PartyKit code meets (e.g. for ETags).
+const kDigests = [...kHashNames, "MD5"].map((name) => ({
   name,
   params: { digest: () => ({}) },
   digest: (native, alg, data) => native.cryptoDigest(name, data),
