@@ -36,7 +36,7 @@ usage:
 options for dev:
   -p, --port N            port to listen on (default: 1999, or "port" in partykit.json)
   --address ADDR          address to bind (default: 0.0.0.0)
-  --threads N             shards (threads); default: one per core
+  --threads N             shards (threads); default: one per usable core (taskset/cpuset aware)
   --persist PATH          keep room storage in PATH (default: DIR/.partykit/state)
   --no-persist            keep room storage in memory only
   --no-watch              do not rebuild when the project's files change

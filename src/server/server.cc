@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -47,12 +48,23 @@ http::Response text(unsigned status, std::string body) {
   return r;
 }
 
+// One shard per core that this process may run on: `taskset`, cgroup cpusets and container CPU
+// sets shrink it, and more shards than cores only take turns on them (a socket hand-off between
+// two shards on one core costs two context switches).
+std::size_t usableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<std::size_t>(CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 }  // namespace
 
 Result<void> Server::start() {
   if (options_.assets) assets_ = std::make_unique<http::StaticFiles>(*options_.assets);
-  std::size_t n = options_.threads ? options_.threads : std::thread::hardware_concurrency();
-  if (n == 0) n = 1;
+  std::size_t n = options_.threads ? options_.threads : usableCores();
 
   if (options_.state) {
     std::error_code ec;
