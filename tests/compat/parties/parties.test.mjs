@@ -3,7 +3,7 @@
 // room.context.parties.<name>.get(id): fetch(pathOrInit), socket(path) and deprecated connect().
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { connect, http, partydTodo, projectDir, startServer } from "../../harness.mjs";
+import { connect, http, projectDir, startServer } from "../../harness.mjs";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -91,7 +91,6 @@ describe("stub.socket and stub.connect", { timeout: 30_000 }, () => {
 
   test(
     "socket() bypasses the target party's onBeforeConnect, as fetch() bypasses onBeforeRequest",
-    { todo: partydTodo("stub.socket() runs the target's onBeforeConnect") },
     async () => {
       const [hello] = (await run("w4", "socket")).json();
       assert.equal(JSON.parse(hello).edge, null);
