@@ -551,7 +551,8 @@ void ShardRuntime::handleUpgrade(std::shared_ptr<http::Session> session, http::R
   conn->setOwner(this, handle);
   room.connections.emplace(handle, conn);
   room.busy++;
-  conns_.emplace(handle, ConnEntry{room.handle, conn, ws::acceptKey(keyView)});
+  conns_.emplace(handle, ConnEntry{room.handle, conn});
+  pendingAccepts_.emplace(handle, ws::acceptKey(keyView));
 
   std::string target(request.target());
   std::string id = http::queryParam(target, "_pk").value_or("");
@@ -570,10 +571,11 @@ ShardRuntime::ConnEntry* ShardRuntime::findConn(std::uint64_t handle) {
 
 void ShardRuntime::accept(std::uint64_t handle, std::uint16_t closeCode, std::string_view reason) {
   ConnEntry* entry = findConn(handle);
-  if (!entry || entry->acceptKey.empty()) return;
+  auto pending = pendingAccepts_.find(handle);
+  if (!entry || pending == pendingAccepts_.end()) return;
   if (party::Room* room = rooms_.byHandle(entry->room); room && room->busy > 0) room->busy--;
-  entry->conn->open(ws::buildSwitchingProtocols(entry->acceptKey, ""));
-  std::string().swap(entry->acceptKey);  // empty marks it open; and an idle socket keeps no heap
+  entry->conn->open(ws::buildSwitchingProtocols(pending->second, ""));
+  pendingAccepts_.erase(pending);
   if (log::enabled(log::Level::kInfo)) {
     if (party::Room* room = rooms_.byHandle(entry->room)) {
       log::info("WS /parties/" + room->key.party + "/" + room->key.room + " 101" +
@@ -639,7 +641,7 @@ void ShardRuntime::onWsClosed(std::uint64_t tag, std::uint16_t code, std::string
     it = conns_.find(tag);
     if (it == conns_.end()) return;
   }
-  bool wasPending = !it->second.acceptKey.empty();
+  bool wasPending = pendingAccepts_.erase(tag) > 0;
   conns_.erase(it);
   if (!room) return;
   room->connections.erase(tag);
@@ -671,7 +673,7 @@ void ShardRuntime::resetRoom(std::uint32_t handle, const std::string& why, std::
   room->connections.clear();
   for (auto& [h, conn] : sockets) {
     auto it = conns_.find(h);
-    bool pending = it != conns_.end() && !it->second.acceptKey.empty();
+    bool pending = pendingAccepts_.erase(h) > 0;
     if (it != conns_.end()) conns_.erase(it);
     conn->setOwner(nullptr, 0);
     if (pending) {

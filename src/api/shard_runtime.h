@@ -116,7 +116,6 @@ class ShardRuntime final : public ws::ConnectionOwner {
   struct ConnEntry {
     std::uint32_t room;
     std::shared_ptr<ws::Connection> conn;
-    std::string acceptKey;  // set until the 101 is sent
     std::string stash;      // while its room hibernates: id, uri, tags, state (serialized)
   };
   struct PendingRequest {
@@ -191,6 +190,8 @@ class ShardRuntime final : public ws::ConnectionOwner {
   party::RoomRegistry rooms_;
   ws::FlushQueue flushQueue_;
   std::unordered_map<std::uint64_t, ConnEntry> conns_;
+  // Sockets whose onConnect has not finished: their Sec-WebSocket-Accept, until the 101 is sent.
+  std::unordered_map<std::uint64_t, std::string> pendingAccepts_;
   std::unordered_map<std::uint64_t, PendingRequest> requests_;
   std::vector<std::pair<PendingRequest, http::Response>> outbox_;
   std::unordered_map<std::uint64_t, std::function<void(EdgeResult)>> edges_;

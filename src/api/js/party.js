@@ -203,11 +203,14 @@ class Connection extends EventTarget {
     return this.#attachment === null ? null : structuredClone(this.#attachment);
   }
   // For hibernation: what survives while the room's object is gone, and its restoration.
+  // The tags are left out when they are only the id, as they mostly are: every byte here is
+  // kept per hibernated socket.
   _stash() {
-    return [this.id, this.uri, this.tags, this.#state, this.#attachment];
+    const onlyId = this.tags.length === 1 && this.tags[0] === this.id;
+    return [this.id, this.uri, onlyId ? null : this.tags, this.#state, this.#attachment];
   }
-  _restore([, , tags, state, attachment]) {
-    this.tags = tags;
+  _restore([id, , tags, state, attachment]) {
+    this.tags = tags ?? [id];
     this.#state = state;
     this.#attachment = attachment;
   }
