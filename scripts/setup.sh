@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what partyd needs to build and test on a fresh Debian 12 machine, and nothing that is
 # already there: apt packages, V8 (Debian's Node 18 library, unpacked into third_party/ because a
-# newer Node.js on these machines blocks its apt install), and the npm clients the tests drive.
+# newer Node.js on these machines blocks its apt install), the npm packages the JS runtime bundles,
+# and the npm clients the tests drive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -29,6 +30,14 @@ if [ ! -f "$NODE_DIR/.ok" ]; then
   for d in "$NODE_DIR"/debs/*.deb; do dpkg -x "$d" "$NODE_DIR/root"; done
   test -f "$NODE_DIR/root/usr/include/node/v8.h"
   touch "$NODE_DIR/.ok"
+fi
+
+# The npm packages bundled into the JS runtime (src/api/js/package-lock.json): needed to build
+# partyd, so installed also when SETUP_NPM=0. The build reinstalls them when the lockfile changes.
+if [ ! -f src/api/js/node_modules/.package-lock.json ]; then
+  command -v npm >/dev/null || { echo "setup: npm is needed to build partyd (the runtime bundles npm packages)" >&2; exit 1; }
+  echo "setup: installing the runtime's npm packages in src/api/js"
+  (cd src/api/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if [ "${SETUP_NPM:-1}" = 1 ] && [ -f tests/package.json ] && [ ! -f tests/node_modules/.ok ]; then

@@ -6,12 +6,14 @@ import { createWebSocketClass, dispatchers as wsDispatchers } from "./websocket.
 import { createSubtle, CryptoKey, SubtleCrypto } from "./subtle/index.js";
 import { createEntry } from "./party.js";
 import { createFetch } from "./fetch.js";
+import { installNodeModules } from "./node/index.js";
 
 const native = globalThis.__partyd_native;
 delete globalThis.__partyd_native;
 
 installWebApis(globalThis, native);
 setSubtle(createSubtle(native));
+installNodeModules(globalThis);
 const hidden = (value) => ({ value, writable: true, configurable: true });
 Object.defineProperty(globalThis, "CryptoKey", hidden(CryptoKey));
 Object.defineProperty(globalThis, "SubtleCrypto", hidden(SubtleCrypto));

@@ -8,6 +8,14 @@ const kMaxDelay = 2 ** 31 - 1;
 const active = new Map(); // id -> { callback, args, delay, repeat }
 let nextId = 1;
 
+// Set by node:async_hooks once an AsyncLocalStorage exists: it binds a callback to the async
+// context current when the callback is scheduled.
+let wrapCallback = null;
+
+export function setCallbackWrapper(wrap) {
+  wrapCallback = wrap;
+}
+
 function normalizeDelay(delay, minimum) {
   const ms = Number(delay);
   if (!(ms >= minimum)) return minimum; // also NaN
@@ -18,6 +26,7 @@ function schedule(callback, delay, args, repeat, where) {
   if (typeof callback !== "function") {
     throw new TypeError(`${where}: the callback must be a function (strings are not evaluated)`);
   }
+  if (wrapCallback !== null) callback = wrapCallback(callback);
   const id = nextId++;
   // A 0 ms interval would re-fire on every loop turn; like Node, run it at most once per ms.
   const timer = { callback, args, delay: normalizeDelay(delay, repeat ? 1 : 0), repeat };
@@ -58,5 +67,5 @@ export function queueMicrotask(callback) {
   if (typeof callback !== "function") {
     throw new TypeError("queueMicrotask: the callback provided as parameter 1 is not a function");
   }
-  native.queueMicrotask(callback);
+  native.queueMicrotask(wrapCallback === null ? callback : wrapCallback(callback));
 }
