@@ -54,6 +54,7 @@ struct alignas(64) PerLoop {
   uint64_t sends = 0;  // position in this loop's send schedule
   uint64_t leaves = 0;
   Histogram ack_latency;
+  Histogram ack_latency_warm;  // messages due after --warmup: the steady state
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> acked{0};
   std::atomic<uint64_t> delivered{0};
@@ -129,6 +130,7 @@ class Soak {
     const uint64_t server_cpu_start = target_.server.cpuNs();
     const uint64_t client_cpu_start = selfCpuNs();
     start_ = Clock::now();
+    warm_from_ns_ = nowNs(start_) + static_cast<uint64_t>(warmup_s_ * 1e9);
     started_.store(true);
     for (int loop = 0; loop < n_loops; ++loop) {
       loops.post(loop, [this, loop] { startLoop(loop); });
@@ -347,7 +349,9 @@ class Soak {
       --slot.outstanding;
       state.acked.fetch_add(1, std::memory_order_relaxed);
       const uint64_t now_ns = nowNs(now);
-      state.ack_latency.record(now_ns > stamp ? now_ns - stamp : 0);
+      const uint64_t latency = now_ns > stamp ? now_ns - stamp : 0;
+      state.ack_latency.record(latency);
+      if (stamp >= warm_from_ns_) state.ack_latency_warm.record(latency);
     }
     maybeLeave(i);
   }
@@ -393,10 +397,11 @@ class Soak {
 
   void report(const std::vector<Sample>& samples, uint64_t rss_base, uint64_t server_cpu_ns,
               uint64_t client_cpu_ns) {
-    Histogram latency;
+    Histogram latency, warm_latency;
     Clock::time_point end = start_;
     for (auto& state : per_loop_) {
       latency.merge(state.ack_latency);
+      warm_latency.merge(state.ack_latency_warm);
       end = std::max(end, state.last_receipt);
     }
     const double seconds = std::max(duration_s_, secondsSince(start_, end));
@@ -428,7 +433,12 @@ class Soak {
     line.add("connects_per_s", static_cast<double>(connects) / duration_s_);
     line.add("connect_errors", connect_errors_.load());
     line.add("skipped_sends", total(&PerLoop::skipped));
-    line.addLatency(latency);  // put → ack
+    line.addLatency(latency);  // put → ack, over the whole run
+    auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+    line.add("warm_samples", warm_latency.count());
+    line.add("warm_p50_us", us(warm_latency.percentileNs(50)));
+    line.add("warm_p99_us", us(warm_latency.percentileNs(99)));
+    line.add("warm_p999_us", us(warm_latency.percentileNs(99.9)));
     line.add("rss_base_kib", rss_base).add("rss_warm_kib", warm.rss_kib);
     line.add("rss_end_kib", last.rss_kib).add("rss_max_kib", rss_max);
     line.add("rss_drift_kib", drift);
@@ -459,6 +469,7 @@ class Soak {
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};
   Clock::time_point start_;
+  uint64_t warm_from_ns_ = 0;  // set before the loops start sending
   std::atomic<uint64_t> connect_errors_{0};
   std::atomic<uint64_t> errors_{0};
   std::mutex error_mutex_;
