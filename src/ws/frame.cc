@@ -136,7 +136,8 @@ void appendMaskedFrame(std::string& out, Opcode op, std::string_view payload,
 
 // ---- FrameParser -----------------------------------------------------------------------------
 
-FrameParser::FrameParser(std::size_t maxMessageSize) : maxMessageSize_(maxMessageSize) {}
+FrameParser::FrameParser(std::size_t maxMessageSize, From from)
+    : maxMessageSize_(maxMessageSize), from_(from) {}
 
 void FrameParser::feed(const char* data, std::size_t len) {
   if (state_ != State::kOpen) return;
@@ -250,7 +251,11 @@ FrameParser::Status FrameParser::next() {
     const std::uint8_t op = p[0] & kOpcodeBits;
     if ((p[0] & kRsvBits) != 0) return fail(kCloseProtocolError, "reserved bits set");
     if (!isKnownOpcode(op)) return fail(kCloseProtocolError, "unknown opcode");
-    if ((p[1] & kMaskBit) == 0) return fail(kCloseProtocolError, "unmasked client frame");
+    const bool masked = (p[1] & kMaskBit) != 0;
+    if (from_ == From::kClient && !masked) {
+      return fail(kCloseProtocolError, "unmasked client frame");
+    }
+    if (from_ == From::kServer && masked) return fail(kCloseProtocolError, "masked frame from the server");
     const std::uint8_t len7 = p[1] & kLen7Bits;
     if (isControl(op)) {
       if (!fin) return fail(kCloseProtocolError, "fragmented control frame");
@@ -276,14 +281,16 @@ FrameParser::Status FrameParser::next() {
       if (len > room) return fail(kCloseTooBig, "message too big");
     }
 
-    const std::size_t headerLen = 2 + lenBytes + 4;
+    const std::size_t headerLen = 2 + lenBytes + (masked ? 4 : 0);
     if (avail < headerLen || avail - headerLen < len) break;
 
-    std::array<std::uint8_t, 4> key;
-    std::memcpy(key.data(), p + 2 + lenBytes, 4);
     char* payload = input_.data() + pos_ + headerLen;
     const std::size_t n = static_cast<std::size_t>(len);
-    applyMask(payload, n, key);
+    if (masked) {
+      std::array<std::uint8_t, 4> key;
+      std::memcpy(key.data(), p + 2 + lenBytes, 4);
+      applyMask(payload, n, key);
+    }
     pos_ += headerLen + n;
     const std::string_view view(payload, n);
 

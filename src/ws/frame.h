@@ -86,8 +86,12 @@ class FrameParser {
  public:
   enum class Status { kNeedMore, kMessage, kPing, kPong, kClose, kError };
 
+  // Whose frames it reads: a server reads a client's, which must be masked; a client (partyd's
+  // outgoing WebSocket) reads a server's, which must not be (RFC 6455 5.1).
+  enum class From : std::uint8_t { kClient, kServer };
+
   // Messages whose total payload (over all fragments) would exceed maxMessageSize fail with 1009.
-  explicit FrameParser(std::size_t maxMessageSize);
+  explicit FrameParser(std::size_t maxMessageSize, From from = From::kClient);
 
   // Appends bytes to the input buffer; invalidates views from earlier events.
   void feed(const char* data, std::size_t len);
@@ -133,6 +137,7 @@ class FrameParser {
   void releaseAll();
 
   std::size_t maxMessageSize_;
+  From from_;
   State state_ = State::kOpen;
 
   std::string input_;    // bytes fed, unmasked in place as frames complete

@@ -242,6 +242,26 @@ TEST(FrameParser, ParsesRfcMaskedHello) {
   EXPECT_EQ(p.buffered(), 0u);
 }
 
+// A client reads a server's frames: unmasked (RFC 6455's unmasked "Hello"), and a masked one
+// is a protocol error; the reverse of a server.
+TEST(FrameParser, FromServerReadsUnmaskedAndRefusesMasked) {
+  FrameParser p(1024, FrameParser::From::kServer);
+  std::string in = bytes({0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f});
+  p.feed(in.data(), in.size());
+  ASSERT_EQ(p.next(), Status::kMessage);
+  EXPECT_EQ(p.payload(), "Hello");
+  EXPECT_EQ(p.next(), Status::kNeedMore);
+
+  std::string maskedHello = bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58});
+  p.feed(maskedHello.data(), maskedHello.size());
+  EXPECT_EQ(p.next(), Status::kError);
+  EXPECT_EQ(p.errorCode(), 1002);
+
+  FrameParser server(1024);
+  server.feed(in.data(), in.size());
+  EXPECT_EQ(server.next(), Status::kError);  // unmasked from a client
+}
+
 TEST(FrameParser, NeedsMoreOnEmptyInput) {
   FrameParser p(1024);
   EXPECT_EQ(p.next(), Status::kNeedMore);

@@ -177,165 +177,6 @@ std::string base64(const unsigned char* data, std::size_t len) {
   return out;
 }
 
-// ---- Server frames --------------------------------------------------------------------------
-// FrameParser (frame.h) reads client frames and requires the mask bit; a client reads unmasked
-// frames and must fail on masked ones (RFC 6455 5.1). Same events, same rules otherwise.
-// TODO(cleanup): fold into FrameParser as a constructor option (masked or unmasked input) and
-// delete this copy.
-
-class ServerFrameParser {
- public:
-  enum class Status { kNeedMore, kMessage, kPing, kPong, kClose, kError };
-
-  explicit ServerFrameParser(std::size_t maxMessageSize) : maxMessageSize_(maxMessageSize) {}
-
-  void feed(const char* data, std::size_t len) {
-    if (state_ != State::kOpen) return;
-    compact();
-    input_.append(data, len);
-  }
-
-  Status next();
-
-  // kMessage: kText or kBinary, and the message, which the caller may move out.
-  Opcode opcode() const { return opcode_; }
-  std::string& message() { return message_; }
-  // kPing, kPong: the payload, valid until the next call to next() or feed().
-  std::string_view payload() const { return payload_; }
-  // kClose: the server's code (1005 when none) and reason (valid UTF-8).
-  std::uint16_t closeCode() const { return closeCode_; }
-  const std::string& closeReason() const { return closeReason_; }
-  // kError: the code for our close frame, and a text for the error event.
-  std::uint16_t errorCode() const { return errorCode_; }
-  std::string_view errorReason() const { return errorReason_; }
-
- private:
-  enum class State : std::uint8_t { kOpen, kClosed, kFailed };
-
-  Status fail(std::uint16_t code, std::string_view reason) {
-    state_ = State::kFailed;
-    errorCode_ = code;
-    errorReason_ = reason;
-    return Status::kError;
-  }
-  Status onClose(std::string_view payload);
-  void compact() {
-    if (pos_ == 0) return;
-    input_.erase(0, pos_);
-    pos_ = 0;
-  }
-
-  std::size_t maxMessageSize_;
-  State state_ = State::kOpen;
-  std::string input_;
-  std::size_t pos_ = 0;
-  bool inMessage_ = false;
-  Opcode messageOpcode_ = Opcode::kText;
-  std::size_t utf8Checked_ = 0;
-  std::string message_;
-  Opcode opcode_ = Opcode::kText;
-  std::string_view payload_;
-  std::uint16_t closeCode_ = 0;
-  std::string closeReason_;
-  std::uint16_t errorCode_ = 0;
-  std::string_view errorReason_;
-};
-
-ServerFrameParser::Status ServerFrameParser::onClose(std::string_view payload) {
-  if (payload.size() == 1) return fail(kCloseProtocolError, "close frame payload of 1 byte");
-  closeCode_ = kCloseNoStatus;
-  if (payload.size() >= 2) {
-    closeCode_ = static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
-                                            static_cast<std::uint8_t>(payload[1]));
-    if (!isValidCloseCode(closeCode_)) return fail(kCloseProtocolError, "invalid close code");
-    std::string_view reason = payload.substr(2);
-    if (!isValidUtf8(reason)) return fail(kCloseInvalidPayload, "invalid UTF-8 in close reason");
-    closeReason_.assign(reason);
-  }
-  state_ = State::kClosed;
-  opcode_ = Opcode::kClose;
-  return Status::kClose;
-}
-
-ServerFrameParser::Status ServerFrameParser::next() {
-  if (state_ == State::kFailed) return Status::kError;
-  if (state_ == State::kClosed) return Status::kNeedMore;
-  payload_ = {};
-  for (;;) {
-    const std::size_t avail = input_.size() - pos_;
-    const auto* p = reinterpret_cast<const std::uint8_t*>(input_.data() + pos_);
-    if (avail < 2) break;
-    const bool fin = (p[0] & 0x80) != 0;
-    const std::uint8_t op = p[0] & 0x0F;
-    const bool control = (op & 0x08) != 0;
-    if ((p[0] & 0x70) != 0) return fail(kCloseProtocolError, "reserved bits set");
-    if (op > 2 && op != 8 && op != 9 && op != 10)
-      return fail(kCloseProtocolError, "unknown opcode");
-    if ((p[1] & 0x80) != 0) return fail(kCloseProtocolError, "masked frame from the server");
-    const std::uint8_t len7 = p[1] & 0x7F;
-    if (control) {
-      if (!fin) return fail(kCloseProtocolError, "fragmented control frame");
-      if (len7 > kMaxControlPayload) return fail(kCloseProtocolError, "control frame too long");
-    } else if (op == 0) {
-      if (!inMessage_) return fail(kCloseProtocolError, "continuation without a message");
-    } else if (inMessage_) {
-      return fail(kCloseProtocolError, "new message inside a fragmented one");
-    }
-    const std::size_t lenBytes = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
-    if (avail < 2 + lenBytes) break;
-    std::uint64_t len = len7;
-    if (lenBytes != 0) {
-      len = 0;
-      for (std::size_t i = 0; i < lenBytes; ++i) len = (len << 8) | p[2 + i];
-      if (len >> 63) return fail(kCloseProtocolError, "64-bit length with its top bit set");
-    }
-    if (!control && len > maxMessageSize_ - (inMessage_ ? message_.size() : 0)) {
-      return fail(kCloseTooBig, "message too big");
-    }
-    const std::size_t headerLen = 2 + lenBytes;
-    if (avail - headerLen < len) break;
-    const std::string_view view(input_.data() + pos_ + headerLen, static_cast<std::size_t>(len));
-    pos_ += headerLen + view.size();
-
-    switch (static_cast<Opcode>(op)) {
-      case Opcode::kPing:
-      case Opcode::kPong:
-        opcode_ = static_cast<Opcode>(op);
-        payload_ = view;
-        return opcode_ == Opcode::kPing ? Status::kPing : Status::kPong;
-      case Opcode::kClose:
-        return onClose(view);
-      case Opcode::kText:
-      case Opcode::kBinary:
-        inMessage_ = true;
-        messageOpcode_ = static_cast<Opcode>(op);
-        message_.assign(view);
-        utf8Checked_ = 0;
-        break;
-      case Opcode::kContinuation:
-        message_.append(view);
-        break;
-    }
-    // Text is checked as fragments arrive, so bad UTF-8 fails on the fragment that carries it.
-    if (messageOpcode_ == Opcode::kText) {
-      std::size_t complete = 0;
-      Utf8Status status = checkUtf8(std::string_view(message_).substr(utf8Checked_), &complete);
-      utf8Checked_ += complete;
-      if (status == Utf8Status::kInvalid || (fin && status != Utf8Status::kValid)) {
-        return fail(kCloseInvalidPayload, "invalid UTF-8 in text message");
-      }
-    }
-    if (fin) {
-      inMessage_ = false;
-      opcode_ = messageOpcode_;
-      return Status::kMessage;
-    }
-  }
-  compact();
-  return Status::kNeedMore;
-}
-
-
 using TlsStream = ssl::stream<tcp::socket>;
 using Stream = std::variant<tcp::socket, TlsStream>;
 
@@ -391,7 +232,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         events_(std::move(events)),
         resolver_(core_->io),
         timer_(core_->io),
-        parser_(core_->options.maxMessageSize) {}
+        parser_(core_->options.maxMessageSize, FrameParser::From::kServer) {}
 
   void start();
   WsClient::SendResult send(bool binary, std::string_view data);
@@ -464,7 +305,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Frames.
   std::unique_ptr<char[]> readChunk_;
-  ServerFrameParser parser_;
+  FrameParser parser_;  // reads the server's unmasked frames
   bool closeSent_ = false;
   // Writes: frames queue in pending_ while writing_ is on the wire.
   std::string pending_;
@@ -713,33 +554,32 @@ void Connection::onRead(error_code ec, std::size_t n) {
 void Connection::processFrames() {
   for (;;) {
     switch (parser_.next()) {
-      case ServerFrameParser::Status::kNeedMore:
+      case FrameParser::Status::kNeedMore:
         return readFrames();
-      case ServerFrameParser::Status::kMessage:
+      case FrameParser::Status::kMessage:
         // Once we have sent our close frame, messages are dropped (WHATWG: readyState is not OPEN).
         if (state_ == State::kOpen && events_.onMessage) {
           dispatching_ = true;
-          events_.onMessage(parser_.opcode() == Opcode::kBinary, std::move(parser_.message()));
+          events_.onMessage(parser_.opcode() == Opcode::kBinary, std::string(parser_.payload()));
           dispatching_ = false;
           if (stopped()) return;
         }
-        parser_.message().clear();
         break;
-      case ServerFrameParser::Status::kPing:
+      case FrameParser::Status::kPing:
         if (!closeSent_) queueFrame(Opcode::kPong, parser_.payload(), 0);
         break;
-      case ServerFrameParser::Status::kPong:
+      case FrameParser::Status::kPong:
         break;
-      case ServerFrameParser::Status::kClose: {
+      case FrameParser::Status::kClose: {
         std::uint16_t code = parser_.closeCode();
         if (!closeSent_) {
           // Echo the code (RFC 6455 5.5.1); no code when the server sent none.
           closeSent_ = true;
           queueFrame(Opcode::kClose, code == kCloseNoStatus ? "" : closePayload(code, ""), 0);
         }
-        return finish(std::nullopt, code, parser_.closeReason(), true, Linger::kFlush);
+        return finish(std::nullopt, code, std::string(parser_.closeReason()), true, Linger::kFlush);
       }
-      case ServerFrameParser::Status::kError: {
+      case FrameParser::Status::kError: {
         if (!closeSent_) {
           closeSent_ = true;
           queueFrame(Opcode::kClose, closePayload(parser_.errorCode(), parser_.errorReason()), 0);
