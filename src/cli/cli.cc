@@ -39,6 +39,9 @@ options for dev:
   --threads N             shards (threads); default: one per usable core (taskset/cpuset aware)
   --persist PATH          keep room storage in PATH (default: DIR/.partykit/state)
   --no-persist            keep room storage in memory only
+  --sync normal|full      normal (default): a write is acknowledged once it is in the
+                          write-ahead log, safe if partyd is killed; full: also fsynced,
+                          safe if the machine loses power (slower writes)
   --no-watch              do not rebuild when the project's files change
   --idle-timeout SEC      evict a room idle this long (default: 30)
   --handler-timeout MS    stop a handler that runs longer than this (default: 30000)
@@ -57,6 +60,7 @@ struct DevFlags {
   std::size_t threads = 0;
   std::optional<fs::path> persist;
   bool noPersist = false;
+  bool syncFull = false;
   std::int64_t idleTimeoutSec = 30;
   std::int64_t handlerTimeoutMs = 30'000;
   std::int64_t hibernateAfterMs = 10'000;
@@ -153,6 +157,11 @@ int runDev(const std::vector<std::string_view>& args) {
       } else {
         f.persist = fs::path(v);
       }
+    } else if (a == "--sync") {
+      if (!value(&v) || (v != "normal" && v != "full")) {
+        return fail("--sync needs normal or full");
+      }
+      f.syncFull = v == "full";
     } else if (a == "--no-watch") {
       f.watch = false;
     } else if (a == "--no-persist") {
@@ -223,6 +232,7 @@ int runDev(const std::vector<std::string_view>& args) {
   options.address = f.address;
   options.port = port;
   options.threads = f.threads;
+  options.syncFull = f.syncFull;
   if (!f.noPersist && !config->persistDisabled) {
     options.state = f.persist ? *f.persist
                               : (config->persist ? config->root / *config->persist
@@ -250,7 +260,9 @@ int runDev(const std::vector<std::string_view>& args) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  std::string where = options.state ? options.state->string() : std::string("in memory");
+  std::string where = options.state ? options.state->string() +
+                                          (options.syncFull ? ", fsync per commit" : "")
+                                    : std::string("in memory");
   server::Server server(std::move(options));
   if (auto r = server.start(); !r) {
     std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());

@@ -77,7 +77,9 @@ Result<void> Server::start() {
   std::vector<std::unique_ptr<storage::Storage>> stores;
   for (std::size_t i = 0; i < n; ++i) {
     if (options_.state) {
-      auto s = storage::SqliteStorage::open(storage::shardFile(*options_.state, i), {});
+      storage::SqliteOptions sqlite;
+      if (options_.syncFull) sqlite.durability = storage::Durability::kFull;
+      auto s = storage::SqliteStorage::open(storage::shardFile(*options_.state, i), sqlite);
       if (!s) return makeError(s.error().message);
       stores.push_back(std::move(*s));
     } else {

@@ -28,6 +28,7 @@ struct ServerOptions {
   unsigned short port = 1999;
   std::size_t threads = 0;                     // 0: one per hardware thread
   std::optional<std::filesystem::path> state;  // none: a temporary in-memory store
+  bool syncFull = false;  // fsync every commit (power-loss safe); otherwise process-crash safe
   api::RuntimeConfig runtime;
   http::Limits httpLimits;
   std::optional<http::StaticOptions> assets;  // `serve` in partykit.json

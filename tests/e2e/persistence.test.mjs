@@ -50,6 +50,23 @@ describe("persistence", { timeout: 120_000, skip }, () => {
   });
 
   test(
+    "--sync full: the shard files are fsynced per commit, and what was acknowledged survives a SIGKILL",
+    { skip: skip || (IS_PARTYKIT && "a partyd flag") },
+    async () => {
+      const dir = tmpDir();
+      dirs.push(dir);
+      const server = await startServer("storage", { persist: dir, args: ["--sync", "full"] });
+      servers.push(server);
+      assert.match(server.logs(), /fsync per commit/);
+      await call(server.host, "sf", "put", "acked", "yes");
+      server.kill("SIGKILL");
+      await server.exited;
+      await server.restart();
+      assert.equal(await call(server.host, "sf", "get", "acked"), "yes");
+    },
+  );
+
+  test(
     "a pending alarm survives a restart",
     { skip: skip || (IS_PARTYKIT && "partykit dev (miniflare) keeps alarms in memory: getAlarm() is null after a restart") },
     async () => {
