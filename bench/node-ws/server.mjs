@@ -5,7 +5,7 @@
 //   (prints "Ready on http://0.0.0.0:N")
 // Rooms are keyed by the URL path (/parties/:party/:room); a room lives while it has sockets
 // or a state object. --storage runs bench/party-storage's logic instead (W7): each broadcast is
-// first an awaited put into the room's in-memory Map (keys round a ring of 100), and ?seed=1
+// first an awaited put into the room's in-memory Map (keys round a ring of 16), and ?seed=1
 // stores the 1 KB state; as with `partykit dev --persist false` and `partyd --no-persist`,
 // nothing goes to disk.
 import http from "node:http";
@@ -17,7 +17,7 @@ function parsePort(argv) {
 }
 
 const withStorage = process.argv.includes("--storage");
-const KEYS = 100;
+const KEYS = 16;
 
 // MemoryStorage stands in for room.storage: the same async put/get, kept in a Map.
 class MemoryStorage {
@@ -84,7 +84,7 @@ const wss = new WebSocketServer({ noServer: true });
 // putThenBroadcast is bench/party-storage's onMessage: the broadcast waits for the put.
 async function putThenBroadcast(room, data, isBinary) {
   room.seq = (room.seq + 1) % KEYS;
-  await room.storage.put(`m:${String(room.seq).padStart(3, "0")}`, data);
+  await room.storage.put(`m:${String(room.seq).padStart(2, "0")}`, data);
   for (const peer of room.sockets) peer.send(data, { binary: isBinary });
 }
 

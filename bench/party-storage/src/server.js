@@ -4,12 +4,13 @@
 //   onMessage: "echo…" goes back to the sender; anything else is first written with
 //              `await storage.put`, then broadcast: the broadcast is sent only once the put is
 //              acknowledged, so it doubles as the put → ack signal for the sender (W7). Keys go
-//              round a ring of KEYS per room, so that a soak's storage stays the same size and
-//              its RSS drift shows leaks, not data.
+//              round a ring of KEYS per room, so that a soak's storage stops growing once every
+//              room has had KEYS messages (16 s at W7's default 1 message/s per room, inside its
+//              warm-up) and its RSS drift shows leaks, not data.
 //   onRequest: "ok"; with ?seed=1 it writes the 1 KB "state" key that onStart reads.
 import { makeState } from "../../party/src/server.js";
 
-const KEYS = 100;
+const KEYS = 16;
 
 export default class StorageBenchServer {
   constructor(room) {
@@ -32,7 +33,7 @@ export default class StorageBenchServer {
       return;
     }
     this.seq = (this.seq + 1) % KEYS;
-    await this.room.storage.put(`m:${String(this.seq).padStart(3, "0")}`, message);
+    await this.room.storage.put(`m:${String(this.seq).padStart(2, "0")}`, message);
     this.room.broadcast(message);
   }
 
