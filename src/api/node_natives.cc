@@ -1,14 +1,15 @@
-// node:crypto's hashes, HMACs, timingSafeEqual and PBKDF2 on OpenSSL 3, and the promise-hook
-// switch of node:async_hooks. A hash state is a handle like crypto.subtle's keys: a one-byte
-// ArrayBuffer whose backing store owns the OpenSSL context and frees it when V8 collects the
-// buffer, branded with a private symbol so that no other buffer is ever read as one. The JS layer
-// (src/api/js/node) owns argument conversion, encodings and Node's error codes.
+// node:crypto's hashes, HMACs, timingSafeEqual, PBKDF2, HKDF and scrypt on OpenSSL 3, and the
+// promise-hook switch of node:async_hooks. A hash state is a handle like crypto.subtle's keys: a
+// one-byte ArrayBuffer whose backing store owns the OpenSSL context and frees it when V8 collects
+// the buffer, branded with a private symbol so that no other buffer is ever read as one. The JS
+// layer (src/api/js/node) owns argument conversion, encodings and Node's error codes.
 #include "api/node_natives.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 
 #include <atomic>
 #include <exception>
@@ -209,6 +210,12 @@ void nTimingSafeEqual(const FunctionCallbackInfo<Value>& info) {
   info.GetReturnValue().Set(CRYPTO_memcmp(u8(a), u8(b), a.size()) == 0);
 }
 
+// Derivations run to completion on the shard's thread, where the watchdog cannot stop a native
+// loop: PBKDF2 has crypto.subtle's cap, scrypt a cap on its work (N * r * p).
+constexpr double kMaxPbkdf2Iterations = 100000;
+constexpr double kMaxScryptWork = 1 << 24;
+constexpr double kMaxDerivedBytes = 1 << 20;
+
 // nodePbkdf2(password, salt, iterations, keylen, digest) -> ArrayBuffer
 void nPbkdf2(const FunctionCallbackInfo<Value>& info) {
   Isolate* iso = info.GetIsolate();
@@ -221,8 +228,11 @@ void nPbkdf2(const FunctionCallbackInfo<Value>& info) {
   if (!(iterations >= 1 && iterations <= 2147483647)) {
     return (void)failType(iso, "iterations must be an integer >= 1");
   }
-  if (!(keylen >= 0 && keylen <= 2147483647)) {
-    return (void)failType(iso, "keylen must be an integer >= 0");
+  if (iterations > kMaxPbkdf2Iterations) {
+    return (void)fail(iso, "PBKDF2 iteration counts above 100000 are not supported");
+  }
+  if (!(keylen >= 0 && keylen <= kMaxDerivedBytes)) {
+    return (void)failType(iso, "keylen must be an integer from 0 to 1048576");
   }
   std::string name = js::toUtf8(iso, info[4]);
   MdPtr md = fetchDigest(name);
@@ -234,6 +244,84 @@ void nPbkdf2(const FunctionCallbackInfo<Value>& info) {
                          md.get(), static_cast<int>(out.size()),
                          reinterpret_cast<unsigned char*>(out.data()))) {
     return (void)fail(iso, "PBKDF2 failed");
+  }
+  info.GetReturnValue().Set(js::newArrayBuffer(iso, out));
+  OPENSSL_cleanse(out.data(), out.size());
+}
+
+using KdfPtr = std::unique_ptr<EVP_KDF, Free<EVP_KDF_free>>;
+using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, Free<EVP_KDF_CTX_free>>;
+
+// nodeHkdf(digest, ikm, salt, info, keylen) -> ArrayBuffer (RFC 5869)
+void nHkdf(const FunctionCallbackInfo<Value>& info) {
+  Isolate* iso = info.GetIsolate();
+  std::string name = js::toUtf8(iso, info[0]);
+  MdPtr md = fetchDigest(name);
+  if (!md) return (void)failType(iso, "Invalid digest: " + name);
+  std::string_view ikm, salt, label;
+  if (!bytesArg(iso, info[1], &ikm, "ikm") || !bytesArg(iso, info[2], &salt, "salt") ||
+      !bytesArg(iso, info[3], &label, "info")) {
+    return;
+  }
+  double keylen = info[4]->IsNumber() ? info[4].As<v8::Number>()->Value() : -1;
+  if (!(keylen >= 1 && keylen <= 255.0 * EVP_MD_get_size(md.get()))) {
+    return (void)fail(iso, "Invalid key length");
+  }
+  KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  KdfCtxPtr ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
+  std::string mdName = EVP_MD_get0_name(md.get());
+  // OpenSSL refuses an empty key; RFC 5869 does not, and HMAC pads any key to the block size.
+  static const unsigned char kZero = 0;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, mdName.data(), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                        const_cast<unsigned char*>(ikm.empty() ? &kZero : u8(ikm)),
+                                        ikm.empty() ? 1 : ikm.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<unsigned char*>(u8(salt)),
+                                        salt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<unsigned char*>(u8(label)),
+                                        label.size()),
+      OSSL_PARAM_construct_end()};
+  std::string out(static_cast<size_t>(keylen), '\0');
+  if (!ctx || !EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                              params)) {
+    return (void)fail(iso, "HKDF failed");
+  }
+  info.GetReturnValue().Set(js::newArrayBuffer(iso, out));
+  OPENSSL_cleanse(out.data(), out.size());
+}
+
+// nodeScrypt(password, salt, N, r, p, maxmem, keylen) -> ArrayBuffer (RFC 7914)
+void nScrypt(const FunctionCallbackInfo<Value>& info) {
+  Isolate* iso = info.GetIsolate();
+  std::string_view password, salt;
+  if (!bytesArg(iso, info[0], &password, "password") || !bytesArg(iso, info[1], &salt, "salt")) {
+    return;
+  }
+  double n[5];
+  for (int i = 0; i < 5; ++i)
+    n[i] = info[2 + i]->IsNumber() ? info[2 + i].As<v8::Number>()->Value() : -1;
+  double cost = n[0], blockSize = n[1], parallel = n[2], maxmem = n[3], keylen = n[4];
+  bool powerOfTwo =
+      cost >= 2 && cost <= 4294967296.0 &&
+      (static_cast<std::uint64_t>(cost) & (static_cast<std::uint64_t>(cost) - 1)) == 0;
+  if (!powerOfTwo || !(blockSize >= 1) || !(parallel >= 1) || !(maxmem >= 0)) {
+    return (void)fail(iso, "Invalid scrypt params: N must be a power of two > 1, r and p >= 1");
+  }
+  if (cost * blockSize * parallel > kMaxScryptWork) {
+    return (void)fail(iso, "scrypt parameters above N * r * p = 16777216 are not supported");
+  }
+  if (!(keylen >= 0 && keylen <= kMaxDerivedBytes)) {
+    return (void)failType(iso, "keylen must be an integer from 0 to 1048576");
+  }
+  std::string out(static_cast<size_t>(keylen), '\0');
+  if (!out.empty() &&
+      !EVP_PBE_scrypt(password.empty() ? "" : password.data(), password.size(), u8(salt),
+                      salt.size(), static_cast<std::uint64_t>(cost),
+                      static_cast<std::uint64_t>(blockSize), static_cast<std::uint64_t>(parallel),
+                      static_cast<std::uint64_t>(maxmem),
+                      reinterpret_cast<unsigned char*>(out.data()), out.size())) {
+    return (void)fail(iso, "Invalid scrypt params: memory limit exceeded");
   }
   info.GetReturnValue().Set(js::newArrayBuffer(iso, out));
   OPENSSL_cleanse(out.data(), out.size());
@@ -284,6 +372,8 @@ void installNodeNatives(Isolate* iso, Local<v8::Context> ctx, Local<v8::Object> 
   add("nodeHashCopy", guarded<nHashCopy>);
   add("nodeTimingSafeEqual", guarded<nTimingSafeEqual>);
   add("nodePbkdf2", guarded<nPbkdf2>);
+  add("nodeHkdf", guarded<nHkdf>);
+  add("nodeScrypt", guarded<nScrypt>);
   add("nodeSetPromiseHooks", nSetPromiseHooks);
 }
 

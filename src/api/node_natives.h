@@ -1,7 +1,7 @@
 // The natives behind the Node.js built-ins of the JS runtime (src/api/js/node): node:crypto's
-// streaming hashes and HMACs, timingSafeEqual and PBKDF2 on OpenSSL 3, and the V8 promise hooks
-// that node:async_hooks' AsyncLocalStorage installs on first use. All synchronous. crypto.subtle
-// has its own natives (crypto_natives.h).
+// streaming hashes and HMACs, timingSafeEqual, PBKDF2, HKDF and scrypt on OpenSSL 3, and the V8
+// promise hooks that node:async_hooks' AsyncLocalStorage installs on first use. All synchronous.
+// crypto.subtle has its own natives (crypto_natives.h).
 #pragma once
 
 #include <v8.h>

@@ -1,6 +1,7 @@
 // The node* natives inside V8, without the JS layer (that runs in tests/unit-js/node.test.mjs):
-// digests and HMACs against FIPS 180 and RFC 4231, PBKDF2 against RFC 6070, copies, foreign
-// handles refused, hash states freed by GC, and promise hooks that see await.
+// digests and HMACs against FIPS 180 and RFC 4231, PBKDF2, HKDF and scrypt against RFC 6070,
+// 5869 and 7914, copies, foreign handles refused, hash states freed by GC, and promise hooks that
+// see await.
 #include "api/node_natives.h"
 
 #include <gtest/gtest.h>
@@ -85,7 +86,8 @@ TEST_F(NodeNatives, HmacMatchesRfc4231AndCopiesKeepState) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
   EXPECT_EQ(eval("hex(__native.nodeHashDigest(__native.nodeHmacNew('sha256', new Uint8Array(0))))"),
             "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
-  EXPECT_EQ(eval("__native.nodeHmacNew('nope', new Uint8Array(1))"), "threw Digest method not supported");
+  EXPECT_EQ(eval("__native.nodeHmacNew('nope', new Uint8Array(1))"),
+            "threw Digest method not supported");
 }
 
 TEST_F(NodeNatives, Pbkdf2MatchesRfc6070AndTimingSafeEqualCompares) {
@@ -98,6 +100,22 @@ TEST_F(NodeNatives, Pbkdf2MatchesRfc6070AndTimingSafeEqualCompares) {
             "true,false");
   EXPECT_EQ(eval("__native.nodeTimingSafeEqual(utf8('a'), utf8('ab'))"),
             "threw Input buffers must have the same length");
+}
+
+TEST_F(NodeNatives, HkdfAndScryptMatchRfc5869And7914) {
+  EXPECT_EQ(eval("hex(__native.nodeHkdf('sha256', new Uint8Array(22).fill(11),"
+                 " Uint8Array.from({ length: 13 }, (_, i) => i),"
+                 " Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i), 42))"),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+  EXPECT_EQ(
+      eval("hex(__native.nodeScrypt(utf8('password'), utf8('NaCl'), 1024, 8, 16, 32 << 20,"
+           " 64))"),
+      "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff1092"
+      "79d9830dac727afb94a83ee6d8360cbdfa2cc0640");
+  EXPECT_EQ(eval("__native.nodeScrypt(utf8('p'), utf8('s'), 1 << 20, 8, 16, 1 << 30, 16)"),
+            "threw scrypt parameters above N * r * p = 16777216 are not supported");
+  EXPECT_EQ(eval("__native.nodeScrypt(utf8('p'), utf8('s'), 1024, 8, 1, 1024, 16)"),
+            "threw Invalid scrypt params: memory limit exceeded");
 }
 
 TEST_F(NodeNatives, ForeignHandlesAreRefused) {

@@ -1,7 +1,8 @@
 // The Node.js built-ins of the runtime (src/api/js/node and src/api/node_natives.cc), run for
 // real: the built partyd ($PARTYD, default build/partyd) serves node_fixture/, whose room runs
 // each group of checks and answers with the results, compared here against published vectors
-// (FIPS 180 digests, RFC 4231 HMACs, RFC 6070 PBKDF2) and what Node itself answers.
+// (FIPS 180 digests, RFC 4231 HMACs, RFC 6070 PBKDF2, RFC 5869 HKDF, RFC 7914 scrypt) and what
+// Node itself answers.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -66,9 +67,13 @@ describe("Node built-ins", { timeout: 30_000 }, () => {
       unhandled: { error: "Error: boom" },
       monitored: ["monitor:handled", "handler:handled"],
       eventNames: 2,
-      staticOn: notImplemented("events.on", "events"),
+      staticOn: {},
     });
     assert.deepEqual(await run("eventsOnce"), [1, 2]);
+  });
+
+  test("node:events: events.on iterates emissions; 'error' rejects; an abort ends it; listeners are removed", async () => {
+    assert.deepEqual(await run("eventsOn"), { got: [[1], [2, "b"]], rejected: "stop", aborted: "AbortError", left: 0 });
   });
 
   test("node:async_hooks: AsyncLocalStorage across await, then, timers and microtasks; nested and interleaved runs", async () => {
@@ -154,7 +159,18 @@ describe("Node built-ins", { timeout: 30_000 }, () => {
     assert.deepEqual(await run("cryptoAsync"), {
       bytes: 4,
       derived: "0c60c80f961f0e71f3a9b524af6012062fe037a6",
+      scrypted: "77d6576238657b203b19ca42c18a0497",
       subtle: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    });
+  });
+
+  test("node:crypto: hkdfSync (RFC 5869), scryptSync (RFC 7914), the PBKDF2 and scrypt caps", async () => {
+    assert.deepEqual(await run("kdf"), {
+      hkdf: [true, "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"],
+      scryptEmpty: "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906",
+      scrypt: "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640",
+      scryptBadN: { error: "Error: Invalid scrypt params: N must be a power of two > 1, r and p >= 1" },
+      pbkdf2Cap: { error: "Error: PBKDF2 iteration counts above 100000 are not supported" },
     });
   });
 

@@ -6,7 +6,7 @@ import * as asyncHooks from "node:async_hooks";
 import { Buffer } from "node:buffer";
 import * as bufferModule from "buffer";
 import * as crypto from "node:crypto";
-import EventEmitter, { errorMonitor, once } from "node:events";
+import EventEmitter, { errorMonitor, on, once } from "node:events";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import util from "node:util";
@@ -117,6 +117,37 @@ const cases = {
     const e = new EventEmitter();
     setTimeout(() => e.emit("ready", 1, 2), 1);
     return once(e, "ready");
+  },
+
+  async eventsOn() {
+    const e = new EventEmitter();
+    setTimeout(() => {
+      e.emit("tick", 1);
+      e.emit("tick", 2, "b");
+      e.emit("tick", 3);
+    }, 1);
+    const got = [];
+    for await (const args of on(e, "tick")) {
+      got.push(args);
+      if (got.length === 2) break;
+    }
+    const failing = new EventEmitter();
+    setTimeout(() => failing.emit("error", new Error("stop")), 1);
+    let rejected;
+    try {
+      for await (const args of on(failing, "x")) got.push(args);
+    } catch (err) {
+      rejected = err.message;
+    }
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 1);
+    let aborted;
+    try {
+      for await (const args of on(new EventEmitter(), "x", { signal: controller.signal })) got.push(args);
+    } catch (err) {
+      aborted = err.name;
+    }
+    return { got, rejected, aborted, left: e.listenerCount("tick") + e.listenerCount("error") };
   },
 
   async als() {
@@ -247,13 +278,28 @@ const cases = {
     };
   },
 
+  kdf() {
+    // RFC 5869 test case 1; RFC 7914 section 12.
+    const okm = crypto.hkdfSync("sha256", hex("0b".repeat(22)), hex("000102030405060708090a0b0c"),
+      hex("f0f1f2f3f4f5f6f7f8f9"), 42);
+    return {
+      hkdf: [okm instanceof ArrayBuffer, Buffer.from(okm).toString("hex")],
+      scryptEmpty: crypto.scryptSync("", "", 64, { N: 16, r: 1, p: 1 }).toString("hex"),
+      scrypt: crypto.scryptSync("password", "NaCl", 64, { cost: 1024, blockSize: 8, parallelization: 16 }).toString("hex"),
+      scryptBadN: attempt(() => crypto.scryptSync("p", "s", 16, { N: 1000 })),
+      pbkdf2Cap: attempt(() => crypto.pbkdf2Sync("p", "s", 100001, 16, "sha256")),
+    };
+  },
+
   async cryptoAsync() {
     const bytes = await new Promise((resolve, reject) =>
       crypto.randomBytes(4, (err, b) => (err ? reject(err) : resolve(b.length))));
     const derived = await new Promise((resolve, reject) =>
       crypto.pbkdf2("password", "salt", 1, 20, "sha1", (err, b) => (err ? reject(err) : resolve(b.toString("hex")))));
+    const scrypted = await new Promise((resolve, reject) =>
+      crypto.scrypt("", "", 16, { N: 16, r: 1, p: 1 }, (err, b) => (err ? reject(err) : resolve(b.toString("hex")))));
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode("abc"));
-    return { bytes, derived, subtle: Buffer.from(digest).toString("hex") };
+    return { bytes, derived, scrypted, subtle: Buffer.from(digest).toString("hex") };
   },
 
   async util() {

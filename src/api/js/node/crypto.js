@@ -1,5 +1,5 @@
 // node:crypto: hashes and HMACs (streaming, on the node* natives of src/api/node_natives.cc),
-// PBKDF2, random bytes and integers, randomUUID, timingSafeEqual, and webcrypto (the runtime's
+// PBKDF2, HKDF, scrypt, random bytes and integers, randomUUID, timingSafeEqual, and webcrypto (the runtime's
 // crypto global). All synchronous, as in Node; the callback forms call back in a microtask.
 // Ciphers, key objects, signatures and the rest are not there: those names throw.
 import { native } from "../web/native.js";
@@ -244,6 +244,45 @@ function pbkdf2(password, salt, iterations, keylen, digest, callback) {
   callBack(callback, () => pbkdf2Sync(password, salt, iterations, keylen, digest));
 }
 
+function bytesArg(value, name) {
+  const bytes = toBuffer(value, "utf8");
+  if (bytes === null) {
+    throw invalidArgType(name, "of type string or an instance of ArrayBuffer, Buffer, TypedArray, or DataView", value);
+  }
+  return bytes;
+}
+
+// Node returns an ArrayBuffer here, not a Buffer.
+function hkdfSync(digest, ikm, salt, info, keylen) {
+  if (typeof digest !== "string") throw invalidArgType("digest", "of type string", digest);
+  checkSize(keylen, "length", 2 ** 31 - 1);
+  return withDigestCode(() =>
+    native.nodeHkdf(digest, bytesArg(ikm, "ikm"), bytesArg(salt, "salt"), bytesArg(info, "info"), keylen));
+}
+
+function hkdf(digest, ikm, salt, info, keylen, callback) {
+  checkCallback(callback);
+  callBack(callback, () => hkdfSync(digest, ikm, salt, info, keylen));
+}
+
+function scryptSync(password, salt, keylen, options = {}) {
+  checkSize(keylen, "keylen", 2 ** 31 - 1);
+  const pick = (a, b, fallback) => options[a] ?? options[b] ?? fallback;
+  const cost = pick("N", "cost", 16384);
+  const blockSize = pick("r", "blockSize", 8);
+  const parallel = pick("p", "parallelization", 1);
+  const maxmem = options.maxmem ?? 32 * 1024 * 1024;
+  const out = native.nodeScrypt(bytesArg(password, "password"), bytesArg(salt, "salt"),
+    cost, blockSize, parallel, maxmem, keylen);
+  return getBuffer().from(out);
+}
+
+function scrypt(password, salt, keylen, options, callback) {
+  if (typeof options === "function") [options, callback] = [{}, options];
+  checkCallback(callback);
+  callBack(callback, () => scryptSync(password, salt, keylen, options));
+}
+
 let cached = null;
 
 export function cryptoModule() {
@@ -255,6 +294,10 @@ export function cryptoModule() {
     createHash,
     createHmac,
     getHashes: () => kHashes.slice(),
+    hkdf,
+    hkdfSync,
+    scrypt,
+    scryptSync,
     pbkdf2,
     pbkdf2Sync,
     randomBytes,

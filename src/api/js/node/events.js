@@ -1,5 +1,5 @@
 // node:events: the npm `events` package (Node's EventEmitter, ported for browsers), plus
-// errorMonitor and the static helpers it lacks. Loaded on first use.
+// errorMonitor, events.on and the other static helpers it lacks. Loaded on first use.
 import { invalidArgType, withStandIns } from "./common.js";
 
 const kNames = [
@@ -7,6 +7,83 @@ const kNames = [
   "captureRejections", "defaultMaxListeners", "errorMonitor", "getEventListeners",
   "getMaxListeners", "init", "listenerCount", "on", "once", "setMaxListeners", "usingDomains",
 ];
+
+function abortError(signal) {
+  const e = new DOMException("The operation was aborted", "AbortError");
+  e.cause = signal.reason;
+  return e;
+}
+
+// events.on(emitter, event, { signal }): an async iterator of each emission's arguments; an
+// 'error' emission (EventEmitter) or an abort ends it by rejecting the pending next().
+function on(emitter, event, options = {}) {
+  const signal = options?.signal;
+  if (signal?.aborted) throw abortError(signal);
+  const queued = [];
+  const waiting = [];
+  let error = null;
+  let finished = false;
+  const target = typeof emitter?.on === "function" ? "emitter" : "target";
+  if (target === "target" && typeof emitter?.addEventListener !== "function") {
+    throw invalidArgType("emitter", "an instance of EventEmitter or EventTarget", emitter);
+  }
+  const onEvent = (...args) => {
+    const next = waiting.shift();
+    if (next) next.resolve({ value: args, done: false });
+    else queued.push(args);
+  };
+  const onError = (err) => {
+    finished = true;
+    const next = waiting.shift();
+    if (next) next.reject(err);
+    else error = err;
+    iterator.return();
+  };
+  const onAbort = () => onError(abortError(signal));
+  const cleanup = () => {
+    if (target === "emitter") {
+      emitter.removeListener(event, onEvent);
+      emitter.removeListener("error", onError);
+    } else {
+      emitter.removeEventListener(event, onEvent);
+    }
+    signal?.removeEventListener("abort", onAbort);
+  };
+  const iterator = {
+    next() {
+      if (queued.length > 0) return Promise.resolve({ value: queued.shift(), done: false });
+      if (error !== null) {
+        const e = error;
+        error = null;
+        return Promise.reject(e);
+      }
+      if (finished) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+    return() {
+      cleanup();
+      finished = true;
+      for (const next of waiting.splice(0)) next.resolve({ value: undefined, done: true });
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw(err) {
+      error = err;
+      cleanup();
+      return Promise.reject(err);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  if (target === "emitter") {
+    emitter.on(event, onEvent);
+    if (event !== "error") emitter.on("error", onError);
+  } else {
+    emitter.addEventListener(event, onEvent);
+  }
+  signal?.addEventListener("abort", onAbort, { once: true });
+  return iterator;
+}
 
 let cached = null;
 
@@ -50,6 +127,7 @@ function create() {
         }
       }
     },
+    on,
     addAbortListener(signal, listener) {
       if (signal?.aborted) {
         queueMicrotask(() => listener());
