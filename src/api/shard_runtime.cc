@@ -272,6 +272,11 @@ void ShardRuntime::callEntry(const char* name, std::uint32_t room, int argc,
     std::string why = "a handler ran longer than " + std::to_string(config_.handlerBudgetMs) +
                       " ms and was stopped";
     log(3, why + (room ? "; the room is reset" : ""));
+    // A stopped run leaves the AsyncLocalStorage context it was in as the current one.
+    if (v8::Local<v8::Function> reset = entryFunction("asyncContextReset"); !reset.IsEmpty()) {
+      v8::TryCatch tryCatch(iso);
+      (void)reset->Call(ctx, entry_.Get(iso), 0, nullptr);
+    }
     // Its JS state may be half updated: drop the object, as a Durable Object is reset.
     if (room) asio::post(shard_.io(), [this, room, why] { resetRoom(room, why); });
   }

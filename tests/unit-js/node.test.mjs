@@ -100,6 +100,19 @@ describe("Node built-ins", { timeout: 30_000 }, () => {
     assert.equal(await run("alsEnter", "leak"), "none");
   });
 
+  test("node:async_hooks: a run stopped by the handler timeout does not leave its store behind", async () => {
+    const slow = await startServer(fixture, { args: ["--handler-timeout", "300", "--threads", "1"] });
+    try {
+      const r = await http(slow.host, "/parties/main/spin/alsSpin");
+      assert.equal(r.status, 500, r.text);
+      const after = await http(slow.host, "/parties/main/spin/alsLeak");
+      assert.equal(after.status, 200, after.text);
+      assert.equal(await after.json(), "none");
+    } finally {
+      await slow.stop();
+    }
+  });
+
   test("node:crypto: createHash (FIPS 180 vectors), update chaining, encodings, copy, errors", async () => {
     const c = await run("crypto");
     const abc256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";

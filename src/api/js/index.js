@@ -7,6 +7,7 @@ import { createSubtle, CryptoKey, SubtleCrypto } from "./subtle/index.js";
 import { createEntry } from "./party.js";
 import { createFetch } from "./fetch.js";
 import { installNodeModules } from "./node/index.js";
+import { resetAsyncContext } from "./node/async_context.js";
 
 const native = globalThis.__partyd_native;
 delete globalThis.__partyd_native;
@@ -39,6 +40,7 @@ Object.defineProperty(globalThis, "WebSocket", hidden(WebSocket));
 globalThis.__partyd_entry = {
   ...createEntry(native),
   timer: fireTimer,
+  asyncContextReset: resetAsyncContext,
   fetchResolved: fetcher.fetchResolved,
   fetchRejected: fetcher.fetchRejected,
   ...wsDispatchers,

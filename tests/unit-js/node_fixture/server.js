@@ -217,6 +217,13 @@ const cases = {
     return leaky.getStore() ?? "none";
   },
 
+  // A run stopped by the handler timeout does not leave its store behind.
+  alsSpin() {
+    return leaky.run("spun", () => {
+      for (;;);
+    });
+  },
+
   crypto() {
     const hash = (alg, data, enc = "hex") => crypto.createHash(alg).update(data).digest(enc);
     const hmac = (alg, key, data) => crypto.createHmac(alg, key).update(data).digest("hex");

@@ -42,6 +42,14 @@ export function enable() {
   setCallbackWrapper(wrapInCurrent);
 }
 
+// Back to no frame, with no reaction job running: C++ calls this (as the entry point
+// asyncContextReset) after it stopped a handler that overran its budget, since a stopped run
+// skips the `finally` and the `after` hook that would have put the frame back.
+export function resetAsyncContext() {
+  current = undefined;
+  saved.length = 0;
+}
+
 export function currentFrame() {
   return current;
 }
