@@ -335,6 +335,26 @@ void ShardRuntime::commitAndFlush() {
     }
   }
   flushQueue_.flushAll();
+  runV8Tasks();
+}
+
+// V8's own tasks for this thread: GC steps and the memory reducer, and a few that run user code
+// (FinalizationRegistry callbacks), which get the handler budget like any other JS.
+void ShardRuntime::runV8Tasks() {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  engine_->armDeadline(config_.handlerBudgetMs);
+  engine_->runPendingTasks();
+  {
+    v8::TryCatch tryCatch(iso);
+    iso->PerformMicrotaskCheckpoint();
+  }
+  engine_->disarmDeadline();
+  if (engine_->takeTerminated()) {
+    log(3, "a V8 task running user code (a FinalizationRegistry callback?) ran longer than " +
+               std::to_string(config_.handlerBudgetMs) + " ms and was stopped");
+  }
+  if (!flushPosted_ && (!flushQueue_.empty() || !outbox_.empty() || storage_->dirty())) endTurn();
 }
 
 // ---- rooms ----------------------------------------------------------------------------------
@@ -710,6 +730,7 @@ void ShardRuntime::armSweep() {
     if (ec || stopped_) return;
     if (evictIdle() + hibernateQuiet() > 0) memoryToRelease_ = true;
     releaseMemoryIfQuiet();
+    runV8Tasks();
     armSweep();
   });
 }

@@ -156,6 +156,7 @@ class ShardRuntime final : public ws::ConnectionOwner {
   std::size_t evictIdle();
   std::size_t hibernateQuiet();
   void releaseMemoryIfQuiet();
+  void runV8Tasks();
   // Drops a room's object after a runaway handler: its requests get 500, its sockets 1011.
   void resetRoom(std::uint32_t room, const std::string& why, std::uint16_t closeCode = 1011,
                  unsigned status = 500);

@@ -37,6 +37,12 @@ std::int64_t monotonicMs() {
 
 // ---- Engine ---------------------------------------------------------------------------------
 
+void Engine::runPendingTasks() {
+  while (v8::platform::PumpMessageLoop(gPlatform.get(), isolate_,
+                                       v8::platform::MessageLoopBehavior::kDoNotWait)) {
+  }
+}
+
 Engine::Engine(const Options& options) {
   initializeV8();
   allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());

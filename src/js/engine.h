@@ -56,6 +56,11 @@ class Engine {
   // The watchdog thread calls this; it is safe from any thread.
   void checkDeadline(std::int64_t nowMs);
 
+  // Runs the tasks V8 posted to this isolate's thread that are due (incremental GC steps, the
+  // memory reducer, finishing async Wasm compiles). The shard calls it at the end of each loop
+  // pass and on its sweep timer; V8 relies on the embedder for it.
+  void runPendingTasks();
+
  private:
   v8::Isolate* isolate_ = nullptr;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
