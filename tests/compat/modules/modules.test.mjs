@@ -4,7 +4,7 @@
 // process.env.X; `.env`; `vars` reaching room.env and lobby.env with their JSON types.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { http, partydTodo, projectDir, startServer } from "../../harness.mjs";
+import { http, projectDir, startServer } from "../../harness.mjs";
 
 let server;
 before(async () => {
@@ -53,19 +53,19 @@ describe("Node built-ins (partykit dev always adds nodejs_compat)", { timeout: 3
     node = await run("node");
   });
 
-  test("node:buffer Buffer", { todo: partydTodo("node:buffer is not available") }, () => {
+  test("node:buffer Buffer", () => {
     assert.equal(node.buffer, "aGk=");
   });
 
-  test("node:events EventEmitter", { todo: partydTodo("node:events is not available") }, () => {
+  test("node:events EventEmitter", () => {
     assert.deepEqual(node.events, [1]);
   });
 
-  test("node:async_hooks AsyncLocalStorage", { todo: partydTodo("node:async_hooks is not available") }, () => {
+  test("node:async_hooks AsyncLocalStorage", () => {
     assert.equal(node.asyncLocalStorage, 5);
   });
 
-  test("node:crypto createHash", { todo: partydTodo("node:crypto is not available") }, () => {
+  test("node:crypto createHash", () => {
     assert.equal(node.createHash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
 
