@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "js/engine.h"
+#include "js/native_handle.h"
 
 namespace partyd::api {
 
@@ -168,11 +169,7 @@ bool hmac(const EVP_MD* md, std::string_view key, std::string_view data, std::st
 }
 
 // ---- key handles ----------------------------------------------------------------------------
-// A handle is a one-byte ArrayBuffer whose backing store is a KeyData (the byte is its `window`)
-// and frees it in its deleter. V8 runs that deleter when the buffer dies, on whichever thread
-// sweeps it, and when the isolate is disposed, so keys neither leak nor need a weak-callback
-// registry. One byte rather than none: V8 does not hand out the pointer of an empty buffer. A
-// private symbol brands our buffers, so no other ArrayBuffer is ever read as a KeyData.
+// A CryptoKey's native half is a KeyData behind a handle (js/native_handle.h).
 
 enum class KeyType { kSecret, kPublic, kPrivate };
 enum class KeyKind { kSecret, kRsa, kEc, kEd25519, kX25519 };
@@ -181,6 +178,7 @@ constexpr std::uint64_t kKeyMagic = 0x7061727479643a6bULL;  // "partyd:k"
 std::atomic<std::int64_t> gLiveKeys{0};
 
 struct KeyData {
+  static constexpr std::uint64_t kMagic = kKeyMagic;
   unsigned char window = 0;  // all the handle's ArrayBuffer shows of this struct
   std::uint64_t magic = kKeyMagic;
   KeyType type = KeyType::kSecret;
@@ -196,31 +194,14 @@ struct KeyData {
   }
 };
 
-void freeKey(void* data, size_t, void*) {
-  delete static_cast<KeyData*>(data);
-}
-
-Local<v8::Private> handleBrand(Isolate* iso) {
-  return v8::Private::ForApi(iso, str(iso, "partyd.cryptoKeyHandle"));
-}
+constexpr char kKeyBrand[] = "partyd.cryptoKeyHandle";
 
 Local<Value> newHandle(Isolate* iso, std::unique_ptr<KeyData> key) {
-  std::unique_ptr<v8::BackingStore> store =
-      v8::ArrayBuffer::NewBackingStore(key.get(), 1, freeKey, nullptr);
-  key.release();  // the backing store owns it now
-  Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(iso, std::move(store));
-  ab->SetPrivate(iso->GetCurrentContext(), handleBrand(iso), v8::True(iso)).FromMaybe(false);
-  return ab;
+  return js::wrapHandle(iso, std::move(key), kKeyBrand);
 }
 
 KeyData* keyArg(Isolate* iso, Local<Value> v) {
-  Local<v8::Context> ctx = iso->GetCurrentContext();
-  if (v->IsArrayBuffer() &&
-      v.As<v8::Object>()->HasPrivate(ctx, handleBrand(iso)).FromMaybe(false)) {
-    auto ab = v.As<v8::ArrayBuffer>();
-    auto* key = static_cast<KeyData*>(ab->Data());
-    if (ab->ByteLength() == 1 && key && key->magic == kKeyMagic) return key;
-  }
+  if (KeyData* key = js::unwrapHandle<KeyData>(iso, v, kKeyBrand)) return key;
   failType(iso, "Expected a key handle");
   return nullptr;
 }

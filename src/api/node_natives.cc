@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "js/engine.h"
+#include "js/native_handle.h"
 
 namespace partyd::api {
 
@@ -75,6 +76,7 @@ constexpr std::uint64_t kHashMagic = 0x7061727479643a68ULL;  // "partyd:h"
 std::atomic<std::int64_t> gLiveHashes{0};
 
 struct HashState {
+  static constexpr std::uint64_t kMagic = kHashMagic;
   unsigned char window = 0;  // all the handle's ArrayBuffer shows of this struct
   std::uint64_t magic = kHashMagic;
   MdCtxPtr md;    // createHash
@@ -87,30 +89,14 @@ struct HashState {
   }
 };
 
-void freeHash(void* data, size_t, void*) {
-  delete static_cast<HashState*>(data);
-}
-
-Local<v8::Private> hashBrand(Isolate* iso) {
-  return v8::Private::ForApi(iso, str(iso, "partyd.nodeHashHandle"));
-}
+constexpr char kHashBrand[] = "partyd.nodeHashHandle";
 
 Local<Value> newHashHandle(Isolate* iso, std::unique_ptr<HashState> state) {
-  std::unique_ptr<v8::BackingStore> store =
-      v8::ArrayBuffer::NewBackingStore(state.get(), 1, freeHash, nullptr);
-  state.release();  // the backing store owns it now
-  Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(iso, std::move(store));
-  ab->SetPrivate(iso->GetCurrentContext(), hashBrand(iso), v8::True(iso)).FromMaybe(false);
-  return ab;
+  return js::wrapHandle(iso, std::move(state), kHashBrand);
 }
 
 HashState* hashArg(Isolate* iso, Local<Value> v) {
-  Local<v8::Context> ctx = iso->GetCurrentContext();
-  if (v->IsArrayBuffer() && v.As<v8::Object>()->HasPrivate(ctx, hashBrand(iso)).FromMaybe(false)) {
-    auto ab = v.As<v8::ArrayBuffer>();
-    auto* state = static_cast<HashState*>(ab->Data());
-    if (ab->ByteLength() == 1 && state && state->magic == kHashMagic) return state;
-  }
+  if (HashState* state = js::unwrapHandle<HashState>(iso, v, kHashBrand)) return state;
   failType(iso, "Expected a hash handle");
   return nullptr;
 }
