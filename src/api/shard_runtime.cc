@@ -91,6 +91,8 @@ ShardRuntime::ShardRuntime(net::Shard& shard, std::unique_ptr<storage::Storage> 
       alarmTimer_(shard.io()) {}
 
 ShardRuntime::~ShardRuntime() {
+  log::flushHeld();
+  log::holdLines(nullptr);
   wsClient_.reset();
   httpClient_.reset();
   entryFns_.clear();
@@ -101,6 +103,8 @@ ShardRuntime::~ShardRuntime() {
 // ---- start-up -------------------------------------------------------------------------------
 
 Result<void> ShardRuntime::start() {
+  // This shard's info lines (one per request and connection) go out once per loop pass.
+  log::holdLines([this] { scheduleLogFlush(); });
   engine_ = std::make_unique<js::Engine>(js::Engine::Options{config_.heapLimitMb});
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
@@ -318,7 +322,19 @@ void ShardRuntime::onWsReadBatch(bool begin) {
   endTurn();
 }
 
+// Held log lines are written at the end of commitAndFlush when one is under way (its responses
+// log), and otherwise by a posted flush.
+void ShardRuntime::scheduleLogFlush() {
+  if (logFlushPosted_ || flushing_) return;
+  logFlushPosted_ = true;
+  asio::post(shard_.io(), [this] {
+    logFlushPosted_ = false;
+    log::flushHeld();
+  });
+}
+
 void ShardRuntime::commitAndFlush() {
+  flushing_ = true;
   if (storage_->dirty()) {
     if (auto r = storage_->commit(); !r) {
       log::error("storage commit failed, this turn's writes are lost: " + r.error().message);
@@ -336,6 +352,8 @@ void ShardRuntime::commitAndFlush() {
   }
   flushQueue_.flushAll();
   runV8Tasks();
+  flushing_ = false;
+  log::flushHeld();
 }
 
 // V8's own tasks for this thread: GC steps and the memory reducer, and a few that run user code

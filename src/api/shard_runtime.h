@@ -157,6 +157,7 @@ class ShardRuntime final : public ws::ConnectionOwner {
   std::size_t hibernateQuiet();
   void releaseMemoryIfQuiet();
   void runV8Tasks();
+  void scheduleLogFlush();
   // Drops a room's object after a runaway handler: its requests get 500, its sockets 1011.
   void resetRoom(std::uint32_t room, const std::string& why, std::uint16_t closeCode = 1011,
                  unsigned status = 500);
@@ -219,6 +220,8 @@ class ShardRuntime final : public ws::ConnectionOwner {
   // While a socket's read is handled (onWsReadBatch), turns hold their output until it ends.
   int readBatch_ = 0;
   bool outputHeld_ = false;
+  bool flushing_ = false;        // inside commitAndFlush
+  bool logFlushPosted_ = false;  // a posted log::flushHeld is pending
   bool createdHibernating_ = false;  // set by JS during createRoom
 };
 
