@@ -761,6 +761,12 @@ void ShardRuntime::releaseMemoryIfQuiet() {
   const bool quiet = events_ == eventsAtLastSweep_;
   eventsAtLastSweep_ = events_;
   if (!memoryToRelease_ || !quiet) return;
+  // A full collection costs milliseconds on a big heap: at most one per kMinGap, however often
+  // rooms leave a mostly idle shard.
+  constexpr std::int64_t kMinGapMs = 10'000;
+  const std::int64_t now = js::monotonicMs();
+  if (lastReleaseMs_ != 0 && now - lastReleaseMs_ < kMinGapMs) return;
+  lastReleaseMs_ = now;
   memoryToRelease_ = false;
   engine_->isolate()->LowMemoryNotification();
   malloc_trim(0);

@@ -217,6 +217,7 @@ class ShardRuntime final : public ws::ConnectionOwner {
   std::uint64_t events_ = 0;
   std::uint64_t eventsAtLastSweep_ = 0;
   bool memoryToRelease_ = false;
+  std::int64_t lastReleaseMs_ = 0;
   // While a socket's read is handled (onWsReadBatch), turns hold their output until it ends.
   int readBatch_ = 0;
   bool outputHeld_ = false;
