@@ -644,22 +644,7 @@ void Fetch::onConnected(error_code ec) {
   if (!url_.tls) return send();
 
   auto& tls = std::get<TlsStream>(conn_->stream);
-  if (!url_.ipv6) {
-    error_code notIp;
-    asio::ip::make_address_v4(url_.host, notIp);
-    // SNI carries host names only, never address literals (RFC 6066 §3).
-    if (notIp) SSL_set_tlsext_host_name(tls.native_handle(), url_.host.c_str());
-  }
-  tls.set_verify_callback(
-      [check = ssl::host_name_verification(url_.host)](bool preverified, ssl::verify_context& ctx) {
-        bool ok = check(preverified, ctx);
-        // Name the failure, so the error can say "hostname mismatch" rather than "unspecified".
-        if (preverified && !ok) {
-          X509_STORE_CTX_set_error(ctx.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
-        }
-        return ok;
-      },
-      ignored);
+  prepareClientTls(tls, url_.host, url_.ipv6);
   tls.async_handshake(ssl::stream_base::client,
                       [self = shared_from_this(), conn = conn_, attempt = attempt_](error_code ec) {
                         if (!self->stale(attempt)) self->onHandshake(ec);

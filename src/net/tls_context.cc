@@ -1,6 +1,10 @@
 #include "net/tls_context.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 
 namespace partyd::net {
 
@@ -21,6 +25,25 @@ TlsContext makeTlsContext() {
 const TlsContext& systemTlsContext() {
   static const TlsContext context = makeTlsContext();
   return context;
+}
+
+void prepareClientTls(boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& tls,
+                      const std::string& host, bool ipv6) {
+  if (!ipv6) {
+    boost::system::error_code notIp;
+    boost::asio::ip::make_address_v4(host, notIp);
+    if (notIp) SSL_set_tlsext_host_name(tls.native_handle(), host.c_str());
+  }
+  boost::system::error_code ignored;
+  tls.set_verify_callback(
+      [check = ssl::host_name_verification(host)](bool preverified, ssl::verify_context& ctx) {
+        bool ok = check(preverified, ctx);
+        if (preverified && !ok) {
+          X509_STORE_CTX_set_error(ctx.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
+        }
+        return ok;
+      },
+      ignored);
 }
 
 }  // namespace partyd::net

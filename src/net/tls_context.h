@@ -3,7 +3,9 @@
 // server must not pick h2).
 #pragma once
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include <memory>
 #include <string>
@@ -22,5 +24,11 @@ TlsContext makeTlsContext();
 // on several threads). Loading the system CA bundle takes tens of milliseconds, so it happens
 // once, on first use (shard start), never on a loop handling requests.
 const TlsContext& systemTlsContext();
+
+// Readies one client connection's TLS stream for `host`: SNI (for a host name, never for an
+// address literal, RFC 6066 §3) and host name verification, whose failure is named as a hostname
+// mismatch rather than left "unspecified".
+void prepareClientTls(boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& tls,
+                      const std::string& host, bool ipv6);
 
 }  // namespace partyd::net
