@@ -2,10 +2,11 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PORT ?= 1999
+FUZZ_SECONDS ?= 60
 
 SHELL := /bin/bash
 
-.PHONY: all setup setup-tests build dev test clean
+.PHONY: all setup setup-tests build dev test fuzz clean
 
 all: build
 
@@ -29,6 +30,11 @@ test: setup-tests $(BUILD)/CMakeCache.txt
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900 2>&1 | tee ctest.log; \
 	  status=$${PIPESTATUS[0]}; grep -E "tests passed|tests failed out of" ctest.log | tail -1; \
 	  exit $$status
+
+# Builds the libFuzzer targets of fuzz/ with clang into build-fuzz and runs each for FUZZ_SECONDS;
+# fails on a crash. Not part of `make test`.
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) ./fuzz/run.sh
 
 clean:
 	rm -rf $(BUILD)

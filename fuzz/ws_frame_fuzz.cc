@@ -1,7 +1,10 @@
 // libFuzzer target for the WebSocket codec (src/ws/frame.h, src/ws/utf8.h). It owns nothing but
-// its checks. Each input is either raw wire bytes or, when its first byte is odd, a list of frame
-// specs encoded into a well-formed-looking masked stream, which reaches fragmentation and long
-// frames much sooner. Either way the stream is parsed three ways and compared:
+// its checks. Built twice (fuzz/CMakeLists.txt): ws_frame_fuzz parses client frames (masked), as
+// partyd's server does; ws_server_frame_fuzz, with PARTYD_FUZZ_FRAMES_FROM_SERVER, parses server
+// frames (unmasked), as partyd's outgoing WebSocket client does. Each input is either raw wire
+// bytes or, when its first byte is odd, a list of frame specs encoded into a well-formed-looking
+// stream (masked or not, to suit the mode), which reaches fragmentation and long frames much
+// sooner. Either way the stream is parsed three ways and compared:
 //   - FrameParser fed in random-sized chunks,
 //   - FrameParser fed the whole stream at once,
 //   - referenceParse below: a slow whole-buffer parser written independently from frame.cc,
@@ -9,11 +12,8 @@
 // All three must report the same events with the same codes, and every event must keep the
 // documented invariants (sizes, UTF-8, close codes, sticky errors, bounded buffering).
 //
-// Build and run (standalone; not part of the top-level CMake build):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//     fuzz/ws_frame_fuzz.cc src/ws/frame.cc src/ws/utf8.cc -o ws_frame_fuzz
-//   ./ws_frame_fuzz -max_total_time=60 -max_len=4096 fuzz/corpus
-// or: cmake -S fuzz -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ && cmake --build build-fuzz
+// Build and run: `make fuzz` (fuzz/run.sh), or by hand as fuzz/CMakeLists.txt shows.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -30,6 +30,15 @@ namespace {
 using partyd::ws::FrameParser;
 using partyd::ws::Opcode;
 using Status = FrameParser::Status;
+
+#if defined(PARTYD_FUZZ_FRAMES_FROM_SERVER)
+constexpr FrameParser::From kFrom = FrameParser::From::kServer;
+#else
+constexpr FrameParser::From kFrom = FrameParser::From::kClient;
+#endif
+// Client frames must be masked, server frames must not be (RFC 6455 5.1).
+constexpr bool kMasked = kFrom == FrameParser::From::kClient;
+constexpr std::size_t kKeyLen = kMasked ? 4 : 0;
 
 #define FUZZ_CHECK(cond)                                                            \
   do {                                                                              \
@@ -143,7 +152,7 @@ std::vector<Event> referenceParse(const std::uint8_t* d, std::size_t n, std::siz
     const int len7 = b1 & 0x7F;
     if (b0 & 0x70) return fail(1002);
     if (op != 0 && op != 1 && op != 2 && op != 8 && op != 9 && op != 10) return fail(1002);
-    if (!(b1 & 0x80)) return fail(1002);
+    if (static_cast<bool>(b1 & 0x80) != kMasked) return fail(1002);
     if (control && (!fin || len7 > 125)) return fail(1002);
     if (op == 0 && !inMessage) return fail(1002);
     if ((op == 1 || op == 2) && inMessage) return fail(1002);
@@ -153,13 +162,14 @@ std::vector<Event> referenceParse(const std::uint8_t* d, std::size_t n, std::siz
     for (std::size_t i = 0; i < ext; ++i) len = len * 256 + d[pos + 2 + i];
     if (ext == 8 && len >= (std::uint64_t{1} << 63)) return fail(1002);
     if (!control && (op == 0 ? message.size() : 0) + len > maxSize) return fail(1009);
-    if (n - pos < 2 + ext + 4 || n - pos - (2 + ext + 4) < len) return out;
+    if (n - pos < 2 + ext + kKeyLen || n - pos - (2 + ext + kKeyLen) < len) return out;
     const std::uint8_t* key = d + pos + 2 + ext;
     std::string payload;
     for (std::size_t i = 0; i < len; ++i) {
-      payload.push_back(static_cast<char>(d[pos + 6 + ext + i] ^ key[i % 4]));
+      const std::uint8_t b = d[pos + 2 + ext + kKeyLen + i];
+      payload.push_back(static_cast<char>(kMasked ? b ^ key[i % 4] : b));
     }
-    pos += 6 + ext + len;
+    pos += 2 + ext + kKeyLen + len;
     if (op == 9 || op == 10) {
       out.push_back(Event{op == 9 ? Status::kPing : Status::kPong, op, payload, 0, {}});
       continue;
@@ -242,7 +252,7 @@ bool drain(FrameParser& p, std::size_t maxSize, std::vector<Event>& out) {
 }
 
 std::vector<Event> parseChunked(const std::string& wire, std::size_t maxSize, Rng& rng) {
-  FrameParser p(maxSize);
+  FrameParser p(maxSize, kFrom);
   std::vector<Event> out;
   std::size_t at = 0;
   bool open = true;
@@ -260,7 +270,7 @@ std::vector<Event> parseChunked(const std::string& wire, std::size_t maxSize, Rn
 }
 
 std::vector<Event> parseWhole(const std::string& wire, std::size_t maxSize) {
-  FrameParser p(maxSize);
+  FrameParser p(maxSize, kFrom);
   std::vector<Event> out;
   p.feed(wire.data(), wire.size());
   drain(p, maxSize, out);
@@ -341,7 +351,22 @@ struct Reader {
   std::uint8_t byte() { return i < n ? d[i++] : 0; }
 };
 
-// Builds a masked stream from frame specs: per frame a flags byte, a length byte, a mask-key byte,
+// Appends one frame in the mode's form: masked with a key from the spec for client frames;
+// unmasked for server frames (the masked encoding with a zero key, its mask bit and key removed).
+void appendModeFrame(std::string& wire, Opcode op, std::string_view payload,
+                     std::array<std::uint8_t, 4> key, partyd::ws::Fin fin) {
+  const std::size_t start = wire.size();
+  if (kMasked) {
+    partyd::ws::appendMaskedFrame(wire, op, payload, key, fin);
+    return;
+  }
+  partyd::ws::appendMaskedFrame(wire, op, payload, {0, 0, 0, 0}, fin);
+  const std::size_t keyAt = start + partyd::ws::frameHeaderSize(payload.size());
+  wire[start + 1] = static_cast<char>(wire[start + 1] & 0x7F);
+  wire.erase(keyAt, 4);
+}
+
+// Builds a stream (masked or not, by mode) from frame specs: per frame a flags byte, a length byte, a mask-key byte,
 // then the payload bytes (repeated from what is left of the input when it runs short).
 std::string buildStream(Reader& r) {
   static constexpr Opcode kOps[] = {Opcode::kText,         Opcode::kBinary, Opcode::kContinuation,
@@ -377,10 +402,10 @@ std::string buildStream(Reader& r) {
     std::array<std::uint8_t, 4> key = {keyByte, static_cast<std::uint8_t>(keyByte * 7),
                                        static_cast<std::uint8_t>(keyByte ^ 0x5A), 0x11};
     const std::size_t start = wire.size();
-    partyd::ws::appendMaskedFrame(wire, op, payload, key, fin);
+    appendModeFrame(wire, op, payload, key, fin);
     // Rare corruptions of the header.
     if ((flags & 0xE0) == 0xE0) wire[start] = static_cast<char>(wire[start] ^ (keyByte & 0x7F));
-    if ((flags & 0xE0) == 0xC0 && (keyByte & 1)) wire[start + 1] &= 0x7F;  // unmask
+    if ((flags & 0xE0) == 0xC0 && (keyByte & 1)) wire[start + 1] ^= 0x80;  // flip the mask bit
   }
   return wire;
 }
