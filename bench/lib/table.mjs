@@ -80,7 +80,7 @@ export function renderTable(workload, phase) {
       return formatValue(value) + (r ? ` (×${r >= 10 ? r.toFixed(0) : r.toFixed(1)})` : "");
     }),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i].length), h.length));
   const fmt = (cells) => "| " + cells.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
   return [fmt(header), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map(fmt)].join("\n");
 }
@@ -117,7 +117,7 @@ export function renderSweep(lines, serverOrder, limitMs) {
     const top = under[under.length - 1];
     return `${server}: ${top}/room (${formatValue(cells.get(`${server} ${top}`).msgs)} msgs/s)`;
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i].length), h.length));
   const fmt = (row) => "| " + row.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
   return [fmt(header), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map(fmt), "",
     `Highest rate with p99 under ${limitMs} ms: ${best.join("; ")}`].join("\n");
