@@ -42,5 +42,5 @@ fi
 
 if [ "${SETUP_NPM:-1}" = 1 ] && [ -f tests/package.json ] && [ ! -f tests/node_modules/.ok ]; then
   echo "setup: installing the npm test clients in tests/"
-  (cd tests && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.ok)
+  (cd tests && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.ok)
 fi
