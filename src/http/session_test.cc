@@ -1,0 +1,318 @@
+// Tests for http::Session over real loopback TCP sockets. The client is a Beast stream on the same
+// io_context; everything is driven step by step with run_one_for (which waits for an event, never
+// for a time).
+#include "http/session.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace partyd::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+
+using ClientResponse = bhttp::response<bhttp::string_body>;
+
+class SessionTest : public ::testing::Test {
+ protected:
+  // What the handler does with a request; by default it answers "<METHOD> <target> <body>".
+  std::function<void(std::shared_ptr<Session>, Request&&)> onRequest =
+      [this](std::shared_ptr<Session> session, Request&& request) {
+        Response r;
+        r.headers.emplace_back("content-type", "text/plain");
+        r.headers.emplace_back("connection", "ignored: the session decides");
+        r.body = std::string(request.method_string()) + " " + std::string(request.target()) +
+                 " " + request.body();
+        session->respond(std::move(r));
+      };
+
+  // Connects a client to a started Session on 127.0.0.1.
+  void connect(Limits limits = {}, std::string leftover = {}) {
+    tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    client_.connect(acceptor.local_endpoint());
+    tcp::socket server(io_);
+    acceptor.accept(server);
+    session_ = std::make_shared<Session>(
+        std::move(server), std::move(leftover), limits,
+        [this](std::shared_ptr<Session> s, Request&& request) {
+          targets_.push_back(std::string(request.target()));
+          onRequest(std::move(s), std::move(request));
+        });
+    session_->start();
+    session_.reset();  // the session keeps itself alive through its pending reads and writes
+  }
+
+  void send(std::string_view bytes) { asio::write(client_, asio::buffer(bytes)); }
+
+  // Reads one response; nullopt if the connection ended first.
+  std::optional<ClientResponse> readResponse() {
+    ClientResponse response;
+    bool done = false;
+    error_code result;
+    bhttp::async_read(client_, buffer_, response, [&](error_code ec, std::size_t) {
+      done = true;
+      result = ec;
+    });
+    EXPECT_TRUE(runUntil([&] { return done; }));
+    if (!done || result) return std::nullopt;
+    return response;
+  }
+
+  // Whether the server ends the connection (after anything already read).
+  bool serverCloses() {
+    bool done = false;
+    error_code result;
+    std::array<char, 256> scratch;
+    std::function<void()> readMore = [&] {
+      client_.async_read_some(asio::buffer(scratch), [&](error_code ec, std::size_t) {
+        if (!ec) return readMore();  // unexpected bytes; keep reading to the end
+        done = true;
+        result = ec;
+      });
+    };
+    readMore();
+    if (!runUntil([&] { return done; })) return false;
+    return result == asio::error::eof || result == asio::error::connection_reset;
+  }
+
+  // Runs handlers until `done` holds; false if 5 s pass with no event at all.
+  bool runUntil(const std::function<bool()>& done) {
+    while (!done()) {
+      if (io_.stopped()) io_.restart();
+      if (io_.run_one_for(5s) == 0 && !done()) return false;
+    }
+    return true;
+  }
+
+  static std::string get(std::string_view target, std::string_view extra = "") {
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\n" + std::string(extra) +
+           "\r\n";
+  }
+
+  asio::io_context io_;
+  tcp::socket client_{io_};
+  beast::flat_buffer buffer_;
+  std::shared_ptr<Session> session_;
+  std::vector<std::string> targets_;
+};
+
+TEST_F(SessionTest, KeepsTheConnectionForASecondRequest) {
+  connect();
+  send(get("/party/a?x=1"));
+  auto first = readResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->result_int(), 200);
+  EXPECT_EQ(first->body(), "GET /party/a?x=1 ");
+  EXPECT_TRUE(first->keep_alive());
+  EXPECT_EQ((*first)[bhttp::field::content_type], "text/plain");
+  EXPECT_EQ((*first)[bhttp::field::content_length], "17");
+
+  send("POST /b HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n\r\nbody");
+  auto second = readResponse();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body(), "POST /b body");
+  EXPECT_TRUE(second->keep_alive());
+  EXPECT_EQ(targets_, (std::vector<std::string>{"/party/a?x=1", "/b"}));
+}
+
+TEST_F(SessionTest, AnswersPipelinedRequestsInOrder) {
+  connect();
+  send(get("/one") + "POST /two HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" +
+       get("/three"));
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 3; ++i) {
+    auto r = readResponse();
+    ASSERT_TRUE(r) << "response " << i;
+    bodies.push_back(r->body());
+  }
+  EXPECT_EQ(bodies, (std::vector<std::string>{"GET /one ", "POST /two abc", "GET /three "}));
+}
+
+TEST_F(SessionTest, ConnectionCloseEndsTheSessionAfterTheResponse) {
+  connect();
+  send(get("/bye", "Connection: close\r\n"));
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "GET /bye ");
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(serverCloses());
+}
+
+TEST_F(SessionTest, Http10WithoutKeepAliveCloses) {
+  connect();
+  send("GET /old HTTP/1.0\r\n\r\n");
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(serverCloses());
+}
+
+TEST_F(SessionTest, HeadOverTheLimitGets431) {
+  Limits limits;
+  limits.maxHeaderBytes = 1024;
+  connect(limits);
+  send(get("/big", "X-Filler: " + std::string(2000, 'f') + "\r\n"));
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 431);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(serverCloses());
+  EXPECT_TRUE(targets_.empty());
+}
+
+TEST_F(SessionTest, HeadJustUnderTheLimitIsServed) {
+  Limits limits;
+  limits.maxHeaderBytes = 1024;
+  connect(limits);
+  std::string request = get("/fits", "X-Filler: \r\n");
+  request.insert(request.find("X-Filler: ") + 10, std::string(1000 - request.size(), 'f'));
+  ASSERT_EQ(request.size(), 1000u);
+  send(request);
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200);
+}
+
+TEST_F(SessionTest, BodyOverTheLimitGets413) {
+  Limits limits;
+  limits.maxBodyBytes = 10;
+  connect(limits);
+  // Refused on the Content-Length alone, before any of the body is read.
+  send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n");
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 413);
+  EXPECT_TRUE(serverCloses());
+  EXPECT_TRUE(targets_.empty());
+}
+
+TEST_F(SessionTest, ChunkedBodyOverTheLimitGets413) {
+  Limits limits;
+  limits.maxBodyBytes = 10;
+  connect(limits);
+  send("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n");
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 413);
+  EXPECT_TRUE(targets_.empty());
+}
+
+TEST_F(SessionTest, MalformedRequestGets400) {
+  connect();
+  send("GET /x HTTP/1.1\r\nHost localhost\r\n\r\n");  // no colon after the field name
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 400);
+  EXPECT_TRUE(r->body().starts_with("Bad Request"));
+  EXPECT_EQ((*r)[bhttp::field::content_type], "text/plain;charset=UTF-8");
+  EXPECT_TRUE(serverCloses());
+  EXPECT_TRUE(targets_.empty());
+}
+
+TEST_F(SessionTest, MalformedSecondRequestStillGetsTheFirstAnswered) {
+  connect();
+  send(get("/good") + "NOT HTTP AT ALL\r\n\r\n");
+  auto first = readResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body(), "GET /good ");
+  auto second = readResponse();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->result_int(), 400);
+  EXPECT_TRUE(serverCloses());
+}
+
+TEST_F(SessionTest, ClientClosingBetweenRequestsEndsQuietly) {
+  connect();
+  send(get("/only"));
+  ASSERT_TRUE(readResponse());
+  client_.shutdown(tcp::socket::shutdown_send);
+  EXPECT_TRUE(serverCloses());
+  EXPECT_EQ(targets_.size(), 1u);
+}
+
+TEST_F(SessionTest, HandlesARequestAlreadyReadByAnotherShard) {
+  // A hand-off: the bytes read so far come with the socket.
+  connect({}, get("/moved") + get("/next"));
+  auto first = readResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body(), "GET /moved ");
+  auto second = readResponse();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body(), "GET /next ");
+}
+
+TEST_F(SessionTest, HandlerMayTakeTheSocketWithTheBytesReadPastTheRequest) {
+  tcp::socket taken(io_);
+  std::string leftover;
+  onRequest = [&](std::shared_ptr<Session> session, Request&&) {
+    taken = session->takeSocket();
+    leftover = session->takeLeftover();
+    // A response after the take is ignored: the socket is no longer the session's.
+    session->respond(Response{500, {}, "not sent"});
+  };
+  connect();
+  send(get("/ws") + "frame bytes");
+  ASSERT_TRUE(runUntil([&] { return taken.is_open(); }));
+  EXPECT_EQ(leftover, "frame bytes");
+  // The socket now writes for its new owner.
+  asio::write(taken, asio::buffer(std::string("hello")));
+  std::string got(5, '\0');
+  bool done = false;
+  asio::async_read(client_, asio::buffer(got), [&](error_code ec, std::size_t) {
+    EXPECT_FALSE(ec);
+    done = true;
+  });
+  ASSERT_TRUE(runUntil([&] { return done; }));
+  EXPECT_EQ(got, "hello");
+}
+
+TEST_F(SessionTest, HandlerMayAnswerLater) {
+  std::shared_ptr<Session> held;
+  onRequest = [&](std::shared_ptr<Session> session, Request&&) { held = std::move(session); };
+  connect();
+  send(get("/slow"));
+  ASSERT_TRUE(runUntil([&] { return held != nullptr; }));
+  io_.poll();
+  held->respond(Response{202, {{"x-late", "yes"}}, "later"});
+  held.reset();
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 202);
+  EXPECT_EQ((*r)["x-late"], "yes");
+  EXPECT_EQ(r->body(), "later");
+  EXPECT_TRUE(r->keep_alive());
+}
+
+TEST_F(SessionTest, RespondCanRefuseKeepAlive) {
+  onRequest = [](std::shared_ptr<Session> session, Request&&) {
+    session->respond(Response{200, {}, "once"}, /*keepAlive=*/false);
+  };
+  connect();
+  send(get("/a"));
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(serverCloses());
+}
+
+}  // namespace
+}  // namespace partyd::http
