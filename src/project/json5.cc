@@ -21,14 +21,15 @@ constexpr int kMaxDepth = 256;
 // ---- UTF-8 --------------------------------------------------------------------------------------
 
 // Decodes the code point at text[pos]; sets `length` to its byte count. Bad bytes read as U+FFFD
-// with length 1, so a scan always moves forward.
+// with length 1, so a scan always moves forward. Overlong forms, surrogates and values past
+// U+10FFFF are bad bytes too: otherwise E0 80 A2 would read as a '"' that ends a string.
 char32_t decodeUtf8(std::string_view text, std::size_t pos, std::size_t& length) {
   auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
   unsigned char b0 = byte(pos);
   length = 1;
   if (b0 < 0x80) return b0;
   std::size_t n = (b0 >= 0xF0 && b0 < 0xF8)   ? 4
-                  : (b0 >= 0xE0)              ? 3
+                  : (b0 >= 0xE0 && b0 < 0xF0) ? 3
                   : (b0 >= 0xC2 && b0 < 0xE0) ? 2
                                               : 0;
   if (n == 0 || pos + n > text.size()) return 0xFFFD;
@@ -38,6 +39,8 @@ char32_t decodeUtf8(std::string_view text, std::size_t pos, std::size_t& length)
     if ((b & 0xC0) != 0x80) return 0xFFFD;
     cp = (cp << 6) | (b & 0x3F);
   }
+  const char32_t shortest = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+  if (cp < shortest || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0xFFFD;
   length = n;
   return cp;
 }
