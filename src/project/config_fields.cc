@@ -6,6 +6,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/string.hpp>
 #include <cmath>
+#include <limits>
 #include <system_error>
 
 namespace partyd::project {
@@ -45,6 +46,8 @@ std::optional<std::int64_t> readTtl(SchemaReader& reader, const boost::json::val
                  "expected a number of seconds (0 or more), got " + SchemaReader::describe(value));
     return std::nullopt;
   }
+  // Past int64 the cast is undefined; such a lifetime is forever anyway.
+  if (seconds >= 9223372036854775808.0) return std::numeric_limits<std::int64_t>::max();
   return static_cast<std::int64_t>(seconds);
 }
 
