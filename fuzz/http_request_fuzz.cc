@@ -54,7 +54,8 @@ void checkRoute(std::string_view target, std::string_view extraName) {
   const std::string_view path = partyd::http::pathOf(target);
   FUZZ_CHECK(startsWith(target, path));
   FUZZ_CHECK(path.find_first_of("?#") == std::string_view::npos);
-  if (path.size() < target.size()) FUZZ_CHECK(target[path.size()] == '?' || target[path.size()] == '#');
+  if (path.size() < target.size())
+    FUZZ_CHECK(target[path.size()] == '?' || target[path.size()] == '#');
 
   if (auto route = partyd::http::routeParty(target)) {
     FUZZ_CHECK(!route->party.empty());
@@ -105,8 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     limits.maxHeaderBytes = 16 + (data[0] >> 1) * 8;
     limits.maxBodyBytes = (data[0] >> 4) * 16;
   }
-  Rng rng{0x9E3779B97F4A7C15ULL ^ (std::uint64_t{data[1]} << 16 | std::uint64_t{data[2]} << 8 |
-                                   data[3])};
+  Rng rng{0x9E3779B97F4A7C15ULL ^
+          (std::uint64_t{data[1]} << 16 | std::uint64_t{data[2]} << 8 | data[3])};
   const std::string_view wire(reinterpret_cast<const char*>(data + 4), size - 4);
 
   // A query key from the input, so queryParam has a name that is present.

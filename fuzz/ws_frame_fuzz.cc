@@ -366,8 +366,9 @@ void appendModeFrame(std::string& wire, Opcode op, std::string_view payload,
   wire.erase(keyAt, 4);
 }
 
-// Builds a stream (masked or not, by mode) from frame specs: per frame a flags byte, a length byte, a mask-key byte,
-// then the payload bytes (repeated from what is left of the input when it runs short).
+// Builds a stream (masked or not, by mode) from frame specs: per frame a flags byte, a length byte,
+// a mask-key byte, then the payload bytes (repeated from what is left of the input when it runs
+// short).
 std::string buildStream(Reader& r) {
   static constexpr Opcode kOps[] = {Opcode::kText,         Opcode::kBinary, Opcode::kContinuation,
                                     Opcode::kContinuation, Opcode::kPing,   Opcode::kPong,

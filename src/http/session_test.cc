@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -40,8 +40,8 @@ class SessionTest : public ::testing::Test {
         Response r;
         r.headers.emplace_back("content-type", "text/plain");
         r.headers.emplace_back("connection", "ignored: the session decides");
-        r.body = std::string(request.method_string()) + " " + std::string(request.target()) +
-                 " " + request.body();
+        r.body = std::string(request.method_string()) + " " + std::string(request.target()) + " " +
+                 request.body();
         session->respond(std::move(r));
       };
 
@@ -51,12 +51,11 @@ class SessionTest : public ::testing::Test {
     client_.connect(acceptor.local_endpoint());
     tcp::socket server(io_);
     acceptor.accept(server);
-    session_ = std::make_shared<Session>(
-        std::move(server), std::move(leftover), limits,
-        [this](std::shared_ptr<Session> s, Request&& request) {
-          targets_.push_back(std::string(request.target()));
-          onRequest(std::move(s), std::move(request));
-        });
+    session_ = std::make_shared<Session>(std::move(server), std::move(leftover), limits,
+                                         [this](std::shared_ptr<Session> s, Request&& request) {
+                                           targets_.push_back(std::string(request.target()));
+                                           onRequest(std::move(s), std::move(request));
+                                         });
     session_->start();
     session_.reset();  // the session keeps itself alive through its pending reads and writes
   }

@@ -6,11 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -443,7 +443,8 @@ TEST_F(ConnectionTest, SendsLeaveOnlyWhenTheFlushQueueRuns) {
   flush_.flushAll();
   EXPECT_TRUE(flush_.empty());
   EXPECT_EQ(firstConn->queuedBytes(), 0u);
-  ASSERT_TRUE(runUntil([&] { return first->events().size() == 2 && client_->events().size() == 1; }));
+  ASSERT_TRUE(
+      runUntil([&] { return first->events().size() == 2 && client_->events().size() == 1; }));
   EXPECT_EQ(first->events()[0].payload, "to everyone");
   EXPECT_EQ(first->events()[1].op, Opcode::kBinary);
   EXPECT_EQ(first->events()[1].payload, "just you");
