@@ -1,5 +1,7 @@
 #include "js/engine.h"
 
+#include "base/clock.h"
+
 #include <libplatform/libplatform.h>
 
 #include <chrono>
@@ -30,9 +32,17 @@ void initializeV8() {
   });
 }
 
-std::int64_t monotonicMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+bool addFunctions(v8::Local<v8::Context> ctx, v8::Local<v8::Object> target,
+                  std::initializer_list<NativeFunction> functions, v8::Local<v8::Value> data) {
+  v8::Isolate* iso = ctx->GetIsolate();
+  for (const NativeFunction& f : functions) {
+    v8::Local<v8::Function> fn;
+    if (!v8::FunctionTemplate::New(iso, f.callback, data)->GetFunction(ctx).ToLocal(&fn) ||
+        !target->Set(ctx, str(iso, f.name), fn).FromMaybe(false)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // ---- Engine ---------------------------------------------------------------------------------

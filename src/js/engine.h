@@ -7,6 +7,7 @@
 #include <v8.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <mutex>
 #include <cstdint>
 #include <memory>
@@ -84,6 +85,14 @@ v8::Local<v8::ArrayBuffer> newArrayBuffer(v8::Isolate* iso, std::string_view byt
 v8::Local<v8::Array> stringPairs(v8::Isolate* iso,
                                  const std::vector<std::pair<std::string, std::string>>& pairs);
 
-std::int64_t monotonicMs();
+// The one way natives reach JS: each function becomes a property of `target`, and `data` is what
+// its callback gets back as info.Data(). False, with an exception pending, if V8 refused.
+struct NativeFunction {
+  const char* name;
+  v8::FunctionCallback callback;
+};
+bool addFunctions(v8::Local<v8::Context> ctx, v8::Local<v8::Object> target,
+                  std::initializer_list<NativeFunction> functions,
+                  v8::Local<v8::Value> data = v8::Local<v8::Value>());
 
 }  // namespace partyd::js

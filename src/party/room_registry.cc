@@ -1,6 +1,22 @@
 #include "party/room_registry.h"
 
+#include <openssl/sha.h>
+
 namespace partyd::party {
+
+std::string internalId(const RoomKey& key) {
+  std::string input = key.party + '\0' + key.room;
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * SHA256_DIGEST_LENGTH);
+  for (unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
 
 std::pair<Room*, bool> RoomRegistry::getOrCreate(const RoomKey& key, std::int64_t nowMs) {
   std::string flat = flatKey(key);
@@ -48,47 +64,10 @@ std::vector<std::uint32_t> RoomRegistry::hibernationCandidates(std::int64_t nowM
                                                               std::int64_t afterMs) const {
   std::vector<std::uint32_t> out;
   for (const auto& [handle, room] : byHandle_) {
-    if (room->hibernate && !room->hibernated && room->busy == 0 && !room->connections.empty() &&
+    if (room->hibernate && !room->hibernated && room->busy == 0 && !room->sockets.empty() &&
         nowMs - room->lastActiveMs >= afterMs) {
       out.push_back(handle);
     }
-  }
-  return out;
-}
-
-void RoomRegistry::scheduleAlarm(const RoomKey& key, std::int64_t timeMs) {
-  cancelAlarm(key);
-  std::string flat = flatKey(key);
-  alarmOrder_.emplace(timeMs, flat);
-  alarms_.emplace(std::move(flat), std::make_pair(key, timeMs));
-}
-
-void RoomRegistry::cancelAlarm(const RoomKey& key) {
-  auto it = alarms_.find(flatKey(key));
-  if (it == alarms_.end()) return;
-  alarmOrder_.erase({it->second.second, it->first});
-  alarms_.erase(it);
-}
-
-std::optional<std::int64_t> RoomRegistry::alarmTime(const RoomKey& key) const {
-  auto it = alarms_.find(flatKey(key));
-  if (it == alarms_.end()) return std::nullopt;
-  return it->second.second;
-}
-
-std::optional<std::int64_t> RoomRegistry::nextAlarmTime() const {
-  if (alarmOrder_.empty()) return std::nullopt;
-  return alarmOrder_.begin()->first;
-}
-
-std::vector<std::pair<RoomKey, std::int64_t>> RoomRegistry::takeDueAlarms(std::int64_t nowMs) {
-  std::vector<std::pair<RoomKey, std::int64_t>> out;
-  while (!alarmOrder_.empty() && alarmOrder_.begin()->first <= nowMs) {
-    auto [time, flat] = *alarmOrder_.begin();
-    alarmOrder_.erase(alarmOrder_.begin());
-    auto it = alarms_.find(flat);
-    out.emplace_back(it->second.first, time);
-    alarms_.erase(it);
   }
   return out;
 }

@@ -52,7 +52,7 @@ TEST(RoomRegistry, EvictsIdleRoomAfterTimeout) {
 TEST(RoomRegistry, RoomWithConnectionIsNotIdle) {
   RoomRegistry reg;
   Room* r = reg.getOrCreate({"main", "r"}, 0).first;
-  r->connections.emplace(1, nullptr);
+  r->sockets.emplace(1, Socket{});
   EXPECT_TRUE(reg.idleRooms(1'000'000, 10).empty());
 }
 
@@ -61,8 +61,8 @@ TEST(RoomRegistry, OnlyQuietHibernatingRoomsWithSocketsMayHibernate) {
   Room* plain = reg.getOrCreate({"main", "plain"}, 0).first;
   Room* hib = reg.getOrCreate({"main", "hib"}, 0).first;
   Room* empty = reg.getOrCreate({"main", "empty"}, 0).first;
-  plain->connections.emplace(1, nullptr);
-  hib->connections.emplace(2, nullptr);
+  plain->sockets.emplace(1, Socket{});
+  hib->sockets.emplace(2, Socket{});
   hib->hibernate = true;
   empty->hibernate = true;
   EXPECT_TRUE(reg.hibernationCandidates(50, 100).empty());
@@ -74,28 +74,6 @@ TEST(RoomRegistry, OnlyQuietHibernatingRoomsWithSocketsMayHibernate) {
   hib->busy = 0;
   hib->hibernated = true;
   EXPECT_TRUE(reg.hibernationCandidates(1000, 100).empty());
-}
-
-TEST(RoomRegistry, AlarmsComeDueInTimeOrderAndOncePerRoom) {
-  RoomRegistry reg;
-  reg.scheduleAlarm({"main", "b"}, 200);
-  reg.scheduleAlarm({"main", "a"}, 100);
-  reg.scheduleAlarm({"main", "a"}, 300);  // replaces the earlier alarm of the same room
-  EXPECT_EQ(reg.nextAlarmTime(), 200);
-  EXPECT_EQ(reg.alarmTime({"main", "a"}), 300);
-  EXPECT_TRUE(reg.takeDueAlarms(150).empty());
-  auto due = reg.takeDueAlarms(1000);
-  ASSERT_EQ(due.size(), 2u);
-  EXPECT_EQ(due[0].first.room, "b");
-  EXPECT_EQ(due[1].first.room, "a");
-  EXPECT_EQ(reg.nextAlarmTime(), std::nullopt);
-}
-
-TEST(RoomRegistry, CancelledAlarmNeverFires) {
-  RoomRegistry reg;
-  reg.scheduleAlarm({"main", "a"}, 100);
-  reg.cancelAlarm({"main", "a"});
-  EXPECT_TRUE(reg.takeDueAlarms(1000).empty());
 }
 
 }  // namespace partyd::party

@@ -9,9 +9,9 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/random.h"
-#include "http/route.h"
 #include "project/cron.h"
 #include "storage/shard_files.h"
 #include "storage/sqlite_storage.h"
@@ -23,8 +23,11 @@ namespace bhttp = boost::beast::http;
 using asio::ip::tcp;
 
 struct Server::ShardState {
+  std::size_t index = 0;
   net::Shard* shard = nullptr;
-  std::unique_ptr<api::ShardRuntime> runtime;
+  std::unique_ptr<api::Runtime> runtime;
+  std::unique_ptr<party::RoomHost> host;
+  std::unique_ptr<party::Edge> edge;
   std::shared_ptr<net::Listener> listener;
   std::atomic<js::Engine*> engine{nullptr};
 };
@@ -34,19 +37,6 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {}
 Server::~Server() { stop(); }
 
 namespace {
-
-bool isUpgrade(const http::Request& req) {
-  auto up = req[bhttp::field::upgrade];
-  return boost::beast::iequals(std::string_view(up.data(), up.size()), "websocket");
-}
-
-http::Response text(unsigned status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-  r.body = std::move(body);
-  return r;
-}
 
 // One shard per core that this process may run on: `taskset`, cgroup cpusets and container CPU
 // sets shrink it, and more shards than cores only take turns on them (a socket hand-off between
@@ -96,53 +86,21 @@ Result<void> Server::start() {
     states_.push_back(std::make_unique<ShardState>());
     states_.back()->shard = shards_.back().get();
   }
+  std::vector<net::Shard*> raw;
+  for (auto& shard : shards_) raw.push_back(shard.get());
+  edges_ = std::make_unique<net::Sharded<party::Edge>>(std::move(raw));
   for (std::size_t i = 0; i < n; ++i) {
     ShardState& st = *states_[i];
+    st.index = i;
     std::promise<Result<void>> ready;
     auto done = ready.get_future();
     // std::function needs a copyable target, so the store travels in a shared_ptr.
     auto store = std::make_shared<std::unique_ptr<storage::Storage>>(std::move(stores[i]));
     shards_[i]->start(
         [this, &st, &ready, &port, store]() mutable {
-          api::RuntimeConfig rc = options_.runtime;
-          rc.assets = assets_.get();
-          st.runtime = std::make_unique<api::ShardRuntime>(*st.shard, std::move(*store),
-                                                           std::move(rc));
-          st.runtime->setPeers([this](std::size_t index,
-                                      std::function<void(api::ShardRuntime&)> fn) {
-            ShardState& peer = *states_[index];
-            peer.shard->post([&peer, fn = std::move(fn)] {
-              if (peer.runtime) fn(*peer.runtime);
-            });
-          });
-          if (auto r = st.runtime->start(); !r) {
-            ready.set_value(r);
-            return;
-          }
-          st.engine.store(st.runtime->engine());
-          auto listener = net::Listener::open(
-              st.shard->io(), options_.address, port, [this, &st](tcp::socket socket) {
-                auto session = std::make_shared<http::Session>(
-                    std::move(socket), std::string(), options_.httpLimits,
-                    [this, &st](std::shared_ptr<http::Session> s, http::Request&& req) {
-                      onRequest(st, std::move(s), std::move(req));
-                    });
-                session->start();
-              });
-          if (!listener) {
-            ready.set_value(listener.error());
-            return;
-          }
-          st.listener = *listener;
-          port = st.listener->port();
-          st.listener->start();
-          ready.set_value(Result<void>());
+          ready.set_value(startShard(st, std::move(*store), port));
         },
-        [&st] {
-          if (st.runtime) st.runtime->stop();
-          st.engine.store(nullptr);
-          st.runtime.reset();
-        });
+        [this, &st] { stopShard(st); });
     Result<void> r = done.get();
     if (!r) {
       stop();
@@ -164,10 +122,51 @@ Result<void> Server::start() {
   return {};
 }
 
+// On the shard's thread: its Runtime, RoomHost and Edge, then its listener.
+Result<void> Server::startShard(ShardState& st, std::unique_ptr<storage::Storage> store,
+                                unsigned short& port) {
+  asio::io_context& io = st.shard->io();
+  api::RuntimeConfig rc = options_.runtime;
+  party::EdgeConfig ec{rc.partyNames, assets_.get(), options_.httpLimits, options_.crons};
+  st.runtime = std::make_unique<api::Runtime>(io, std::move(rc));
+  st.host = std::make_unique<party::RoomHost>(io, std::move(store), *st.runtime, options_.host);
+  st.edge = std::make_unique<party::Edge>(*edges_, st.index, io, *st.host, *st.runtime,
+                                          std::move(ec));
+  st.runtime->attach(*st.host, *st.edge);
+  if (auto r = st.runtime->start(); !r) return r;
+  if (auto r = st.host->start(); !r) return r;
+  st.engine.store(st.runtime->engine());
+  edges_->set(st.index, st.edge.get());
+  party::Edge* edge = st.edge.get();
+  auto listener = net::Listener::open(io, options_.address, port, [this, edge](tcp::socket socket) {
+    auto session = std::make_shared<http::Session>(
+        std::move(socket), std::string(), options_.httpLimits,
+        [edge](std::shared_ptr<http::Session> s, http::Request&& req) {
+          edge->onRequest(std::move(s), std::move(req));
+        });
+    session->start();
+  });
+  if (!listener) return listener.error();
+  st.listener = *listener;
+  port = st.listener->port();
+  st.listener->start();
+  return {};
+}
+
+void Server::stopShard(ShardState& st) {
+  if (edges_) edges_->set(st.index, nullptr);
+  if (st.host) st.host->stop();
+  if (st.runtime) st.runtime->stop();
+  st.engine.store(nullptr);
+  st.edge.reset();
+  st.host.reset();
+  st.runtime.reset();
+}
+
 // Crons run on shard 0, through the main party's onCron, on their schedules (UTC).
 void Server::armCrons() {
   ShardState& st = *states_[0];
-  if (!st.runtime || !st.runtime->hooks().cron) return;
+  if (!st.edge || !st.edge->hooks().cron) return;
   if (!cronTimer_) cronTimer_ = std::make_unique<asio::steady_timer>(st.shard->io());
   std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
@@ -193,14 +192,10 @@ void Server::armCrons() {
     for (const auto& [name, expr] : due) {
       http::Request req{bhttp::verb::get, "/__scheduled__?cron=" + name, 11};
       req.set(bhttp::field::host, "127.0.0.1:" + std::to_string(port_));
-      s0.runtime->runEdge("cron", "main", name, req,
-                          [name](api::EdgeResult r) {
-                            log::info("cron " + name + ": " +
-                                      (r.action == api::EdgeResult::kRespond
-                                           ? std::to_string(r.response.status)
-                                           : std::string("no onCron")));
-                          },
-                          expr);
+      if (!s0.edge) return;
+      s0.edge->runCron(name, expr, req, [name](std::optional<http::Response> r) {
+        log::info("cron " + name + ": " + (r ? std::to_string(r->status) : "no onCron"));
+      });
     }
     armCrons();
   });
@@ -249,196 +244,17 @@ void Server::stop() {
   cronTimer_.reset();  // before the io_context it belongs to
   states_.clear();
   shards_.clear();
+  edges_.reset();
 }
 
 void Server::watchdog() {
   while (running_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::int64_t now = js::monotonicMs();
+    std::int64_t now = monotonicMs();
     for (auto& st : states_) {
       if (js::Engine* e = st->engine.load()) e->checkDeadline(now);
     }
   }
-}
-
-// ---- routing --------------------------------------------------------------------------------
-
-namespace {
-
-bool contains(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
-// Applies a Request returned by onBeforeConnect/onBeforeRequest: its headers (and body) replace
-// the original's; its URL, if it parses, becomes the target and host the room sees.
-void applyRewrite(http::Request& req, api::EdgeResult& r) {
-  // A WebSocket upgrade stays one: the socket is the client's, so its handshake headers carry
-  // over unless the new Request sets them (PartyKit accepts `new Request(url, {headers})` from
-  // onBeforeConnect, which has none of them).
-  std::vector<std::pair<bhttp::field, std::string>> handshake;
-  if (isUpgrade(req)) {
-    for (bhttp::field f : {bhttp::field::upgrade, bhttp::field::connection,
-                           bhttp::field::sec_websocket_key, bhttp::field::sec_websocket_version,
-                           bhttp::field::sec_websocket_extensions,
-                           bhttp::field::sec_websocket_protocol}) {
-      if (auto it = req.find(f); it != req.end()) handshake.emplace_back(f, it->value());
-    }
-  }
-  for (auto it = req.begin(); it != req.end();) it = req.erase(it);
-  for (auto& [k, v] : r.headers) req.insert(k, v);
-  for (auto& [f, v] : handshake) {
-    if (req.find(f) == req.end()) req.set(f, v);
-  }
-  if (!r.method.empty() && !isUpgrade(req)) req.method_string(r.method);
-  if (r.body) {
-    req.body() = std::move(*r.body);
-    req.prepare_payload();
-  }
-  std::string_view url = r.url;
-  std::size_t scheme = url.find("://");
-  if (scheme != std::string_view::npos) {
-    std::string_view rest = url.substr(scheme + 3);
-    std::size_t slash = rest.find('/');
-    std::string_view host = rest.substr(0, slash);
-    std::string_view target = slash == std::string_view::npos ? "/" : rest.substr(slash);
-    req.set(bhttp::field::host, host);
-    req.target(target);
-  }
-}
-
-}  // namespace
-
-http::Response Server::notFound() const {
-  return assets_ ? assets_->notFound() : text(404, "Not found");
-}
-
-void Server::onRequest(ShardState& st, std::shared_ptr<http::Session> session,
-                       http::Request&& req) {
-  std::string_view target(req.target().data(), req.target().size());
-  auto route = http::routeParty(target);
-  if (!route) return onOtherRequest(st, std::move(session), std::move(req));
-  if (!st.runtime->hasParty(route->party)) {
-    session->respond(text(404, "Party " + route->party + " not found"));
-    return;
-  }
-  bool upgrade = isUpgrade(req);
-  bool internal = false;
-  if (auto it = req.find(api::kInternalHeader); it != req.end()) {
-    internal = it->value() == api::internalToken();
-    req.erase(it);
-  }
-  const api::HookInfo& hooks = st.runtime->hooks();
-  if (internal ||
-      !contains(upgrade ? hooks.beforeConnect : hooks.beforeRequest, route->party)) {
-    return routeToRoom(st, std::move(session), std::move(req), *route);
-  }
-  // The worker hook runs here, on the shard that accepted the connection, as at PartyKit's edge.
-  auto request = std::make_shared<http::Request>(std::move(req));
-  auto r = *route;
-  st.runtime->runEdge(upgrade ? "connect" : "request", r.party, r.room, *request,
-                      [this, &st, session, request, r, upgrade](api::EdgeResult result) {
-                        if (result.action == api::EdgeResult::kRespond) {
-                          session->respond(std::move(result.response), !upgrade);
-                          return;
-                        }
-                        if (result.action == api::EdgeResult::kRewrite) {
-                          applyRewrite(*request, result);
-                        }
-                        routeToRoom(st, session, std::move(*request), r);
-                      });
-}
-
-void Server::onOtherRequest(ShardState& st, std::shared_ptr<http::Session> session,
-                            http::Request&& req) {
-  const api::HookInfo& hooks = st.runtime->hooks();
-  if (isUpgrade(req)) {
-    if (!hooks.socket) {
-      session->respond(notFound(), false);
-      return;
-    }
-    // Each such socket gets a room of its own under the party "", on the shard that took it.
-    st.runtime->handleUpgrade(std::move(session), std::move(req),
-                              http::PartyRoute{"", randomUuid()});
-    return;
-  }
-  if (assets_) {
-    if (auto hit = assets_->serve(req)) {
-      session->respond(std::move(*hit));
-      return;
-    }
-  }
-  std::string_view target(req.target().data(), req.target().size());
-  if (http::pathOf(target) == "/__scheduled__" && hooks.cron) {
-    std::string name = http::queryParam(target, "cron").value_or("");
-    std::string expr;
-    for (const auto& [n, e] : options_.crons) {
-      if (n == name) expr = e;
-    }
-    // PartyKit runs onCron even for a name it does not know, with the every-minute expression.
-    if (expr.empty()) expr = "* * * * *";
-    st.runtime->runEdge("cron", "main", name, req,
-                        [this, session](api::EdgeResult r) {
-                          session->respond(r.action == api::EdgeResult::kRespond
-                                               ? std::move(r.response)
-                                               : notFound());
-                        },
-                        expr);
-    return;
-  }
-  if (hooks.fetch) {
-    st.runtime->runEdge("fetch", "main", "", req, [this, session](api::EdgeResult r) {
-      session->respond(r.action == api::EdgeResult::kRespond ? std::move(r.response) : notFound());
-    });
-    return;
-  }
-  session->respond(notFound());
-}
-
-void Server::routeToRoom(ShardState& st, std::shared_ptr<http::Session> session,
-                         http::Request&& req, const http::PartyRoute& route) {
-  std::size_t owner = storage::shardOf(storage::roomHash(route.party, route.room), shards_.size());
-  if (owner != st.shard->index()) {
-    handOff(owner, std::move(session), std::move(req), route);
-    return;
-  }
-  if (isUpgrade(req)) {
-    st.runtime->handleUpgrade(std::move(session), std::move(req), route);
-  } else {
-    st.runtime->handleRequest(std::move(session), std::move(req), route);
-  }
-}
-
-// Moves a connection to the shard that owns its room: the socket's descriptor, the bytes read
-// past the request, and the request itself travel by message; nothing is shared.
-void Server::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
-                     http::Request&& req, const http::PartyRoute& route) {
-  std::string leftover = session->takeLeftover();
-  tcp::socket socket = session->takeSocket();
-  boost::system::error_code ec;
-  tcp::endpoint local = socket.local_endpoint(ec);
-  int fd = socket.release(ec);
-  if (ec) {
-    log::warn("could not move a connection between shards: " + ec.message());
-    return;
-  }
-  auto request = std::make_shared<http::Request>(std::move(req));
-  ShardState& target = *states_[owner];
-  target.shard->post([this, &target, fd, local, leftover = std::move(leftover), request, route] {
-    tcp::socket moved(target.shard->io());
-    boost::system::error_code ec2;
-    moved.assign(local.protocol(), fd, ec2);
-    if (ec2) {
-      ::close(fd);
-      return;
-    }
-    auto s = std::make_shared<http::Session>(
-        std::move(moved), std::move(leftover), options_.httpLimits,
-        [this, &target](std::shared_ptr<http::Session> sess, http::Request&& r) {
-          onRequest(target, std::move(sess), std::move(r));
-        });
-    s->noteRequest(*request);
-    routeToRoom(target, std::move(s), std::move(*request), route);
-  });
 }
 
 }  // namespace partyd::server

@@ -1,7 +1,8 @@
-// Server is the composition root: it opens the shards' storage, starts one shard thread per
-// core with its ShardRuntime and listener, routes each HTTP request to the shard that owns its
-// room (moving the socket there), and runs the watchdog that stops runaway handlers. It can run
-// without main(), so tests may start one in-process.
+// Server is the composition root: it opens the shards' storage and starts one shard thread per
+// core, each with its Runtime (api/: user code on V8), RoomHost (party/: the rooms) and Edge
+// (party/: the front door), and a listener whose sessions hand every request to that Edge. It
+// runs the crons and the watchdog that stops runaway handlers. It can run without main(), so
+// tests may start one in-process.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -14,12 +15,15 @@
 #include <thread>
 #include <vector>
 
-#include "api/shard_runtime.h"
+#include "api/runtime.h"
 #include "base/result.h"
 #include "http/session.h"
 #include "http/static_files.h"
 #include "net/listener.h"
 #include "net/shard.h"
+#include "net/sharded.h"
+#include "party/edge.h"
+#include "party/room_host.h"
 
 namespace partyd::server {
 
@@ -30,6 +34,7 @@ struct ServerOptions {
   std::optional<std::filesystem::path> state;  // none: a temporary in-memory store
   bool syncFull = false;  // fsync every commit (power-loss safe); otherwise process-crash safe
   api::RuntimeConfig runtime;
+  party::HostConfig host;
   http::Limits httpLimits;
   std::optional<http::StaticOptions> assets;  // `serve` in partykit.json
   std::vector<std::pair<std::string, std::string>> crons;  // name → expression
@@ -45,21 +50,16 @@ class Server {
   // Stops accepting, commits storage and joins the shard threads.
   void stop();
   unsigned short port() const { return port_; }
-  // Swaps a new build into every shard (see ShardRuntime::reload); waits until all have it.
+  // Swaps a new build into every shard (see Runtime::reload); waits until all have it.
   Result<void> reload(const std::string& bundle, const std::string& bundleName,
                       const std::string& envJson, const std::vector<std::string>& partyNames);
   std::size_t shardCount() const { return shards_.size(); }
 
  private:
   struct ShardState;
-  void onRequest(ShardState& state, std::shared_ptr<http::Session> session, http::Request&& req);
-  void onOtherRequest(ShardState& state, std::shared_ptr<http::Session> session,
-                      http::Request&& req);
-  void routeToRoom(ShardState& state, std::shared_ptr<http::Session> session, http::Request&& req,
-                   const http::PartyRoute& route);
-  void handOff(std::size_t owner, std::shared_ptr<http::Session> session, http::Request&& req,
-               const http::PartyRoute& route);
-  http::Response notFound() const;
+  Result<void> startShard(ShardState& state, std::unique_ptr<storage::Storage> store,
+                          unsigned short& port);
+  void stopShard(ShardState& state);
   void watchdog();
   void armCrons();
 
@@ -67,6 +67,7 @@ class Server {
   std::unique_ptr<http::StaticFiles> assets_;
   std::vector<std::unique_ptr<net::Shard>> shards_;
   std::vector<std::unique_ptr<ShardState>> states_;
+  std::unique_ptr<net::Sharded<party::Edge>> edges_;
   std::thread watchdog_;
   std::unique_ptr<boost::asio::steady_timer> cronTimer_;  // on shard 0
   std::atomic<bool> running_{false};

@@ -1,5 +1,6 @@
 #include "ws/connection.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
@@ -112,9 +113,19 @@ void Connection::reject(std::string httpResponse) {
 SendStatus Connection::send(const Frame& frame) {
   if (finished_ || closeSent_) return SendStatus::kDropped;
   if (queuedBytes_ + frame->size() > limits_.maxQueuedBytes) {
-    // A consumer this far behind would grow memory without bound; cut it off.
-    abort();
-    return SendStatus::kDropped;
+    // A consumer this far behind would grow memory without bound. Before the upgrade there is
+    // nothing to tell it with: it is cut off. After it, the frames it has not begun to receive
+    // are dropped and it is closed with 1008, which it sees as soon as it reads again (the close
+    // timer cuts it off if it never does).
+    if (state_ == State::kPending) {
+      abort();
+      return SendStatus::kOverflow;
+    }
+    std::size_t keep = head_ + (headOffset_ > 0 ? 1 : 0);
+    for (std::size_t i = keep; i < queue_.size(); ++i) queuedBytes_ -= queue_[i]->size();
+    queue_.resize(std::min(keep, queue_.size()));
+    close(1008, "send queue full: the client reads too slowly");
+    return SendStatus::kOverflow;
   }
   queuedBytes_ += frame->size();
   queue_.push_back(frame);

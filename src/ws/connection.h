@@ -55,7 +55,9 @@ struct ConnectionLimits {
   std::size_t maxQueuedBytes = 32 * 1024 * 1024;  // a slower consumer is disconnected
 };
 
-enum class SendStatus { kQueued, kDropped };
+// kDropped: the connection is closing or closed, the frame is not sent. kOverflow: this frame
+// would have passed the queue limit; the connection is being closed with 1008 (slow consumer).
+enum class SendStatus { kQueued, kDropped, kOverflow };
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:

@@ -497,27 +497,29 @@ TEST_F(ConnectionTest, KeepsWritingAfterTheSocketBufferFills) {
   }
 }
 
-TEST_F(ConnectionTest, SendPastTheQueueLimitDropsTheConnection) {
+TEST_F(ConnectionTest, SendPastTheQueueLimitClosesWith1008) {
   ConnectionLimits limits;
   limits.maxQueuedBytes = 1000;
   connectOpen(limits);
   const std::string payload(400, 'p');
   EXPECT_EQ(conn_->send(Opcode::kBinary, payload), SendStatus::kQueued);
   EXPECT_EQ(conn_->send(Opcode::kBinary, payload), SendStatus::kQueued);
-  // The third would put 1212 bytes in the queue.
-  EXPECT_EQ(conn_->send(Opcode::kBinary, payload), SendStatus::kDropped);
-  EXPECT_EQ(conn_->queuedBytes(), 0u);
-  EXPECT_EQ(conn_->state(), Connection::State::kClosed);
-  EXPECT_EQ(owner_.closes, 1);
-  // TODO(issue 9): slow consumers are to get a close frame (1008 and a reason) instead of this
-  // abort; then the owner should hear that code and the client should read the close frame.
-  // Today: the socket is dropped, the owner hears 1006, the client sees the stream end bare.
-  EXPECT_EQ(owner_.closeCode, 1006);
-  EXPECT_FALSE(owner_.closeClean);
-  flush_.flushAll();
-  ASSERT_TRUE(runUntil([&] { return client_->ended(); }));
-  EXPECT_TRUE(client_->events().empty());
+  // The third would put 1212 bytes in the queue: the frames not yet begun are dropped and the
+  // slow consumer gets a close frame with 1008 and a reason it can read.
+  EXPECT_EQ(conn_->send(Opcode::kBinary, payload), SendStatus::kOverflow);
+  EXPECT_EQ(conn_->state(), Connection::State::kClosing);
   EXPECT_EQ(conn_->send(Opcode::kBinary, "x"), SendStatus::kDropped);
+  flush_.flushAll();
+  client_->startReading();
+  ASSERT_TRUE(runUntil([&] { return !client_->events().empty(); }));
+  ASSERT_EQ(client_->events().size(), 1u);
+  EXPECT_EQ(client_->events()[0].status, FrameParser::Status::kClose);
+  EXPECT_EQ(client_->events()[0].code, 1008);
+  EXPECT_NE(client_->events()[0].reason.find("too slowly"), std::string::npos);
+  // The client answers; the owner hears the close.
+  client_->sendClose(1008, "");
+  ASSERT_TRUE(runUntil([&] { return owner_.closes == 1; }));
+  EXPECT_EQ(owner_.closeCode, 1008);
 }
 
 TEST_F(ConnectionTest, TrimmedIdleConnectionStillReads) {

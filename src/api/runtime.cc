@@ -1,0 +1,469 @@
+#include "api/runtime.h"
+
+#include <boost/beast/http/field.hpp>
+
+#include <malloc.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "api/crypto_natives.h"
+#include "api/natives.h"
+#include "api/node_natives.h"
+#include "base/log.h"
+
+namespace partyd::api {
+
+extern const char kRuntimeBundle[];
+extern const std::size_t kRuntimeBundleSize;
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using js::str;
+
+namespace {
+
+std::string fullUrl(const http::Request& request) {
+  auto host = request[bhttp::field::host];
+  std::string url = "http://";
+  url += host.empty() ? std::string_view("localhost") : std::string_view(host.data(), host.size());
+  url += std::string_view(request.target().data(), request.target().size());
+  return url;
+}
+
+v8::Local<v8::Array> headerArray(v8::Isolate* iso, const http::Request& request) {
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  v8::Local<v8::Array> out = v8::Array::New(iso);
+  uint32_t i = 0;
+  for (const auto& field : request) {
+    v8::Local<v8::Value> pair[] = {
+        str(iso, std::string_view(field.name_string().data(), field.name_string().size())),
+        str(iso, std::string_view(field.value().data(), field.value().size()))};
+    if (out->Set(ctx, i++, v8::Array::New(iso, pair, 2)).IsNothing()) break;
+  }
+  return out;
+}
+
+v8::Local<v8::Value> bodyValue(v8::Isolate* iso, std::string_view bytes) {
+  if (bytes.empty()) return v8::Null(iso);
+  auto ab = js::newArrayBuffer(iso, bytes);
+  return v8::Uint8Array::New(ab, 0, ab->ByteLength());
+}
+
+v8::Local<v8::Value> num(v8::Isolate* iso, std::uint64_t v) {
+  return v8::Number::New(iso, static_cast<double>(v));
+}
+
+v8::Local<v8::Value> u32(v8::Isolate* iso, std::uint32_t v) {
+  return v8::Integer::NewFromUnsigned(iso, v);
+}
+
+}  // namespace
+
+Runtime::Runtime(asio::io_context& io, RuntimeConfig config)
+    : io_(io), config_(std::move(config)) {}
+
+Runtime::~Runtime() {
+  wsClient_.reset();
+  httpClient_.reset();
+  entryFns_.clear();
+  entry_.Reset();
+  engine_.reset();
+}
+
+// ---- start-up -------------------------------------------------------------------------------
+
+Result<void> Runtime::start() {
+  engine_ = std::make_unique<js::Engine>(js::Engine::Options{config_.heapLimitMb});
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Object> native = v8::Object::New(iso);
+  installCryptoNatives(iso, ctx, native);
+  installNodeNatives(iso, ctx, native);
+  if (!installRuntimeNatives(*this, iso, ctx, native) ||
+      ctx->Global()->Set(ctx, str(iso, "__partyd_native"), native).IsNothing()) {
+    return makeError("the partyd runtime could not install its natives");
+  }
+  httpClient_ = std::make_unique<net::HttpClient>(io_);
+  wsClient_ = std::make_unique<ws::WsClient>(io_);
+
+  if (auto r = engine_->runScript(std::string_view(kRuntimeBundle, kRuntimeBundleSize),
+                                  "partyd:runtime");
+      !r) {
+    return makeError("the partyd runtime failed to load: " + r.error().message);
+  }
+  v8::Local<v8::Value> entry;
+  if (!ctx->Global()->Get(ctx, str(iso, "__partyd_entry")).ToLocal(&entry) || !entry->IsObject() ||
+      ctx->Global()->Delete(ctx, str(iso, "__partyd_entry")).IsNothing()) {
+    return makeError("the partyd runtime did not define its entry points");
+  }
+  entry_.Reset(iso, entry.As<v8::Object>());
+  return loadUserCode();
+}
+
+// Runs the project's bundle and lets the runtime check it: each party's default export, and
+// which worker hooks exist. Used at start-up and again by reload().
+Result<void> Runtime::loadUserCode() {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Object> entry = entry_.Get(iso);
+  engine_->armDeadline(host_->config().handlerBudgetMs);
+  auto loaded = engine_->runScript(config_.userBundle, config_.userBundleName);
+  engine_->disarmDeadline();
+  engine_->takeTerminated();
+  if (!loaded) return makeError("the party code threw while loading: " + loaded.error().message);
+  iso->PerformMicrotaskCheckpoint();
+
+  v8::TryCatch tryCatch(iso);
+  v8::Local<v8::Array> names = v8::Array::New(iso);
+  for (uint32_t i = 0; i < config_.partyNames.size(); ++i) {
+    if (names->Set(ctx, i, str(iso, config_.partyNames[i])).IsNothing()) {
+      return makeError(engine_->describeException(tryCatch));
+    }
+  }
+  // entry.init(envJson, partyNames) checks each party's default export.
+  v8::Local<v8::Function> initFn = entryFunction("init");
+  v8::Local<v8::Value> args[] = {str(iso, config_.envJson), names};
+  v8::Local<v8::Value> problems;
+  if (initFn.IsEmpty() || !initFn->Call(ctx, entry, 2, args).ToLocal(&problems)) {
+    return makeError(engine_->describeException(tryCatch));
+  }
+  std::string text = js::toUtf8(iso, problems);
+  if (!text.empty()) return makeError(text);
+
+  // Which worker hooks the project defines, so requests without one skip the edge entirely.
+  v8::Local<v8::Function> hookFn = entryFunction("hookInfo");
+  v8::Local<v8::Value> hookArgs[] = {names};
+  v8::Local<v8::Value> hookJson;
+  if (hookFn.IsEmpty() || !hookFn->Call(ctx, entry, 1, hookArgs).ToLocal(&hookJson) ||
+      !hookJson->IsString()) {
+    return makeError(engine_->describeException(tryCatch));
+  }
+  party::HookInfo hooks;
+  v8::Local<v8::Value> parsed;
+  if (v8::JSON::Parse(ctx, hookJson.As<v8::String>()).ToLocal(&parsed) && parsed->IsObject()) {
+    auto flag = [&](v8::Local<v8::Object> o, const char* name) {
+      v8::Local<v8::Value> v;
+      return o->Get(ctx, str(iso, name)).ToLocal(&v) && v->IsTrue();
+    };
+    auto obj = parsed.As<v8::Object>();
+    hooks.fetch = flag(obj, "fetch");
+    hooks.socket = flag(obj, "socket");
+    hooks.cron = flag(obj, "cron");
+    v8::Local<v8::Value> partiesV;
+    if (obj->Get(ctx, str(iso, "parties")).ToLocal(&partiesV) && partiesV->IsObject()) {
+      for (const auto& name : config_.partyNames) {
+        v8::Local<v8::Value> p;
+        if (!partiesV.As<v8::Object>()->Get(ctx, str(iso, name)).ToLocal(&p) || !p->IsObject()) {
+          continue;
+        }
+        if (flag(p.As<v8::Object>(), "beforeConnect")) hooks.beforeConnect.push_back(name);
+        if (flag(p.As<v8::Object>(), "beforeRequest")) hooks.beforeRequest.push_back(name);
+      }
+    }
+  }
+  edge_->setPartyNames(config_.partyNames);
+  edge_->setHooks(std::move(hooks));
+  return {};
+}
+
+Result<void> Runtime::reload(std::string bundle, std::string bundleName, std::string envJson,
+                             std::vector<std::string> partyNames) {
+  // Every live room goes: its sockets get 1012 (partysocket reconnects), its requests 503.
+  host_->resetAll("the server is restarting with new code", 1012, 503);
+  config_.userBundle = std::move(bundle);
+  config_.userBundleName = std::move(bundleName);
+  config_.envJson = std::move(envJson);
+  config_.partyNames = std::move(partyNames);
+  edge_->setHooks({});
+  return loadUserCode();
+}
+
+void Runtime::stop() {
+  stopped_ = true;
+  for (auto& [id, timer] : timers_) timer->cancel();
+}
+
+// ---- runs -----------------------------------------------------------------------------------
+
+v8::Local<v8::Function> Runtime::entryFunction(const char* name) {
+  v8::Isolate* iso = engine_->isolate();
+  auto it = entryFns_.find(name);
+  if (it != entryFns_.end()) return it->second.Get(iso);
+  v8::Local<v8::Value> fn;
+  if (!entry_.Get(iso)->Get(engine_->context(), str(iso, name)).ToLocal(&fn) || !fn->IsFunction()) {
+    return {};
+  }
+  entryFns_[name].Reset(iso, fn.As<v8::Function>());
+  return fn.As<v8::Function>();
+}
+
+void Runtime::beginRun(std::int64_t budgetMs) { engine_->armDeadline(budgetMs); }
+
+bool Runtime::endRun() {
+  v8::Isolate* iso = engine_->isolate();
+  {
+    v8::TryCatch tryCatch(iso);
+    iso->PerformMicrotaskCheckpoint();
+  }
+  engine_->disarmDeadline();
+  return engine_->takeTerminated();
+}
+
+// A stopped run leaves the AsyncLocalStorage context it was in as the current one.
+void Runtime::afterTimeout() {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  if (v8::Local<v8::Function> reset = entryFunction("asyncContextReset"); !reset.IsEmpty()) {
+    v8::TryCatch tryCatch(iso);
+    if (reset->Call(engine_->context(), entry_.Get(iso), 0, nullptr).IsEmpty()) {
+      log::error("resetting the async context after a stopped handler failed: " +
+                 engine_->describeException(tryCatch));
+    }
+  }
+}
+
+// V8's own tasks for this thread: GC steps and the memory reducer, and a few that run user code.
+void Runtime::runTasks() {
+  v8::HandleScope scope(engine_->isolate());
+  engine_->runPendingTasks();
+}
+
+void Runtime::releaseMemory() {
+  engine_->isolate()->LowMemoryNotification();
+  malloc_trim(0);
+}
+
+void Runtime::callEntry(const char* name, int argc, v8::Local<v8::Value>* argv) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::Local<v8::Function> fn = entryFunction(name);
+  if (fn.IsEmpty()) return;
+  v8::TryCatch tryCatch(iso);
+  if (fn->Call(engine_->context(), entry_.Get(iso), argc, argv).IsEmpty() &&
+      !tryCatch.HasTerminated()) {
+    log(3, engine_->describeException(tryCatch));
+  }
+}
+
+void Runtime::runEntry(const char* name, int argc, v8::Local<v8::Value>* argv) {
+  host_->turn().run(0, [&] { callEntry(name, argc, argv); });
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+void Runtime::createRoom(const party::Room& room, std::optional<party::RestoredSockets> restore) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Value> restoreValue = v8::Undefined(iso);
+  if (restore) {
+    v8::Local<v8::Array> list = v8::Array::New(iso);
+    uint32_t i = 0;
+    for (auto& [conn, stash] : *restore) {
+      v8::Local<v8::Value> meta;
+      if (!engine_->deserialize(stash).ToLocal(&meta)) continue;
+      v8::Local<v8::Value> pair[] = {num(iso, conn), meta};
+      if (list->Set(ctx, i++, v8::Array::New(iso, pair, 2)).IsNothing()) break;
+    }
+    restoreValue = list;
+  }
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle), str(iso, room.key.party),
+                                 str(iso, room.key.room), str(iso, party::internalId(room.key)),
+                                 restoreValue};
+  callEntry("createRoom", 5, args);
+}
+
+void Runtime::dropRoom(std::uint32_t room) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> args[] = {u32(iso, room)};
+  callEntry("destroyRoom", 1, args);
+}
+
+void Runtime::connect(const party::Room& room, std::uint64_t conn, std::string_view id,
+                      const http::Request& request) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle), num(iso, conn), str(iso, id),
+                                 str(iso, fullUrl(request)), headerArray(iso, request)};
+  callEntry("connect", 5, args);
+}
+
+void Runtime::message(const party::Room& room, std::uint64_t conn, ws::Opcode op,
+                      std::string_view payload) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> data;
+  if (op == ws::Opcode::kText) {
+    v8::Local<v8::String> text;
+    if (!v8::String::NewFromUtf8(iso, payload.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(payload.size()))
+             .ToLocal(&text)) {
+      log(3, "a text message too large for a JS string was dropped");
+      return;
+    }
+    data = text;
+  } else {
+    data = js::newArrayBuffer(iso, payload);
+  }
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle), num(iso, conn), data};
+  callEntry("message", 3, args);
+}
+
+void Runtime::close(const party::Room& room, std::uint64_t conn, std::uint16_t code,
+                    std::string_view reason, bool clean) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle), num(iso, conn), u32(iso, code),
+                                 str(iso, reason), v8::Boolean::New(iso, clean)};
+  callEntry("close", 5, args);
+}
+
+void Runtime::request(const party::Room& room, std::uint64_t req, const http::Request& request) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  std::string_view method(request.method_string().data(), request.method_string().size());
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle),       num(iso, req),
+                                 str(iso, method),            str(iso, fullUrl(request)),
+                                 headerArray(iso, request),   bodyValue(iso, request.body())};
+  callEntry("request", 6, args);
+}
+
+void Runtime::request(const party::Room& room, std::uint64_t req,
+                      const party::InternalRequest& request) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle),
+                                 num(iso, req),
+                                 str(iso, request.method),
+                                 str(iso, request.url),
+                                 js::stringPairs(iso, request.headers),
+                                 bodyValue(iso, request.body)};
+  callEntry("request", 6, args);
+}
+
+void Runtime::alarm(const party::Room& room, std::uint32_t retries) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle), u32(iso, retries)};
+  callEntry("alarm", 2, args);
+}
+
+void Runtime::hibernate(const party::Room& room) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle)};
+  callEntry("hibernate", 1, args);
+}
+
+void Runtime::edge(std::uint64_t call, const party::EdgeCall& hook) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  const http::Request& request = hook.request;
+  std::string_view method(request.method_string().data(), request.method_string().size());
+  v8::Local<v8::Value> args[] = {num(iso, call),
+                                 str(iso, hook.kind),
+                                 str(iso, hook.party),
+                                 str(iso, hook.room),
+                                 str(iso, method),
+                                 str(iso, fullUrl(request)),
+                                 headerArray(iso, request),
+                                 bodyValue(iso, request.body()),
+                                 str(iso, hook.extra)};
+  callEntry("edge", 9, args);
+}
+
+void Runtime::partyFetchDone(std::uint64_t call, const http::Response& response) {
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  auto ab = js::newArrayBuffer(iso, response.body);
+  v8::Local<v8::Value> args[] = {num(iso, call), u32(iso, response.status),
+                                 js::stringPairs(iso, response.headers),
+                                 v8::Uint8Array::New(ab, 0, ab->ByteLength())};
+  callEntry("fetchDone", 4, args);
+}
+
+// ---- outgoing fetch and WebSockets ----------------------------------------------------------
+
+std::uint64_t Runtime::startFetch(net::FetchRequest request) {
+  std::uint64_t id = nextOutbound_++;
+  std::uint64_t clientId =
+      httpClient_->fetch(std::move(request), [this, id](Result<net::FetchResponse> r) {
+        outbound_.erase(id);
+        if (stopped_) return;
+        v8::Isolate* iso = engine_->isolate();
+        v8::HandleScope scope(iso);
+        if (!r) {
+          v8::Local<v8::Value> args[] = {num(iso, id), str(iso, r.error().message)};
+          runEntry("fetchRejected", 2, args);
+          return;
+        }
+        auto ab = js::newArrayBuffer(iso, r->body);
+        v8::Local<v8::Value> args[] = {num(iso, id),
+                                       u32(iso, r->status),
+                                       str(iso, r->statusText),
+                                       js::stringPairs(iso, r->headers),
+                                       v8::Uint8Array::New(ab, 0, ab->ByteLength()),
+                                       str(iso, r->url),
+                                       v8::Boolean::New(iso, r->redirected)};
+        runEntry("fetchResolved", 7, args);
+      });
+  outbound_[id] = clientId;
+  return id;
+}
+
+void Runtime::abortFetch(std::uint64_t id) {
+  auto it = outbound_.find(id);
+  if (it != outbound_.end()) httpClient_->abort(it->second);
+}
+
+void Runtime::deliverWsEvent(const char* name, int argc, v8::Local<v8::Value>* argv) {
+  if (!stopped_) runEntry(name, argc, argv);
+}
+
+// ---- timers and logs ------------------------------------------------------------------------
+
+void Runtime::setTimer(std::uint32_t id, double delayMs) {
+  auto timer = std::make_unique<asio::steady_timer>(io_);
+  double d = std::isfinite(delayMs) && delayMs > 0 ? delayMs : 0;
+  timer->expires_after(std::chrono::microseconds(static_cast<std::int64_t>(d * 1000)));
+  timer->async_wait([this, id](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    timers_.erase(id);
+    v8::Isolate* iso = engine_->isolate();
+    v8::HandleScope scope(iso);
+    v8::Local<v8::Value> args[] = {u32(iso, id)};
+    runEntry("timer", 1, args);
+  });
+  timers_[id] = std::move(timer);
+}
+
+void Runtime::clearTimer(std::uint32_t id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  it->second->cancel();
+  timers_.erase(it);
+}
+
+void Runtime::log(int level, std::string_view text) {
+  std::string line;
+  std::uint32_t current = host_->turn().room();
+  if (party::Room* room = current ? host_->findRoom(current) : nullptr) {
+    line += '[';
+    line += room->key.party;
+    line += '/';
+    line += room->key.room;
+    line += "] ";
+  }
+  line += text;
+  switch (level) {
+    case 0: log::debug(line); break;
+    case 1: log::info(line); break;
+    case 2: log::warn(line); break;
+    default: log::error(line); break;
+  }
+}
+
+}  // namespace partyd::api

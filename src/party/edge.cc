@@ -1,0 +1,287 @@
+#include "party/edge.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include <algorithm>
+
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/random.h"
+#include "party/placement.h"
+
+namespace partyd::party {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+
+const std::string& internalToken() {
+  static const std::string token = randomUuid();
+  return token;
+}
+
+namespace {
+
+bool isUpgrade(const http::Request& req) {
+  auto up = req[bhttp::field::upgrade];
+  return boost::beast::iequals(std::string_view(up.data(), up.size()), "websocket");
+}
+
+http::Response text(unsigned status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+  r.body = std::move(body);
+  return r;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Applies a Request returned by onBeforeConnect/onBeforeRequest: its headers (and body) replace
+// the original's; its URL, if it parses, becomes the target and host the room sees.
+void applyRewrite(http::Request& req, EdgeResult& r) {
+  // A WebSocket upgrade stays one: the socket is the client's, so its handshake headers carry
+  // over unless the new Request sets them (PartyKit accepts `new Request(url, {headers})` from
+  // onBeforeConnect, which has none of them).
+  std::vector<std::pair<bhttp::field, std::string>> handshake;
+  if (isUpgrade(req)) {
+    for (bhttp::field f : {bhttp::field::upgrade, bhttp::field::connection,
+                           bhttp::field::sec_websocket_key, bhttp::field::sec_websocket_version,
+                           bhttp::field::sec_websocket_extensions,
+                           bhttp::field::sec_websocket_protocol}) {
+      if (auto it = req.find(f); it != req.end()) handshake.emplace_back(f, it->value());
+    }
+  }
+  for (auto it = req.begin(); it != req.end();) it = req.erase(it);
+  for (auto& [k, v] : r.headers) req.insert(k, v);
+  for (auto& [f, v] : handshake) {
+    if (req.find(f) == req.end()) req.set(f, v);
+  }
+  if (!r.method.empty() && !isUpgrade(req)) req.method_string(r.method);
+  if (r.body) {
+    req.body() = std::move(*r.body);
+    req.prepare_payload();
+  }
+  std::string_view url = r.url;
+  std::size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos) {
+    std::string_view rest = url.substr(scheme + 3);
+    std::size_t slash = rest.find('/');
+    std::string_view host = rest.substr(0, slash);
+    std::string_view target = slash == std::string_view::npos ? "/" : rest.substr(slash);
+    req.set(bhttp::field::host, host);
+    req.target(target);
+  }
+}
+
+}  // namespace
+
+Edge::Edge(net::Sharded<Edge>& peers, std::size_t shard, asio::io_context& io, RoomHost& host,
+           UserCode& code, EdgeConfig config)
+    : peers_(peers), shard_(shard), io_(io), host_(host), code_(code), config_(std::move(config)) {}
+
+bool Edge::hasParty(const std::string& name) const { return contains(config_.partyNames, name); }
+
+http::Response Edge::notFound() const {
+  return config_.assets ? config_.assets->notFound() : text(404, "Not found");
+}
+
+// ---- the way in -----------------------------------------------------------------------------
+
+void Edge::onRequest(std::shared_ptr<http::Session> session, http::Request&& req) {
+  std::string_view target(req.target().data(), req.target().size());
+  auto route = http::routeParty(target);
+  if (!route) return onOtherRequest(std::move(session), std::move(req));
+  onPartyRequest(std::move(session), std::move(req), *route);
+}
+
+void Edge::onPartyRequest(std::shared_ptr<http::Session> session, http::Request&& req,
+                          const http::PartyRoute& route) {
+  if (!hasParty(route.party)) {
+    session->respond(text(404, "Party " + route.party + " not found"));
+    return;
+  }
+  const bool upgrade = isUpgrade(req);
+  bool internal = false;
+  if (auto it = req.find(kInternalHeader); it != req.end()) {
+    internal = it->value() == internalToken();
+    req.erase(it);
+  }
+  RoomKey key{route.party, route.room};
+  if (internal || !contains(upgrade ? hooks_.beforeConnect : hooks_.beforeRequest, route.party)) {
+    return routeToRoom(std::move(session), std::move(req), key);
+  }
+  // The worker hook runs here, on the shard that accepted the connection, as at PartyKit's edge.
+  auto request = std::make_shared<http::Request>(std::move(req));
+  runHook(upgrade ? "connect" : "request", route.party, route.room, *request,
+          [this, session, request, key, upgrade](EdgeResult result) {
+            if (result.action == EdgeResult::kRespond) {
+              session->respond(std::move(result.response), !upgrade);
+              return;
+            }
+            if (result.action == EdgeResult::kRewrite) applyRewrite(*request, result);
+            routeToRoom(session, std::move(*request), key);
+          });
+}
+
+void Edge::onOtherRequest(std::shared_ptr<http::Session> session, http::Request&& req) {
+  if (isUpgrade(req)) {
+    if (!hooks_.socket) {
+      session->respond(notFound(), false);
+      return;
+    }
+    // Each such socket gets a room of its own under the party "", on the shard that took it.
+    host_.upgrade(std::move(session), std::move(req), RoomKey{"", randomUuid()});
+    return;
+  }
+  if (config_.assets) {
+    if (auto hit = config_.assets->serve(req)) {
+      session->respond(std::move(*hit));
+      return;
+    }
+  }
+  std::string_view target(req.target().data(), req.target().size());
+  if (http::pathOf(target) == "/__scheduled__" && hooks_.cron) {
+    std::string name = http::queryParam(target, "cron").value_or("");
+    std::string expr;
+    for (const auto& [n, e] : config_.crons) {
+      if (n == name) expr = e;
+    }
+    // PartyKit runs onCron even for a name it does not know, with the every-minute expression.
+    if (expr.empty()) expr = "* * * * *";
+    runCron(name, expr, req, [this, session](std::optional<http::Response> r) {
+      session->respond(r ? std::move(*r) : notFound());
+    });
+    return;
+  }
+  if (hooks_.fetch) {
+    runHook("fetch", "main", "", req, [this, session](EdgeResult r) {
+      session->respond(r.action == EdgeResult::kRespond ? std::move(r.response) : notFound());
+    });
+    return;
+  }
+  session->respond(notFound());
+}
+
+void Edge::runCron(const std::string& name, const std::string& expr, const http::Request& request,
+                   std::function<void(std::optional<http::Response>)> done) {
+  if (!hooks_.cron) {
+    done(std::nullopt);
+    return;
+  }
+  runHook("cron", "main", name, request,
+          [done = std::move(done)](EdgeResult r) {
+            if (r.action == EdgeResult::kRespond) {
+              done(std::move(r.response));
+            } else {
+              done(std::nullopt);
+            }
+          },
+          expr);
+}
+
+// ---- worker hooks ---------------------------------------------------------------------------
+
+void Edge::runHook(const char* kind, const std::string& party, const std::string& room,
+                   const http::Request& request, std::function<void(EdgeResult)> done,
+                   std::string_view extra) {
+  std::uint64_t call = nextCall_++;
+  pending_.emplace(call, std::move(done));
+  EdgeCall hook{kind, party, room, request, extra};
+  host_.turn().run(0, [&] { code_.edge(call, hook); });
+}
+
+void Edge::edgeDone(std::uint64_t call, EdgeResult result) {
+  auto it = pending_.find(call);
+  if (it == pending_.end()) return;
+  auto done = std::move(it->second);
+  pending_.erase(it);
+  // Never go on inside the run that decided: routing may call into user code again.
+  asio::post(io_, [done = std::move(done), result = std::move(result)]() mutable {
+    done(std::move(result));
+  });
+}
+
+// ---- to the room ----------------------------------------------------------------------------
+
+void Edge::routeToRoom(std::shared_ptr<http::Session> session, http::Request&& req,
+                       const RoomKey& key) {
+  std::size_t owner = shardOf(key, peers_.count());
+  if (owner != shard_) {
+    handOff(owner, std::move(session), std::move(req), key);
+    return;
+  }
+  if (isUpgrade(req)) {
+    host_.upgrade(std::move(session), std::move(req), key);
+  } else {
+    host_.request(std::move(session), std::move(req), key);
+  }
+}
+
+// Moves a connection to the shard that owns its room: the socket's descriptor, the bytes read
+// past the request, and the request itself travel by message; nothing is shared.
+void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
+                   http::Request&& req, const RoomKey& key) {
+  std::string leftover = session->takeLeftover();
+  tcp::socket socket = session->takeSocket();
+  boost::system::error_code ec;
+  tcp::endpoint local = socket.local_endpoint(ec);
+  int fd = socket.release(ec);
+  if (ec) {
+    log::warn("could not move a connection between shards: " + ec.message());
+    return;
+  }
+  auto request = std::make_shared<http::Request>(std::move(req));
+  peers_.invokeOn(owner, [fd, local, leftover = std::move(leftover), request,
+                          key](Edge& target) mutable {
+    tcp::socket moved(target.io_);
+    boost::system::error_code ec2;
+    moved.assign(local.protocol(), fd, ec2);
+    if (ec2) {
+      ::close(fd);
+      return;
+    }
+    Edge* edge = &target;
+    auto s = std::make_shared<http::Session>(
+        std::move(moved), std::move(leftover), target.config_.httpLimits,
+        [edge](std::shared_ptr<http::Session> sess, http::Request&& r) {
+          edge->onRequest(std::move(sess), std::move(r));
+        });
+    s->noteRequest(*request);
+    target.routeToRoom(std::move(s), std::move(*request), key);
+  });
+}
+
+// ---- party-to-party fetch -------------------------------------------------------------------
+
+std::uint64_t Edge::partyFetch(const http::PartyRoute& route, InternalRequest request) {
+  std::uint64_t call = nextFetch_++;
+  std::size_t origin = shard_;
+  RoomKey key{route.party, route.room};
+  std::size_t owner = shardOf(key, peers_.count());
+  auto reply = [&peers = peers_, origin, call](http::Response response) {
+    // Answered on a later pass of the asking shard, like any I/O completion.
+    peers.invokeOn(origin, [call, response = std::move(response)](Edge& edge) mutable {
+      edge.partyFetchAnswered(call, std::move(response));
+    });
+  };
+  peers_.invokeOn(owner, [key, request = std::move(request), reply](Edge& edge) mutable {
+    if (!edge.hasParty(key.party)) {
+      reply(text(404, "Party " + key.party + " not found"));
+      return;
+    }
+    edge.host_.request(key, std::move(request), reply);
+  });
+  return call;
+}
+
+void Edge::partyFetchAnswered(std::uint64_t call, http::Response response) {
+  host_.turn().run(0, [&] { code_.partyFetchDone(call, response); });
+}
+
+}  // namespace partyd::party

@@ -1,0 +1,112 @@
+// Edge is a shard's front door: every HTTP request and WebSocket upgrade that a session reads
+// enters here once and goes down from here. It routes party URLs, runs the worker hooks
+// (onBeforeConnect, onBeforeRequest, the static onFetch and onCron) on the shard that accepted
+// the connection, as PartyKit runs them at its edge, asks placement which shard owns the room and
+// moves the connection there, and serves static assets. It also carries party-to-party fetch
+// (a stub's fetch() from one room to another, on any shard).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "http/route.h"
+#include "http/session.h"
+#include "http/static_files.h"
+#include "net/sharded.h"
+#include "party/room_host.h"
+#include "party/user_code.h"
+
+namespace partyd::party {
+
+// partyd's own loopback requests (a party stub's socket()) carry this header with a secret made
+// once per process: they skip the target's worker hooks, as PartyKit's in-process stubs do, and
+// the header is removed before the room sees the request.
+inline constexpr char kInternalHeader[] = "x-partyd-internal";
+const std::string& internalToken();
+
+// What a worker hook decided about a request.
+struct EdgeResult {
+  enum Action { kContinue = 0, kRespond = 1, kRewrite = 2, kUnhandled = 3 } action = kContinue;
+  http::Response response;  // kRespond
+  std::string url;          // kRewrite: the new request's method, URL and headers (and body)
+  std::string method;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<std::string> body;
+};
+
+// Which worker hooks the project defines, so requests without one skip the edge entirely.
+struct HookInfo {
+  std::vector<std::string> beforeConnect, beforeRequest;  // parties with the hook
+  bool fetch = false, socket = false, cron = false;
+};
+
+struct EdgeConfig {
+  std::vector<std::string> partyNames;  // "main" first
+  const http::StaticFiles* assets = nullptr;
+  http::Limits httpLimits;
+  std::vector<std::pair<std::string, std::string>> crons;  // name → expression
+};
+
+class Edge {
+ public:
+  Edge(net::Sharded<Edge>& peers, std::size_t shard, boost::asio::io_context& io, RoomHost& host,
+       UserCode& code, EdgeConfig config);
+
+  // The session handler: every request of every connection of this shard.
+  void onRequest(std::shared_ptr<http::Session> session, http::Request&& request);
+  // Runs onCron for `name` (on its schedule, or for /__scheduled__); `done` gets its response,
+  // or nothing when the project has no onCron.
+  void runCron(const std::string& name, const std::string& expr, const http::Request& request,
+               std::function<void(std::optional<http::Response>)> done);
+
+  // After a (re)load of the code.
+  void setHooks(HookInfo hooks) { hooks_ = std::move(hooks); }
+  void setPartyNames(std::vector<std::string> names) { config_.partyNames = std::move(names); }
+  const HookInfo& hooks() const { return hooks_; }
+  bool hasParty(const std::string& name) const;
+  const http::StaticFiles* assets() const { return config_.assets; }
+  RoomHost& host() { return host_; }
+  std::size_t shard() const { return shard_; }
+
+  // ---- what user code calls (through the natives) ----
+  // A worker hook decided; the waiting request goes on in a later loop pass.
+  void edgeDone(std::uint64_t call, EdgeResult result);
+  // A party stub's fetch(): routed to the owning shard; the answer comes back to
+  // UserCode::partyFetchDone on this shard.
+  std::uint64_t partyFetch(const http::PartyRoute& route, InternalRequest request);
+
+ private:
+  void onPartyRequest(std::shared_ptr<http::Session> session, http::Request&& request,
+                      const http::PartyRoute& route);
+  void onOtherRequest(std::shared_ptr<http::Session> session, http::Request&& request);
+  void runHook(const char* kind, const std::string& party, const std::string& room,
+               const http::Request& request, std::function<void(EdgeResult)> done,
+               std::string_view extra = {});
+  void routeToRoom(std::shared_ptr<http::Session> session, http::Request&& request,
+                   const RoomKey& key);
+  void handOff(std::size_t owner, std::shared_ptr<http::Session> session,
+               http::Request&& request, const RoomKey& key);
+  void partyFetchAnswered(std::uint64_t call, http::Response response);
+  http::Response notFound() const;
+
+  net::Sharded<Edge>& peers_;
+  std::size_t shard_;
+  boost::asio::io_context& io_;
+  RoomHost& host_;
+  UserCode& code_;
+  EdgeConfig config_;
+  HookInfo hooks_;
+  std::unordered_map<std::uint64_t, std::function<void(EdgeResult)>> pending_;
+  std::uint64_t nextCall_ = 1;
+  std::uint64_t nextFetch_ = 1;
+};
+
+}  // namespace partyd::party

@@ -1,0 +1,46 @@
+// Room is one (party, room id) of a shard as the party layer sees it: its handle, its sockets (the
+// room's one connection table), the work in flight that keeps it alive, and its hibernation and
+// alarm state. It holds no JS: the user's object lives in the engine, keyed by the handle.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "storage/storage.h"
+#include "ws/connection.h"
+
+namespace partyd::party {
+
+using RoomKey = storage::RoomKey;
+
+// A Durable Object id: 64 hex characters, stable per (party, room).
+std::string internalId(const RoomKey& key);
+
+// One WebSocket of a room. The runtime owns it, so it outlives the room's JS object while the
+// room hibernates.
+struct Socket {
+  std::shared_ptr<ws::Connection> conn;
+  std::string acceptKey;  // until onConnect finishes and the 101 goes out; empty once open
+  std::string stash;      // while the room hibernates: id, uri, tags, state (engine-serialized)
+  bool pending() const { return !acceptKey.empty(); }
+};
+
+struct Room {
+  std::uint32_t handle = 0;
+  RoomKey key;
+  std::unordered_map<std::uint64_t, Socket> sockets;  // by connection handle (JS sees the same)
+  std::uint32_t busy = 0;         // requests and connects in flight, a running alarm
+  std::int64_t lastActiveMs = 0;  // when it last had work
+  bool hibernate = false;   // the party asked for hibernation (options.hibernate)
+  bool hibernated = false;  // its JS object is gone (or was never built); its sockets stay open
+  // Alarm state: the time being delivered right now, and how many times it failed.
+  std::optional<std::int64_t> firingAlarm;  // its stored time
+  std::uint32_t alarmRetries = 0;
+
+  bool idle() const { return busy == 0 && sockets.empty(); }
+};
+
+}  // namespace partyd::party

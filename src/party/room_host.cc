@@ -1,0 +1,477 @@
+#include "party/room_host.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "base/log.h"
+#include "base/random.h"
+#include "http/route.h"
+#include "ws/handshake.h"
+
+namespace partyd::party {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+http::Response textResponse(unsigned status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+  r.body = std::move(body);
+  return r;
+}
+
+std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+RoomHost::RoomHost(asio::io_context& io, std::unique_ptr<storage::Storage> storage,
+                   UserCode& code, HostConfig config, Clock& clock)
+    : io_(io),
+      storage_(std::move(storage)),
+      code_(code),
+      config_(std::move(config)),
+      clock_(clock),
+      turn_(io, *storage_, code, config_.handlerBudgetMs),
+      sweepTimer_(io),
+      alarmTimer_(io) {
+  turn_.onTimeout = [this](std::uint32_t room, const std::string& why) {
+    if (Room* r = rooms_.byHandle(room)) {
+      log::error("[" + r->key.party + "/" + r->key.room + "] " + why + "; the room is reset");
+      resetRoom(room, why);
+    } else {
+      log::error(why);
+    }
+  };
+}
+
+RoomHost::~RoomHost() {
+  stopped_ = true;
+  // Sockets still open belong to nobody now.
+  rooms_.forEach([](Room& room) {
+    for (auto& [handle, socket] : room.sockets) socket.conn->setOwner(nullptr, 0);
+  });
+}
+
+// ---- start and stop -------------------------------------------------------------------------
+
+Result<void> RoomHost::start() {
+  auto stored = storage_->allAlarms();
+  if (!stored) return makeError("reading stored alarms: " + stored.error().message);
+  for (const auto& alarm : *stored) alarms_.schedule(alarm.room, alarm.timeMs);
+  armAlarmTimer();
+  armSweep();
+  return {};
+}
+
+void RoomHost::stop() {
+  stopped_ = true;
+  sweepTimer_.cancel();
+  alarmTimer_.cancel();
+  turn_.commitAndFlush();
+  if (storage_->dirty()) (void)storage_->commit();
+}
+
+// ---- rooms ----------------------------------------------------------------------------------
+
+Room& RoomHost::activate(const RoomKey& key) {
+  auto [room, created] = rooms_.getOrCreate(key, clock_.monotonicMs());
+  if (created) {
+    create(*room, std::nullopt);
+  } else if (room->hibernated) {
+    wake(*room);
+  }
+  return *room;
+}
+
+void RoomHost::create(Room& room, std::optional<RestoredSockets> restore) {
+  room.hibernated = false;
+  createdHibernating_ = false;
+  turn_.run(room.handle, [&] { code_.createRoom(room, std::move(restore)); });
+  room.hibernate = createdHibernating_;
+}
+
+// Brings a hibernated room back: constructor and onStart run again, with its sockets restored.
+void RoomHost::wake(Room& room) {
+  RestoredSockets restore;
+  restore.reserve(room.sockets.size());
+  for (auto& [handle, socket] : room.sockets) {
+    if (socket.stash.empty()) continue;
+    restore.emplace_back(handle, std::move(socket.stash));
+    socket.stash = std::string();
+  }
+  rooms_.touch(room, clock_.monotonicMs());
+  create(room, std::move(restore));
+}
+
+Socket& RoomHost::attach(Room& room, std::uint64_t conn, Socket socket) {
+  connRoom_.emplace(conn, room.handle);
+  return room.sockets.emplace(conn, std::move(socket)).first->second;
+}
+
+void RoomHost::detach(Room& room, std::uint64_t conn) {
+  room.sockets.erase(conn);
+  connRoom_.erase(conn);
+}
+
+Socket* RoomHost::findSocket(std::uint64_t conn) {
+  auto it = connRoom_.find(conn);
+  if (it == connRoom_.end()) return nullptr;
+  Room* room = rooms_.byHandle(it->second);
+  if (!room) return nullptr;
+  auto s = room->sockets.find(conn);
+  return s == room->sockets.end() ? nullptr : &s->second;
+}
+
+void RoomHost::resetRoom(std::uint32_t handle, const std::string& why, std::uint16_t closeCode,
+                         unsigned status) {
+  Room* room = rooms_.byHandle(handle);
+  if (!room || stopped_) return;
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    if (it->second.first == handle) {
+      turn_.release(std::move(it->second.second), textResponse(status, why));
+      it = requests_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto sockets = std::move(room->sockets);
+  room->sockets.clear();
+  for (auto& [conn, socket] : sockets) {
+    connRoom_.erase(conn);
+    socket.conn->setOwner(nullptr, 0);
+    if (socket.pending()) {
+      socket.conn->reject("HTTP/1.1 " + std::to_string(status) +
+                          " Error\r\ncontent-type: text/plain\r\ncontent-length: " +
+                          std::to_string(why.size()) + "\r\nconnection: close\r\n\r\n" + why);
+    } else {
+      socket.conn->close(closeCode, why);
+    }
+  }
+  room->busy = 0;
+  room->firingAlarm.reset();
+  if (!room->hibernated) turn_.run(0, [&] { code_.dropRoom(handle); });
+  // The next event builds a new object (constructor and onStart), as after hibernation.
+  room->hibernated = true;
+}
+
+void RoomHost::resetAll(const std::string& why, std::uint16_t closeCode, unsigned status) {
+  std::vector<std::uint32_t> handles;
+  rooms_.forEach([&](Room& room) { handles.push_back(room.handle); });
+  for (std::uint32_t h : handles) {
+    resetRoom(h, why, closeCode, status);
+    rooms_.erase(h);
+  }
+  turn_.commitAndFlush();
+}
+
+// ---- delivery -------------------------------------------------------------------------------
+
+void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& request,
+                       const RoomKey& key) {
+  std::string_view clientKey = view(request[bhttp::field::sec_websocket_key]);
+  std::string_view version = view(request[bhttp::field::sec_websocket_version]);
+  if (!ws::isValidClientKey(clientKey) || version != "13") {
+    http::Response r = textResponse(400, "Bad WebSocket upgrade: need Sec-WebSocket-Key and "
+                                         "Sec-WebSocket-Version: 13\n");
+    if (version != "13") {
+      r.status = 426;
+      r.headers.emplace_back("sec-websocket-version", "13");
+    }
+    session->respond(std::move(r), false);
+    return;
+  }
+  Room& room = activate(key);
+  std::string leftover = session->takeLeftover();
+  auto conn = std::make_shared<ws::Connection>(session->takeSocket(), std::move(leftover),
+                                               config_.wsLimits, &turn_.flushQueue());
+  std::uint64_t handle = nextConn_++;
+  conn->setOwner(this, handle);
+  attach(room, handle, Socket{conn, ws::acceptKey(clientKey), {}});
+  room.busy++;
+
+  std::string id = http::queryParam(view(request.target()), "_pk").value_or("");
+  if (id.empty()) id = randomUuid();
+  turn_.run(room.handle, [&] { code_.connect(room, handle, id, request); });
+}
+
+void RoomHost::request(std::shared_ptr<http::Session> session, http::Request&& request,
+                       const RoomKey& key) {
+  Room& room = activate(key);
+  deliver(room, Reply{std::move(session), nullptr}, &request, nullptr);
+}
+
+void RoomHost::request(const RoomKey& key, InternalRequest request,
+                       std::function<void(http::Response)> reply) {
+  Room& room = activate(key);
+  deliver(room, Reply{nullptr, std::move(reply)}, nullptr, &request);
+}
+
+void RoomHost::deliver(Room& room, Reply reply, const http::Request* request,
+                       const InternalRequest* internal) {
+  room.busy++;
+  std::uint64_t handle = nextRequest_++;
+  requests_.emplace(handle, std::make_pair(room.handle, std::move(reply)));
+  turn_.run(room.handle, [&] {
+    if (request) {
+      code_.request(room, handle, *request);
+    } else {
+      code_.request(room, handle, *internal);
+    }
+  });
+}
+
+void RoomHost::accept(std::uint64_t conn, std::uint16_t closeCode, std::string_view reason) {
+  auto it = connRoom_.find(conn);
+  if (it == connRoom_.end()) return;
+  Room* room = rooms_.byHandle(it->second);
+  if (!room) return;
+  auto s = room->sockets.find(conn);
+  if (s == room->sockets.end() || !s->second.pending()) return;
+  if (room->busy > 0) room->busy--;
+  s->second.conn->open(ws::buildSwitchingProtocols(s->second.acceptKey, ""));
+  s->second.acceptKey = std::string();
+  if (log::enabled(log::Level::kInfo)) {
+    log::info("WS /parties/" + room->key.party + "/" + room->key.room + " 101" +
+              (closeCode ? " then close " + std::to_string(closeCode) : std::string()));
+  }
+  if (closeCode != 0) s->second.conn->close(closeCode, reason);
+}
+
+void RoomHost::respond(std::uint64_t req, http::Response response) {
+  auto it = requests_.find(req);
+  if (it == requests_.end()) return;
+  if (Room* room = rooms_.byHandle(it->second.first)) {
+    if (room->busy > 0) room->busy--;
+    rooms_.touch(*room, clock_.monotonicMs());
+  }
+  turn_.release(std::move(it->second.second), std::move(response));
+  requests_.erase(it);
+}
+
+// A send that overflows a socket's queue closes it with 1008 (ws::Connection does): counted and
+// said once per socket, so that an operator can see which clients read too slowly.
+void RoomHost::noteSendStatus(std::uint64_t conn, ws::SendStatus status) {
+  if (status != ws::SendStatus::kOverflow) return;
+  ++slowConsumerCloses_;
+  std::string where;
+  if (auto it = connRoom_.find(conn); it != connRoom_.end()) {
+    if (Room* room = rooms_.byHandle(it->second)) {
+      where = " of " + room->key.party + "/" + room->key.room;
+    }
+  }
+  log::warn("closed a WebSocket" + where + " with 1008: its client reads too slowly (more than " +
+            std::to_string(config_.wsLimits.maxQueuedBytes) + " bytes queued; " +
+            std::to_string(slowConsumerCloses_) + " such closes on this shard)");
+}
+
+ws::SendStatus RoomHost::send(std::uint64_t conn, const ws::Frame& frame) {
+  Socket* socket = findSocket(conn);
+  if (!socket) return ws::SendStatus::kDropped;
+  ws::SendStatus status = socket->conn->send(frame);
+  noteSendStatus(conn, status);
+  return status;
+}
+
+std::size_t RoomHost::broadcast(std::uint32_t handle, const ws::Frame& frame,
+                                const std::vector<std::uint64_t>& exclude) {
+  Room* room = rooms_.byHandle(handle);
+  if (!room) return 0;
+  std::size_t dropped = 0;
+  std::vector<std::uint64_t> overflowed;
+  // One encoding, shared by every socket of the room.
+  for (auto& [conn, socket] : room->sockets) {
+    if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), conn) != exclude.end()) {
+      continue;
+    }
+    ws::SendStatus status = socket.conn->send(frame);
+    if (status == ws::SendStatus::kQueued) continue;
+    ++dropped;
+    if (status == ws::SendStatus::kOverflow) overflowed.push_back(conn);
+  }
+  for (std::uint64_t conn : overflowed) noteSendStatus(conn, ws::SendStatus::kOverflow);
+  return dropped;
+}
+
+void RoomHost::close(std::uint64_t conn, std::uint16_t code, std::string_view reason) {
+  if (Socket* socket = findSocket(conn)) socket->conn->close(code, reason);
+}
+
+void RoomHost::onWsMessage(std::uint64_t conn, ws::Opcode op, std::string_view payload) {
+  auto it = connRoom_.find(conn);
+  if (it == connRoom_.end()) return;
+  Room* room = rooms_.byHandle(it->second);
+  if (!room) return;
+  rooms_.touch(*room, clock_.monotonicMs());
+  if (room->hibernated) {
+    wake(*room);
+    if (!findSocket(conn)) return;
+  }
+  turn_.run(room->handle, [&] { code_.message(*room, conn, op, payload); });
+}
+
+void RoomHost::onWsClosed(std::uint64_t conn, std::uint16_t code, std::string_view reason,
+                          bool clean) {
+  if (turn_.running()) {
+    // A close that happens while user code runs (a send that overflowed the queue) is
+    // delivered later, never inside that run.
+    asio::post(io_, [this, conn, code, reason = std::string(reason), clean] {
+      onWsClosed(conn, code, reason, clean);
+    });
+    return;
+  }
+  auto it = connRoom_.find(conn);
+  if (it == connRoom_.end()) return;
+  Room* room = rooms_.byHandle(it->second);
+  if (!room) {
+    connRoom_.erase(it);
+    return;
+  }
+  if (room->hibernated && !stopped_) {
+    wake(*room);  // onClose runs on a live object, as after any other wake
+    if (!findSocket(conn)) return;
+  }
+  bool wasPending = room->sockets.at(conn).pending();
+  detach(*room, conn);
+  if (wasPending && room->busy > 0) room->busy--;
+  rooms_.touch(*room, clock_.monotonicMs());
+  if (stopped_) return;
+  turn_.run(room->handle, [&] { code_.close(*room, conn, code, reason, clean); });
+}
+
+// ---- hibernation and eviction ---------------------------------------------------------------
+
+void RoomHost::stash(std::uint64_t conn, std::string bytes) {
+  if (Socket* socket = findSocket(conn)) {
+    socket->stash = std::move(bytes);
+    socket->conn->trim();
+  }
+}
+
+void RoomHost::roomHibernated(std::uint32_t handle) {
+  if (Room* room = rooms_.byHandle(handle)) room->hibernated = true;
+}
+
+std::size_t RoomHost::hibernateQuiet() {
+  auto quiet = rooms_.hibernationCandidates(clock_.monotonicMs(), config_.hibernateAfterMs);
+  for (std::uint32_t handle : quiet) {
+    Room* room = rooms_.byHandle(handle);
+    turn_.run(handle, [&] { code_.hibernate(*room); });
+  }
+  return quiet.size();
+}
+
+std::size_t RoomHost::evictIdle() {
+  auto idle = rooms_.idleRooms(clock_.monotonicMs(), config_.idleTimeoutMs);
+  for (std::uint32_t handle : idle) {
+    if (!rooms_.byHandle(handle)->hibernated) turn_.run(0, [&] { code_.dropRoom(handle); });
+    rooms_.erase(handle);
+  }
+  return idle.size();
+}
+
+void RoomHost::sweep() {
+  if (evictIdle() + hibernateQuiet() > 0) memoryToRelease_ = true;
+  releaseMemoryIfQuiet();
+  turn_.runTasks();
+}
+
+void RoomHost::armSweep() {
+  auto period = std::chrono::milliseconds(std::max<std::int64_t>(
+      50, std::min({std::int64_t{1000}, config_.idleTimeoutMs / 2,
+                    config_.hibernateAfterMs / 2})));
+  sweepTimer_.expires_after(period);
+  sweepTimer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    sweep();
+    armSweep();
+  });
+}
+
+// Rooms that left (evicted or hibernated) leave garbage in the engine's heap and holes in
+// malloc's, and neither gives pages back to the system on its own soon. Once the shard has had no
+// event for a whole sweep period, the engine gives them back: the point of hibernation is that
+// idle sockets cost little memory (W4). Under load this never runs; V8's own GC does.
+void RoomHost::releaseMemoryIfQuiet() {
+  const bool quiet = turn_.runs() == runsAtLastSweep_;
+  runsAtLastSweep_ = turn_.runs();
+  if (!memoryToRelease_ || !quiet) return;
+  // A full collection costs milliseconds on a big heap: at most one per kMinGap, however often
+  // rooms leave a mostly idle shard.
+  constexpr std::int64_t kMinGapMs = 10'000;
+  const std::int64_t now = clock_.monotonicMs();
+  if (lastReleaseMs_ != 0 && now - lastReleaseMs_ < kMinGapMs) return;
+  lastReleaseMs_ = now;
+  memoryToRelease_ = false;
+  code_.releaseMemory();
+}
+
+// ---- alarms ---------------------------------------------------------------------------------
+
+void RoomHost::setAlarm(Room& room, std::int64_t timeMs) {
+  alarms_.schedule(room.key, timeMs);
+  armAlarmTimer();
+}
+
+void RoomHost::deleteAlarm(Room& room) {
+  alarms_.cancel(room.key);
+  armAlarmTimer();
+}
+
+void RoomHost::armAlarmTimer() {
+  auto next = alarms_.next();
+  alarmTimer_.cancel();
+  if (!next || stopped_) return;
+  std::int64_t delay = std::max<std::int64_t>(0, *next - clock_.wallMs());
+  alarmTimer_.expires_after(std::chrono::milliseconds(delay));
+  alarmTimer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    fireDueAlarms();
+  });
+}
+
+void RoomHost::fireDueAlarms() {
+  for (auto& due : alarms_.takeDue(clock_.wallMs())) {
+    Room& room = activate(due.key);
+    room.firingAlarm = due.storedMs;
+    room.busy++;
+    turn_.run(room.handle, [&] { code_.alarm(room, room.alarmRetries); });
+  }
+  armAlarmTimer();
+}
+
+void RoomHost::alarmDone(std::uint32_t handle, bool ok) {
+  Room* room = rooms_.byHandle(handle);
+  if (!room || !room->firingAlarm) return;
+  if (room->busy > 0) room->busy--;
+  rooms_.touch(*room, clock_.monotonicMs());
+  std::int64_t fired = *room->firingAlarm;
+  room->firingAlarm.reset();
+  auto stored = storage_->getAlarm(room->key);
+  bool replaced = stored.ok() && stored->has_value() && **stored != fired;
+  if (ok || room->alarmRetries >= AlarmSchedule::kMaxRetries) {
+    if (!ok) {
+      log::error("onAlarm of " + room->key.party + "/" + room->key.room + " failed " +
+                 std::to_string(AlarmSchedule::kMaxRetries + 1) + " times; the alarm is dropped");
+    }
+    room->alarmRetries = 0;
+    if (!replaced && stored.ok() && stored->has_value()) (void)storage_->deleteAlarm(room->key);
+    return;
+  }
+  if (replaced) {
+    room->alarmRetries = 0;
+    return;
+  }
+  // At least once, as in Durable Objects: retry with exponential backoff.
+  std::int64_t backoff = AlarmSchedule::retryDelayMs(room->alarmRetries);
+  room->alarmRetries++;
+  alarms_.schedule(room->key, clock_.wallMs() + backoff, fired);
+  armAlarmTimer();
+}
+
+}  // namespace partyd::party

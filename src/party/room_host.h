@@ -1,0 +1,138 @@
+// RoomHost is where the rooms of one shard live. It owns their activation (one instance per id),
+// wake after hibernation, hibernation, eviction and reset; each room's one connection table; the
+// delivery of upgrades, requests, messages, closes and alarms to user code, each as a Turn run;
+// the alarm schedule and its retries; and the shard's storage. It calls user code only through
+// UserCode, and time only through a Clock, so its tests use a fake engine and a fake clock.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "http/session.h"
+#include "party/alarm_schedule.h"
+#include "party/room_registry.h"
+#include "party/turn.h"
+#include "party/user_code.h"
+#include "storage/storage.h"
+#include "ws/connection.h"
+
+namespace partyd::party {
+
+struct HostConfig {
+  std::int64_t idleTimeoutMs = 30'000;
+  std::int64_t hibernateAfterMs = 10'000;  // a hibernating room quiet this long drops its object
+  std::int64_t handlerBudgetMs = 30'000;   // a handler running longer is stopped
+  ws::ConnectionLimits wsLimits;
+};
+
+class RoomHost final : public ws::ConnectionOwner {
+ public:
+  RoomHost(boost::asio::io_context& io, std::unique_ptr<storage::Storage> storage,
+           UserCode& code, HostConfig config, Clock& clock = systemClock());
+  ~RoomHost() override;
+
+  // Arms the stored alarms (they fire even though their rooms are not live) and the sweep.
+  Result<void> start();
+  // Stops the timers and commits what is pending; sockets stay as they are.
+  void stop();
+
+  // ---- delivery (on the owning shard) ----
+  void upgrade(std::shared_ptr<http::Session> session, http::Request&& request,
+               const RoomKey& key);
+  void request(std::shared_ptr<http::Session> session, http::Request&& request,
+               const RoomKey& key);
+  // A party stub's fetch from another room (any shard); `reply` runs after the output gate.
+  void request(const RoomKey& key, InternalRequest request,
+               std::function<void(http::Response)> reply);
+
+  // ws::ConnectionOwner
+  void onWsMessage(std::uint64_t conn, ws::Opcode op, std::string_view payload) override;
+  void onWsReadBatch(bool begin) override { turn_.readBatch(begin); }
+  void onWsClosed(std::uint64_t conn, std::uint16_t code, std::string_view reason,
+                  bool clean) override;
+
+  // ---- what user code calls (through the natives) ----
+  Room* findRoom(std::uint32_t handle) { return rooms_.byHandle(handle); }
+  Socket* findSocket(std::uint64_t conn);
+  // onConnect finished: the 101 goes out (then a close, when `closeCode` is set).
+  void accept(std::uint64_t conn, std::uint16_t closeCode, std::string_view reason);
+  void respond(std::uint64_t req, http::Response response);
+  ws::SendStatus send(std::uint64_t conn, const ws::Frame& frame);
+  // Sends to every socket of the room but those in `exclude`; returns how many were dropped.
+  std::size_t broadcast(std::uint32_t room, const ws::Frame& frame,
+                        const std::vector<std::uint64_t>& exclude);
+  void close(std::uint64_t conn, std::uint16_t code, std::string_view reason);
+  void stash(std::uint64_t conn, std::string bytes);
+  void roomHibernated(std::uint32_t room);
+  void setCreatedHibernating(bool on) { createdHibernating_ = on; }
+  void setAlarm(Room& room, std::int64_t timeMs);
+  void deleteAlarm(Room& room);
+  void alarmDone(std::uint32_t room, bool ok);
+  storage::Storage& storage() { return *storage_; }
+  Turn& turn() { return turn_; }
+  Clock& clock() { return clock_; }
+  const HostConfig& config() const { return config_; }
+
+  // ---- lifecycle ----
+  // Drops every live room: sockets get `closeCode`, requests `status` (a reload of the code).
+  void resetAll(const std::string& why, std::uint16_t closeCode, unsigned status);
+  // Drops one room's object after a runaway handler: its requests get 500, its sockets 1011, and
+  // the next event builds a new object.
+  void resetRoom(std::uint32_t room, const std::string& why, std::uint16_t closeCode = 1011,
+                 unsigned status = 500);
+  // One sweep: evicts idle rooms, hibernates quiet ones, gives memory back when quiet.
+  void sweep();
+  void fireDueAlarms();
+  std::size_t roomCount() const { return rooms_.size(); }
+  std::size_t socketCount() const { return connRoom_.size(); }
+  std::uint64_t slowConsumerCloses() const { return slowConsumerCloses_; }
+
+ private:
+  Room& activate(const RoomKey& key);
+  void create(Room& room, std::optional<RestoredSockets> restore);
+  void wake(Room& room);
+  std::size_t evictIdle();
+  std::size_t hibernateQuiet();
+  void releaseMemoryIfQuiet();
+  void armSweep();
+  void armAlarmTimer();
+  Socket& attach(Room& room, std::uint64_t conn, Socket socket);
+  void detach(Room& room, std::uint64_t conn);
+  void noteSendStatus(std::uint64_t conn, ws::SendStatus status);
+  void deliver(Room& room, Reply reply, const http::Request* request,
+               const InternalRequest* internal);
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<storage::Storage> storage_;
+  UserCode& code_;
+  HostConfig config_;
+  Clock& clock_;
+  Turn turn_;
+  RoomRegistry rooms_;
+  AlarmSchedule alarms_;
+  // The room of each socket: sockets live in their Room; this finds them by handle.
+  std::unordered_map<std::uint64_t, std::uint32_t> connRoom_;
+  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, Reply>> requests_;
+  boost::asio::steady_timer sweepTimer_;
+  boost::asio::steady_timer alarmTimer_;
+  std::uint64_t nextConn_ = 1;
+  std::uint64_t nextRequest_ = 1;
+  std::uint64_t slowConsumerCloses_ = 0;
+  bool createdHibernating_ = false;
+  bool stopped_ = false;
+  // Quiet-time memory release: runs so far, and at the last sweep.
+  std::uint64_t runsAtLastSweep_ = 0;
+  bool memoryToRelease_ = false;
+  std::int64_t lastReleaseMs_ = 0;
+};
+
+}  // namespace partyd::party

@@ -1,0 +1,143 @@
+#include "party/turn.h"
+
+#include <boost/asio/post.hpp>
+
+#include "base/log.h"
+
+namespace partyd::party {
+
+namespace asio = boost::asio;
+
+Turn::Turn(asio::io_context& io, storage::Storage& storage, UserCode& code,
+           std::int64_t budgetMs)
+    : io_(io), storage_(storage), code_(code), budgetMs_(budgetMs) {
+  // This shard's info lines (one per request and connection) go out once per loop pass.
+  log::holdLines([this] { scheduleLogFlush(); });
+}
+
+Turn::~Turn() {
+  *alive_ = false;
+  log::flushHeld();
+  log::holdLines(nullptr);
+}
+
+void Turn::enter(std::uint32_t room) {
+  roomStack_.push_back(room_);
+  room_ = room;
+  ++depth_;
+  ++runs_;
+  code_.beginRun(budgetMs_);
+}
+
+void Turn::leave() {
+  const bool timedOut = code_.endRun();
+  const std::uint32_t room = room_;
+  room_ = roomStack_.back();
+  roomStack_.pop_back();
+  if (timedOut) {
+    code_.afterTimeout();
+    std::string why = "a handler ran longer than " + std::to_string(budgetMs_) +
+                      " ms and was stopped";
+    // Its JS state may be half updated: the room's object is dropped, as a Durable Object is
+    // reset. Not inside this run: the reset itself calls into user code.
+    if (onTimeout) {
+      asio::post(io_, [this, alive = alive_, room, why] {
+        if (*alive) onTimeout(room, why);
+      });
+    }
+  }
+  if (--depth_ == 0) end();
+}
+
+// The end of a run does not write at once: the commit and the writes happen once for every run
+// of this pass of the event loop, so a burst of messages costs one commit and one writev per
+// socket. Nothing leaves before the commit (the output gate).
+void Turn::end() {
+  if (readBatch_ > 0) {
+    outputHeld_ = true;  // readBatch(false) decides at the end of the read
+    return;
+  }
+  if (flushPosted_) return;
+  flushPosted_ = true;
+  asio::post(io_, [this, alive = alive_] {
+    if (!*alive) return;
+    flushPosted_ = false;
+    commitAndFlush();
+  });
+}
+
+// The messages of one socket read ran. Their output usually waits for the end of the loop pass,
+// so that a pass's runs share one commit and each socket gets one write. When that output is
+// frames for a single socket only (an echo, a reply to the sender), and nothing else waits,
+// nothing would be shared: it is written now, which saves the loop a second epoll_wait (W1).
+void Turn::readBatch(bool begin) {
+  if (begin) {
+    ++readBatch_;
+    return;
+  }
+  if (--readBatch_ > 0 || !outputHeld_) return;
+  outputHeld_ = false;
+  if (!flushPosted_ && outbox_.empty() && !storage_.dirty() && flushQueue_.size() <= 1) {
+    flushQueue_.flushAll();
+    return;
+  }
+  end();
+}
+
+void Turn::release(Reply reply, http::Response response) {
+  outbox_.emplace_back(std::move(reply), std::move(response));
+  if (depth_ == 0) end();
+}
+
+// Held log lines are written at the end of commitAndFlush when one is under way (its responses
+// log), and otherwise by a posted flush.
+void Turn::scheduleLogFlush() {
+  if (logFlushPosted_ || flushing_) return;
+  logFlushPosted_ = true;
+  asio::post(io_, [this, alive = alive_] {
+    if (!*alive) return;
+    logFlushPosted_ = false;
+    log::flushHeld();
+  });
+}
+
+void Turn::commitAndFlush() {
+  flushing_ = true;
+  if (storage_.dirty()) {
+    if (auto r = storage_.commit(); !r) {
+      ++commitFailures_;
+      log::error("storage commit failed, this turn's writes are lost: " + r.error().message);
+      storage_.rollback();
+    }
+  }
+  auto outbox = std::move(outbox_);
+  outbox_.clear();
+  for (auto& [reply, response] : outbox) {
+    if (reply.session) {
+      reply.session->respond(std::move(response));
+    } else if (reply.fn) {
+      reply.fn(std::move(response));
+    }
+  }
+  flushQueue_.flushAll();
+  runTasks();
+  flushing_ = false;
+  log::flushHeld();
+}
+
+// The engine's own tasks for this thread: GC steps and the memory reducer, and a few that run
+// user code (FinalizationRegistry callbacks), which get the handler budget like any other run.
+void Turn::runTasks() {
+  ++depth_;
+  code_.beginRun(budgetMs_);
+  code_.runTasks();
+  if (code_.endRun()) {
+    code_.afterTimeout();
+    log::error("a task running user code (a FinalizationRegistry callback?) ran longer than " +
+               std::to_string(budgetMs_) + " ms and was stopped");
+  }
+  --depth_;
+  if (!flushPosted_ && pendingOutput()) end();
+}
+
+}  // namespace partyd::party

@@ -1,0 +1,90 @@
+// Turn is the output gate in one place. Every call into user code is a run: arm the deadline,
+// call, drain microtasks, disarm. Runs leave frames (in the flush queue) and responses (in the
+// outbox); at the end of the loop pass the storage writes of every run of that pass commit in one
+// transaction, and only then do the responses and frames go out, one writev per socket. A run
+// stopped at its deadline is reported to onTimeout, which resets the room.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/session.h"
+#include "party/user_code.h"
+#include "storage/storage.h"
+#include "ws/connection.h"
+
+namespace partyd::party {
+
+// Where a response goes: a client's HTTP session, or another room's party-stub fetch.
+struct Reply {
+  std::shared_ptr<http::Session> session;
+  std::function<void(http::Response)> fn;
+};
+
+class Turn {
+ public:
+  Turn(boost::asio::io_context& io, storage::Storage& storage, UserCode& code,
+       std::int64_t budgetMs);
+  ~Turn();
+
+  // Runs `call` (which calls into user code) for `room` (0: none) as one run.
+  template <typename F>
+  void run(std::uint32_t room, F&& call) {
+    enter(room);
+    call();
+    leave();
+  }
+  bool running() const { return depth_ > 0; }
+  std::uint32_t room() const { return room_; }  // whose run this is, for console output
+  std::int64_t budgetMs() const { return budgetMs_; }
+  std::uint64_t runs() const { return runs_; }
+
+  ws::FlushQueue& flushQueue() { return flushQueue_; }
+  // Holds a response until the pass's commit.
+  void release(Reply reply, http::Response response);
+  // A socket's read begins or ends: output waits for the end of the read (see .cc).
+  void readBatch(bool begin);
+  // Schedules the commit and flush for the end of this loop pass.
+  void end();
+  // Commits the pass's writes, then lets its responses and frames out.
+  void commitAndFlush();
+  // The engine's own tasks, as a run of no room.
+  void runTasks();
+  bool pendingOutput() const {
+    return !flushQueue_.empty() || !outbox_.empty() || storage_.dirty();
+  }
+  std::size_t commitFailures() const { return commitFailures_; }
+
+  std::function<void(std::uint32_t room, const std::string& why)> onTimeout;
+
+ private:
+  void enter(std::uint32_t room);
+  void leave();
+  void scheduleLogFlush();
+
+  boost::asio::io_context& io_;
+  storage::Storage& storage_;
+  UserCode& code_;
+  std::int64_t budgetMs_;
+  ws::FlushQueue flushQueue_;
+  std::vector<std::pair<Reply, http::Response>> outbox_;
+  std::vector<std::uint32_t> roomStack_;
+  int depth_ = 0;
+  std::uint32_t room_ = 0;
+  std::uint64_t runs_ = 0;
+  std::size_t commitFailures_ = 0;
+  int readBatch_ = 0;
+  bool outputHeld_ = false;
+  bool flushPosted_ = false;
+  bool flushing_ = false;
+  bool logFlushPosted_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace partyd::party

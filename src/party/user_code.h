@@ -1,0 +1,81 @@
+// UserCode is the party layer's one window onto the user's JavaScript: build a room's object,
+// deliver an event to it, drop it, run a worker hook. api/ implements it with V8; the party tests
+// implement it with a fake that records calls. Every call happens inside a Turn run (see turn.h),
+// which brackets it with beginRun/endRun; none of these calls commits or writes anything itself.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "http/route.h"
+#include "http/session.h"
+#include "party/room.h"
+#include "ws/frame.h"
+
+namespace partyd::party {
+
+// A request that does not come from a socket: a party stub's fetch() from another room.
+struct InternalRequest {
+  std::string method, url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// A worker hook call: kind is "connect" (onBeforeConnect), "request" (onBeforeRequest), "fetch"
+// (static onFetch) or "cron" (onCron); `extra` is the cron expression.
+struct EdgeCall {
+  const char* kind;
+  std::string_view party, room;
+  const http::Request& request;
+  std::string_view extra;
+};
+
+// Sockets that a hibernated room kept open: (connection handle, the engine's stash of its id,
+// uri, tags and state).
+using RestoredSockets = std::vector<std::pair<std::uint64_t, std::string>>;
+
+class UserCode {
+ public:
+  virtual ~UserCode() = default;
+
+  // ---- one run of user code (the Turn brackets every event with these) ----
+  virtual void beginRun(std::int64_t budgetMs) = 0;  // arms the deadline
+  // Runs the microtasks the call left, then disarms; true when the run was stopped at its
+  // deadline (its JS state may be half updated).
+  virtual bool endRun() = 0;
+  virtual void afterTimeout() {}
+  // The engine's own queued tasks (GC steps, the memory reducer); run inside a run.
+  virtual void runTasks() {}
+  // Gives memory back to the system after rooms left; the shard is quiet.
+  virtual void releaseMemory() {}
+
+  // ---- events ----
+  // Builds the room's object: its constructor, then onStart (awaited by the runtime before other
+  // events). When it wakes (after hibernation or a reset) `restore` hands back the sockets it
+  // kept; for a new room there is none.
+  virtual void createRoom(const Room& room, std::optional<RestoredSockets> restore) = 0;
+  virtual void dropRoom(std::uint32_t room) = 0;
+  virtual void connect(const Room& room, std::uint64_t conn, std::string_view id,
+                       const http::Request& request) = 0;
+  virtual void message(const Room& room, std::uint64_t conn, ws::Opcode op,
+                       std::string_view payload) = 0;
+  virtual void close(const Room& room, std::uint64_t conn, std::uint16_t code,
+                     std::string_view reason, bool clean) = 0;
+  virtual void request(const Room& room, std::uint64_t req, const http::Request& request) = 0;
+  virtual void request(const Room& room, std::uint64_t req, const InternalRequest& request) = 0;
+  virtual void alarm(const Room& room, std::uint32_t retries) = 0;
+  // Asks the room's object to stash its sockets and confirm (RoomHost::roomHibernated); a room
+  // with queued events stays awake.
+  virtual void hibernate(const Room& room) = 0;
+
+  // ---- the edge ----
+  virtual void edge(std::uint64_t call, const EdgeCall& hook) = 0;
+  virtual void partyFetchDone(std::uint64_t call, const http::Response& response) = 0;
+};
+
+}  // namespace partyd::party

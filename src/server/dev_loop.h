@@ -1,0 +1,36 @@
+// The dev loop of `partyd dev DIR`, as `partykit dev` has it: read partykit.json, bundle the
+// parties with esbuild (and build `serve.build`), start a Server, then watch the project's own
+// files and swap each new build in (a failed build leaves the previous one serving) until SIGINT
+// or SIGTERM. cli/ parses the flags into DevOptions and calls runDev.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace partyd::server {
+
+struct DevOptions {
+  std::string dir = ".";
+  std::optional<unsigned short> port;
+  std::string address = "0.0.0.0";
+  std::size_t threads = 0;
+  std::optional<std::filesystem::path> persist;
+  bool noPersist = false;
+  bool syncFull = false;
+  std::int64_t idleTimeoutSec = 30;
+  std::int64_t handlerTimeoutMs = 30'000;
+  std::int64_t hibernateAfterMs = 10'000;
+  bool watch = true;
+  std::vector<std::pair<std::string, std::string>> vars;
+  std::vector<std::pair<std::string, std::string>> defines;
+};
+
+// Runs until a stop signal; returns the process exit status.
+int runDev(const DevOptions& f);
+
+}  // namespace partyd::server
