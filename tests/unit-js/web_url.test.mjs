@@ -141,7 +141,7 @@ describe("URL setters", () => {
     ["http://a/b#h", "hash", "x y", "http://a/b#x%20y"],
     ["http://a/b#h", "hash", "#", "http://a/b#"],
     ["http://a/b#h", "hash", "", "http://a/b"],
-    ["foo:opaque  #h", "hash", "", "foo:opaque"],
+    ["foo:opaque  #h", "hash", "", "foo:opaque %20"],
     ["http://a/", "href", "https://b/c", "https://b/c"],
   ];
   test("follow the state-override rules", () => {
@@ -230,6 +230,6 @@ describe("URLSearchParams", () => {
     assert.equal(url.searchParams.get("q"), "2");
     const opaque = new g.URL("foo:op  ?q");
     opaque.searchParams.delete("q");
-    assert.equal(opaque.href, "foo:op");
+    assert.equal(opaque.href, "foo:op %20");
   });
 });
