@@ -10,6 +10,8 @@
 #include "api/crypto_natives.h"
 #include "api/natives.h"
 #include "api/node_natives.h"
+#include "api/stream_natives.h"
+#include "api/web_natives.h"
 #include "base/log.h"
 
 namespace partyd::api {
@@ -80,6 +82,8 @@ Result<void> Runtime::start() {
   v8::Local<v8::Context> ctx = engine_->context();
   v8::Local<v8::Object> native = v8::Object::New(iso);
   installCryptoNatives(iso, ctx, native);
+  installWebNatives(iso, ctx, native);
+  installStreamNatives(iso, ctx, native);
   installNodeNatives(iso, ctx, native);
   if (!installRuntimeNatives(*this, iso, ctx, native) ||
       ctx->Global()->Set(ctx, str(iso, "__partyd_native"), native).IsNothing()) {

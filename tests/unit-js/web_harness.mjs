@@ -2,6 +2,7 @@
 // Timers never fire by themselves: tests call fireTimer() to step the fake loop.
 import { Buffer } from "node:buffer";
 import { randomFillSync, randomUUID } from "node:crypto";
+import { domainToASCII } from "node:url";
 import * as v8 from "node:v8";
 import { installWebApis } from "../../src/api/js/web/index.js";
 
@@ -23,6 +24,10 @@ export function makeFakeNative(realm = globalThis) {
       return [read, written];
     },
     utf8Decode: (u8, fatal) => new NodeTextDecoder("utf-8", { fatal, ignoreBOM: true }).decode(u8),
+    // partyd's ICU decoders and UTS #46 (web_natives.cc), here on Node's own ICU.
+    textDecoderOpen: (name, fatal) => new NodeTextDecoder(name, { fatal, ignoreBOM: true }),
+    textDecoderDecode: (decoder, u8, flush) => decoder.decode(u8, { stream: !flush }),
+    domainToASCII: (domain) => domainToASCII(domain) || null,
     serialize: (value) => {
       const b = v8.serialize(value);
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);

@@ -132,6 +132,74 @@ describe("web APIs in party code", { timeout: 30_000 }, () => {
     });
   });
 
+  test("TextDecoder: UTF-16 with BOM handling and streaming, legacy single- and multi-byte encodings, labels", async () => {
+    const r = await check("textDecoderEncodings");
+    const common = { ...r };
+    // What workerd 1.20240718 gets wrong (partyd follows the Encoding Standard; see
+    // docs/compatibility.md): windows-1252's 0x80 is "€" (workerd: U+0080), a lone UTF-16
+    // surrogate is U+FFFD (workerd: kept) and fatal throws on it (workerd: does not).
+    for (const key of ["windows1252", "utf16LoneSurrogate", "utf16Fatal"]) delete common[key];
+    assert.deepEqual(common, {
+      labels: ["utf-16le", "utf-16be", "windows-1252", "windows-1252", "gbk", "windows-1251", "iso-8859-2",
+        "koi8-r", "euc-kr"],
+      utf16le: "hi",
+      utf16be: "hi",
+      utf16KeepBom: 2,
+      utf16Odd: "h\ufffd",
+      streamed: ["", "h", "😀"],
+      windows1251: "При",
+      latin2: "Ąą",
+      shiftJis: "日本",
+      gbk: "中文",
+      big5: "中文",
+      eucKr: "한글",
+      eucJp: "日本",
+      iso2022jp: "日本",
+      replacement: "RangeError",
+      unknownLabel: "RangeError",
+    });
+    if (!IS_PARTYKIT) {
+      assert.equal(r.windows1252, "€Aé");
+      assert.equal(r.utf16LoneSurrogate, "\ufffdA");
+      assert.equal(r.utf16Fatal, "TypeError");
+    }
+  });
+
+  test("URL hosts: UTS #46 mapping, nontransitional ß, IDNA dots, joiners, bidi and disallowed code points", async () => {
+    assert.deepEqual(await check("urlHosts"), {
+      umlaut: "xn--bcher-kva.example",
+      sharpS: "xn--fa-hia.example",
+      fullwidth: "example.com",
+      ideographicStop: "xn--r8jz45g.xn--zckzah",
+      emoji: "xn--n3h.example",
+      zeroWidthJoiner: "TypeError",
+      replacementChar: "TypeError",
+      bidiMix: "TypeError",
+      softHyphen: "example.com",
+      percentEncoded: "xn--n3h.example",
+    });
+  });
+
+  test("URL '??a=b': the second '?' belongs to the first name of searchParams", async () => {
+    const r = await check("urlQueryAndRecord");
+    assert.equal(r.search, "??a=b&c=d");
+    assert.deepEqual(r.params, [["?a", "b"], ["c", "d"]]);
+    assert.equal(r.serialized, "%3Fa=b&c=d");
+  });
+
+  test("URLSearchParams(record): keys equal once lone surrogates become U+FFFD merge, first place, last value", {
+    skip: IS_PARTYKIT && "workerd 1.20240718 keeps lone surrogates in record keys (a declared difference)",
+  }, async () => {
+    const r = await check("urlQueryAndRecord");
+    assert.deepEqual(r.merged, [["\ufffdx", "3"], ["xx", "2"]]);
+    assert.equal(r.mergedText, "%EF%BF%BDx=3&xx=2");
+  });
+
+  test("formData() of a urlencoded body keeps a leading BOM (raw and percent-encoded)", async () => {
+    const pairs = [[[0xfeff, 116, 101, 115, 116], [0xfeff]], [[0xfeff, 120], [0xfeff]]];
+    assert.deepEqual(await check("formDataBom"), { request: pairs, response: pairs });
+  });
+
   test("structuredClone of Date, Map and Set", async () => {
     assert.deepEqual(await check("clone"), {
       distinct: true,

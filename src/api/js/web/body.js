@@ -5,7 +5,7 @@
 // A body record is { bytes, stream, used }: bytes are known up front for every init except a
 // ReadableStream, and the stream is made from them only when someone asks for `.body`.
 import { Blob, blobBytes } from "./blob.js";
-import { utf8DecodeLossy, utf8Encode } from "./encoding.js";
+import { utf8DecodeLossy, utf8DecodeWithoutBOM, utf8Encode } from "./encoding.js";
 import { FormData } from "./form_data.js";
 import { parseMultipart, serializeMultipart } from "./multipart.js";
 import {
@@ -115,8 +115,10 @@ function toFormData(bytes, contentType) {
     return parseMultipart(bytes, boundary);
   }
   if (mime?.essence === "application/x-www-form-urlencoded") {
+    // The urlencoded parser decodes its input without stripping a BOM: a leading U+FEFF is part
+    // of the first name.
     const formData = new FormData();
-    for (const [name, value] of parseFormUrlencoded(utf8DecodeLossy(bytes))) {
+    for (const [name, value] of parseFormUrlencoded(utf8DecodeWithoutBOM(bytes))) {
       formData.append(name, value);
     }
     return formData;

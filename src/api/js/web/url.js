@@ -8,7 +8,6 @@ import {
   serializeOrigin,
   serializePath,
   serializeURL,
-  stripTrailingSpacesFromOpaquePath,
 } from "./url_parser.js";
 import { USERINFO_SET, encodeString } from "./url_percent.js";
 import { createBoundSearchParams, resetSearchParams } from "./url_search_params.js";
@@ -37,7 +36,6 @@ export class URL {
     this.#url = parsed;
     this.#searchParams = createBoundSearchParams(parsed.query ?? "", (query) => {
       this.#url.query = query;
-      if (query === null) stripTrailingSpacesFromOpaquePath(this.#url);
     });
   }
 
@@ -143,7 +141,6 @@ export class URL {
     if (value === "") {
       this.#url.query = null;
       resetSearchParams(this.#searchParams, "");
-      stripTrailingSpacesFromOpaquePath(this.#url);
       return;
     }
     const input = value.startsWith("?") ? value.slice(1) : value;
@@ -165,7 +162,6 @@ export class URL {
     value = toUSVString(value);
     if (value === "") {
       this.#url.fragment = null;
-      stripTrailingSpacesFromOpaquePath(this.#url);
       return;
     }
     this.#url.fragment = "";

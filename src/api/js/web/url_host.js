@@ -1,8 +1,8 @@
 // Host parsing and serialisation for the URL Standard: domains (via domain to ASCII), IPv4 in
 // all its legacy forms (hex, octal, fewer than four parts), IPv6 with compression and embedded
 // IPv4, and opaque hosts of non-special URLs. parseHost() returns the serialised host or null.
+import { native } from "./native.js";
 import { C0_CONTROL_SET, decodeString, encodeString } from "./url_percent.js";
-import { domainToASCII } from "./punycode.js";
 
 const kForbiddenHost = /[\x00\t\n\r #/:<>?@[\\\]^|]/;
 const kForbiddenDomain = /[\x00-\x20#%/:<>?@[\\\]^|\x7f]/;
@@ -25,6 +25,19 @@ export function parseHost(input, isOpaque) {
     return address === null ? null : serializeIPv4(address);
   }
   return ascii;
+}
+
+// The URL Standard's domain to ASCII with beStrict false. An ASCII domain is only lower-cased:
+// its "xn--" labels pass through unvalidated, as the web-platform-tests tables expect
+// (toascii.json: "xn--a" and "xn--1ug.example" stay as they are). Anything else goes through
+// UTS #46 ToASCII (ICU, in web_natives.cc). Returns null on failure or an empty result.
+const kAsciiOnly = /^[\x00-\x7f]*$/;
+
+export function domainToASCII(domain) {
+  if (kAsciiOnly.test(domain)) {
+    return domain === "" ? null : domain.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+  }
+  return native.domainToASCII(domain);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -479,6 +479,11 @@ export function parseURL(input, base = null, url = null, stateOverride = null) {
         } else if (c === 0x23) {
           url.fragment = "";
           state = State.FRAGMENT;
+        } else if (c === 0x20) {
+          // A space just before the query or fragment is encoded, so that removing them later
+          // leaves no trailing space in the path.
+          const next = cps[pointer + 1];
+          url.path += next === 0x3f || next === 0x23 ? "%20" : " ";
         } else if (c !== EOF) {
           url.path += encodeCodePoint(c, C0_CONTROL_SET);
         }
@@ -557,9 +562,3 @@ export function serializeOrigin(url) {
   }
 }
 
-// The URL Standard's "potentially strip trailing spaces from an opaque path", used by setters
-// that remove the query or fragment.
-export function stripTrailingSpacesFromOpaquePath(url) {
-  if (!hasOpaquePath(url) || url.fragment !== null || url.query !== null) return;
-  url.path = url.path.replace(/ +$/, "");
-}

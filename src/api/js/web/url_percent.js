@@ -17,7 +17,7 @@ export const C0_CONTROL_SET = c0;
 export const FRAGMENT_SET = makeSet(c0, ' "<>`');
 export const QUERY_SET = makeSet(c0, ' "#<>');
 export const SPECIAL_QUERY_SET = makeSet(QUERY_SET, "'");
-export const PATH_SET = makeSet(QUERY_SET, "?`{}");
+export const PATH_SET = makeSet(QUERY_SET, "?^`{}");
 export const USERINFO_SET = makeSet(PATH_SET, "/:;=@[\\]^|");
 export const COMPONENT_SET = makeSet(USERINFO_SET, "$%&+,");
 export const FORM_SET = makeSet(COMPONENT_SET, "!'()~");

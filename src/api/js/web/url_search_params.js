@@ -51,12 +51,16 @@ export class URLSearchParams {
           this.#list.push([toUSVString(items[0]), toUSVString(items[1])]);
         }
       } else {
+        // record<USVString, USVString>: keys that become equal once lone surrogates are replaced
+        // are one entry, at the first one's place, with the last one's value.
+        const record = new Map();
         for (const key of Reflect.ownKeys(init)) {
           if (typeof key === "symbol") continue;
           const desc = Reflect.getOwnPropertyDescriptor(init, key);
           if (desc === undefined || !desc.enumerable) continue;
-          this.#list.push([toUSVString(key), toUSVString(init[key])]);
+          record.set(toUSVString(key), toUSVString(init[key]));
         }
+        for (const [name, value] of record) this.#list.push([name, value]);
       }
     } else {
       let text = toUSVString(init);
@@ -167,7 +171,10 @@ makeEnumerable(URLSearchParams, [
 
 // For URL: a URLSearchParams over `query` that reports changes through `onUpdate`.
 export function createBoundSearchParams(query, onUpdate) {
-  const params = new URLSearchParams(query);
+  // The query as it is: the constructor would drop a leading "?", which belongs to the query
+  // here (a URL "??a=b" has the name "?a").
+  const params = new URLSearchParams();
+  internals.setList(params, parseFormUrlencoded(query));
   internals.bind(params, onUpdate);
   return params;
 }

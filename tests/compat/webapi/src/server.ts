@@ -381,6 +381,99 @@ const checks: Record<string, (req: Party.Request) => unknown | Promise<unknown>>
     const b = p.now();
     return { has: true, number: typeof a, monotonic: b >= a };
   },
+  // ---- TextDecoder beyond UTF-8, URL host processing, urlencoded edge cases ----
+  textDecoderEncodings() {
+    const decode = (label: string, bytes: number[], options?: TextDecoderOptions) =>
+      new TextDecoder(label, options).decode(new Uint8Array(bytes));
+    const le = new TextDecoder("utf-16le");
+    const streamed = [le.decode(new Uint8Array([0xff, 0xfe, 0x68]), { stream: true }),
+      le.decode(new Uint8Array([0x00, 0x3d, 0xd8]), { stream: true }),
+      le.decode(new Uint8Array([0x00, 0xde]))];
+    return {
+      labels: ["utf-16", " UTF-16BE\n", "\tlatin1", "ascii", "gb2312", "cp1251", "iso-8859-2", "koi8-r",
+        "euc-kr"].map((label) => new TextDecoder(label).encoding),
+      utf16le: decode("utf-16le", [0xff, 0xfe, 0x68, 0x00, 0x69, 0x00]),
+      utf16be: decode("utf-16be", [0xfe, 0xff, 0x00, 0x68, 0x00, 0x69]),
+      utf16KeepBom: decode("utf-16le", [0xff, 0xfe, 0x68, 0x00], { ignoreBOM: true }).length,
+      utf16Odd: decode("utf-16le", [0x68, 0x00, 0x69]),
+      utf16LoneSurrogate: decode("utf-16le", [0x3d, 0xd8, 0x41, 0x00]),
+      utf16Fatal: (() => {
+        try {
+          decode("utf-16le", [0x3d, 0xd8], { fatal: true });
+          return "no error";
+        } catch (e) {
+          return (e as Error).name;
+        }
+      })(),
+      streamed,
+      windows1252: decode("windows-1252", [0x80, 0x41, 0xe9]),
+      windows1251: decode("windows-1251", [0xcf, 0xf0, 0xe8]),
+      latin2: decode("iso-8859-2", [0xa1, 0xb1]),
+      shiftJis: decode("shift_jis", [0x93, 0xfa, 0x96, 0x7b]),
+      gbk: decode("gbk", [0xd6, 0xd0, 0xce, 0xc4]),
+      big5: decode("big5", [0xa4, 0xa4, 0xa4, 0xe5]),
+      eucKr: decode("euc-kr", [0xc7, 0xd1, 0xb1, 0xdb]),
+      eucJp: decode("euc-jp", [0xc6, 0xfc, 0xcb, 0xdc]),
+      iso2022jp: decode("iso-2022-jp", [0x1b, 0x24, 0x42, 0x46, 0x7c, 0x4b, 0x5c, 0x1b, 0x28, 0x42]),
+      replacement: (() => {
+        try {
+          new TextDecoder("iso-2022-kr");
+          return "no error";
+        } catch (e) {
+          return (e as Error).name;
+        }
+      })(),
+      unknownLabel: (() => {
+        try {
+          new TextDecoder("utf-8\u00a0");
+          return "no error";
+        } catch (e) {
+          return (e as Error).name;
+        }
+      })(),
+    };
+  },
+  urlHosts() {
+    const host = (input: string) => {
+      try {
+        return new URL(input).host;
+      } catch (e) {
+        return (e as Error).name;
+      }
+    };
+    return {
+      umlaut: host("http://Bücher.example/"),
+      sharpS: host("http://faß.example/"),
+      fullwidth: host("http://ｅｘａｍｐｌｅ．com/"),
+      ideographicStop: host("http://例え。テスト/"),
+      emoji: host("http://☃.example/"),
+      zeroWidthJoiner: host("http://a\u200db.example/"),
+      replacementChar: host("http://\ufffd.example/"),
+      bidiMix: host("http://\u05d0a.example/"),
+      softHyphen: host("http://ex\u00adample.com/"),
+      percentEncoded: host("http://%E2%98%83.example/"),
+    };
+  },
+  urlQueryAndRecord() {
+    const url = new URL("??a=b&c=d", "http://example.org/foo/bar");
+    const merged = new URLSearchParams({ "\uD835x": "1", xx: "2", "\uD83Dx": "3" });
+    return {
+      search: url.search,
+      params: [...url.searchParams],
+      serialized: url.searchParams.toString(),
+      merged: [...merged],
+      mergedText: merged.toString(),
+    };
+  },
+  async formDataBom() {
+    const body = "\ufefftest=\ufeff&%EF%BB%BFx=%EF%BB%BF";
+    const headers = { "content-type": "application/x-www-form-urlencoded" };
+    const fromRequest = await new Request("http://example.com/", { method: "POST", body, headers }).formData();
+    const fromResponse = await new Response(body, { headers }).formData();
+    const codes = (fd: FormData) => [...fd].map(([k, v]) => [[...k].map((c) => c.charCodeAt(0)),
+      [...(v as string)].map((c) => c.charCodeAt(0))]);
+    return { request: codes(fromRequest), response: codes(fromResponse) };
+  },
   // ---- Blob, FormData, streams ----
   async formData(req) {
     const fd = new FormData();
