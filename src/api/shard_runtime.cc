@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "api/crypto_natives.h"
+#include "api/stream_natives.h"
 #include "api/node_natives.h"
 #include "base/random.h"
 #include "storage/shard_files.h"
@@ -112,6 +113,7 @@ Result<void> ShardRuntime::start() {
   v8::Local<v8::Object> native = v8::Object::New(iso);
   installNatives(native);
   installCryptoNatives(iso, ctx, native);
+  installStreamNatives(iso, ctx, native);
   installNodeNatives(iso, ctx, native);
   httpClient_ = std::make_unique<net::HttpClient>(shard_.io());
   wsClient_ = std::make_unique<ws::WsClient>(shard_.io());
