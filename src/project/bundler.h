@@ -11,7 +11,10 @@
 //   - It may define globalThis.__partyd_modules["node:<name>"] / ["cloudflare:<name>"] to supply
 //     built-in modules (builtin_shims.h); any other use of them throws a clear Error.
 //   - process.env.<KEY> for each Config::envFileVars key, and the defines of Config::define, are
-//     compiled in; PARTYKIT_HOST is a string constant.
+//     compiled in; PARTYKIT_HOST is a string constant; process.env.NODE_ENV is "development"
+//     ("production" when minified), as esbuild has it for partykit's browser platform.
+//   - A free `process` in any module is the runtime's node:process (injected, as partykit's
+//     inject-process.js does), and the envFileVars are copied into its `env` before user code.
 //   - `.bin` imports are Uint8Array (esbuild's binary loader), where workerd gives an ArrayBuffer;
 //     `.txt` and `.html` are strings; `.json` is the parsed value.
 #pragma once

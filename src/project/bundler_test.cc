@@ -271,6 +271,44 @@ export default { host: PARTYKIT_HOST, feature: FEATURE, secret: process.env.SECR
             "example.test:8080 true s3cret\n");
 }
 
+TEST(Bundler, AFreeProcessIsTheInjectedNodeProcessWithDotEnvInItsEnv) {
+  TempDir dir;
+  // A CommonJS module that, like React's entry point, reads process.env.NODE_ENV when it loads.
+  dir.write("src/react_like.cjs", R"JS(
+module.exports = process.env.NODE_ENV === "production" ? "prod build" : "dev build";
+)JS");
+  dir.write("src/server.ts", R"TS(
+import build from "./react_like.cjs";
+import nodeProcess from "node:process";
+const key = "DASH-KEY";
+export default {
+  build,
+  same: process === nodeProcess,
+  dashed: process.env[key],
+  secret: process.env.SECRET,
+  nodeEnv: process.env.NODE_ENV,
+};
+)TS");
+  Config config = projectConfig(dir);
+  config.envFileVars = {{"SECRET", "s3cret"}, {"DASH-KEY", "dash"}};
+  auto result = bundle(config, optionsFor(dir));
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  SKIP_WITHOUT_NODE();
+  const std::string probe =
+      "const m = parties.main;\n"
+      "console.log(m.build, m.same, m.dashed, m.secret, m.nodeEnv);\n";
+  const std::string prelude =
+      "globalThis.__partyd_modules = { 'node:process': { env: {} } };\n";
+  EXPECT_EQ(runInNode(dir, *result, probe, prelude), "dev build true dash s3cret development\n");
+
+  BundleOptions minified = optionsFor(dir);
+  minified.minify = true;
+  result = bundle(config, minified);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(runInNode(dir, *result, probe, prelude),
+            "prod build true dash s3cret production\n");
+}
+
 TEST(Bundler, TextAndJsonImportsUseTheirLoaders) {
   TempDir dir;
   dir.write("src/page.html", "<h1>hi</h1>\n");

@@ -14,7 +14,7 @@ describe("globals", () => {
   });
 
   test("navigator.userAgent and performance", () => {
-    assert.equal(g.navigator.userAgent, "partyd");
+    assert.equal(g.navigator.userAgent, "Cloudflare-Workers");
     native.clock = 1234.5;
     assert.equal(g.performance.now(), 1234.5);
     assert.ok(Math.abs(g.performance.timeOrigin - (Date.now() - 1000)) < 1000);
@@ -423,5 +423,53 @@ describe("crypto", () => {
       name: "TypeError",
       message: "crypto.subtle.digest is not supported yet by partyd",
     });
+  });
+});
+
+describe("structuredClone edges (issue 13)", () => {
+  test("a Blob or File anywhere in the value is a DataCloneError, not a plain object", () => {
+    for (const value of [new g.Blob(["x"]), { list: [new g.File(["x"], "f.txt")] }, new Map([[1, new g.Blob()]])]) {
+      assert.throws(() => g.structuredClone(value), (e) => e instanceof g.DOMException && e.name === "DataCloneError");
+    }
+  });
+
+  test("an exception thrown by a getter is rethrown as it is", () => {
+    const thrown = new RangeError("from getter");
+    assert.throws(() => g.structuredClone({ get x() { throw thrown; } }), (e) => e === thrown);
+  });
+
+  test("transfer detaches the listed buffers; a non-buffer or a repeat is a DataCloneError", () => {
+    const buf = new Uint8Array([1, 2]).buffer;
+    const copy = g.structuredClone({ buf }, { transfer: [buf] });
+    assert.equal(buf.byteLength, 0);
+    assert.deepEqual([...new Uint8Array(copy.buf)], [1, 2]);
+    const other = new ArrayBuffer(1);
+    assert.throws(() => g.structuredClone(other, { transfer: [other, other] }), { name: "DataCloneError" });
+    assert.throws(() => g.structuredClone(1, { transfer: [{}] }), { name: "DataCloneError" });
+  });
+
+  test("global constructors carry their own names, whatever the bundler called them", () => {
+    assert.equal(g.DOMException.name, "DOMException");
+    assert.equal(new g.DOMException("m").constructor.name, "DOMException");
+    assert.equal(Object.prototype.toString.call(new g.DOMException("m")), "[object DOMException]");
+  });
+});
+
+describe("workerd's additions (issue 13)", () => {
+  test("scheduler.wait resolves through a timer and rejects when its signal aborts", async () => {
+    const before = new Set(native.timers.keys());
+    const waiting = g.scheduler.wait(25);
+    const [id] = [...native.timers.keys()].filter((k) => !before.has(k));
+    assert.equal(native.timers.get(id), 25);
+    fireTimer(id);
+    assert.equal(await waiting, undefined);
+    const controller = new g.AbortController();
+    const aborted = g.scheduler.wait(1000, { signal: controller.signal });
+    controller.abort(new Error("stop"));
+    await assert.rejects(aborted, /stop/);
+  });
+
+  test("crypto.DigestStream rejects unknown algorithms with NotSupportedError", () => {
+    assert.throws(() => new g.crypto.DigestStream("NOPE"), { name: "NotSupportedError" });
   });
 });

@@ -33,6 +33,24 @@ export function makeFakeNative(realm = globalThis) {
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
     },
     deserialize: (ab) => v8.deserialize(Buffer.from(ab)),
+    // Node's structuredClone stands in for partyd's (src/api/stream_natives.cc): a clone error
+    // becomes what makeError builds, anything else (a getter's exception) passes through.
+    cloneValue: (value, transfer, makeError) => {
+      try {
+        return structuredClone(value, { transfer });
+      } catch (e) {
+        if (e?.name === "DataCloneError") throw makeError(e.message);
+        throw e;
+      }
+    },
+    arrayBufferDetached: (ab) => {
+      try {
+        new Uint8Array(ab);
+        return false;
+      } catch {
+        return true;
+      }
+    },
     randomFill: (u8) => void randomFillSync(u8),
     randomUUID: () => randomUUID(),
     now: () => fake.clock,

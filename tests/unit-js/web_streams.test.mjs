@@ -263,3 +263,50 @@ describe("pipes and TransformStream", () => {
     assert.equal(decoded.join(""), text);
   });
 });
+
+describe("BYOB requests (issue 13)", () => {
+  test("pull sees the reader's view as controller.byobRequest and answers with respond()", async () => {
+    let seen = null;
+    const stream = new g.ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        const request = controller.byobRequest;
+        seen = request.view.byteLength;
+        assert.equal(controller.byobRequest, request); // one object until answered
+        request.view.set([1, 2, 3]);
+        request.respond(3);
+        assert.equal(controller.byobRequest, null);
+        controller.close();
+      },
+    });
+    const reader = stream.getReader({ mode: "byob" });
+    const { value } = await reader.read(new Uint8Array(8));
+    assert.equal(seen, 8);
+    assert.deepEqual([...value], [1, 2, 3]);
+    assert.equal((await reader.read(new Uint8Array(2))).done, true);
+  });
+
+  test("respondWithNewView copies a view of another buffer into the request", async () => {
+    const stream = new g.ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        controller.byobRequest.respondWithNewView(new Uint8Array([7, 8]));
+      },
+    });
+    const { value } = await stream.getReader({ mode: "byob" }).read(new Uint8Array(4));
+    assert.deepEqual([...value], [7, 8]);
+  });
+
+  test("with bytes queued, or for a default reader, there is no byobRequest", async () => {
+    const requests = [];
+    const stream = new g.ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        requests.push(controller.byobRequest);
+        controller.enqueue(new Uint8Array([1]));
+      },
+    });
+    await stream.getReader().read();
+    assert.deepEqual(requests, [null]);
+  });
+});

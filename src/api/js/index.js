@@ -8,11 +8,13 @@ import { createEntry } from "./party.js";
 import { createFetch } from "./fetch.js";
 import { installNodeModules } from "./node/index.js";
 import { resetAsyncContext } from "./node/async_context.js";
+import { installPolyfills } from "./polyfills.js";
 
 const native = globalThis.__partyd_native;
 delete globalThis.__partyd_native;
 
 installWebApis(globalThis, native);
+installPolyfills(); // after structuredClone exists: core-js's ArrayBuffer.transfer is built on it
 setSubtle(createSubtle(native));
 installNodeModules(globalThis);
 const hidden = (value) => ({ value, writable: true, configurable: true });
@@ -35,6 +37,7 @@ Object.defineProperty(globalThis, "__partyd_wasm", {
 const WebSocket = createWebSocketClass(native, {
   EventTarget, MessageEvent, CloseEvent, Event, ErrorEvent, defineEventHandler,
 });
+Object.defineProperty(WebSocket, "name", { value: "WebSocket", configurable: true }); // not WebSocket3
 Object.defineProperty(globalThis, "WebSocket", hidden(WebSocket));
 
 globalThis.__partyd_entry = {

@@ -64,6 +64,22 @@ export class SubtleCrypto {
     this.#native = native;
   }
 
+  // workerd's extension: compares two buffers in time that depends only on their length.
+  timingSafeEqual(a, b) {
+    requireArgs(arguments.length, 2, "SubtleCrypto.timingSafeEqual");
+    const viewOf = (value) => {
+      if (value instanceof ArrayBuffer) return new Uint8Array(value);
+      if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+      throw new TypeError("SubtleCrypto.timingSafeEqual: arguments must be ArrayBuffers or views");
+    };
+    const x = viewOf(a);
+    const y = viewOf(b);
+    if (x.byteLength !== y.byteLength) {
+      throw new TypeError("Input buffers must have the same byte length.");
+    }
+    return this.#native.nodeTimingSafeEqual(x, y);
+  }
+
   digest(algorithm, data) {
     return run(() => {
       requireArgs(arguments.length, 2, "SubtleCrypto.digest");
@@ -229,7 +245,7 @@ export class SubtleCrypto {
 defineToStringTag(SubtleCrypto);
 makeEnumerable(SubtleCrypto, [
   "encrypt", "decrypt", "sign", "verify", "digest", "generateKey", "deriveKey", "deriveBits",
-  "importKey", "exportKey", "wrapKey", "unwrapKey",
+  "importKey", "exportKey", "wrapKey", "unwrapKey", "timingSafeEqual",
 ]);
 
 // deriveBits' `length`: [EnforceRange] unsigned long.

@@ -12,6 +12,8 @@ import {
 } from "./util.js";
 
 let bytesOf;
+let hasBytes;
+let blobsMade = 0;
 
 // A type is kept only if it is printable ASCII; it is lowercased, as the spec says.
 function normalizeType(type) {
@@ -55,6 +57,7 @@ export class Blob {
     // Every chunk is a fresh copy or another Blob's immutable bytes, so sharing is safe.
     this.#bytes = chunks.length === 0 ? new Uint8Array(0) : concatBytes(chunks);
     this.#type = options?.type === undefined ? "" : normalizeType(options.type);
+    blobsMade++;
   }
 
   get size() {
@@ -97,6 +100,7 @@ export class Blob {
 
   static {
     bytesOf = (blob) => blob.#bytes;
+    hasBytes = (value) => #bytes in value;
   }
 }
 defineToStringTag(Blob);
@@ -105,6 +109,16 @@ makeEnumerable(Blob, ["size", "type", "slice", "text", "arrayBuffer", "bytes", "
 // The bytes behind a Blob (shared, never to be mutated).
 export function blobBytes(blob) {
   return bytesOf(blob);
+}
+
+// Whether `value` is a Blob or File, without touching its properties.
+export function isBlob(value) {
+  return typeof value === "object" && value !== null && hasBytes(value);
+}
+
+// How many Blobs this context has made: structuredClone looks for them only once there are any.
+export function blobCount() {
+  return blobsMade;
 }
 
 export class File extends Blob {

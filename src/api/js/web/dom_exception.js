@@ -66,7 +66,7 @@ export class DOMException {
   }
 }
 Object.setPrototypeOf(DOMException.prototype, Error.prototype);
-defineToStringTag(DOMException);
+defineToStringTag(DOMException, "DOMException");
 makeEnumerable(DOMException, ["name", "message", "code"]);
 kLegacyCodes.forEach(([constant], i) => {
   const desc = { value: i + 1, enumerable: true };

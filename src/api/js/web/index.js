@@ -33,6 +33,7 @@ import {
   ReadableByteStreamController,
   ReadableStream,
   ReadableStreamBYOBReader,
+  ReadableStreamBYOBRequest,
   ReadableStreamDefaultController,
   ReadableStreamDefaultReader,
 } from "./readable_stream.js";
@@ -44,6 +45,10 @@ import {
 import { TransformStream, TransformStreamDefaultController } from "./transform_stream.js";
 import { ByteLengthQueuingStrategy, CountQueuingStrategy } from "./stream_common.js";
 import { TextDecoderStream, TextEncoderStream } from "./encoding_streams.js";
+import { CompressionStream, DecompressionStream } from "./compression.js";
+import { DigestStream } from "./digest_stream.js";
+import { Scheduler } from "./scheduler.js";
+import { URLPattern } from "urlpattern-polyfill/urlpattern";
 
 export { fireTimer } from "./timers.js";
 export { makeRequest } from "./request.js";
@@ -54,9 +59,10 @@ export { setSubtle } from "./crypto.js";
 export { inspect } from "./inspect.js";
 export { format, reportException } from "./console.js";
 
+// workerd's navigator: code that sniffs the user agent finds what it finds on Cloudflare.
 class Navigator {
   get userAgent() {
-    return "partyd";
+    return "Cloudflare-Workers";
   }
 }
 Object.defineProperty(Navigator.prototype, Symbol.toStringTag, {
@@ -73,9 +79,11 @@ export function installWebApis(global, natives) {
     Blob,
     ByteLengthQueuingStrategy,
     CloseEvent,
+    CompressionStream,
     CountQueuingStrategy,
     CustomEvent,
     DOMException,
+    DecompressionStream,
     ErrorEvent,
     Event,
     EventTarget,
@@ -97,6 +105,7 @@ export function installWebApis(global, natives) {
     TransformStream,
     TransformStreamDefaultController,
     URL,
+    URLPattern,
     URLSearchParams,
     WritableStream,
     WritableStreamDefaultController,
@@ -115,7 +124,20 @@ export function installWebApis(global, natives) {
     crypto: new Crypto(),
     navigator: new Navigator(),
     performance: new Performance(),
+    scheduler: new Scheduler(),
   };
-  for (const [name, value] of Object.entries(globals)) defineValue(global, name, value);
+  Object.defineProperty(Crypto.prototype, "DigestStream", {
+    value: DigestStream,
+    writable: true,
+    configurable: true,
+  });
+  for (const [name, value] of Object.entries(globals)) {
+    // The bundler may rename a class that shares its name with a global (DOMException2): the
+    // global's constructor carries the name party code expects.
+    if (typeof value === "function" && value.name !== name) {
+      Object.defineProperty(value, "name", { value: name, configurable: true });
+    }
+    defineValue(global, name, value);
+  }
   return global;
 }

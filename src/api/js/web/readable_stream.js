@@ -1,8 +1,9 @@
 // ReadableStream (WHATWG Streams) with its default and BYOB readers, default and byte
 // controllers, tee(), async iteration and ReadableStream.from(). The algorithms work on a plain
 // per-stream state record (reachable only through a private field), so readers and controllers
-// share it without exposing internals. Byte streams queue copies of the enqueued bytes; the
-// controller's byobRequest is always null, so sources simply enqueue.
+// share it without exposing internals. Byte streams queue copies of the enqueued bytes; while a
+// BYOB read waits and nothing is queued, the controller's byobRequest offers the reader's view,
+// which the source fills and answers with respond(n) or respondWithNewView(view).
 import {
   deferred,
   dequeueValue,
@@ -61,7 +62,8 @@ function closeStream(rs) {
   reader.closed.resolve(undefined);
   for (const request of reader.readRequests.splice(0)) request.close();
   for (const request of reader.readIntoRequests.splice(0)) {
-    request.resolve({ value: viewOf(request, 0), done: true });
+    request.byobRequest?.invalidate();
+    request.resolve({ value: viewOf(request, request.filled), done: true });
   }
 }
 
@@ -73,7 +75,10 @@ function errorStream(rs, error) {
   reader.closed.reject(error);
   markHandled(reader.closed.promise);
   for (const request of reader.readRequests.splice(0)) request.error(error);
-  for (const request of reader.readIntoRequests.splice(0)) request.reject(error);
+  for (const request of reader.readIntoRequests.splice(0)) {
+    request.byobRequest?.invalidate();
+    request.reject(error);
+  }
 }
 
 function cancelStream(rs, reason) {
@@ -229,6 +234,8 @@ function serveReadIntoRequests(rs) {
   if (reader === null) return;
   while (reader.readIntoRequests.length > 0 && rs.queue.length > 0) {
     const request = reader.readIntoRequests[0];
+    request.byobRequest?.invalidate();
+    request.byobRequest = undefined;
     fillFromQueue(rs, request);
     if (request.filled < request.elementSize) return;
     reader.readIntoRequests.shift();
@@ -280,6 +287,92 @@ function byobRead(reader, view) {
   return request.promise;
 }
 
+// The BYOB request a byte controller offers: the head read-into request while no bytes are
+// queued to fill it. One ReadableStreamBYOBRequest per read request, until it is answered.
+function currentByobRequest(rs) {
+  const head = rs.reader?.readIntoRequests?.[0];
+  if (head === undefined || rs.queue.length > 0 || rs.state !== "readable") return null;
+  head.byobRequest ??= new ReadableStreamBYOBRequest(kCreate, rs, head);
+  return head.byobRequest;
+}
+
+function respondToRequest(rs, request, bytesWritten) {
+  const reader = rs.reader;
+  if (reader === null || reader.readIntoRequests[0] !== request) {
+    throw new TypeError("This BYOB request has already been answered");
+  }
+  const room = request.view.byteLength - request.filled;
+  if (rs.state === "closed") {
+    if (bytesWritten !== 0) throw new TypeError("bytesWritten must be 0 when the stream is closed");
+  } else if (bytesWritten === 0) {
+    throw new TypeError("bytesWritten must be greater than 0 when the stream is readable");
+  } else if (bytesWritten > room) {
+    throw new RangeError("bytesWritten out of range");
+  }
+  request.filled += bytesWritten;
+  request.byobRequest?.invalidate();
+  if (rs.state === "closed") {
+    reader.readIntoRequests.shift();
+    request.resolve({ value: viewOf(request, request.filled - (request.filled % request.elementSize)), done: true });
+    return;
+  }
+  if (request.filled < request.elementSize) return;
+  reader.readIntoRequests.shift();
+  const usable = request.filled - (request.filled % request.elementSize);
+  const rest = request.filled - usable;
+  if (rest > 0) {
+    const { view } = request;
+    const tail = new Uint8Array(view.buffer, view.byteOffset + usable, rest);
+    enqueueValueWithSize(rs, new Uint8Array(tail), rest);
+  }
+  request.resolve({ value: viewOf(request, usable), done: false });
+  callPullIfNeeded(rs);
+}
+
+export class ReadableStreamBYOBRequest {
+  #rs;
+  #request;
+  #view;
+
+  constructor(token, rs, request) {
+    if (token !== kCreate) illegalConstructor();
+    this.#rs = rs;
+    this.#request = request;
+    const { view } = request;
+    this.#view = new Uint8Array(view.buffer, view.byteOffset + request.filled,
+      view.byteLength - request.filled);
+  }
+
+  invalidate() {
+    this.#rs = null;
+    this.#view = null;
+  }
+
+  get view() {
+    return this.#view;
+  }
+
+  respond(bytesWritten) {
+    if (this.#rs === null) throw new TypeError("This BYOB request has already been answered");
+    const n = Number(bytesWritten);
+    if (!Number.isInteger(n) || n < 0) throw new TypeError("bytesWritten must be a non-negative integer");
+    respondToRequest(this.#rs, this.#request, n);
+  }
+
+  respondWithNewView(view) {
+    if (this.#rs === null) throw new TypeError("This BYOB request has already been answered");
+    if (!ArrayBuffer.isView(view)) throw new TypeError("respondWithNewView needs an ArrayBufferView");
+    const target = this.#view;
+    if (view.buffer !== target.buffer || view.byteOffset !== target.byteOffset) {
+      if (view.byteLength > target.byteLength) throw new RangeError("The view is larger than the request");
+      target.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    }
+    respondToRequest(this.#rs, this.#request, view.byteLength);
+  }
+}
+defineToStringTag(ReadableStreamBYOBRequest);
+makeEnumerable(ReadableStreamBYOBRequest, ["view", "respond", "respondWithNewView"]);
+
 function copyBytes(view) {
   return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
 }
@@ -327,7 +420,7 @@ export class ReadableByteStreamController {
   }
 
   get byobRequest() {
-    return null;
+    return currentByobRequest(this.#rs);
   }
 
   get desiredSize() {
@@ -394,7 +487,10 @@ function releaseReader(reader) {
   rs.reader = null;
   reader.stream = null;
   for (const request of reader.readRequests.splice(0)) request.error(error);
-  for (const request of reader.readIntoRequests.splice(0)) request.reject(error);
+  for (const request of reader.readIntoRequests.splice(0)) {
+    request.byobRequest?.invalidate();
+    request.reject(error);
+  }
 }
 
 function streamStateOf(stream, where) {
