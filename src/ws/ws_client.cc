@@ -3,7 +3,6 @@
 #include "ws/ws_client.h"
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -26,6 +25,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "base/base64.h"
 #include "base/random.h"
 #include "net/tls_context.h"
 #include "ws/frame.h"
@@ -169,12 +169,6 @@ Result<WsUrl> parseWsUrl(std::string_view s) {
     if (c <= 0x20 || c >= 0x7f) return makeError("URL path holds a raw control or non-ASCII byte");
   }
   return url;
-}
-
-std::string base64(const unsigned char* data, std::size_t len) {
-  std::string out(4 * ((len + 2) / 3), '\0');
-  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
-  return out;
 }
 
 using TlsStream = ssl::stream<tcp::socket>;
@@ -413,7 +407,7 @@ bool isHandshakeHeader(std::string_view name) {
 void Connection::writeHandshake() {
   unsigned char nonce[16];
   randomBytes(nonce, sizeof nonce);
-  key_ = base64(nonce, sizeof nonce);
+  key_ = base64Encode(std::string_view(reinterpret_cast<const char*>(nonce), sizeof nonce));
   request_ = "GET " + url_.target + " HTTP/1.1\r\nHost: " + url_.hostHeader() +
              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key_ +
              "\r\nSec-WebSocket-Version: 13\r\n";
