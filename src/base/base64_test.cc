@@ -26,7 +26,8 @@ TEST(Base64, DecodesWhatItEncodes) {
 
 TEST(Base64, RoundTripsAllByteValuesAndLongInputsAcrossChunks) {
   std::string bytes;
-  for (int i = 0; i < 3 * 1024 * 1024 + 2; ++i) bytes += static_cast<char>((i * 7 + i / 256) & 0xFF);
+  for (int i = 0; i < 3 * 1024 * 1024 + 2; ++i)
+    bytes += static_cast<char>((i * 7 + i / 256) & 0xFF);
   for (std::size_t len : {std::size_t{0}, std::size_t{1}, std::size_t{256}, bytes.size()}) {
     std::string part = bytes.substr(0, len);
     std::string text = base64Encode(part);

@@ -27,6 +27,7 @@
 
 #include "base/base64.h"
 #include "base/random.h"
+#include "base/strings.h"
 #include "net/tls_context.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
@@ -55,21 +56,6 @@ constexpr std::uint32_t kMaxHandshakeHeaderBytes = 16 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
 // Longer timeouts are clamped, so that adding them to now() cannot overflow.
 constexpr std::chrono::hours kLongestTimeout{24 * 365};
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string toLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -119,7 +105,7 @@ struct WsUrl {
 Result<WsUrl> parseWsUrl(std::string_view s) {
   std::size_t colon = s.find("://");
   if (colon == std::string_view::npos) return makeError("invalid URL");
-  std::string scheme = toLower(s.substr(0, colon));
+  std::string scheme = asciiLower(s.substr(0, colon));
   WsUrl url;
   if (scheme == "wss" || scheme == "https") {
     url.tls = true;
@@ -134,7 +120,7 @@ Result<WsUrl> parseWsUrl(std::string_view s) {
   if (!auth.empty() && auth[0] == '[') {
     std::size_t close = auth.find(']');
     if (close == std::string_view::npos) return makeError("invalid IPv6 host");
-    url.host = toLower(auth.substr(1, close - 1));
+    url.host = asciiLower(auth.substr(1, close - 1));
     url.ipv6 = true;
     error_code ec;
     asio::ip::make_address_v6(url.host, ec);
@@ -144,7 +130,7 @@ Result<WsUrl> parseWsUrl(std::string_view s) {
     if (!rest.empty()) portText = rest.substr(1);
   } else {
     std::size_t pc = auth.find(':');
-    url.host = toLower(auth.substr(0, pc));
+    url.host = asciiLower(auth.substr(0, pc));
     if (pc != std::string_view::npos) portText = auth.substr(pc + 1);
     for (unsigned char c : url.host) {
       if (!std::isalnum(c) && c != '-' && c != '.' && c != '_') return makeError("invalid host");
