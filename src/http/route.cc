@@ -1,5 +1,9 @@
+// Party routes, and the query and percent-decoding helpers beside them. The decoding is
+// Boost.URL's.
 #include "http/route.h"
 
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <vector>
 
 namespace partyd::http {
@@ -36,28 +40,30 @@ std::optional<PartyRoute> routeParty(std::string_view target) {
 }
 
 namespace {
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+
+bool isHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
-std::string formDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 && hexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
+
 }  // namespace
+
+std::string percentDecode(std::string_view s, Plus plus) {
+  if (s.find_first_of(plus == Plus::kSpace ? "%+" : "%") == std::string_view::npos) {
+    return std::string(s);
+  }
+  // Boost.URL decodes only valid escapes; a '%' without two hex digits after it stands for
+  // itself (WHATWG's percent-decode), so it is escaped as "%25" first.
+  std::string valid;
+  valid.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    valid += s[i];
+    if (s[i] == '%' && !(i + 2 < s.size() && isHex(s[i + 1]) && isHex(s[i + 2]))) valid += "25";
+  }
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = plus == Plus::kSpace;
+  auto pct = boost::urls::make_pct_string_view(valid);
+  return pct ? pct->decode(opts) : std::string(s);
+}
 
 std::optional<std::string> queryParam(std::string_view target, std::string_view name) {
   std::size_t q = target.find('?');
@@ -68,9 +74,10 @@ std::optional<std::string> queryParam(std::string_view target, std::string_view 
     std::size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
     std::size_t eq = pair.find('=');
-    std::string key = formDecode(pair.substr(0, eq));
+    std::string key = percentDecode(pair.substr(0, eq), Plus::kSpace);
     if (key == name) {
-      return eq == std::string_view::npos ? std::string() : formDecode(pair.substr(eq + 1));
+      return eq == std::string_view::npos ? std::string()
+                                          : percentDecode(pair.substr(eq + 1), Plus::kSpace);
     }
     if (amp == std::string_view::npos) break;
     query = query.substr(amp + 1);

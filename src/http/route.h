@@ -22,4 +22,10 @@ std::string_view pathOf(std::string_view target);
 // The value of query parameter `name` (percent-decoded, '+' as space), if present.
 std::optional<std::string> queryParam(std::string_view target, std::string_view name);
 
+// What '+' means: itself in a path, a space in a query (application/x-www-form-urlencoded).
+enum class Plus { kPlus, kSpace };
+// Undoes %XX escapes. As in WHATWG's percent-decode, this never fails: a '%' that is not followed
+// by two hex digits is kept as it is. The result may hold any byte ("%00", "%2F", "%FF").
+std::string percentDecode(std::string_view s, Plus plus = Plus::kPlus);
+
 }  // namespace partyd::http

@@ -1,10 +1,13 @@
 #include "http/static_files.h"
 
-#include <boost/beast/http/field.hpp>
 #include <sys/stat.h>
 
+#include <boost/beast/http/field.hpp>
 #include <fstream>
 #include <sstream>
+
+#include "base/strings.h"
+#include "http/route.h"
 
 namespace partyd::http {
 
@@ -42,32 +45,11 @@ std::string_view contentTypeFor(const fs::path& file) {
       {".pdf", "application/pdf"},
       {".zip", "application/zip"},
   };
-  std::string ext = file.extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string ext = asciiLower(file.extension().string());
   for (const auto& [e, type] : kTypes) {
     if (e == ext) return type;
   }
   return "application/octet-stream";
-}
-
-std::string percentDecode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 std::optional<fs::path> StaticFiles::resolve(std::string_view decoded) const {

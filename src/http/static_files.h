@@ -39,6 +39,5 @@ class StaticFiles {
 };
 
 std::string_view contentTypeFor(const std::filesystem::path& file);
-std::string percentDecode(std::string_view s);
 
 }  // namespace partyd::http

@@ -21,12 +21,15 @@
 #include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/optional/optional.hpp>
+#include <boost/url/authority_view.hpp>
+#include <boost/url/host_type.hpp>
 #include <cctype>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <variant>
 
+#include "base/strings.h"
 #include "net/tls_context.h"
 
 namespace partyd::net {
@@ -51,8 +54,12 @@ constexpr std::chrono::hours kLongestDeadline{24 * 365};
 constexpr std::string_view kAborted = "The operation was aborted";
 
 // ---- URLs -----------------------------------------------------------------------------------
-// Only what an HTTP client needs: api/ hands us URLs already serialized by the WHATWG parser, so
-// this accepts that output and resolves Location headers (RFC 3986 §5.2) without a dependency.
+// api/ hands us URLs already serialized by the WHATWG parser; Location headers can hold anything.
+// Boost.URL reads the authority (userinfo, an IPv4, IPv6 or named host, the port). The path and
+// query are taken as WHATWG serializes them, with '|', '^', '{', '}' and '`' left raw, which an
+// RFC 3986 parser refuses, so they are cut here, cleared of dot segments and sent as they are
+// (only bytes no request target may hold are escaped); Location headers are resolved against
+// the URL that answered (RFC 3986 section 5.2) the same way.
 
 struct Url {
   bool tls = false;
@@ -73,21 +80,6 @@ struct Url {
     return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   }
 };
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string toLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 bool isTokenChar(unsigned char c) {
   return std::isalnum(c) ||
@@ -165,7 +157,7 @@ Result<Url> parseUrl(std::string_view input) {
   }
   std::size_t colon = schemeEnd(s);
   if (colon == std::string::npos) return makeError("fetch failed: invalid URL '" + s + "'");
-  std::string scheme = toLower(std::string_view(s).substr(0, colon));
+  std::string scheme = asciiLower(std::string_view(s).substr(0, colon));
   if (scheme != "http" && scheme != "https") {
     return makeError("fetch failed: unsupported URL scheme '" + scheme + ":'");
   }
@@ -176,41 +168,41 @@ Result<Url> parseUrl(std::string_view input) {
   std::size_t authEnd = s.find_first_of("/\\?#", i);
   if (authEnd == std::string::npos) authEnd = s.size();
   std::string_view auth = std::string_view(s).substr(i, authEnd - i);
-  if (auth.find('@') != std::string_view::npos) {
+  auto parsed = boost::urls::parse_authority(auth);
+  if (!parsed) return makeError("fetch failed: invalid URL '" + s + "'");
+  const boost::urls::authority_view& authority = *parsed;
+  if (authority.has_userinfo()) {
     return makeError("fetch failed: URL includes credentials: '" + s + "'");
   }
-  std::string_view portText;
-  if (!auth.empty() && auth[0] == '[') {
-    std::size_t close = auth.find(']');
-    if (close == std::string_view::npos) return makeError("fetch failed: invalid URL '" + s + "'");
-    url.host = toLower(auth.substr(1, close - 1));
-    url.ipv6 = true;
-    error_code ec;
-    asio::ip::make_address_v6(url.host, ec);
-    if (ec) return makeError("fetch failed: invalid IPv6 host in '" + s + "'");
-    std::string_view rest = auth.substr(close + 1);
-    if (!rest.empty() && rest[0] != ':') return makeError("fetch failed: invalid URL '" + s + "'");
-    if (!rest.empty()) portText = rest.substr(1);
-  } else {
-    std::size_t pc = auth.find(':');
-    url.host = toLower(auth.substr(0, pc));
-    if (pc != std::string_view::npos) portText = auth.substr(pc + 1);
-    for (unsigned char c : url.host) {
-      if (!std::isalnum(c) && c != '-' && c != '.' && c != '_') {
-        return makeError("fetch failed: invalid host in URL '" + s + "'");
+  switch (authority.host_type()) {
+    case boost::urls::host_type::ipv6:
+      url.ipv6 = true;
+      url.host = asciiLower(authority.host_address());
+      break;
+    case boost::urls::host_type::ipv4:
+    case boost::urls::host_type::name:
+      url.host = asciiLower(authority.host_address());
+      for (unsigned char c : url.host) {
+        if (!std::isalnum(c) && c != '-' && c != '.' && c != '_') {
+          return makeError("fetch failed: invalid host in URL '" + s + "'");
+        }
       }
-    }
+      break;
+    default:  // IPvFuture ("[v1.x]")
+      return makeError("fetch failed: invalid IPv6 host in '" + s + "'");
   }
   if (url.host.empty()) return makeError("fetch failed: URL has no host: '" + s + "'");
   url.port = url.tls ? 443 : 80;
+  // Boost.URL's port is any run of digits; "host:" means the default port, as in WHATWG.
+  std::string_view portText = authority.port();
   if (!portText.empty()) {
     unsigned long port = 0;
     for (char c : portText) {
-      if (!std::isdigit(static_cast<unsigned char>(c)) || (port = port * 10 + (c - '0')) > 65535) {
-        return makeError("fetch failed: invalid port in URL '" + s + "'");
-      }
+      if ((port = port * 10 + static_cast<unsigned long>(c - '0')) > 65535) break;
     }
-    if (port == 0) return makeError("fetch failed: invalid port in URL '" + s + "'");
+    if (port == 0 || port > 65535) {
+      return makeError("fetch failed: invalid port in URL '" + s + "'");
+    }
     url.port = static_cast<unsigned short>(port);
   }
   std::string_view rest = std::string_view(s).substr(authEnd);
@@ -302,7 +294,7 @@ std::vector<std::string> contentEncodings(const FetchResponse& r) {
     while (pos <= value.size()) {
       std::size_t comma = std::min(value.find(',', pos), value.size());
       std::string_view item = trimUrl(std::string_view(value).substr(pos, comma - pos));
-      if (!item.empty()) out.push_back(toLower(item));
+      if (!item.empty()) out.push_back(asciiLower(item));
       pos = comma + 1;
     }
   }
@@ -330,7 +322,7 @@ class ResponseParser : public bhttp::basic_parser<false> {
   void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
                      error_code&) override {
     if (is_header_done()) return;  // a chunked trailer: fetch() does not expose those
-    headers.emplace_back(toLower(name), std::string(value));
+    headers.emplace_back(asciiLower(name), std::string(value));
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
@@ -349,7 +341,6 @@ class ResponseParser : public bhttp::basic_parser<false> {
   }
   void on_finish_impl(error_code&) override {}
 };
-
 
 }  // namespace
 

@@ -1,10 +1,6 @@
 #include "net/http_client.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -15,13 +11,14 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "net/test_certs.h"
 
 namespace partyd::net {
 namespace {
@@ -70,11 +67,12 @@ class TestServer {
   // `onConnection` counts requests on the same connection from 0.
   using Handler = std::function<Reply(const Request&, int onConnection)>;
 
-  TestServer(asio::io_context& io, Handler handler, ssl::context* tls = nullptr)
+  TestServer(asio::io_context& io, Handler handler, ssl::context* tls = nullptr,
+             std::string_view address = "127.0.0.1")
       : st_(std::make_shared<State>(io)) {
     st_->handler = std::move(handler);
     st_->tls = tls;
-    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    tcp::endpoint ep(asio::ip::make_address(address), 0);
     st_->acceptor.open(ep.protocol());
     st_->acceptor.set_option(asio::socket_base::reuse_address(true));
     st_->acceptor.bind(ep);
@@ -90,6 +88,7 @@ class TestServer {
 
   unsigned short port() const { return st_->acceptor.local_endpoint().port(); }
   std::string url(std::string_view path, std::string_view host = "127.0.0.1") const {
+    if (host == "::1") host = "[::1]";
     return std::string(st_->tls ? "https://" : "http://") + std::string(host) + ":" +
            std::to_string(port()) + std::string(path);
   }
@@ -417,6 +416,83 @@ TEST_F(HttpClientTest, ServerClosingBeforeAnsweringFails) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "fetch failed: connection to 127.0.0.1:" +
                                    std::to_string(server.port()) + " closed before a response");
+}
+
+// ---- URLs -----------------------------------------------------------------------------------
+
+bool ipv6LoopbackWorks() {
+  asio::io_context io;
+  tcp::acceptor a(io);
+  boost::system::error_code ec;
+  a.open(tcp::v6(), ec);
+  if (!ec) a.bind(tcp::endpoint(asio::ip::make_address("::1"), 0), ec);
+  return !ec;
+}
+
+TEST_F(HttpClientTest, ConnectsToAnIpv6Host) {
+  if (!ipv6LoopbackWorks()) GTEST_SKIP() << "no IPv6 loopback here";
+  TestServer server(
+      io_, [](const Request&, int) { return respond(200, "six"); }, nullptr, "::1");
+  std::string port = std::to_string(server.port());
+  auto r = get("http://[::1]:" + port + "/x?y=1#frag");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->body, "six");
+  EXPECT_EQ(r->url, "http://[::1]:" + port + "/x?y=1");
+  EXPECT_EQ(header(server.requests().at(0), "host"), "[::1]:" + port);
+  auto longForm = get("http://[0:0:0:0:0:0:0:1]:" + port + "/");
+  ASSERT_OK(longForm);
+  EXPECT_EQ(header(server.requests().at(1), "host"), "[0:0:0:0:0:0:0:1]:" + port);
+}
+
+TEST_F(HttpClientTest, RejectsUserinfoInAnyForm) {
+  for (const char* url : {"http://user@127.0.0.1/", "http://@127.0.0.1/", "http://u:p@[::1]:80/",
+                          "https://a%40b@example.com/"}) {
+    auto r = get(url);
+    ASSERT_FALSE(r.ok()) << url;
+    EXPECT_TRUE(r.error().message.starts_with("fetch failed: URL includes credentials")) << url;
+  }
+}
+
+TEST_F(HttpClientTest, RejectsBadHostsAndPorts) {
+  auto expectError = [&](const std::string& url, std::string_view prefix) {
+    auto r = get(url);
+    ASSERT_FALSE(r.ok()) << url;
+    EXPECT_TRUE(r.error().message.starts_with(prefix)) << url << ": " << r.error().message;
+  };
+  expectError("http://[::1/", "fetch failed: invalid URL");
+  expectError("http://[::g]/", "fetch failed: invalid URL");
+  expectError("http://[::1]x/", "fetch failed: invalid URL");
+  expectError("http://[v1.x]/", "fetch failed: invalid IPv6 host");
+  expectError("http://ex ample.com/", "fetch failed: invalid URL");
+  expectError("http://a!b.com/", "fetch failed: invalid host in URL");
+  expectError("http://a%00b.com/", "fetch failed: invalid host in URL");
+  expectError("http:///", "fetch failed: URL has no host");
+  expectError("http://:8080/", "fetch failed: URL has no host");
+  expectError("http://127.0.0.1:x/", "fetch failed: invalid URL");
+  expectError("http://127.0.0.1:0/", "fetch failed: invalid port");
+  expectError("http://127.0.0.1:65536/", "fetch failed: invalid port");
+  expectError("http://127.0.0.1:99999999999999999999999/", "fetch failed: invalid port");
+}
+
+TEST_F(HttpClientTest, FoldsCaseDecodesTheHostAndReadsLeadingZeros) {
+  TestServer server(
+      io_, [](const Request& req, int) { return respond(200, std::string(req.target())); });
+  std::string port = std::to_string(server.port());
+  auto r = get("HTTP://LOCAL%68OST:000" + port + "/A/./b/../C");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->body, "/A/C");
+  EXPECT_EQ(r->url, "http://localhost:" + port + "/A/C");
+  EXPECT_EQ(header(server.requests().at(0), "host"), "localhost:" + port);
+}
+
+TEST_F(HttpClientTest, AnEmptyPortIsTheSchemesDefault) {
+  // Nothing is expected on port 80 here; if something answers, the port was still 80.
+  auto r = get("http://127.0.0.1:/");
+  if (r.ok()) {
+    EXPECT_EQ(r->url, "http://127.0.0.1/");
+  } else {
+    EXPECT_NE(r.error().message.find("127.0.0.1:80"), std::string::npos) << r.error().message;
+  }
 }
 
 // ---- Bad input ------------------------------------------------------------------------------
@@ -808,66 +884,16 @@ TEST_F(HttpClientTest, RetriesOnceWhenPooledConnectionClosesUnderTheRequest) {
 
 // ---- TLS --------------------------------------------------------------------------------------
 
-struct TestCert {
-  std::string certPem, keyPem;
-};
-
-std::string bioString(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return out;
-}
-
-// A self-signed CA:TRUE certificate for `altNames` (e.g. "DNS:localhost,IP:127.0.0.1").
-TestCert makeSelfSigned(const char* altNames) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* x = X509_new();
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600);
-  X509_set_pubkey(x, key);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("partyd test"), -1, -1, 0);
-  X509_set_issuer_name(x, name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
-                            std::pair{NID_subject_alt_name, altNames}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  X509_sign(x, key, EVP_sha256());
-  BIO* cert = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(cert, x);
-  BIO* pkey = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(pkey, key, nullptr, nullptr, 0, nullptr, nullptr);
-  X509_free(x);
-  EVP_PKEY_free(key);
-  return {bioString(cert), bioString(pkey)};
-}
-
 class HttpClientTlsTest : public HttpClientTest {
  protected:
   void useCert(const char* altNames) {
-    cert_ = makeSelfSigned(altNames);
-    serverTls_.use_certificate_chain(asio::buffer(cert_.certPem));
-    serverTls_.use_private_key(asio::buffer(cert_.keyPem), ssl::context::pem);
-    caFile_ = ::testing::TempDir() + "partyd_http_client_ca_" + std::to_string(::getpid()) + ".pem";
-    std::ofstream(caFile_) << cert_.certPem;
-  }
-  void TearDown() override {
-    if (!caFile_.empty()) std::remove(caFile_.c_str());
+    test::TestCert cert = test::makeSelfSignedCert(altNames);
+    test::useCert(serverTls_, cert);
+    caFile_.write(cert);
   }
 
   ssl::context serverTls_{ssl::context::tls_server};
-  TestCert cert_;
-  std::string caFile_;
+  test::CaFile caFile_;
 };
 
 TEST_F(HttpClientTlsTest, SelfSignedCertificateFailsVerificationByDefault) {
@@ -883,7 +909,7 @@ TEST_F(HttpClientTlsTest, SelfSignedCertificateFailsVerificationByDefault) {
 
 TEST_F(HttpClientTlsTest, TrustedCertificateSucceedsAndConnectionIsReused) {
   useCert("DNS:localhost,IP:127.0.0.1");
-  ASSERT_OK(client_->trustCaFileForTesting(caFile_));
+  ASSERT_OK(client_->trustCaFileForTesting(caFile_.path()));
   TestServer server(
       io_,
       [](const Request&, int) {
@@ -901,7 +927,7 @@ TEST_F(HttpClientTlsTest, TrustedCertificateSucceedsAndConnectionIsReused) {
 
 TEST_F(HttpClientTlsTest, HostnameMismatchFails) {
   useCert("DNS:other.example");
-  ASSERT_OK(client_->trustCaFileForTesting(caFile_));
+  ASSERT_OK(client_->trustCaFileForTesting(caFile_.path()));
   TestServer server(
       io_, [](const Request&, int) { return respond(200); }, &serverTls_);
   auto r = get(server.url("/", "localhost"));

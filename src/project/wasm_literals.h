@@ -21,7 +21,4 @@ struct WasmRewrite {
 // long line). Literals that cannot be decoded are left as they are.
 WasmRewrite rewriteWasmDataUrls(std::string_view code);
 
-// Standard base64 with padding. Exposed for tests and for the runtime's twin of __partyd_wasm.
-std::string base64Encode(std::string_view bytes);
-
 }  // namespace partyd::project

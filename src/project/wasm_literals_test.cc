@@ -39,13 +39,5 @@ TEST(WasmLiterals, LeavesOtherStringsAndBrokenLiteralsAlone) {
   EXPECT_EQ(r.code, code);
 }
 
-TEST(WasmLiterals, Base64EncodesEveryPaddingCase) {
-  EXPECT_EQ(base64Encode(""), "");
-  EXPECT_EQ(base64Encode("f"), "Zg==");
-  EXPECT_EQ(base64Encode("fo"), "Zm8=");
-  EXPECT_EQ(base64Encode("foo"), "Zm9v");
-  EXPECT_EQ(base64Encode(std::string("\xff\xfe\xfd\x00", 4)), "//79AA==");
-}
-
 }  // namespace
 }  // namespace partyd::project

@@ -1,10 +1,13 @@
-// The server side of the WebSocket opening handshake: see handshake.h. SHA-1 and base64 come from
-// OpenSSL (libcrypto).
+// The server side of the WebSocket opening handshake: see handshake.h. SHA-1 comes from OpenSSL
+// (libcrypto), base64 from base/.
 #include "ws/handshake.h"
 
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <optional>
+
+#include "base/base64.h"
 
 namespace partyd::ws {
 
@@ -13,11 +16,7 @@ namespace {
 constexpr std::string_view kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr std::size_t kSha1Size = 20;
 constexpr std::size_t kClientKeySize = 24;  // base64 of 16 bytes
-
-bool isBase64Char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
-}
+constexpr std::size_t kClientNonceSize = 16;
 
 // tchar from RFC 9110 5.6.2.
 bool isTokenChar(char c) {
@@ -47,20 +46,14 @@ std::string acceptKey(std::string_view secWebSocketKey) {
       digestLen != kSha1Size) {
     return {};  // only if libcrypto itself is broken; the handshake then fails to match
   }
-  // base64 of 20 bytes is 28 characters; EVP_EncodeBlock writes a NUL after them.
-  unsigned char encoded[32];
-  int n = EVP_EncodeBlock(encoded, digest, static_cast<int>(kSha1Size));
-  return std::string(reinterpret_cast<const char*>(encoded), static_cast<std::size_t>(n));
+  return base64Encode(std::string_view(reinterpret_cast<const char*>(digest), kSha1Size));
 }
 
 bool isValidClientKey(std::string_view key) {
   if (key.size() != kClientKeySize) return false;
-  if (key[22] != '=' || key[23] != '=') return false;
-  for (std::size_t i = 0; i < 22; ++i) {
-    if (!isBase64Char(key[i])) return false;
-  }
-  // 16 bytes are 128 bits; the 22nd character carries the last 2 of them and 4 zero bits.
-  return std::string_view("AQgw").find(key[21]) != std::string_view::npos;
+  // base64Decode takes only canonical text, so this also rules out stray low bits.
+  std::optional<std::string> nonce = base64Decode(key);
+  return nonce && nonce->size() == kClientNonceSize;
 }
 
 std::string buildSwitchingProtocols(std::string_view acceptKey, std::string_view protocol) {

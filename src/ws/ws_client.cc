@@ -3,7 +3,6 @@
 #include "ws/ws_client.h"
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -26,7 +25,9 @@
 #include <unordered_map>
 #include <variant>
 
+#include "base/base64.h"
 #include "base/random.h"
+#include "base/strings.h"
 #include "net/tls_context.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
@@ -55,21 +56,6 @@ constexpr std::uint32_t kMaxHandshakeHeaderBytes = 16 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
 // Longer timeouts are clamped, so that adding them to now() cannot overflow.
 constexpr std::chrono::hours kLongestTimeout{24 * 365};
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string toLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -119,7 +105,7 @@ struct WsUrl {
 Result<WsUrl> parseWsUrl(std::string_view s) {
   std::size_t colon = s.find("://");
   if (colon == std::string_view::npos) return makeError("invalid URL");
-  std::string scheme = toLower(s.substr(0, colon));
+  std::string scheme = asciiLower(s.substr(0, colon));
   WsUrl url;
   if (scheme == "wss" || scheme == "https") {
     url.tls = true;
@@ -134,7 +120,7 @@ Result<WsUrl> parseWsUrl(std::string_view s) {
   if (!auth.empty() && auth[0] == '[') {
     std::size_t close = auth.find(']');
     if (close == std::string_view::npos) return makeError("invalid IPv6 host");
-    url.host = toLower(auth.substr(1, close - 1));
+    url.host = asciiLower(auth.substr(1, close - 1));
     url.ipv6 = true;
     error_code ec;
     asio::ip::make_address_v6(url.host, ec);
@@ -144,7 +130,7 @@ Result<WsUrl> parseWsUrl(std::string_view s) {
     if (!rest.empty()) portText = rest.substr(1);
   } else {
     std::size_t pc = auth.find(':');
-    url.host = toLower(auth.substr(0, pc));
+    url.host = asciiLower(auth.substr(0, pc));
     if (pc != std::string_view::npos) portText = auth.substr(pc + 1);
     for (unsigned char c : url.host) {
       if (!std::isalnum(c) && c != '-' && c != '.' && c != '_') return makeError("invalid host");
@@ -169,12 +155,6 @@ Result<WsUrl> parseWsUrl(std::string_view s) {
     if (c <= 0x20 || c >= 0x7f) return makeError("URL path holds a raw control or non-ASCII byte");
   }
   return url;
-}
-
-std::string base64(const unsigned char* data, std::size_t len) {
-  std::string out(4 * ((len + 2) / 3), '\0');
-  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
-  return out;
 }
 
 using TlsStream = ssl::stream<tcp::socket>;
@@ -413,7 +393,7 @@ bool isHandshakeHeader(std::string_view name) {
 void Connection::writeHandshake() {
   unsigned char nonce[16];
   randomBytes(nonce, sizeof nonce);
-  key_ = base64(nonce, sizeof nonce);
+  key_ = base64Encode(std::string_view(reinterpret_cast<const char*>(nonce), sizeof nonce));
   request_ = "GET " + url_.target + " HTTP/1.1\r\nHost: " + url_.hostHeader() +
              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key_ +
              "\r\nSec-WebSocket-Version: 13\r\n";

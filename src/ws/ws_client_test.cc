@@ -1,10 +1,6 @@
 #include "ws/ws_client.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -17,13 +13,13 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "net/test_certs.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
 
@@ -715,60 +711,13 @@ TEST_F(WsClientTest, DestroyingTheClientFromACallbackIsSafe) {
 
 // ---- TLS --------------------------------------------------------------------------------------
 
-struct TestCert {
-  std::string certPem, keyPem;
-};
-
-std::string bioString(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return out;
-}
-
-// A self-signed CA:TRUE certificate for "DNS:localhost,IP:127.0.0.1".
-TestCert makeSelfSigned() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* x = X509_new();
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600);
-  X509_set_pubkey(x, key);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("partyd test"), -1, -1, 0);
-  X509_set_issuer_name(x, name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
-                            std::pair{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  X509_sign(x, key, EVP_sha256());
-  BIO* cert = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(cert, x);
-  BIO* pkey = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(pkey, key, nullptr, nullptr, 0, nullptr, nullptr);
-  X509_free(x);
-  EVP_PKEY_free(key);
-  return {bioString(cert), bioString(pkey)};
-}
-
 class WsClientTlsTest : public WsClientTest {
  protected:
   void SetUp() override {
-    cert_ = makeSelfSigned();
-    serverTls_.use_certificate_chain(asio::buffer(cert_.certPem));
-    serverTls_.use_private_key(asio::buffer(cert_.keyPem), ssl::context::pem);
-    caFile_ = ::testing::TempDir() + "partyd_ws_client_ca_" + std::to_string(::getpid()) + ".pem";
-    std::ofstream(caFile_) << cert_.certPem;
+    net::test::TestCert cert = net::test::makeSelfSignedCert();
+    net::test::useCert(serverTls_, cert);
+    caFile_.write(cert);
   }
-  void TearDown() override { std::remove(caFile_.c_str()); }
   WsServer::Options tlsOptions() {
     WsServer::Options o;
     o.tls = &serverTls_;
@@ -776,8 +725,7 @@ class WsClientTlsTest : public WsClientTest {
   }
 
   ssl::context serverTls_{ssl::context::tls_server};
-  TestCert cert_;
-  std::string caFile_;
+  net::test::CaFile caFile_;
 };
 
 TEST_F(WsClientTlsTest, SelfSignedCertificateFailsVerification) {
@@ -793,7 +741,7 @@ TEST_F(WsClientTlsTest, SelfSignedCertificateFailsVerification) {
 }
 
 TEST_F(WsClientTlsTest, TrustedCertificateEchoes) {
-  ASSERT_TRUE(client_->trustCaFileForTesting(caFile_).ok());
+  ASSERT_TRUE(client_->trustCaFileForTesting(caFile_.path()).ok());
   WsServer server(io_, tlsOptions());
   Recorder r;
   auto id = connect(server.url("/", "localhost"), r);
