@@ -262,24 +262,23 @@ std::int64_t liveCryptoKeyCount() {
   return crypto::gLiveKeys.load();
 }
 
-void installCryptoNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+bool installCryptoNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                           v8::Local<v8::Object> target) {
   using namespace crypto;
-  auto add = [&](const char* name, v8::FunctionCallback fn) {
-    Local<v8::Function> f = v8::FunctionTemplate::New(iso, fn)->GetFunction(ctx).ToLocalChecked();
-    target->Set(ctx, str(iso, name), f).FromMaybe(false);
-  };
-  add("cryptoDigest", guarded<nDigest>);
-  add("cryptoHmac", guarded<nHmac>);
-  add("cryptoImportKey", guarded<nImportKey>);
-  add("cryptoKeyInfo", guarded<nKeyInfo>);
-  add("cryptoExportKey", guarded<nExportKey>);
-  add("cryptoGenerateKey", guarded<nGenerateKey>);
-  add("cryptoSign", guarded<nSign>);
-  add("cryptoVerify", guarded<nVerify>);
-  add("cryptoEncrypt", guarded<nEncrypt>);
-  add("cryptoDecrypt", guarded<nDecrypt>);
-  add("cryptoDeriveBits", guarded<nDeriveBits>);
+  return js::addFunctions(ctx, target,
+                         {
+                             {"cryptoDigest", guarded<nDigest>},
+                             {"cryptoHmac", guarded<nHmac>},
+                             {"cryptoImportKey", guarded<nImportKey>},
+                             {"cryptoKeyInfo", guarded<nKeyInfo>},
+                             {"cryptoExportKey", guarded<nExportKey>},
+                             {"cryptoGenerateKey", guarded<nGenerateKey>},
+                             {"cryptoSign", guarded<nSign>},
+                             {"cryptoVerify", guarded<nVerify>},
+                             {"cryptoEncrypt", guarded<nEncrypt>},
+                             {"cryptoDecrypt", guarded<nDecrypt>},
+                             {"cryptoDeriveBits", guarded<nDeriveBits>},
+                         });
 }
 
 }  // namespace partyd::api

@@ -13,7 +13,7 @@
 namespace partyd::api {
 
 // Adds the crypto* functions to `target` (the runtime's `native` object).
-void installCryptoNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+bool installCryptoNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                           v8::Local<v8::Object> target);
 
 // Key handles alive in this process; tests use it to see that V8 frees them.

@@ -1,9 +1,10 @@
 // Natives are the C++ functions that the JS runtime (src/api/js) calls as `native.*`. They are
 // split by area, one file each: room_natives.cc (sockets, requests, alarms, hibernation, the
 // edge), storage_natives.cc (room.storage), platform_natives.cc (encoding, structured clone,
-// random, clock, console), io_natives.cc (fetch, WebSocket client, timers); crypto_natives.cc and
-// node_natives.cc for crypto.subtle and the Node built-ins. Every one registers the same way,
-// with js::addFunctions. Each validates its arguments and throws a JS error itself; no C++
+// random, clock, console), io_natives.cc (fetch, WebSocket client, timers), web_natives.cc
+// (TextDecoder's encodings and UTS #46 on ICU), stream_natives.cc (structured clone with
+// transfer, zlib streams), crypto_*.cc (crypto.subtle) and node_natives.cc (the Node built-ins).
+// Every group registers the same way, with js::addFunctions. Each validates its arguments and throws a JS error itself; no C++
 // exception crosses into V8. This header is for those files only.
 #pragma once
 

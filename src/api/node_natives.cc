@@ -346,21 +346,20 @@ std::int64_t liveNodeHashCount() {
   return gLiveHashes.load();
 }
 
-void installNodeNatives(Isolate* iso, Local<v8::Context> ctx, Local<v8::Object> target) {
-  auto add = [&](const char* name, v8::FunctionCallback fn) {
-    Local<v8::Function> f = v8::FunctionTemplate::New(iso, fn)->GetFunction(ctx).ToLocalChecked();
-    target->Set(ctx, str(iso, name), f).FromMaybe(false);
-  };
-  add("nodeHashNew", guarded<nHashNew>);
-  add("nodeHmacNew", guarded<nHmacNew>);
-  add("nodeHashUpdate", guarded<nHashUpdate>);
-  add("nodeHashDigest", guarded<nHashDigest>);
-  add("nodeHashCopy", guarded<nHashCopy>);
-  add("nodeTimingSafeEqual", guarded<nTimingSafeEqual>);
-  add("nodePbkdf2", guarded<nPbkdf2>);
-  add("nodeHkdf", guarded<nHkdf>);
-  add("nodeScrypt", guarded<nScrypt>);
-  add("nodeSetPromiseHooks", nSetPromiseHooks);
+bool installNodeNatives(Isolate* iso, Local<v8::Context> ctx, Local<v8::Object> target) {
+  return js::addFunctions(ctx, target,
+                         {
+                             {"nodeHashNew", guarded<nHashNew>},
+                             {"nodeHmacNew", guarded<nHmacNew>},
+                             {"nodeHashUpdate", guarded<nHashUpdate>},
+                             {"nodeHashDigest", guarded<nHashDigest>},
+                             {"nodeHashCopy", guarded<nHashCopy>},
+                             {"nodeTimingSafeEqual", guarded<nTimingSafeEqual>},
+                             {"nodePbkdf2", guarded<nPbkdf2>},
+                             {"nodeHkdf", guarded<nHkdf>},
+                             {"nodeScrypt", guarded<nScrypt>},
+                             {"nodeSetPromiseHooks", nSetPromiseHooks},
+                         });
 }
 
 }  // namespace partyd::api

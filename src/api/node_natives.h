@@ -11,7 +11,7 @@
 namespace partyd::api {
 
 // Adds the node* functions to `target` (the runtime's `native` object).
-void installNodeNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Object> target);
+bool installNodeNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Object> target);
 
 // Hash and HMAC states alive in this process; tests use it to see that V8 frees them.
 std::int64_t liveNodeHashCount();

@@ -81,11 +81,9 @@ Result<void> Runtime::start() {
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = engine_->context();
   v8::Local<v8::Object> native = v8::Object::New(iso);
-  installCryptoNatives(iso, ctx, native);
-  installWebNatives(iso, ctx, native);
-  installStreamNatives(iso, ctx, native);
-  installNodeNatives(iso, ctx, native);
-  if (!installRuntimeNatives(*this, iso, ctx, native) ||
+  if (!installRuntimeNatives(*this, iso, ctx, native) || !installCryptoNatives(iso, ctx, native) ||
+      !installWebNatives(iso, ctx, native) || !installStreamNatives(iso, ctx, native) ||
+      !installNodeNatives(iso, ctx, native) ||
       ctx->Global()->Set(ctx, str(iso, "__partyd_native"), native).IsNothing()) {
     return makeError("the partyd runtime could not install its natives");
   }

@@ -261,16 +261,15 @@ std::int64_t liveZlibStreamCount() {
   return gLiveZlib.load();
 }
 
-void installStreamNatives(Isolate* iso, Local<v8::Context> ctx, Local<v8::Object> native) {
-  auto add = [&](const char* name, v8::FunctionCallback fn) {
-    Local<v8::Function> f = v8::FunctionTemplate::New(iso, fn)->GetFunction(ctx).ToLocalChecked();
-    native->Set(ctx, str(iso, name), f).FromMaybe(false);
-  };
-  add("cloneValue", guarded<nCloneValue>);
-  add("detachArrayBuffer", guarded<nDetachArrayBuffer>);
-  add("arrayBufferDetached", guarded<nArrayBufferDetached>);
-  add("zlibNew", guarded<nZlibNew>);
-  add("zlibPush", guarded<nZlibPush>);
+bool installStreamNatives(Isolate* iso, Local<v8::Context> ctx, Local<v8::Object> native) {
+  return js::addFunctions(ctx, native,
+                         {
+                             {"cloneValue", guarded<nCloneValue>},
+                             {"detachArrayBuffer", guarded<nDetachArrayBuffer>},
+                             {"arrayBufferDetached", guarded<nArrayBufferDetached>},
+                             {"zlibNew", guarded<nZlibNew>},
+                             {"zlibPush", guarded<nZlibPush>},
+                         });
 }
 
 }  // namespace partyd::api

@@ -11,7 +11,7 @@
 namespace partyd::api {
 
 // Adds the stream*, clone* and detach* functions to `native` (the runtime's `native` object).
-void installStreamNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+bool installStreamNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                           v8::Local<v8::Object> native);
 
 // zlib streams alive in this process; tests use it to see that V8 frees them.

@@ -387,14 +387,13 @@ void nDomainToASCII(const FunctionCallbackInfo<Value>& info) {
 
 }  // namespace
 
-void installWebNatives(Isolate* iso, Local<v8::Context> ctx, Local<v8::Object> native) {
-  auto add = [&](const char* name, v8::FunctionCallback fn) {
-    Local<v8::Function> f = v8::FunctionTemplate::New(iso, fn)->GetFunction(ctx).ToLocalChecked();
-    native->Set(ctx, str(iso, name), f).FromMaybe(false);
-  };
-  add("textDecoderOpen", guarded<nTextDecoderOpen>);
-  add("textDecoderDecode", guarded<nTextDecoderDecode>);
-  add("domainToASCII", guarded<nDomainToASCII>);
+bool installWebNatives(Isolate* iso, Local<v8::Context> ctx, Local<v8::Object> native) {
+  return js::addFunctions(ctx, native,
+                         {
+                             {"textDecoderOpen", guarded<nTextDecoderOpen>},
+                             {"textDecoderDecode", guarded<nTextDecoderDecode>},
+                             {"domainToASCII", guarded<nDomainToASCII>},
+                         });
 }
 
 }  // namespace partyd::api

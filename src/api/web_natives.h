@@ -17,6 +17,6 @@ namespace partyd::api {
 //     fatal, an invalid sequence throws TypeError and resets the decoder.
 //   domainToASCII(domain) → the ASCII form of a domain by UTS #46 ToASCII with the URL
 //     Standard's flags (beStrict false), or null when it fails or is empty.
-void installWebNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Object> native);
+bool installWebNatives(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Object> native);
 
 }  // namespace partyd::api
