@@ -15,7 +15,8 @@ export const METRICS = {
     ["errors", "info"], ["warmup_errors", "info"]],
   // W7: latencies are put → ack (send to the sender's own copy of the broadcast).
   // warm_*: messages due after --warmup only.
-  soak: [["p50_us", "lower"], ["p99_us", "lower"], ["p999_us", "lower"], ["warm_p99_us", "lower"], ["msgs_per_s", "higher"],
+  soak: [["p50_us", "lower"], ["p99_us", "lower"], ["p999_us", "lower"], ["warm_p50_us", "lower"], ["warm_p99_us", "lower"],
+    ["warm_p999_us", "lower"], ["client_cpu_pct", "info"], ["msgs_per_s", "higher"],
     ["connects_per_s", "higher"], ["rss_warm_kib", "lower"], ["rss_drift_kib", "info"], ["rss_drift_pct", "info"],
     ["fds_warm", "info"], ["fds_end", "info"], ["connect_errors", "info"]],
 };

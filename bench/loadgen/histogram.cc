@@ -1,6 +1,7 @@
 #include "histogram.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace partyd::bench {
@@ -33,6 +34,42 @@ void Histogram::merge(const Histogram& other) {
   sum_ += other.sum_;
   min_ = std::min(min_, other.min_);
   max_ = std::max(max_, other.max_);
+}
+
+std::string Histogram::encode() const {
+  std::string out = std::to_string(count_) + " " + std::to_string(sum_) + " " +
+                    std::to_string(min_) + " " + std::to_string(max_);
+  for (int i = 0; i < kBuckets; ++i) {
+    if (buckets_[i] == 0) continue;
+    out += " " + std::to_string(i) + ":" + std::to_string(buckets_[i]);
+  }
+  return out;
+}
+
+bool Histogram::decode(std::string_view text, Histogram& out) {
+  out = Histogram{};
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  auto number = [&](uint64_t& value, char stop) {
+    auto [next, ec] = std::from_chars(p, end, value);
+    if (ec != std::errc{} || (next != end && *next != stop && *next != ' ')) return false;
+    p = next == end ? end : next + 1;
+    return true;
+  };
+  if (!number(out.count_, ' ') || !number(out.sum_, ' ') || !number(out.min_, ' ') ||
+      !number(out.max_, ' ')) {
+    return false;
+  }
+  uint64_t counted = 0;
+  while (p < end) {
+    uint64_t bucket = 0, n = 0;
+    if (!number(bucket, ':') || bucket >= kBuckets || p[-1] != ':' || !number(n, ' ')) {
+      return false;
+    }
+    out.buckets_[bucket] += n;
+    counted += n;
+  }
+  return counted == out.count_;
 }
 
 uint64_t Histogram::percentileNs(double p) const {

@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace partyd::bench {
@@ -13,6 +15,12 @@ class Histogram {
  public:
   void record(uint64_t ns);
   void merge(const Histogram& other);
+  // encode writes the histogram as one line of text ("count sum min max" and then "bucket:n" for
+  // each bucket that is not empty), so that a worker process can hand it to the parent (loadgen
+  // --procs); decode reads it back exactly. decode returns false on malformed text.
+  std::string encode() const;
+  static bool decode(std::string_view text, Histogram& out);
+  bool operator==(const Histogram& other) const = default;
 
   uint64_t count() const { return count_; }
   uint64_t minNs() const { return count_ ? min_ : 0; }

@@ -27,6 +27,8 @@ workloads:
 common flags:
   --host 127.0.0.1 --port 1999 --party main --prefix <fresh per run>
   --threads 1          client threads (one Asio loop each)
+  --procs 1            soak: worker processes, each with its own loops and a share of the rooms,
+                       rate and churn; their latency histograms are merged exactly
   --sources 1          spread connections over 127.0.0.1 .. 127.0.0.N
   --server-pid P[,P]   server process(es); their descendants count too (CPU, RSS)
   --timeout 60         a phase fails when nothing progresses for this many seconds

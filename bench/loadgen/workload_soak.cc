@@ -14,10 +14,21 @@
 // server had the client in the room before it sent "hi"); no frame from another room, or of a
 // message not sent yet. A connection that fails before its "hi" (a refused or reset handshake) is
 // counted and retried, up to --max-errors; one that fails after it fails the run.
+//
+// --procs N runs the soak in N worker processes (fork), each with its own loops: worker w takes the
+// rooms r with r % N == w (all clients of a room stay in one process, so the checks above hold),
+// and --rate/N and --churn/N of the schedules. Each worker hands its counters, its server samples
+// and its latency histograms to the parent through a pipe; the parent sums the counters, merges
+// the histograms bucket by bucket (exact, as if one process had recorded every value) and prints
+// the one result line. Server CPU, RSS and fds are those worker 0 sampled.
 #include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "fleet.h"
@@ -71,9 +82,78 @@ struct Sample {
   uint64_t fds;
 };
 
+// Outcome is what one run (or one worker of --procs) measured: what report() prints.
+struct Outcome {
+  uint64_t sent = 0, acked = 0, delivered = 0, connects = 0, left = 0, skipped = 0;
+  uint64_t connect_errors = 0;
+  uint64_t rss_base = 0, server_cpu_ns = 0, client_cpu_ns = 0;
+  double seconds = 0;  // the run, or longer if deliveries went on after it
+  Histogram latency, warm_latency, connect_latency;
+  std::vector<Sample> samples;
+
+  // encode/decode carry an Outcome from a worker to the parent (lines of text).
+  std::string encode() const {
+    std::ostringstream out;
+    out.precision(17);
+    out << "counts " << sent << ' ' << acked << ' ' << delivered << ' ' << connects << ' ' << left
+        << ' ' << skipped << ' ' << connect_errors << ' ' << rss_base << ' ' << server_cpu_ns << ' '
+        << client_cpu_ns << ' ' << seconds << '\n';
+    out << "latency " << latency.encode() << '\n';
+    out << "warm " << warm_latency.encode() << '\n';
+    out << "connect " << connect_latency.encode() << '\n';
+    out << "samples";
+    for (const Sample& sample : samples) {
+      out << ' ' << sample.t << ' ' << sample.rss_kib << ' ' << sample.fds;
+    }
+    out << '\n';
+    return out.str();
+  }
+
+  static bool decode(const std::string& text, Outcome& out) {
+    std::istringstream in(text);
+    std::string tag, rest;
+    in >> tag;
+    if (tag != "counts") return false;
+    in >> out.sent >> out.acked >> out.delivered >> out.connects >> out.left >> out.skipped >>
+        out.connect_errors >> out.rss_base >> out.server_cpu_ns >> out.client_cpu_ns >> out.seconds;
+    for (Histogram* h : {&out.latency, &out.warm_latency, &out.connect_latency}) {
+      in >> tag;
+      std::getline(in, rest);
+      if (!in || rest.empty() || !Histogram::decode(std::string_view(rest).substr(1), *h)) {
+        return false;
+      }
+    }
+    in >> tag;
+    if (tag != "samples") return false;
+    std::getline(in, rest);
+    std::istringstream series(rest);
+    Sample sample{};
+    while (series >> sample.t >> sample.rss_kib >> sample.fds) out.samples.push_back(sample);
+    return !out.samples.empty();
+  }
+
+  // add folds in another worker's outcome: counters add up, histograms merge; the server's
+  // figures (CPU, RSS, fds) stay this one's.
+  void add(const Outcome& other) {
+    sent += other.sent;
+    acked += other.acked;
+    delivered += other.delivered;
+    connects += other.connects;
+    left += other.left;
+    skipped += other.skipped;
+    connect_errors += other.connect_errors;
+    client_cpu_ns += other.client_cpu_ns;
+    seconds = std::max(seconds, other.seconds);
+    latency.merge(other.latency);
+    warm_latency.merge(other.warm_latency);
+    connect_latency.merge(other.connect_latency);
+  }
+};
+
 class Soak {
  public:
   Soak(Flags& flags, Target& target) : target_(target) {
+    procs_ = static_cast<int>(std::max<int64_t>(1, flags.integer("procs", 1)));
     rooms_ = static_cast<size_t>(flags.integer("rooms", 1000));
     clients_ = static_cast<size_t>(flags.integer("clients", 2));
     churn_ = flags.number("churn", 200);
@@ -86,12 +166,29 @@ class Soak {
     max_errors_ = static_cast<uint64_t>(flags.integer("max-errors", 100));
     phase_ = std::to_string(rooms_) + "x" + std::to_string(clients_) + "@" +
              std::to_string(static_cast<int64_t>(churn_)) + "c/s";
+    total_rooms_ = rooms_;
   }
+
+  int procs() const { return procs_; }
+  size_t rooms() const { return total_rooms_; }
+
+  // becomeWorker makes this Soak worker `w` of --procs: the rooms r with r % procs == w, and its
+  // share of the rate and the churn. Its outcome goes to `fd` instead of stdout.
+  void becomeWorker(int w, int fd) {
+    worker_ = w;
+    result_fd_ = fd;
+    rooms_ = (total_rooms_ - static_cast<size_t>(w) + procs_ - 1) / procs_;
+    rate_ /= procs_;
+    churn_ /= procs_;
+  }
+
+  // report prints the result line of an outcome (the whole run's, or the merged workers').
+  void report(const Outcome& outcome) const;
 
   const std::string& phase() const { return phase_; }
 
   int run() {
-    if (target_.server.empty()) return fail("soak", phase_, "--server-pid is required");
+    if (target_.server.empty()) return failed("--server-pid is required");
     Loops loops(target_.threads);
     loops_ = &loops;
     const int n_loops = loops.size();
@@ -102,7 +199,10 @@ class Soak {
 
     Fleet::Options options;
     options.count = slots_.size();
-    options.path = [this](size_t i) { return target_.roomPath("k" + std::to_string(roomOf(i))); };
+    options.path = [this](size_t i) {
+      // Room names are global: local room j of worker w is room j * procs + w.
+      return target_.roomPath("k" + std::to_string(roomOf(i) * procs_ + worker_));
+    };
     options.loop_of = [this](size_t i) { return loopOf(i); };
     options.read_buffer = 1024;
     options.concurrency = concurrency_;
@@ -120,11 +220,10 @@ class Soak {
     // Failed handshakes are retried, so "ready" means every slot has had its "hi" once.
     waitProgress([&] { return fleet.ready() >= slots_.size() || fatal(); },
                  [&] { return fleet.ready() + connect_errors_.load(); }, target_.timeout_s);
-    if (fatal()) return fail("soak", phase_, firstError());
+    if (fatal()) return failed(firstError());
     if (fleet.ready() < slots_.size()) {
-      return fail("soak", phase_,
-                  "stalled: " + std::to_string(fleet.ready()) + " of " +
-                      std::to_string(slots_.size()) + " connections ready");
+      return failed("stalled: " + std::to_string(fleet.ready()) + " of " +
+                    std::to_string(slots_.size()) + " connections ready");
     }
 
     const uint64_t server_cpu_start = target_.server.cpuNs();
@@ -149,11 +248,14 @@ class Soak {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     loops.stop();
     for (auto& state : per_loop_) state.timer.reset();  // before their io_context goes
-    if (fatal()) return fail("soak", phase_, firstError());
+    if (fatal()) return failed(firstError());
     if (std::string error = checkOwed(complete); !error.empty()) {
-      return fail("soak", phase_, error);
+      return failed(error);
     }
-    report(samples, rss_base, server_cpu_end - server_cpu_start, client_cpu_end - client_cpu_start);
+    Outcome outcome = collect(samples, rss_base, server_cpu_end - server_cpu_start,
+                              client_cpu_end - client_cpu_start);
+    if (result_fd_ >= 0) return writeAll(result_fd_, outcome.encode()) ? 0 : 1;
+    report(outcome);
     return 0;
   }
 
@@ -163,6 +265,26 @@ class Soak {
     return static_cast<int>(roomOf(slot) % static_cast<size_t>(loops_->size()));
   }
   bool fatal() const { return errors_.load() > 0; }
+
+  // failed reports a broken run: as the error line, or to the parent when this is a worker.
+  int failed(const std::string& why) {
+    if (result_fd_ < 0) return fail("soak", phase_, why);
+    writeAll(result_fd_, "error worker " + std::to_string(worker_) + ": " + why + "\n");
+    return 1;
+  }
+
+ public:
+  static bool writeAll(int fd, const std::string& text) {
+    for (size_t done = 0; done < text.size();) {
+      ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+ private:
   uint64_t total(std::atomic<uint64_t> PerLoop::*counter) const {
     uint64_t sum = 0;
     for (const auto& state : per_loop_) sum += (state.*counter).load(std::memory_order_relaxed);
@@ -395,65 +517,36 @@ class Soak {
     return samples.back();
   }
 
-  void report(const std::vector<Sample>& samples, uint64_t rss_base, uint64_t server_cpu_ns,
-              uint64_t client_cpu_ns) {
-    Histogram latency, warm_latency;
+  Outcome collect(std::vector<Sample> samples, uint64_t rss_base, uint64_t server_cpu_ns,
+                  uint64_t client_cpu_ns) {
+    Outcome out;
     Clock::time_point end = start_;
     for (auto& state : per_loop_) {
-      latency.merge(state.ack_latency);
-      warm_latency.merge(state.ack_latency_warm);
+      out.latency.merge(state.ack_latency);
+      out.warm_latency.merge(state.ack_latency_warm);
       end = std::max(end, state.last_receipt);
     }
-    const double seconds = std::max(duration_s_, secondsSince(start_, end));
-    const Sample& warm = sampleAt(samples, warmup_s_);
-    const Sample& last = samples.back();
-    uint64_t rss_max = 0, fds_max = 0;
-    std::string series = "[";
-    for (const Sample& sample : samples) {
-      rss_max = std::max(rss_max, sample.rss_kib);
-      fds_max = std::max(fds_max, sample.fds);
-      if (series.size() > 1) series += ',';
-      series += "[" + std::to_string(sample.t) + "," + std::to_string(sample.rss_kib) + "," +
-                std::to_string(sample.fds) + "]";
-    }
-    series += "]";
-    const double drift = static_cast<double>(last.rss_kib) - static_cast<double>(warm.rss_kib);
-
-    JsonLine line = resultLine("soak", phase_, target_);
-    line.add("rooms", static_cast<int64_t>(rooms_)).add("clients", static_cast<int64_t>(clients_));
-    line.add("connections", static_cast<int64_t>(slots_.size()));
-    line.add("churn_per_s", churn_).add("rate", rate_).add("size", static_cast<int64_t>(size_));
-    line.add("duration_s", duration_s_).add("warmup_s", warm.t);
-    const uint64_t connects = total(&PerLoop::connects);
-    line.add("sent", total(&PerLoop::sent)).add("acked", total(&PerLoop::acked));
-    line.add("deliveries", total(&PerLoop::delivered));
-    line.add("msgs_per_s", static_cast<double>(total(&PerLoop::delivered)) / seconds);
-    line.add("sent_per_s", static_cast<double>(total(&PerLoop::sent)) / seconds);
-    line.add("connects", connects).add("leaves", total(&PerLoop::left));
-    line.add("connects_per_s", static_cast<double>(connects) / duration_s_);
-    line.add("connect_errors", connect_errors_.load());
-    line.add("skipped_sends", total(&PerLoop::skipped));
-    line.addLatency(latency);  // put → ack, over the whole run
-    auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-    line.add("warm_samples", warm_latency.count());
-    line.add("warm_p50_us", us(warm_latency.percentileNs(50)));
-    line.add("warm_p99_us", us(warm_latency.percentileNs(99)));
-    line.add("warm_p999_us", us(warm_latency.percentileNs(99.9)));
-    line.add("rss_base_kib", rss_base).add("rss_warm_kib", warm.rss_kib);
-    line.add("rss_end_kib", last.rss_kib).add("rss_max_kib", rss_max);
-    line.add("rss_drift_kib", drift);
-    line.add("rss_drift_pct",
-             100.0 * drift / static_cast<double>(std::max<uint64_t>(1, warm.rss_kib)));
-    line.add("fds_warm", warm.fds).add("fds_end", last.fds).add("fds_max", fds_max);
-    line.add("server_cpu_pct", 100.0 * static_cast<double>(server_cpu_ns) / 1e9 / duration_s_);
-    line.add("client_cpu_pct", 100.0 * static_cast<double>(client_cpu_ns) / 1e9 / duration_s_);
-    line.add("connect_p50_us",
-             static_cast<double>(fleet_->connectLatency().percentileNs(50)) / 1000.0);
-    line.addRaw("samples_t_rss_fds", series);
-    line.print();
+    out.seconds = std::max(duration_s_, secondsSince(start_, end));
+    out.sent = total(&PerLoop::sent);
+    out.acked = total(&PerLoop::acked);
+    out.delivered = total(&PerLoop::delivered);
+    out.connects = total(&PerLoop::connects);
+    out.left = total(&PerLoop::left);
+    out.skipped = total(&PerLoop::skipped);
+    out.connect_errors = connect_errors_.load();
+    out.rss_base = rss_base;
+    out.server_cpu_ns = server_cpu_ns;
+    out.client_cpu_ns = client_cpu_ns;
+    out.connect_latency = fleet_->connectLatency();
+    out.samples = std::move(samples);
+    return out;
   }
 
   Target& target_;
+  int procs_ = 1;
+  int worker_ = 0;
+  int result_fd_ = -1;  // a worker's pipe to the parent
+  size_t total_rooms_ = 0;
   size_t rooms_, clients_;
   double churn_, rate_, duration_s_, warmup_s_, sample_s_;
   size_t size_;
@@ -476,6 +569,60 @@ class Soak {
   std::string first_error_;
 };
 
+void Soak::report(const Outcome& o) const {
+  const std::vector<Sample>& samples = o.samples;
+  const Histogram& latency = o.latency;
+  const Histogram& warm_latency = o.warm_latency;
+  const double seconds = o.seconds;
+  const Sample& warm = sampleAt(samples, warmup_s_);
+  const Sample& last = samples.back();
+  uint64_t rss_max = 0, fds_max = 0;
+  std::string series = "[";
+  for (const Sample& sample : samples) {
+    rss_max = std::max(rss_max, sample.rss_kib);
+    fds_max = std::max(fds_max, sample.fds);
+    if (series.size() > 1) series += ',';
+    series += "[" + std::to_string(sample.t) + "," + std::to_string(sample.rss_kib) + "," +
+              std::to_string(sample.fds) + "]";
+  }
+  series += "]";
+  const double drift = static_cast<double>(last.rss_kib) - static_cast<double>(warm.rss_kib);
+
+  JsonLine line = resultLine("soak", phase_, target_);
+  line.add("procs", procs_);
+  line.add("rooms", static_cast<int64_t>(total_rooms_))
+      .add("clients", static_cast<int64_t>(clients_));
+  line.add("connections", static_cast<int64_t>(total_rooms_ * clients_));
+  line.add("churn_per_s", churn_).add("rate", rate_).add("size", static_cast<int64_t>(size_));
+  line.add("duration_s", duration_s_).add("warmup_s", warm.t);
+  const uint64_t connects = o.connects;
+  line.add("sent", o.sent).add("acked", o.acked);
+  line.add("deliveries", o.delivered);
+  line.add("msgs_per_s", static_cast<double>(o.delivered) / seconds);
+  line.add("sent_per_s", static_cast<double>(o.sent) / seconds);
+  line.add("connects", connects).add("leaves", o.left);
+  line.add("connects_per_s", static_cast<double>(connects) / duration_s_);
+  line.add("connect_errors", o.connect_errors);
+  line.add("skipped_sends", o.skipped);
+  line.addLatency(latency);  // put → ack, over the whole run
+  auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  line.add("warm_samples", warm_latency.count());
+  line.add("warm_p50_us", us(warm_latency.percentileNs(50)));
+  line.add("warm_p99_us", us(warm_latency.percentileNs(99)));
+  line.add("warm_p999_us", us(warm_latency.percentileNs(99.9)));
+  line.add("rss_base_kib", o.rss_base).add("rss_warm_kib", warm.rss_kib);
+  line.add("rss_end_kib", last.rss_kib).add("rss_max_kib", rss_max);
+  line.add("rss_drift_kib", drift);
+  line.add("rss_drift_pct",
+           100.0 * drift / static_cast<double>(std::max<uint64_t>(1, warm.rss_kib)));
+  line.add("fds_warm", warm.fds).add("fds_end", last.fds).add("fds_max", fds_max);
+  line.add("server_cpu_pct", 100.0 * static_cast<double>(o.server_cpu_ns) / 1e9 / duration_s_);
+  line.add("client_cpu_pct", 100.0 * static_cast<double>(o.client_cpu_ns) / 1e9 / duration_s_);
+  line.add("connect_p50_us", static_cast<double>(o.connect_latency.percentileNs(50)) / 1000.0);
+  line.addRaw("samples_t_rss_fds", series);
+  line.print();
+}
+
 }  // namespace
 
 int runSoak(Flags& flags) {
@@ -484,7 +631,75 @@ int runSoak(Flags& flags) {
   if (std::string unused = flags.unusedFlag(); !unused.empty()) {
     return fail("soak", soak.phase(), "unknown flag --" + unused);
   }
-  return soak.run();
+  if (soak.procs() == 1) return soak.run();
+  if (soak.rooms() < static_cast<size_t>(soak.procs())) {
+    return fail("soak", soak.phase(), "--procs must not exceed --rooms");
+  }
+  if (target.server.empty()) return fail("soak", soak.phase(), "--server-pid is required");
+
+  // Fork the workers before any thread exists (the loops start inside run()).
+  std::fflush(stdout);
+  std::vector<pid_t> pids;
+  std::vector<int> fds;
+  for (int w = 0; w < soak.procs(); ++w) {
+    int pipe_fds[2];
+    if (::pipe(pipe_fds) != 0) return fail("soak", soak.phase(), "pipe() failed");
+    pid_t pid = ::fork();
+    if (pid < 0) return fail("soak", soak.phase(), "fork() failed");
+    if (pid == 0) {
+      ::close(pipe_fds[0]);
+      for (int fd : fds) ::close(fd);
+      soak.becomeWorker(w, pipe_fds[1]);
+      const int code = soak.run();
+      ::close(pipe_fds[1]);
+      std::fflush(stdout);
+      std::_Exit(code);
+    }
+    ::close(pipe_fds[1]);
+    pids.push_back(pid);
+    fds.push_back(pipe_fds[0]);
+  }
+
+  // Read every worker's outcome (a pipe at a time: a worker blocked on a full pipe just waits).
+  std::vector<std::string> texts(fds.size());
+  for (size_t w = 0; w < fds.size(); ++w) {
+    char buffer[65536];
+    for (;;) {
+      ssize_t n = ::read(fds[w], buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      texts[w].append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fds[w]);
+  }
+  std::string error;
+  for (size_t w = 0; w < pids.size(); ++w) {
+    int status = 0;
+    while (::waitpid(pids[w], &status, 0) < 0 && errno == EINTR) {
+    }
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok && error.empty()) {
+      error = texts[w].compare(0, 6, "error ") == 0
+                  ? texts[w].substr(6, texts[w].find('\n') - 6)
+                  : "worker " + std::to_string(w) + " exited with status " + std::to_string(status);
+    }
+  }
+  if (!error.empty()) return fail("soak", soak.phase(), error);
+
+  Outcome merged;
+  for (size_t w = 0; w < texts.size(); ++w) {
+    Outcome part;
+    if (!Outcome::decode(texts[w], part)) {
+      return fail("soak", soak.phase(), "worker " + std::to_string(w) + ": unreadable outcome");
+    }
+    if (w == 0) {
+      merged = std::move(part);
+    } else {
+      merged.add(part);
+    }
+  }
+  soak.report(merged);
+  return 0;
 }
 
 }  // namespace partyd::bench
