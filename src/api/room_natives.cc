@@ -37,6 +37,13 @@ void nAccept(const FunctionCallbackInfo<Value>& info) {
   self(info)->host().accept(handleArg(info, 0), code, js::toUtf8(iso, info[2]));
 }
 
+// refuse(conn, status, body): answers a pending upgrade with an HTTP error instead of the 101.
+void nRefuse(const FunctionCallbackInfo<Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  self(info)->host().refuse(handleArg(info, 0), static_cast<unsigned>(handleArg(info, 1)),
+                            js::toUtf8(iso, info[2]));
+}
+
 void nRespond(const FunctionCallbackInfo<Value>& info) {
   v8::Isolate* iso = info.GetIsolate();
   http::Response r;
@@ -107,11 +114,16 @@ void nEdgeDone(const FunctionCallbackInfo<Value>& info) {
     r.response.status = static_cast<unsigned>(handleArg(info, 2));
     r.response.headers = headerPairs(iso, info[3]);
     r.response.body = bodyBytes(iso, info[4]);
-  } else if (r.action == party::EdgeResult::kRewrite) {
+  } else if (r.action == party::EdgeResult::kRewrite || r.action == party::EdgeResult::kRoute) {
     r.url = js::toUtf8(iso, info[2]);
     r.headers = headerPairs(iso, info[3]);
     if (!info[4]->IsNull() && !info[4]->IsUndefined()) r.body = bodyBytes(iso, info[4]);
     if (info[5]->IsString()) r.method = js::toUtf8(iso, info[5]);
+    if (r.action == party::EdgeResult::kRoute) {
+      r.target = party::RoomKey{js::toUtf8(iso, info[6]), js::toUtf8(iso, info[7])};
+    }
+  } else if (r.action == party::EdgeResult::kPair) {
+    r.pair = handleArg(info, 2);
   }
   self(info)->edge().edgeDone(handleArg(info, 0), std::move(r));
 }
@@ -151,6 +163,7 @@ bool installRoomNatives(Runtime& runtime, v8::Local<v8::Context> ctx, v8::Local<
                          {
                              {"accept", nAccept},
                              {"respond", nRespond},
+                             {"refuse", nRefuse},
                              {"send", nSend},
                              {"broadcast", nBroadcast},
                              {"close", nClose},

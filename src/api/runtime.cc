@@ -112,7 +112,8 @@ Result<void> Runtime::loadUserCode() {
   v8::Local<v8::Context> ctx = engine_->context();
   v8::Local<v8::Object> entry = entry_.Get(iso);
   engine_->armDeadline(host_->config().handlerBudgetMs);
-  auto loaded = engine_->runScript(config_.userBundle, config_.userBundleName);
+  // An ES module, as PartyKit's are (workerd modules): top-level await works.
+  auto loaded = engine_->runModule(config_.userBundle, config_.userBundleName);
   engine_->disarmDeadline();
   engine_->takeTerminated();
   if (!loaded) return makeError("the party code threw while loading: " + loaded.error().message);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace partyd::js {
 
@@ -91,6 +92,64 @@ Result<void> Engine::runScript(std::string_view source, std::string_view name) {
   }
   if (script->Run(context()).IsEmpty()) return makeError(describeException(tryCatch));
   return {};
+}
+
+namespace {
+
+// A bundle imports nothing: any import left is an error.
+v8::MaybeLocal<v8::Module> refuseImport(v8::Local<v8::Context> context,
+                                        v8::Local<v8::String> specifier,
+                                        v8::Local<v8::FixedArray>, v8::Local<v8::Module>) {
+  v8::Isolate* iso = context->GetIsolate();
+  iso->ThrowException(v8::Exception::Error(
+      str(iso, "partyd: the bundle imports \"" + toUtf8(iso, specifier) +
+                   "\", which it should contain")));
+  return {};
+}
+
+}  // namespace
+
+Result<void> Engine::runModule(std::string_view source, std::string_view name) {
+  v8::HandleScope scope(isolate_);
+  v8::TryCatch tryCatch(isolate_);
+  v8::ScriptOrigin origin(isolate_, str(isolate_, name), 0, 0, false, -1, v8::Local<v8::Value>(),
+                          false, false, /*is_module=*/true);
+  v8::ScriptCompiler::Source src(str(isolate_, source), origin);
+  v8::Local<v8::Module> module;
+  if (!v8::ScriptCompiler::CompileModule(isolate_, &src).ToLocal(&module)) {
+    return makeError(describeException(tryCatch));
+  }
+  if (!module->InstantiateModule(context(), refuseImport).FromMaybe(false)) {
+    return makeError(describeException(tryCatch));
+  }
+  v8::Local<v8::Value> result;
+  if (!module->Evaluate(context()).ToLocal(&result)) return makeError(describeException(tryCatch));
+  if (!result->IsPromise()) return {};
+  v8::Local<v8::Promise> done = result.As<v8::Promise>();
+  // Top-level await: what settles it without the shard's loop (promises, async WebAssembly
+  // compiles on V8's worker threads) runs here, for at most a few seconds: a module waiting on a
+  // timer or on I/O never settles before the loop runs.
+  const auto giveUp = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (done->State() == v8::Promise::kPending && !tryCatch.HasTerminated()) {
+    isolate_->PerformMicrotaskCheckpoint();
+    if (done->State() != v8::Promise::kPending) break;
+    runPendingTasks();
+    isolate_->PerformMicrotaskCheckpoint();
+    if (done->State() != v8::Promise::kPending) break;
+    if (std::chrono::steady_clock::now() > giveUp) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (tryCatch.HasTerminated()) return makeError(describeException(tryCatch));
+  switch (done->State()) {
+    case v8::Promise::kFulfilled:
+      return {};
+    case v8::Promise::kRejected:
+      return makeError(describeValue(done->Result()));
+    default:
+      return makeError("the module's top-level await did not settle while it loaded: partyd "
+                       "evaluates party code before it serves, so a top-level await can wait for "
+                       "promises and WebAssembly compiles, but not for timers or I/O");
+  }
 }
 
 std::string toUtf8(v8::Isolate* iso, v8::Local<v8::Value> value) {
@@ -212,7 +271,7 @@ v8::Local<v8::Array> stringPairs(v8::Isolate* iso,
   uint32_t i = 0;
   for (const auto& [k, v] : pairs) {
     v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
-    (void)out->Set(ctx, i++, v8::Array::New(iso, pair, 2));
+    if (out->Set(ctx, i++, v8::Array::New(iso, pair, 2)).IsNothing()) break;
   }
   return out;
 }

@@ -39,6 +39,11 @@ class Engine {
 
   // Compiles and runs a classic script. Errors come back as text with the JS stack.
   Result<void> runScript(std::string_view source, std::string_view name);
+  // Compiles, instantiates and evaluates an ES module with no imports (a bundle), and waits for
+  // its top-level await: microtasks and the engine's own tasks run until the evaluation settles.
+  // A module still waiting after that (on a timer or I/O, which need the shard's loop) is an
+  // error, as is a throw or a rejection (its text with the JS stack).
+  Result<void> runModule(std::string_view source, std::string_view name);
 
   // Text for an exception caught by `tryCatch`: "Error: msg\n    at ..." when there is a stack.
   std::string describeException(const v8::TryCatch& tryCatch);

@@ -120,8 +120,9 @@ void Edge::onPartyRequest(std::shared_ptr<http::Session> session, http::Request&
   auto request = std::make_shared<http::Request>(std::move(req));
   runHook(upgrade ? "connect" : "request", route.party, route.room, *request,
           [this, session, request, key, upgrade](EdgeResult result) {
+            if (upgrade) return upgradeDecided(session, std::move(*request), std::move(result), &key);
             if (result.action == EdgeResult::kRespond) {
-              session->respond(std::move(result.response), !upgrade);
+              session->respond(std::move(result.response));
               return;
             }
             if (result.action == EdgeResult::kRewrite) applyRewrite(*request, result);
@@ -129,14 +130,51 @@ void Edge::onPartyRequest(std::shared_ptr<http::Session> session, http::Request&
           });
 }
 
+void Edge::upgradeDecided(std::shared_ptr<http::Session> session, http::Request&& req,
+                          EdgeResult result, const RoomKey* key) {
+  switch (result.action) {
+    case EdgeResult::kRespond:
+      session->respond(std::move(result.response), false);
+      return;
+    case EdgeResult::kRoute:
+      // The room sees the request the stub made (its URL, no `_pk`: a fresh connection id).
+      applyRewrite(req, result);
+      routeToRoom(std::move(session), std::move(req), result.target);
+      return;
+    case EdgeResult::kPair:
+      // The pair's server end lives in this shard's JS: the bridge room stays here.
+      host_.upgrade(std::move(session), std::move(req),
+                    RoomKey{"", "pair:" + std::to_string(result.pair)});
+      return;
+    case EdgeResult::kRewrite:
+      applyRewrite(req, result);
+      [[fallthrough]];
+    default:
+      if (key) {
+        routeToRoom(std::move(session), std::move(req), *key);
+      } else {
+        session->respond(notFound(), false);
+      }
+  }
+}
+
 void Edge::onOtherRequest(std::shared_ptr<http::Session> session, http::Request&& req) {
   if (isUpgrade(req)) {
-    if (!hooks_.socket) {
+    if (hooks_.socket) {
+      // Each such socket gets a room of its own under the party "", on the shard that took it.
+      host_.upgrade(std::move(session), std::move(req), RoomKey{"", randomUuid()});
+      return;
+    }
+    if (!hooks_.fetch) {
       session->respond(notFound(), false);
       return;
     }
-    // Each such socket gets a room of its own under the party "", on the shard that took it.
-    host_.upgrade(std::move(session), std::move(req), RoomKey{"", randomUuid()});
+    // As on PartyKit, the static onFetch gets the upgrade; it may return a room's fetch() of
+    // it (a 101), or a WebSocketPair's client end.
+    auto request = std::make_shared<http::Request>(std::move(req));
+    runHook("fetch", "main", "", *request, [this, session, request](EdgeResult r) {
+      upgradeDecided(session, std::move(*request), std::move(r), nullptr);
+    });
     return;
   }
   if (config_.assets) {

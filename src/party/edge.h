@@ -32,14 +32,26 @@ namespace partyd::party {
 inline constexpr char kInternalHeader[] = "x-partyd-internal";
 const std::string& internalToken();
 
-// What a worker hook decided about a request.
+// What a worker hook decided about a request. For a WebSocket upgrade, a hook may also answer
+// with a 101 Response whose webSocket is a party stub's (kRoute: the upgrade goes to that room,
+// as the request the stub made) or the client end of a WebSocketPair (kPair: the client's socket
+// is bridged to the pair's server end, in this shard's room "pair:<id>" of the party "").
 struct EdgeResult {
-  enum Action { kContinue = 0, kRespond = 1, kRewrite = 2, kUnhandled = 3 } action = kContinue;
+  enum Action {
+    kContinue = 0,
+    kRespond = 1,
+    kRewrite = 2,
+    kUnhandled = 3,
+    kRoute = 4,
+    kPair = 5
+  } action = kContinue;
   http::Response response;  // kRespond
-  std::string url;          // kRewrite: the new request's method, URL and headers (and body)
+  std::string url;          // kRewrite, kRoute: the new request's method, URL and headers (and body)
   std::string method;
   std::vector<std::pair<std::string, std::string>> headers;
   std::optional<std::string> body;
+  RoomKey target;           // kRoute
+  std::uint64_t pair = 0;   // kPair
 };
 
 // Which worker hooks the project defines, so requests without one skip the edge entirely.
@@ -87,6 +99,10 @@ class Edge {
   void onPartyRequest(std::shared_ptr<http::Session> session, http::Request&& request,
                       const http::PartyRoute& route);
   void onOtherRequest(std::shared_ptr<http::Session> session, http::Request&& request);
+  // A worker hook's answer to a WebSocket upgrade: refused, routed to a room (`key`, or the
+  // stub's target), or bridged to a WebSocketPair. Without a key, kContinue is a 404.
+  void upgradeDecided(std::shared_ptr<http::Session> session, http::Request&& request,
+                      EdgeResult result, const RoomKey* key);
   void runHook(const char* kind, const std::string& party, const std::string& room,
                const http::Request& request, std::function<void(EdgeResult)> done,
                std::string_view extra = {});

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -241,6 +242,23 @@ void RoomHost::accept(std::uint64_t conn, std::uint16_t closeCode, std::string_v
               (closeCode ? " then close " + std::to_string(closeCode) : std::string()));
   }
   if (closeCode != 0) s->second.conn->close(closeCode, reason);
+}
+
+void RoomHost::refuse(std::uint64_t conn, unsigned status, std::string_view body) {
+  auto it = connRoom_.find(conn);
+  if (it == connRoom_.end()) return;
+  Room* room = rooms_.byHandle(it->second);
+  if (!room) return;
+  auto s = room->sockets.find(conn);
+  if (s == room->sockets.end() || !s->second.pending()) return;
+  std::shared_ptr<ws::Connection> c = s->second.conn;
+  c->setOwner(nullptr, 0);
+  detach(*room, conn);
+  if (room->busy > 0) room->busy--;
+  auto reason = bhttp::obsolete_reason(bhttp::int_to_status(status));
+  c->reject("HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) +
+            "\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: " +
+            std::to_string(body.size()) + "\r\nconnection: close\r\n\r\n" + std::string(body));
 }
 
 void RoomHost::respond(std::uint64_t req, http::Response response) {

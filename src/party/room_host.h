@@ -65,6 +65,8 @@ class RoomHost final : public ws::ConnectionOwner {
   Socket* findSocket(std::uint64_t conn);
   // onConnect finished: the 101 goes out (then a close, when `closeCode` is set).
   void accept(std::uint64_t conn, std::uint16_t closeCode, std::string_view reason);
+  // The room could not start (its constructor threw): the upgrade gets `status` and `body`.
+  void refuse(std::uint64_t conn, unsigned status, std::string_view body);
   void respond(std::uint64_t req, http::Response response);
   ws::SendStatus send(std::uint64_t conn, const ws::Frame& frame);
   // Sends to every socket of the room but those in `exclude`; returns how many were dropped.

@@ -249,7 +249,8 @@ Result<Bundle> bundle(const Config& config, const BundleOptions& options) {
       esbuild->string(),
       entry.string(),
       "--bundle",
-      "--format=iife",
+      // An ES module, evaluated as one (js::Engine::runModule): top-level await is allowed.
+      "--format=esm",
       "--platform=neutral",
       "--target=es2022",
       "--conditions=partykit,workerd,worker,browser",

@@ -1,13 +1,14 @@
-// bundle() turns a project's server code into one classic script for V8: it writes a generated
-// entry module, runs esbuild (a child process, found by findEsbuild) as an iife bundle, and
+// bundle() turns a project's server code into one ES module for V8 (with no imports left, so
+// top-level await works): it writes a generated entry module, runs esbuild (a child process,
+// found by findEsbuild) as an esm bundle, and
 // rewrites wasm imports (wasm_literals.h). It owns the files under BundleOptions::outDir and
 // nothing else; it never runs the code.
 //
 // The contract with the runtime that evaluates Bundle::code:
-//   - After the script runs, globalThis.__partyd_parties is { main: <main's default export>,
+//   - After the module is evaluated, globalThis.__partyd_parties is { main: <main's default export>,
 //     <party>: <default export>, ... } with the parties in config order. A module without a
 //     default export is given as its whole namespace object, so the runtime can say so clearly.
-//   - Before it runs, the runtime defines globalThis.__partyd_wasm(base64) → WebAssembly.Module.
+//   - Before it is evaluated, the runtime defines globalThis.__partyd_wasm(base64) → WebAssembly.Module.
 //   - It may define globalThis.__partyd_modules["node:<name>"] / ["cloudflare:<name>"] to supply
 //     built-in modules (builtin_shims.h); any other use of them throws a clear Error.
 //   - process.env.<KEY> for each Config::envFileVars key, and the defines of Config::define, are

@@ -1,12 +1,33 @@
 // The edge: what PartyKit runs in its stateless Worker before a request reaches a room. The
 // worker hooks (onBeforeConnect, onBeforeRequest, onFetch, onCron) and the lobby they get, and
 // the stubs of room.context.parties / lobby.parties that reach other rooms in-process.
+import { DEFAULT_CF } from "./cf.js";
 import { makeRequest, responseParts } from "./web/index.js";
+import { handOverPairClient } from "./websocket_pair.js";
 
 const ACTION_CONTINUE = 0;
 const ACTION_RESPOND = 1;
 const ACTION_REWRITE = 2;
 const ACTION_UNHANDLED = 3;
+const ACTION_ROUTE = 4;  // a party stub's fetch of the WebSocket upgrade: into that room
+const ACTION_PAIR = 5;   // the client end of a WebSocketPair: bridged to its server end
+
+// What a party stub's fetch() of a WebSocket upgrade returns as the Response's webSocket: the
+// room the upgrade goes to, with the request it arrives as. Only a worker hook can hand it on
+// (returning the Response): the client's socket is at the edge, and partyd routes it there.
+export class RoomUpgrade {
+  constructor(party, room, url, method, headers) {
+    this.party = party;
+    this.room = room;
+    this.url = url;
+    this.method = method;
+    this.headers = headers;
+  }
+  accept() {
+    throw new TypeError("partyd: a party stub's WebSocket can only be returned from a worker " +
+                        "hook (onBeforeConnect, onFetch); use stub.socket() to talk to a room");
+  }
+}
 
 function errorText(e) {
   return e instanceof Error ? e.stack || `${e.name}: ${e.message}` : String(e);
@@ -50,6 +71,14 @@ export function createParties(native, partyNames, state) {
         if (path && !path.startsWith("/")) throw new Error("Path must start with /");
         const url = base() + path;
         const req = init instanceof Request ? new Request(url, init) : new Request(url, init);
+        // A WebSocket upgrade (a router party's onBeforeConnect passing its request on): the
+        // target room takes the client's socket, as on PartyKit, when the hook returns this.
+        if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+          return new Response(null, {
+            status: 101,
+            webSocket: new RoomUpgrade(name, id, url, req.method, [...req.headers]),
+          });
+        }
         const body = req.body === null ? null : new Uint8Array(await req.arrayBuffer());
         return new Promise((resolve, reject) => {
           const handle = native.partyFetch(name, id, req.method, url, [...req.headers], body);
@@ -110,6 +139,17 @@ export function createEdge(native, partyDef, state) {
   }
 
   function finish(handle, result) {
+    if (result instanceof Response && result.status === 101 && result.webSocket) {
+      const ws = result.webSocket;
+      if (ws instanceof RoomUpgrade) {
+        return native.edgeDone(handle, ACTION_ROUTE, ws.url, ws.headers, null, ws.method,
+                               ws.party, ws.room);
+      }
+      const pair = handOverPairClient(ws);
+      if (pair) return native.edgeDone(handle, ACTION_PAIR, pair, null, null);
+      return respondText(handle, 500, "partyd: a 101 Response's webSocket must be the client " +
+                         "end of a WebSocketPair or a party stub's upgrade");
+    }
     if (result instanceof Response) {
       return responseParts(result).then((parts) =>
           native.edgeDone(handle, ACTION_RESPOND, parts.status, parts.headers, parts.body ?? ""));
@@ -157,7 +197,7 @@ export function createEdge(native, partyDef, state) {
         if (kind === "connect" || kind === "request") {
           const fn = hook(def, kind === "connect" ? "onBeforeConnect" : "onBeforeRequest");
           if (!fn) return native.edgeDone(handle, ACTION_CONTINUE, 0, null, null);
-          const original = makeRequest(method, url, headers, body);
+          const original = makeRequest(method, url, headers, body, DEFAULT_CF);
           const result = await fn(new Request(original.url, original), lobby(roomId),
                                   executionContext);
           if (!result && kind === "request") {
@@ -168,7 +208,7 @@ export function createEdge(native, partyDef, state) {
         }
         if (kind === "fetch") {
           const fn = hook(def, "onFetch") || hook(def, "unstable_onFetch");
-          const req = makeRequest(method, url, headers, body);
+          const req = makeRequest(method, url, headers, body, DEFAULT_CF);
           const result = fn ? await fn(req, lobby(), executionContext) : null;
           if (result instanceof Response) return await finish(handle, result);
           return native.edgeDone(handle, ACTION_UNHANDLED, 0, null, null);

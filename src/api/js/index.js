@@ -3,6 +3,7 @@
 import { installWebApis, fireTimer, setSubtle, defineEventHandler } from "./web/index.js";
 import { Event, EventTarget, MessageEvent, CloseEvent, ErrorEvent } from "./web/events.js";
 import { createWebSocketClass, dispatchers as wsDispatchers } from "./websocket.js";
+import { WebSocketPair } from "./websocket_pair.js";
 import { createSubtle, CryptoKey, SubtleCrypto } from "./subtle/index.js";
 import { createEntry } from "./party.js";
 import { createFetch } from "./fetch.js";
@@ -39,6 +40,7 @@ const WebSocket = createWebSocketClass(native, {
 });
 Object.defineProperty(WebSocket, "name", { value: "WebSocket", configurable: true }); // not WebSocket3
 Object.defineProperty(globalThis, "WebSocket", hidden(WebSocket));
+Object.defineProperty(globalThis, "WebSocketPair", hidden(WebSocketPair));
 
 globalThis.__partyd_entry = {
   ...createEntry(native),

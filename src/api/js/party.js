@@ -4,10 +4,12 @@
 //
 // Event order, as on PartyKit: onStart settles before any other event reaches the room; events
 // start in arrival order; while a handler awaits a timer or a fetch, later events may run.
+import { DEFAULT_CF } from "./cf.js";
 import { makeRequest, responseParts, responsePartsSync } from "./web/index.js";
 import { Storage } from "./storage.js";
 import { EventTarget, MessageEvent, CloseEvent, hasListeners } from "./web/events.js";
 import { createEdge, createParties } from "./edge.js";
+import { bridgePair } from "./websocket_pair.js";
 
 const OPEN = 1;
 const CLOSED = 3;
@@ -30,6 +32,11 @@ function isThenable(v) {
 
 function errorMessage(e) {
   return e instanceof Error ? e.message : String(e);
+}
+
+// An error with a `.code` sets the status, as in PartyKit's room fetch.
+function failureStatus(e) {
+  return Number.isInteger(e?.code) && e.code >= 200 && e.code <= 599 ? e.code : 500;
 }
 
 // ---- adapters: one shape for class-style and object-style servers -------------------------
@@ -105,12 +112,18 @@ class ModuleAdapter {
 // A WebSocket on a path that is no party URL goes to the main party's static onSocket. partyd
 // gives each such socket a room of its own (party ""), so it reuses the connection machinery;
 // the socket is accepted before onSocket runs, as on PartyKit.
+//
+// The room "pair:<n>" is the client of a worker hook that answered with a WebSocketPair's client
+// end (websocket_pair.js): its connection is bridged to the pair's server end.
 class SocketAdapter {
   #def;
   #lobby;
-  constructor(mainDef, lobby) {
+  #pairId;
+  #pair = null;
+  constructor(mainDef, lobby, id) {
     this.#def = mainDef;
     this.#lobby = lobby;
+    this.#pairId = id.startsWith("pair:") ? Number(id.slice(5)) : 0;
     this.server = null;
     this.hibernate = false;
     this.hasOnRequest = false;
@@ -118,12 +131,17 @@ class SocketAdapter {
   }
   onStart() {}
   getConnectionTags() { return []; }
-  onMessage() {}
-  onClose() {}
+  onMessage(data) { this.#pair?._deliver(data); }
+  onClose(conn, code, reason, clean) { this.#pair?._closed(code, reason, clean); }
   onError() {}
   onAlarm() {}
   onRequest() { return new Response("Not found", { status: 404 }); }
+  // After the 101: what the pair's server end did so far reaches the client.
+  onOpen(conn, native) {
+    if (this.#pairId) this.#pair = bridgePair(this.#pairId, native, conn._handle);
+  }
   onConnect(conn, ctx) {
+    if (this.#pairId) return;
     conn.request = ctx.request;
     const def = this.#def;
     if (!def || typeof def.onSocket !== "function") return;
@@ -133,8 +151,8 @@ class SocketAdapter {
   }
 }
 
-function makeAdapter(name, def, room, lobby) {
-  if (name === "") return new SocketAdapter(def, lobby);
+function makeAdapter(name, def, room, lobby, id) {
+  if (name === "") return new SocketAdapter(def, lobby, id);
   if (isClassServer(def)) return new ClassAdapter(def, room);
   checkModuleServer(name, def);
   return new ModuleAdapter(def, room);
@@ -342,17 +360,50 @@ class RoomRuntime {
     this.blocked = 0;
     this.inAlarm = 0;
     this.id = id;
+    this.partyName = partyName;
+    this.def = def;
     this.room = new Room(this, partyName, internalID, shared.env);
-    this.adapter = makeAdapter(partyName, def, this.room, () => this.lobby());
+    // The server object; null while its constructor throws (PartyKit then tries again on the
+    // next event, answering each with the error, 500 or its `.code`).
+    this.adapter = null;
+    this.failure = null;      // what the last try threw, for the event that made the try
+    this.startFailure = null; // what onStart threw, for the event that woke the room
+    this.build(restore);
+  }
+
+  build(restore) {
+    try {
+      this.adapter = makeAdapter(this.partyName, this.def, this.room, () => this.lobby(), this.id);
+    } catch (e) {
+      console.error(`the constructor of party "${this.partyName}" failed: ${errorText(e)}`);
+      this.failure = e;
+      return false;
+    }
     if (restore) {
       // Waking from hibernation: the sockets never closed; only their objects come back.
       for (const [handle, meta] of restore) {
-        const conn = new Connection(native, handle, meta[0], meta[1], this.adapter.hibernate);
+        const conn = new Connection(this.native, handle, meta[0], meta[1], this.adapter.hibernate);
         conn._restore(meta);
         this.addConnection(handle, conn);
       }
     }
     this.block(() => this.adapter.onStart(), "onStart");
+    return true;
+  }
+
+  // null when the room has its server object (built now if need be), else what stopped it.
+  ready() {
+    if (this.adapter) return null;
+    if (!this.failure && this.build()) return null;
+    const e = this.failure;
+    this.failure = null;
+    return e;
+  }
+
+  takeStartFailure() {
+    const e = this.startFailure;
+    this.startFailure = null;
+    return e;
   }
 
   lobby() {
@@ -386,7 +437,10 @@ class RoomRuntime {
       this.drain();
     });
     if (what === "onStart") {
-      done.catch((e) => console.error(`onStart failed: ${errorText(e)}`));
+      done.catch((e) => {
+        console.error(`onStart failed: ${errorText(e)}`);
+        this.startFailure = e;
+      });
     }
     return done;
   }
@@ -417,7 +471,7 @@ class RoomRuntime {
 
   async connect(handle, id, url, headers) {
     const conn = new Connection(this.native, handle, id, url, this.adapter.hibernate);
-    const request = makeRequest("GET", url, headers, null);
+    const request = makeRequest("GET", url, headers, null, DEFAULT_CF);
     const ctx = { request };
     try {
       const tags = (await this.adapter.getConnectionTags(conn, ctx)) ?? [];
@@ -426,6 +480,7 @@ class RoomRuntime {
       this.addConnection(handle, conn);
       await this.adapter.onConnect(conn, ctx);
       this.native.accept(handle, 0, "");
+      this.adapter.onOpen?.(conn, this.native);
     } catch (e) {
       console.error(`onConnect failed: ${errorText(e)}`);
       this.native.accept(handle, 1011, errorMessage(e));
@@ -448,7 +503,7 @@ class RoomRuntime {
     if (hasListeners(conn, "close")) {
       conn.dispatchEvent(new CloseEvent("close", { code, reason, wasClean: clean }));
     }
-    this.guard("onClose", () => this.adapter.onClose(conn));
+    this.guard("onClose", () => this.adapter.onClose(conn, code, reason, clean));
   }
 
   // An HTTP request. A handler that answers synchronously with a byte body (most do) is answered
@@ -459,7 +514,7 @@ class RoomRuntime {
       if (!this.adapter.hasOnRequest) {
         throw Object.assign(new Error("No onRequest handler"), { code: 500 });
       }
-      res = this.adapter.onRequest(makeRequest(method, url, headers, body));
+      res = this.adapter.onRequest(makeRequest(method, url, headers, body, DEFAULT_CF));
     } catch (e) {
       return this.#requestFailed(handle, e);
     }
@@ -492,9 +547,17 @@ class RoomRuntime {
     if (!(e instanceof Error && e.message === "No onRequest handler")) {
       console.error(`onRequest failed: ${errorText(e)}`);
     }
-    const status = Number.isInteger(e?.code) && e.code >= 200 && e.code <= 599 ? e.code : 500;
-    this.native.respond(handle, status, [["content-type", "text/plain;charset=UTF-8"]],
+    this.failRequest(handle, e);
+  }
+
+  // PartyKit's answer to a request (or an upgrade) whose room could not start.
+  failRequest(handle, e) {
+    this.native.respond(handle, failureStatus(e), [["content-type", "text/plain;charset=UTF-8"]],
                         errorMessage(e));
+  }
+
+  failUpgrade(handle, e) {
+    this.native.refuse(handle, failureStatus(e), errorMessage(e));
   }
 
   async alarm(retryCount) {
@@ -567,12 +630,12 @@ export function createEntry(native) {
       const def = partyDef(partyName === "" ? "main" : partyName);
       const rt = new RoomRuntime(native, state, handle, partyName, id, internalID, def, restore);
       rooms.set(handle, rt);
-      native.markHibernating(rt.adapter.hibernate);
+      native.markHibernating(rt.adapter?.hibernate ?? false);
     },
     // Drops a quiet hibernating room's object; its sockets stay open in C++ with what they carry.
     hibernate(handle) {
       const rt = rooms.get(handle);
-      if (!rt || rt.blocked > 0 || rt.queue.length > 0) return;
+      if (!rt || !rt.adapter || rt.blocked > 0 || rt.queue.length > 0) return;
       for (const conn of rt.byHandle.values()) native.stashConn(conn._handle, conn._stash());
       rooms.delete(handle);
       native.roomHibernated(handle);
@@ -584,27 +647,40 @@ export function createEntry(native) {
       noteHost(url);
       const rt = rooms.get(room);
       if (!rt) return;
-      rt.enqueue(() => rt.connect(handle, id, url, headers));
+      const failed = rt.ready();
+      if (failed) return rt.failUpgrade(handle, failed);
+      rt.enqueue(() => {
+        const e = rt.takeStartFailure();
+        if (e) return rt.failUpgrade(handle, e);
+        return rt.connect(handle, id, url, headers);
+      });
     },
     message(room, handle, data) {
       const rt = rooms.get(room);
-      if (!rt) return;
+      if (!rt || rt.ready()) return;
       rt.enqueue(() => rt.message(handle, data));
     },
     close(room, handle, code, reason, clean) {
       const rt = rooms.get(room);
-      if (!rt) return;
+      if (!rt || rt.ready()) return;
       rt.enqueue(() => rt.closed(handle, code, reason, clean));
     },
     request(room, handle, method, url, headers, body) {
       noteHost(url);
       const rt = rooms.get(room);
       if (!rt) return;
-      rt.enqueue(() => rt.request(handle, method, url, headers, body));
+      const failed = rt.ready();
+      if (failed) return rt.failRequest(handle, failed);
+      rt.enqueue(() => {
+        const e = rt.takeStartFailure();
+        if (e) return rt.failRequest(handle, e);
+        return rt.request(handle, method, url, headers, body);
+      });
     },
     alarm(room, retryCount) {
       const rt = rooms.get(room);
       if (!rt) return;
+      if (rt.ready()) return native.alarmDone(room, false);
       rt.enqueue(() => rt.alarm(retryCount));
     },
   };
