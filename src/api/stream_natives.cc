@@ -124,8 +124,11 @@ constexpr std::uint64_t kZlibMagic = 0x7061727479643a7aULL;  // "partyd:z"
 constexpr char kZlibBrand[] = "partyd.zlibStreamHandle";
 std::atomic<std::int64_t> gLiveZlib{0};
 
-// Chunks of output a push produces at most, between two returns to JS.
+// zlib writes its output in pieces of kOutChunk; a push returns to JS once it holds kMaxPush, so
+// that a small compressed input (a "zip bomb": 64 KiB of gzip inflate to 64 MiB) is never
+// inflated all at once, outside the heap limit, but piece by piece as the reader asks for it.
 constexpr std::size_t kOutChunk = 64 * 1024;
+constexpr std::size_t kMaxPush = 256 * 1024;
 
 struct ZlibStream {
   static constexpr std::uint64_t kMagic = kZlibMagic;
@@ -135,6 +138,8 @@ struct ZlibStream {
   bool inflate = false;
   bool open = false;   // z was initialised and not yet ended
   bool ended = false;  // inflate saw the end of the compressed data
+  bool more = false;   // a push stopped at kMaxPush: more output waits for the next push
+  std::string pending;  // the input that push had not consumed
 
   ZlibStream() { ++gLiveZlib; }
   ~ZlibStream() {
@@ -172,8 +177,11 @@ void nZlibNew(const FunctionCallbackInfo<Value>& info) {
 }
 
 // zlibPush(handle, bytes | undefined, finish) -> Uint8Array of the output so far (may be empty).
-// With finish, the stream is flushed and ended; a decompressor that has not seen the end of its
-// data then throws, as does one that is fed corrupt data or bytes past the end.
+// A decompressor stops at about kMaxPush and keeps the rest: zlibHasMore(handle) is then true,
+// and the caller pushes again with undefined (and the same finish) for the next piece, without
+// new bytes. With finish, once nothing is left, the stream is flushed and ended; a decompressor
+// that has not seen the end of its data then throws, as does one fed corrupt data or bytes past
+// the end.
 void nZlibPush(const FunctionCallbackInfo<Value>& info) {
   Isolate* iso = info.GetIsolate();
   auto* s = js::unwrapHandle<ZlibStream>(iso, info[0], kZlibBrand);
@@ -193,10 +201,24 @@ void nZlibPush(const FunctionCallbackInfo<Value>& info) {
     return (void)failType(iso, "Trailing bytes after end of compressed data");
   }
 
+  if (s->more && !in.empty()) {
+    return (void)failType(iso, "zlibPush: the previous push has output left");
+  }
+  std::string carried;
+  if (s->more) {
+    carried.swap(s->pending);
+    in = carried;
+  }
   std::string out;
   s->z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   s->z.avail_in = static_cast<uInt>(in.size());
+  s->more = false;
   for (;;) {
+    if (s->inflate && out.size() >= kMaxPush) {
+      s->more = true;
+      s->pending.assign(reinterpret_cast<const char*>(s->z.next_in), s->z.avail_in);
+      break;
+    }
     std::size_t at = out.size();
     out.resize(at + kOutChunk);
     s->z.next_out = reinterpret_cast<Bytef*>(out.data() + at);
@@ -234,13 +256,21 @@ void nZlibPush(const FunctionCallbackInfo<Value>& info) {
   }
   s->z.next_in = nullptr;
   s->z.avail_in = 0;
-  if (finish) {
+  if (finish && !s->more) {
     bool complete = !s->inflate || s->ended;
     finishStream();
     if (!complete) return (void)fail(iso, "Decompression failed.");
   }
   Local<v8::ArrayBuffer> ab = js::newArrayBuffer(iso, out);
   info.GetReturnValue().Set(v8::Uint8Array::New(ab, 0, out.size()));
+}
+
+// zlibHasMore(handle) -> whether the last push stopped with output left.
+void nZlibHasMore(const FunctionCallbackInfo<Value>& info) {
+  Isolate* iso = info.GetIsolate();
+  auto* s = js::unwrapHandle<ZlibStream>(iso, info[0], kZlibBrand);
+  if (s == nullptr) return (void)failType(iso, "Expected a zlib stream handle");
+  info.GetReturnValue().Set(s->open && s->more);
 }
 
 // Runs a native with C++ exceptions stopped at the V8 boundary.
@@ -269,6 +299,7 @@ bool installStreamNatives(Isolate* iso, Local<v8::Context> ctx, Local<v8::Object
                              {"arrayBufferDetached", guarded<nArrayBufferDetached>},
                              {"zlibNew", guarded<nZlibNew>},
                              {"zlibPush", guarded<nZlibPush>},
+                             {"zlibHasMore", guarded<nZlibHasMore>},
                          });
 }
 

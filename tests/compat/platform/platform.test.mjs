@@ -150,6 +150,17 @@ describe("web APIs workerd adds", { timeout: 30_000 }, () => {
     assert.deepEqual(seen.corrupt, { name: "Error", message: "Decompression failed." });
   });
 
+  test("DecompressionStream inflates 64 MiB from 64 KiB in pieces, as the reader reads", async () => {
+    assert.deepEqual(await run("inflateLarge"), {
+      packedUnder1MiB: true,
+      total: 64 << 20,
+      allZero: true,
+      largestUnder1MiB: true,
+      manyChunks: true,
+      partChunks: 2,
+    });
+  });
+
   test("scheduler.wait resolves with undefined after its delay", async () => {
     assert.deepEqual(await run("scheduler"), { order: ["timeout", "wait:undefined"] });
   });

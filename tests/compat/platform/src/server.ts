@@ -221,6 +221,48 @@ const checks: Record<string, (req: Party.Request) => unknown | Promise<unknown>>
     out.corrupt = await errorOf(() => through(utf8("not gzip at all"), new G.DecompressionStream("gzip")));
     return out;
   },
+  // 64 MiB of zeros gzip to about 64 KiB: decompressed while read piece by piece, and once read
+  // only in part and then cancelled.
+  async inflateLarge() {
+    const zeros = new Uint8Array(1 << 20);
+    const packer = new G.CompressionStream("gzip");
+    const writer = packer.writable.getWriter();
+    const packedP = new Response(packer.readable).arrayBuffer();
+    for (let i = 0; i < 64; i++) await writer.write(zeros);
+    await writer.close();
+    const packed = new Uint8Array(await packedP);
+    const read = async (stopAfter: number) => {
+      const d = new G.DecompressionStream("gzip");
+      const w = d.writable.getWriter();
+      w.write(packed).catch(() => {});
+      w.close().catch(() => {});
+      const reader = d.readable.getReader();
+      let total = 0, chunks = 0, largest = 0, allZero = true;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.byteLength;
+        chunks++;
+        largest = Math.max(largest, value.byteLength);
+        if (value[0] !== 0 || value[value.byteLength - 1] !== 0) allZero = false;
+        if (chunks === stopAfter) {
+          await reader.cancel();
+          break;
+        }
+      }
+      return { total, chunks, largest, allZero };
+    };
+    const whole = await read(0);
+    const part = await read(2);
+    return {
+      packedUnder1MiB: packed.byteLength < 1 << 20,
+      total: whole.total,
+      allZero: whole.allZero,
+      largestUnder1MiB: whole.largest <= 1 << 20,
+      manyChunks: whole.chunks > 1,
+      partChunks: part.chunks,
+    };
+  },
   async scheduler() {
     // Timers order by deadline (workerd freezes Date.now within a request, so no clock reading).
     const order: string[] = [];
