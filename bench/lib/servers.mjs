@@ -50,6 +50,16 @@ export function serverSpecs({ workload, project, partydThreads, hibernateAfterMs
         args: ["dev", "--port", String(port), ...partydFlags, "--no-persist", project],
       }),
     },
+    // A second build of partyd (PARTYD_BASE=path), to put a change beside its parent in one run.
+    ...(process.env.PARTYD_BASE ? [{
+      name: "partyd-base",
+      what: [`${process.env.PARTYD_BASE} dev`, ...partydFlags].join(" "),
+      missing: fs.existsSync(process.env.PARTYD_BASE) ? null : `${process.env.PARTYD_BASE} is not built`,
+      command: (port) => ({
+        cmd: process.env.PARTYD_BASE,
+        args: ["dev", "--port", String(port), ...partydFlags, "--no-persist", project],
+      }),
+    }] : []),
     {
       name: "partykit",
       what: "npx partykit@0.0.115 dev (workerd)",
