@@ -216,7 +216,8 @@ void RoomHost::request(std::shared_ptr<http::Session> session, http::Request&& r
                        const RoomKey& key) {
   if (Room* waiting = rooms_.find(key); waiting && onOldCode(*waiting)) {
     auto held = std::make_shared<http::Request>(std::move(request));
-    holdForUpdate(key, [this, session, held, key] { this->request(session, std::move(*held), key); });
+    holdForUpdate(key,
+                  [this, session, held, key] { this->request(session, std::move(*held), key); });
     return;
   }
   Room& room = activate(key);

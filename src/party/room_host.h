@@ -89,7 +89,7 @@ class RoomHost final : public ws::ConnectionOwner {
   const HostConfig& config() const { return config_; }
 
   // ---- lifecycle ----
-  // Drops every live room: sockets get `closeCode`, requests `status` (a reload of the code).
+  // Drops every live room: sockets get `closeCode`, requests `status`.
   void resetAll(const std::string& why, std::uint16_t closeCode, unsigned status);
   // Drops one room's object after a runaway handler: its requests get 500, its sockets 1011, and
   // the next event builds a new object.

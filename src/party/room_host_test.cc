@@ -392,7 +392,6 @@ TEST_F(RoomHostTest, ASlowConsumerIsClosedWith1008AndCounted) {
             1008);
 }
 
-
 // ---- code updates ---------------------------------------------------------------------------
 
 class CodeUpdateTest : public RoomHostTest {

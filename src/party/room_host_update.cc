@@ -49,8 +49,7 @@ void RoomHost::commitUpdate() {
     ++live;
   });
   if (live == 0) return;
-  log::info("new code: " + std::to_string(live) +
-            " live room(s) move to it when idle (at most " +
+  log::info("new code: " + std::to_string(live) + " live room(s) move to it when idle (at most " +
             std::to_string(config_.codeUpdateDelayMs) + " ms)");
   movePass();
   moveTimer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(

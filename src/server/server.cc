@@ -246,9 +246,8 @@ Result<void> Server::reload(party::CodeBundle next) {
 
 Result<void> Server::swapLocked(party::CodeBundle next) {
   if (states_.empty()) return makeError("the server is not running");
-  auto prepared = onEveryShard(states_, [next](party::RoomHost& host) {
-    return host.prepareUpdate(next);
-  });
+  auto prepared =
+      onEveryShard(states_, [next](party::RoomHost& host) { return host.prepareUpdate(next); });
   if (!prepared) {
     (void)onEveryShard(states_, [](party::RoomHost& host) -> Result<void> {
       host.abandonUpdate();
