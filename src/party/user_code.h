@@ -48,9 +48,9 @@ struct CodeBundle {
   std::vector<std::string> partyNames;  // "main" first
 };
 
-// How hard UserCode::hibernate tries. kQuiet: the sweep's hibernation, refused while events wait
-// in the room's queue. kIdle: a code update, refused also while a handler awaits something.
-// kForce: a code update past its delay; the object goes whatever it was doing.
+// How hard UserCode::hibernate tries. kQuiet: the sweep's hibernation, and kIdle: a code update,
+// both refused while an event waits in the room's queue or a handler awaits something. kForce: a
+// code update past its delay; the object goes whatever it was doing.
 enum class HibernateMode { kQuiet, kIdle, kForce };
 
 class UserCode {

@@ -37,6 +37,11 @@ export default class Main implements Party.Server {
     conn.send(JSON.stringify({ v: VERSION, hello: conn.id }));
   }
   onMessage(message: string, conn: Party.Connection<{ count: number; joinedOn: string }>) {
+    if (message === "slow") {
+      // A handler that awaits across the update: the room must not move before it settles.
+      return new Promise((r) => setTimeout(r, 3000)).then(() =>
+        conn.send(JSON.stringify({ v: VERSION, echo: "slow-done" })));
+    }
     const state = conn.setState({ ...conn.state!, count: conn.state!.count + 1 });
     conn.send(JSON.stringify({ v: VERSION, id: conn.id, tags: conn.tags, state, echo: message }));
   }
@@ -201,5 +206,28 @@ describe("code updates keep sockets open", { timeout: 120_000, skip: (IS_EXTERNA
     // partysocket would reconnect on 1012: a new socket reaches the new code.
     const again = await connect(server.host, "/parties/plain/p0");
     assert.equal(await again.nextMessage(), "v2");
+  });
+
+  test("a live hibernating room whose handler awaits moves once that settles, keeping its socket", async () => {
+    const c = await connect(server.host, "/parties/main/awaits?_pk=aw&t=aw");
+    assert.equal(JSON.parse(await c.nextMessage()).v, "v2");
+    c.send("slow");
+    await new Promise((r) => setTimeout(r, 100));
+    rewrite("v3");
+    await waitUntil(async () => (await served()) === "v3", { timeout: 20_000, what: "the v3 build to be served" });
+    c.send("quick");
+    const quick = JSON.parse(await c.waitFor((m) => JSON.parse(m).echo === "quick", 5_000, "the answer to 'quick'"));
+    assert.equal(quick.v, "v2", "the room moved to the new code while a handler awaited");
+    const slow = JSON.parse(await c.waitFor((m) => JSON.parse(m).echo === "slow-done", 10_000, "the slow handler's end"));
+    assert.equal(slow.v, "v2");
+    // The room is idle now: it moves at the next sweep; its next message runs v3.
+    await waitUntil(async () => {
+      c.send("after");
+      const m = JSON.parse(await c.waitFor((x) => JSON.parse(x).echo === "after", 5_000, "the answer to 'after'"));
+      return m.v === "v3";
+    }, { timeout: 10_000, interval: 200, what: "an answer from v3" });
+    assert.equal(JSON.parse(c.messages.at(-1)).state.joinedOn, "v2", "the socket's state was not kept");
+    assert.deepEqual(closes.filter((e) => !e.path.startsWith("/parties/plain/")), []);
+    assert.equal(c.readyState, 1);
   });
 });

@@ -468,9 +468,12 @@ class RoomRuntime {
     if (isThenable(result)) {
       // Counted, so that a code update moves the room only once they have settled.
       this.awaiting++;
-      Promise.resolve(result)
-        .catch((e) => console.error(`${what} failed: ${errorText(e)}`))
-        .finally(() => this.awaiting--);
+      Promise.resolve(result).then(() => {
+        this.awaiting--;
+      }, (e) => {
+        this.awaiting--;
+        console.error(`${what} failed: ${errorText(e)}`);
+      });
     }
   }
 
@@ -696,12 +699,14 @@ export function createEntry(native) {
       native.markHibernating(rt.adapter?.hibernate ?? false);
     },
     // Drops a room's object. Its sockets stay open in C++ with what they carry when its party
-    // hibernates. `mode` (HIBERNATE_*): the sweep's hibernation waits for no queued event; a code
-    // update also for no handler awaiting; past its delay, it waits for nothing.
+    // hibernates. `mode` (HIBERNATE_*): the sweep's hibernation and a code update wait until
+    // nothing is queued or awaited (a handler awaiting a timer or a fetch keeps its object, as a
+    // Durable Object with an event in progress stays in memory); past a code update's delay, it
+    // waits for nothing.
     hibernate(handle, mode = HIBERNATE_QUIET) {
       const rt = rooms.get(handle);
       if (!rt) return;
-      if (mode === HIBERNATE_QUIET && (!rt.adapter || rt.blocked > 0 || rt.queue.length > 0)) return;
+      if (mode === HIBERNATE_QUIET && (!rt.adapter || !rt.idle())) return;
       if (mode === HIBERNATE_IDLE && !rt.idle()) return;
       if (rt.adapter?.hibernate) {
         for (const conn of rt.byHandle.values()) native.stashConn(conn._handle, conn._stash());
