@@ -537,6 +537,29 @@ TEST_F(CodeUpdateTest, APlainRoomFinishesItsRequestThenClosesItsSocketsWith1012)
   EXPECT_EQ(answers[1].body, "again from v2");
 }
 
+TEST_F(CodeUpdateTest, AnUpgradeForARoomWaitingToMoveConnectsOnTheNewCode) {
+  tcp::socket first = connectSocket("p");
+  readAvailable(first);
+  code.answerRequests = false;
+  ask("p", "slow");
+  poll();
+  ASSERT_TRUE(update("v2").ok());
+  tcp::socket second = connectSocket("p");
+  EXPECT_EQ(code.conns.size(), 1u) << "an upgrade reached a room that waits to move";
+  EXPECT_EQ(readAvailable(second), "");
+
+  host->turn().run(0, [&] {
+    http::Response r;
+    r.status = 200;
+    host->respond(code.reqs[0], std::move(r));
+  });
+  EXPECT_EQ(closeCode(readAvailable(first)), 1012);
+  EXPECT_EQ(readAvailable(second).rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_EQ(code.conns.size(), 2u);
+  EXPECT_EQ(code.roomCode[host->findRoom(1)->handle], "v2");
+  EXPECT_NE(roundTrip(second, "m").find("echo m from v2"), std::string::npos);
+}
+
 TEST_F(CodeUpdateTest, APlainRoomStillBusyPastTheDelayIsReset) {
   HostConfig config;
   config.codeUpdateDelayMs = 1000;
