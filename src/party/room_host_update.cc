@@ -113,7 +113,7 @@ void RoomHost::movePass() {
 }
 
 void RoomHost::moveOldRooms() {
-  if (stopped_ || turn_.running()) return;
+  if (codeVersion_ == 0 || stopped_ || turn_.running()) return;  // no update yet
   std::vector<std::uint32_t> old;
   rooms_.forEach([&](Room& room) {
     if (onOldCode(room)) old.push_back(room.handle);
