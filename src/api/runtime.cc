@@ -101,48 +101,66 @@ Result<void> Runtime::start() {
     return makeError("the partyd runtime did not define its entry points");
   }
   entry_.Reset(iso, entry.As<v8::Object>());
-  return loadUserCode();
+  if (auto r = prepareCode(party::CodeBundle{config_.userBundle, config_.userBundleName,
+                                             config_.envJson, config_.partyNames});
+      !r) {
+    return r;
+  }
+  commitCode();
+  return {};
 }
 
-// Runs the project's bundle and lets the runtime check it: each party's default export, and
-// which worker hooks exist. Used at start-up and again by reload().
-Result<void> Runtime::loadUserCode() {
+// A code update, step 1: the build's module is evaluated in the shard's context beside the one
+// that serves, and the runtime checks it (each party's default export, which worker hooks exist)
+// without switching to it: its parties wait as a candidate in party.js. Rooms alive keep the
+// classes they were built from, so old and new code share the context (docs/design-notes.md).
+// On an error the candidate is dropped and nothing else has changed.
+Result<void> Runtime::prepareCode(const party::CodeBundle& next) {
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = engine_->context();
   v8::Local<v8::Object> entry = entry_.Get(iso);
+  abandonCode();
+  auto fail = [&](std::string why) -> Result<void> {
+    abandonCode();
+    return makeError(std::move(why));
+  };
   engine_->armDeadline(host_->config().handlerBudgetMs);
   // An ES module, as PartyKit's are (workerd modules): top-level await works.
-  auto loaded = engine_->runModule(config_.userBundle, config_.userBundleName);
+  auto loaded = engine_->runModule(next.code, next.name);
   engine_->disarmDeadline();
   engine_->takeTerminated();
-  if (!loaded) return makeError("the party code threw while loading: " + loaded.error().message);
-  iso->PerformMicrotaskCheckpoint();
+  if (!loaded) return fail("the party code threw while loading: " + loaded.error().message);
+  {
+    v8::TryCatch ignored(iso);
+    iso->PerformMicrotaskCheckpoint();
+  }
 
   v8::TryCatch tryCatch(iso);
   v8::Local<v8::Array> names = v8::Array::New(iso);
-  for (uint32_t i = 0; i < config_.partyNames.size(); ++i) {
-    if (names->Set(ctx, i, str(iso, config_.partyNames[i])).IsNothing()) {
-      return makeError(engine_->describeException(tryCatch));
+  for (uint32_t i = 0; i < next.partyNames.size(); ++i) {
+    if (names->Set(ctx, i, str(iso, next.partyNames[i])).IsNothing()) {
+      return fail(engine_->describeException(tryCatch));
     }
   }
-  // entry.init(envJson, partyNames) checks each party's default export.
-  v8::Local<v8::Function> initFn = entryFunction("init");
-  v8::Local<v8::Value> args[] = {str(iso, config_.envJson), names};
+  // entry.prepare(envJson, partyNames) takes the module's parties as the candidate and checks
+  // each party's default export.
+  v8::Local<v8::Function> prepareFn = entryFunction("prepare");
+  v8::Local<v8::Value> args[] = {str(iso, next.envJson), names};
   v8::Local<v8::Value> problems;
-  if (initFn.IsEmpty() || !initFn->Call(ctx, entry, 2, args).ToLocal(&problems)) {
-    return makeError(engine_->describeException(tryCatch));
+  if (prepareFn.IsEmpty() || !prepareFn->Call(ctx, entry, 2, args).ToLocal(&problems)) {
+    return fail(engine_->describeException(tryCatch));
   }
   std::string text = js::toUtf8(iso, problems);
-  if (!text.empty()) return makeError(text);
+  if (!text.empty()) return fail(text);
 
-  // Which worker hooks the project defines, so requests without one skip the edge entirely.
+  // Which worker hooks the candidate defines, so requests without one skip the edge entirely.
   v8::Local<v8::Function> hookFn = entryFunction("hookInfo");
   v8::Local<v8::Value> hookArgs[] = {names};
   v8::Local<v8::Value> hookJson;
   if (hookFn.IsEmpty() || !hookFn->Call(ctx, entry, 1, hookArgs).ToLocal(&hookJson) ||
       !hookJson->IsString()) {
-    return makeError(engine_->describeException(tryCatch));
+    return fail(engine_->describeException(tryCatch));
   }
   party::HookInfo hooks;
   v8::Local<v8::Value> parsed;
@@ -157,7 +175,7 @@ Result<void> Runtime::loadUserCode() {
     hooks.cron = flag(obj, "cron");
     v8::Local<v8::Value> partiesV;
     if (obj->Get(ctx, str(iso, "parties")).ToLocal(&partiesV) && partiesV->IsObject()) {
-      for (const auto& name : config_.partyNames) {
+      for (const auto& name : next.partyNames) {
         v8::Local<v8::Value> p;
         if (!partiesV.As<v8::Object>()->Get(ctx, str(iso, name)).ToLocal(&p) || !p->IsObject()) {
           continue;
@@ -167,21 +185,50 @@ Result<void> Runtime::loadUserCode() {
       }
     }
   }
-  edge_->setPartyNames(config_.partyNames);
-  edge_->setHooks(std::move(hooks));
+  candidate_ = next;
+  candidateHooks_ = std::move(hooks);
   return {};
+}
+
+// Step 2: the candidate serves. Nothing here can fail: everything that could was done above.
+void Runtime::commitCode() {
+  if (!candidate_) return;
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  if (v8::Local<v8::Function> commitFn = entryFunction("commit"); !commitFn.IsEmpty()) {
+    v8::TryCatch tryCatch(iso);
+    if (commitFn->Call(engine_->context(), entry_.Get(iso), 0, nullptr).IsEmpty()) {
+      log::error("switching to the new code failed: " + engine_->describeException(tryCatch));
+    }
+  }
+  config_.userBundle = std::move(candidate_->code);
+  config_.userBundleName = std::move(candidate_->name);
+  config_.envJson = std::move(candidate_->envJson);
+  config_.partyNames = std::move(candidate_->partyNames);
+  candidate_.reset();
+  edge_->setPartyNames(config_.partyNames);
+  edge_->setHooks(std::move(candidateHooks_));
+  candidateHooks_ = {};
+}
+
+void Runtime::abandonCode() {
+  candidate_.reset();
+  candidateHooks_ = {};
+  if (!engine_) return;
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  if (v8::Local<v8::Function> abandonFn = entryFunction("abandon"); !abandonFn.IsEmpty()) {
+    v8::TryCatch tryCatch(iso);
+    if (abandonFn->Call(engine_->context(), entry_.Get(iso), 0, nullptr).IsEmpty()) {
+      log::error("dropping a loaded build failed: " + engine_->describeException(tryCatch));
+    }
+  }
 }
 
 Result<void> Runtime::reload(std::string bundle, std::string bundleName, std::string envJson,
                              std::vector<std::string> partyNames) {
-  // Every live room goes: its sockets get 1012 (partysocket reconnects), its requests 503.
-  host_->resetAll("the server is restarting with new code", 1012, 503);
-  config_.userBundle = std::move(bundle);
-  config_.userBundleName = std::move(bundleName);
-  config_.envJson = std::move(envJson);
-  config_.partyNames = std::move(partyNames);
-  edge_->setHooks({});
-  return loadUserCode();
+  return host_->updateCode(party::CodeBundle{std::move(bundle), std::move(bundleName),
+                                             std::move(envJson), std::move(partyNames)});
 }
 
 void Runtime::stop() {
@@ -354,11 +401,11 @@ void Runtime::alarm(const party::Room& room, std::uint32_t retries) {
   callEntry("alarm", 2, args);
 }
 
-void Runtime::hibernate(const party::Room& room) {
+void Runtime::hibernate(const party::Room& room, party::HibernateMode mode) {
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
-  v8::Local<v8::Value> args[] = {u32(iso, room.handle)};
-  callEntry("hibernate", 1, args);
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle), u32(iso, static_cast<std::uint32_t>(mode))};
+  callEntry("hibernate", 2, args);
 }
 
 void Runtime::edge(std::uint64_t call, const party::EdgeCall& hook) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,8 +47,8 @@ class Runtime final : public party::UserCode {
   // the edge which worker hooks exist.
   Result<void> start();
   void stop();
-  // Swaps in a new build of the project: live rooms are dropped (sockets get 1012), the bundle
-  // runs again in the same context, and the next event for a room builds it from the new code.
+  // Swaps in a new build of the project on this shard (RoomHost::updateCode): the new module is
+  // evaluated in the same context beside the old one, and rooms move to it as RoomHost says.
   Result<void> reload(std::string bundle, std::string bundleName, std::string envJson,
                       std::vector<std::string> partyNames);
 
@@ -85,12 +86,14 @@ class Runtime final : public party::UserCode {
   void request(const party::Room& room, std::uint64_t req,
                const party::InternalRequest& request) override;
   void alarm(const party::Room& room, std::uint32_t retries) override;
-  void hibernate(const party::Room& room) override;
+  void hibernate(const party::Room& room, party::HibernateMode mode) override;
+  Result<void> prepareCode(const party::CodeBundle& next) override;
+  void commitCode() override;
+  void abandonCode() override;
   void edge(std::uint64_t call, const party::EdgeCall& hook) override;
   void partyFetchDone(std::uint64_t call, const http::Response& response) override;
 
  private:
-  Result<void> loadUserCode();
   // Calls entry.<name>(args); an exception is logged with its stack. Inside a run.
   void callEntry(const char* name, int argc, v8::Local<v8::Value>* argv);
   // callEntry as a run of its own, for events that come from outside the rooms (timers, fetch).
@@ -110,6 +113,9 @@ class Runtime final : public party::UserCode {
   std::unordered_map<std::uint64_t, std::uint64_t> outbound_;  // fetch() id → client id
   std::unordered_map<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>> timers_;
   bool stopped_ = false;
+  // A build evaluated and checked by prepareCode, waiting for commitCode.
+  std::optional<party::CodeBundle> candidate_;
+  party::HookInfo candidateHooks_;
 };
 
 }  // namespace partyd::api

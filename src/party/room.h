@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "storage/storage.h"
 #include "ws/connection.h"
@@ -39,8 +41,13 @@ struct Room {
   // Alarm state: the time being delivered right now, and how many times it failed.
   std::optional<std::int64_t> firingAlarm;  // its stored time
   std::uint32_t alarmRetries = 0;
+  // Code updates: the version its object was built from; while that is an old one, the latest
+  // time it may keep it (0: none yet), and the events that wait for it to move to the new code.
+  std::uint32_t codeVersion = 0;
+  std::int64_t moveByMs = 0;
+  std::vector<std::function<void()>> held;
 
-  bool idle() const { return busy == 0 && sockets.empty(); }
+  bool idle() const { return busy == 0 && sockets.empty() && held.empty(); }
 };
 
 }  // namespace partyd::party

@@ -40,7 +40,8 @@ RoomHost::RoomHost(asio::io_context& io, std::unique_ptr<storage::Storage> stora
       clock_(clock),
       turn_(io, *storage_, code, config_.handlerBudgetMs),
       sweepTimer_(io),
-      alarmTimer_(io) {
+      alarmTimer_(io),
+      moveTimer_(io) {
   turn_.onTimeout = [this](std::uint32_t room, const std::string& why) {
     if (Room* r = rooms_.byHandle(room)) {
       log::error("[" + r->key.party + "/" + r->key.room + "] " + why + "; the room is reset");
@@ -53,6 +54,7 @@ RoomHost::RoomHost(asio::io_context& io, std::unique_ptr<storage::Storage> stora
 
 RoomHost::~RoomHost() {
   stopped_ = true;
+  *alive_ = false;
   // Sockets still open belong to nobody now.
   rooms_.forEach([](Room& room) {
     for (auto& [handle, socket] : room.sockets) socket.conn->setOwner(nullptr, 0);
@@ -74,6 +76,7 @@ void RoomHost::stop() {
   stopped_ = true;
   sweepTimer_.cancel();
   alarmTimer_.cancel();
+  moveTimer_.cancel();
   turn_.commitAndFlush();
   if (storage_->dirty()) (void)storage_->commit();
 }
@@ -92,6 +95,8 @@ Room& RoomHost::activate(const RoomKey& key) {
 
 void RoomHost::create(Room& room, std::optional<RestoredSockets> restore) {
   room.hibernated = false;
+  room.codeVersion = codeVersion_;
+  room.moveByMs = 0;
   createdHibernating_ = false;
   turn_.run(room.handle, [&] { code_.createRoom(room, std::move(restore)); });
   room.hibernate = createdHibernating_;
@@ -159,6 +164,7 @@ void RoomHost::resetRoom(std::uint32_t handle, const std::string& why, std::uint
   if (!room->hibernated) turn_.run(0, [&] { code_.dropRoom(handle); });
   // The next event builds a new object (constructor and onStart), as after hibernation.
   room->hibernated = true;
+  releaseHeld(*room);
 }
 
 void RoomHost::resetAll(const std::string& why, std::uint16_t closeCode, unsigned status) {
@@ -187,6 +193,11 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
     session->respond(std::move(r), false);
     return;
   }
+  if (Room* waiting = rooms_.find(key); waiting && onOldCode(*waiting)) {
+    auto held = std::make_shared<http::Request>(std::move(request));
+    holdForUpdate(key, [this, session, held, key] { upgrade(session, std::move(*held), key); });
+    return;
+  }
   Room& room = activate(key);
   std::string leftover = session->takeLeftover();
   auto conn = std::make_shared<ws::Connection>(session->takeSocket(), std::move(leftover),
@@ -203,12 +214,25 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
 
 void RoomHost::request(std::shared_ptr<http::Session> session, http::Request&& request,
                        const RoomKey& key) {
+  if (Room* waiting = rooms_.find(key); waiting && onOldCode(*waiting)) {
+    auto held = std::make_shared<http::Request>(std::move(request));
+    holdForUpdate(key,
+                  [this, session, held, key] { this->request(session, std::move(*held), key); });
+    return;
+  }
   Room& room = activate(key);
   deliver(room, Reply{std::move(session), nullptr}, &request, nullptr);
 }
 
 void RoomHost::request(const RoomKey& key, InternalRequest request,
                        std::function<void(http::Response)> reply) {
+  if (Room* waiting = rooms_.find(key); waiting && onOldCode(*waiting)) {
+    auto held = std::make_shared<InternalRequest>(std::move(request));
+    holdForUpdate(key, [this, held, key, reply = std::move(reply)]() mutable {
+      this->request(key, std::move(*held), std::move(reply));
+    });
+    return;
+  }
   Room& room = activate(key);
   deliver(room, Reply{nullptr, std::move(reply)}, nullptr, &request);
 }
@@ -235,6 +259,7 @@ void RoomHost::accept(std::uint64_t conn, std::uint16_t closeCode, std::string_v
   auto s = room->sockets.find(conn);
   if (s == room->sockets.end() || !s->second.pending()) return;
   if (room->busy > 0) room->busy--;
+  noteActivity(*room);
   s->second.conn->open(ws::buildSwitchingProtocols(s->second.acceptKey, ""));
   s->second.acceptKey = std::string();
   if (log::enabled(log::Level::kInfo)) {
@@ -255,6 +280,7 @@ void RoomHost::refuse(std::uint64_t conn, unsigned status, std::string_view body
   c->setOwner(nullptr, 0);
   detach(*room, conn);
   if (room->busy > 0) room->busy--;
+  noteActivity(*room);
   auto reason = bhttp::obsolete_reason(bhttp::int_to_status(status));
   c->reject("HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) +
             "\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: " +
@@ -267,6 +293,7 @@ void RoomHost::respond(std::uint64_t req, http::Response response) {
   if (Room* room = rooms_.byHandle(it->second.first)) {
     if (room->busy > 0) room->busy--;
     rooms_.touch(*room, clock_.monotonicMs());
+    noteActivity(*room);
   }
   turn_.release(std::move(it->second.second), std::move(response));
   requests_.erase(it);
@@ -331,6 +358,7 @@ void RoomHost::onWsMessage(std::uint64_t conn, ws::Opcode op, std::string_view p
     if (!findSocket(conn)) return;
   }
   turn_.run(room->handle, [&] { code_.message(*room, conn, op, payload); });
+  noteActivity(*room);
 }
 
 void RoomHost::onWsClosed(std::uint64_t conn, std::uint16_t code, std::string_view reason,
@@ -360,6 +388,7 @@ void RoomHost::onWsClosed(std::uint64_t conn, std::uint16_t code, std::string_vi
   rooms_.touch(*room, clock_.monotonicMs());
   if (stopped_) return;
   turn_.run(room->handle, [&] { code_.close(*room, conn, code, reason, clean); });
+  noteActivity(*room);
 }
 
 // ---- hibernation and eviction ---------------------------------------------------------------
@@ -379,7 +408,8 @@ std::size_t RoomHost::hibernateQuiet() {
   auto quiet = rooms_.hibernationCandidates(clock_.monotonicMs(), config_.hibernateAfterMs);
   for (std::uint32_t handle : quiet) {
     Room* room = rooms_.byHandle(handle);
-    turn_.run(handle, [&] { code_.hibernate(*room); });
+    turn_.run(handle, [&] { code_.hibernate(*room, HibernateMode::kQuiet); });
+    if (room->hibernated) releaseHeld(*room);
   }
   return quiet.size();
 }
@@ -395,6 +425,7 @@ std::size_t RoomHost::evictIdle() {
 
 void RoomHost::sweep() {
   if (evictIdle() + hibernateQuiet() > 0) memoryToRelease_ = true;
+  moveOldRooms();
   releaseMemoryIfQuiet();
   turn_.runTasks();
 }
@@ -454,13 +485,19 @@ void RoomHost::armAlarmTimer() {
 }
 
 void RoomHost::fireDueAlarms() {
-  for (auto& due : alarms_.takeDue(clock_.wallMs())) {
-    Room& room = activate(due.key);
-    room.firingAlarm = due.storedMs;
-    room.busy++;
-    turn_.run(room.handle, [&] { code_.alarm(room, room.alarmRetries); });
-  }
+  for (auto& due : alarms_.takeDue(clock_.wallMs())) fireAlarm(due.key, due.storedMs);
   armAlarmTimer();
+}
+
+void RoomHost::fireAlarm(const RoomKey& key, std::int64_t storedMs) {
+  if (Room* waiting = rooms_.find(key); waiting && onOldCode(*waiting)) {
+    holdForUpdate(key, [this, key, storedMs] { fireAlarm(key, storedMs); });
+    return;
+  }
+  Room& room = activate(key);
+  room.firingAlarm = storedMs;
+  room.busy++;
+  turn_.run(room.handle, [&] { code_.alarm(room, room.alarmRetries); });
 }
 
 void RoomHost::alarmDone(std::uint32_t handle, bool ok) {
@@ -468,6 +505,7 @@ void RoomHost::alarmDone(std::uint32_t handle, bool ok) {
   if (!room || !room->firingAlarm) return;
   if (room->busy > 0) room->busy--;
   rooms_.touch(*room, clock_.monotonicMs());
+  noteActivity(*room);
   std::int64_t fired = *room->firingAlarm;
   room->firingAlarm.reset();
   auto stored = storage_->getAlarm(room->key);

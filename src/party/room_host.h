@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/clock.h"
@@ -31,6 +32,9 @@ struct HostConfig {
   std::int64_t idleTimeoutMs = 30'000;
   std::int64_t hibernateAfterMs = 10'000;  // a hibernating room quiet this long drops its object
   std::int64_t handlerBudgetMs = 30'000;   // a handler running longer is stopped
+  // A code update: how long a live room may keep its old code while it finishes what it is doing
+  // (see commitUpdate); after it, the room is moved anyway.
+  std::int64_t codeUpdateDelayMs = 10'000;
   ws::ConnectionLimits wsLimits;
 };
 
@@ -85,12 +89,28 @@ class RoomHost final : public ws::ConnectionOwner {
   const HostConfig& config() const { return config_; }
 
   // ---- lifecycle ----
-  // Drops every live room: sockets get `closeCode`, requests `status` (a reload of the code).
+  // Drops every live room: sockets get `closeCode`, requests `status`.
   void resetAll(const std::string& why, std::uint16_t closeCode, unsigned status);
   // Drops one room's object after a runaway handler: its requests get 500, its sockets 1011, and
   // the next event builds a new object.
   void resetRoom(std::uint32_t room, const std::string& why, std::uint16_t closeCode = 1011,
                  unsigned status = 500);
+  // ---- code updates (room_host_update.cc; docs/design-notes.md) ----
+  // Loads a new build beside the serving one (UserCode::prepareCode); on an error nothing changed.
+  Result<void> prepareUpdate(const CodeBundle& next);
+  void abandonUpdate();
+  // Switches to the prepared build. Rooms not in memory (never built, hibernated) start on it
+  // when their next event comes. A live room moves at its next idle point (nothing in flight,
+  // nothing awaiting), or after codeUpdateDelayMs: a room whose party hibernates drops its object
+  // as when it hibernates, keeping every socket with what it carries; any other room closes its
+  // sockets with 1012 (Service Restart). Requests, upgrades and alarms for a room that waits to
+  // move are held and delivered on the new code once it has.
+  void commitUpdate();
+  // Both, on one shard.
+  Result<void> updateCode(const CodeBundle& next);
+  std::uint32_t codeVersion() const { return codeVersion_; }
+  // Live rooms still on an older build.
+  std::size_t roomsOnOldCode();
   // One sweep: evicts idle rooms, hibernates quiet ones, gives memory back when quiet.
   void sweep();
   void fireDueAlarms();
@@ -112,6 +132,20 @@ class RoomHost final : public ws::ConnectionOwner {
   void noteSendStatus(std::uint64_t conn, ws::SendStatus status);
   void deliver(Room& room, Reply reply, const http::Request* request,
                const InternalRequest* internal);
+  // Code updates: a live room on an older build.
+  bool onOldCode(const Room& room) const {
+    return !room.hibernated && room.codeVersion != codeVersion_;
+  }
+  // Holds `event` until the room of `key` (which waits to move to new code) has moved.
+  void holdForUpdate(const RoomKey& key, std::function<void()> event);
+  // The room had work: when it is on old code, a pass this loop round sees whether it can move.
+  void noteActivity(const Room& room);
+  void movePass();
+  bool moveRoom(Room& room, bool force);
+  // Every live room on old code: moved when idle, or anyway once past its delay (the sweep).
+  void moveOldRooms();
+  void releaseHeld(Room& room);
+  void fireAlarm(const RoomKey& key, std::int64_t storedMs);
 
   boost::asio::io_context& io_;
   std::unique_ptr<storage::Storage> storage_;
@@ -131,6 +165,12 @@ class RoomHost final : public ws::ConnectionOwner {
   std::uint64_t slowConsumerCloses_ = 0;
   bool createdHibernating_ = false;
   bool stopped_ = false;
+  // Code updates: the current build's number, the rooms to look at in the next move pass.
+  std::uint32_t codeVersion_ = 0;
+  std::unordered_set<std::uint32_t> toMove_;
+  bool movePosted_ = false;
+  boost::asio::steady_timer moveTimer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   // Quiet-time memory release: runs so far, and at the last sweep.
   std::uint64_t runsAtLastSweep_ = 0;
   bool memoryToRelease_ = false;

@@ -11,6 +11,9 @@
 #include <boost/beast/http/field.hpp>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "storage/sqlite_storage.h"
 
 namespace partyd::party {
@@ -30,6 +33,13 @@ struct FakeCode : UserCode {
   bool alarmFails = false;
   std::optional<RestoredSockets> lastRestore;
   std::vector<std::uint64_t> conns;
+  std::vector<std::uint64_t> reqs;  // internal requests, in order
+  // Code updates: the build that serves, one prepared, the build of each room's object, and
+  // rooms whose handlers still await something (they refuse to move until then).
+  std::string serving = "v1";
+  std::optional<std::string> candidate;
+  std::map<std::uint32_t, std::string> roomCode;
+  std::set<std::uint32_t> awaiting;
 
   void beginRun(std::int64_t) override {}
   bool endRun() override {
@@ -40,6 +50,7 @@ struct FakeCode : UserCode {
   void createRoom(const Room& room, std::optional<RestoredSockets> restore) override {
     ++creates;
     calls.push_back("create " + room.key.room);
+    roomCode[room.handle] = serving;
     lastRestore = std::move(restore);
     host->setCreatedHibernating(hibernating);
   }
@@ -56,7 +67,8 @@ struct FakeCode : UserCode {
   void message(const Room& room, std::uint64_t conn, ws::Opcode,
                std::string_view payload) override {
     calls.push_back("message " + std::string(payload));
-    host->send(conn, ws::makeFrame(ws::Opcode::kText, "echo " + std::string(payload)));
+    host->send(conn, ws::makeFrame(ws::Opcode::kText, "echo " + std::string(payload) + " from " +
+                                                          roomCode[room.handle]));
   }
   void close(const Room&, std::uint64_t, std::uint16_t code, std::string_view, bool) override {
     calls.push_back("close " + std::to_string(code));
@@ -66,24 +78,40 @@ struct FakeCode : UserCode {
   }
   void request(const Room& room, std::uint64_t req, const InternalRequest& r) override {
     calls.push_back("request " + room.key.room);
+    reqs.push_back(req);
     if (!answerRequests) return;
     (void)host->storage().put(room.key, "k", r.body);
     http::Response response;
     response.status = 200;
-    response.body = r.body;
+    response.body = r.body + " from " + roomCode[room.handle];
     host->respond(req, std::move(response));
   }
   void alarm(const Room& room, std::uint32_t retries) override {
     calls.push_back("alarm " + std::to_string(retries));
     host->alarmDone(room.handle, !alarmFails);
   }
-  void hibernate(const Room& room) override {
+  void hibernate(const Room& room, HibernateMode mode) override {
     calls.push_back("hibernate");
-    for (auto& [conn, socket] : host->findRoom(room.handle)->sockets) {
-      host->stash(conn, "meta" + std::to_string(conn));
+    if (mode == HibernateMode::kIdle && awaiting.count(room.handle)) return;
+    if (room.hibernate) {
+      for (auto& [conn, socket] : host->findRoom(room.handle)->sockets) {
+        host->stash(conn, "meta" + std::to_string(conn));
+      }
     }
     host->roomHibernated(room.handle);
   }
+  Result<void> prepareCode(const CodeBundle& next) override {
+    calls.push_back("prepare " + next.code);
+    if (next.code.find("throw") != std::string::npos) return makeError("the bundle threw");
+    candidate = next.code;
+    return {};
+  }
+  void commitCode() override {
+    calls.push_back("commit");
+    if (candidate) serving = *candidate;
+    candidate.reset();
+  }
+  void abandonCode() override { candidate.reset(); }
   void edge(std::uint64_t, const EdgeCall&) override {}
   void partyFetchDone(std::uint64_t, const http::Response&) override {}
 };
@@ -362,6 +390,242 @@ TEST_F(RoomHostTest, ASlowConsumerIsClosedWith1008AndCounted) {
   EXPECT_EQ((static_cast<unsigned char>(all[close + 2]) << 8) |
                 static_cast<unsigned char>(all[close + 3]),
             1008);
+}
+
+// ---- code updates ---------------------------------------------------------------------------
+
+class CodeUpdateTest : public RoomHostTest {
+ protected:
+  // Everything the server wrote to `client` so far, without blocking.
+  std::string readAvailable(tcp::socket& client) {
+    std::string all;
+    client.non_blocking(true);
+    for (int i = 0; i < 50; ++i) {
+      poll();
+      boost::system::error_code ec;
+      std::string chunk(65536, '\0');
+      std::size_t n = client.read_some(asio::buffer(chunk), ec);
+      if (n) all.append(chunk.data(), n);
+      if (ec && ec != asio::error::would_block) break;
+    }
+    client.non_blocking(false);
+    return all;
+  }
+
+  // The close code of the first close frame in `bytes` (unmasked, from the server), or 0.
+  static int closeCode(const std::string& bytes) {
+    std::size_t at = bytes.find(std::string("\x88", 1));
+    if (at == std::string::npos || bytes.size() < at + 4) return 0;
+    return (static_cast<unsigned char>(bytes[at + 2]) << 8) |
+           static_cast<unsigned char>(bytes[at + 3]);
+  }
+
+  // Sends `text` and returns what the server wrote back once the loop has run.
+  std::string roundTrip(tcp::socket& client, std::string_view text) {
+    sendText(client, text);
+    return readAvailable(client);
+  }
+
+  Result<void> update(const std::string& code) {
+    return host->updateCode(CodeBundle{code, "party.js", "{}", {"main"}});
+  }
+};
+
+TEST_F(CodeUpdateTest, HibernatedSocketsStayOpenAndTheirNextMessageRunsTheNewCode) {
+  HostConfig config;
+  config.hibernateAfterMs = 500;
+  make(config);
+  code.hibernating = true;
+  tcp::socket a = connectSocket("h");
+  tcp::socket b = connectSocket("h");
+  EXPECT_EQ(readAvailable(a).rfind("HTTP/1.1 101", 0), 0u);
+  EXPECT_EQ(readAvailable(b).rfind("HTTP/1.1 101", 0), 0u);
+  clock.advance(500);
+  host->sweep();
+  ASSERT_TRUE(host->findRoom(1)->hibernated);
+
+  ASSERT_TRUE(update("v2").ok());
+  EXPECT_EQ(host->roomsOnOldCode(), 0u) << "a hibernated room has no code to move";
+  EXPECT_EQ(readAvailable(a), "") << "a hibernated socket got something from the update";
+  EXPECT_EQ(host->socketCount(), 2u);
+
+  std::string reply = roundTrip(a, "hi");
+  EXPECT_NE(reply.find("echo hi from v2"), std::string::npos) << reply;
+  EXPECT_EQ(code.creates, 2);
+  ASSERT_TRUE(code.lastRestore.has_value());
+  EXPECT_EQ(code.lastRestore->size(), 2u) << "both sockets come back with what they carried";
+  EXPECT_NE(roundTrip(b, "yo").find("echo yo from v2"), std::string::npos);
+  EXPECT_EQ(closeCode(readAvailable(a)), 0);
+}
+
+TEST_F(CodeUpdateTest, ALiveHibernatingRoomMovesAtItsIdlePointWithItsSockets) {
+  code.hibernating = true;
+  tcp::socket client = connectSocket("h");
+  readAvailable(client);
+  Room* room = host->findRoom(1);
+  ASSERT_FALSE(room->hibernated);
+  code.awaiting.insert(room->handle);  // a handler awaits something: not idle
+
+  ASSERT_TRUE(update("v2").ok());
+  poll();
+  EXPECT_FALSE(room->hibernated);
+  EXPECT_EQ(host->roomsOnOldCode(), 1u);
+  // Its sockets' events still reach the object they belong to, on the old code.
+  EXPECT_NE(roundTrip(client, "a").find("echo a from v1"), std::string::npos);
+  // A request for it waits until it has moved, then runs on the new code.
+  ask("h", "r");
+  poll();
+  EXPECT_TRUE(answers.empty()) << "a request reached a room that waits to move";
+
+  code.awaiting.clear();  // the handler settled: the next sweep finds it idle
+  host->sweep();
+  EXPECT_TRUE(room->hibernated);
+  EXPECT_EQ(host->roomsOnOldCode(), 0u);
+  EXPECT_EQ(host->socketCount(), 1u) << "its socket stays open";
+  poll();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 200u);
+  EXPECT_EQ(answers[0].body, "r from v2");
+  ASSERT_TRUE(code.lastRestore.has_value());
+  ASSERT_EQ(code.lastRestore->size(), 1u);
+  EXPECT_EQ((*code.lastRestore)[0].second, "meta" + std::to_string(code.conns[0]))
+      << "the socket's id, tags, state and attachment come back";
+  std::string reply = roundTrip(client, "b");
+  EXPECT_NE(reply.find("echo b from v2"), std::string::npos) << reply;
+  EXPECT_EQ(closeCode(reply), 0);
+}
+
+TEST_F(CodeUpdateTest, AnIdleLiveHibernatingRoomMovesAtOnce) {
+  code.hibernating = true;
+  tcp::socket client = connectSocket("h");
+  readAvailable(client);
+  ASSERT_TRUE(update("v2").ok());
+  EXPECT_TRUE(host->findRoom(1)->hibernated);
+  EXPECT_NE(roundTrip(client, "x").find("echo x from v2"), std::string::npos);
+}
+
+TEST_F(CodeUpdateTest, APlainRoomFinishesItsRequestThenClosesItsSocketsWith1012) {
+  tcp::socket client = connectSocket("p");
+  readAvailable(client);
+  code.answerRequests = false;
+  ask("p", "slow");  // in flight across the update
+  poll();
+  ASSERT_EQ(code.reqs.size(), 1u);
+
+  ASSERT_TRUE(update("v2").ok());
+  EXPECT_EQ(closeCode(readAvailable(client)), 0) << "closed before its request finished";
+  EXPECT_EQ(host->roomsOnOldCode(), 1u);
+
+  // The handler answers (after an await, in a run of its own), on the old code.
+  host->turn().run(0, [&] {
+    http::Response r;
+    r.status = 200;
+    r.body = "done";
+    host->respond(code.reqs[0], std::move(r));
+  });
+  std::string bytes = readAvailable(client);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 200u) << "an in-flight request finishes, not 503";
+  EXPECT_EQ(closeCode(bytes), 1012);
+  EXPECT_EQ(host->socketCount(), 0u);
+  EXPECT_EQ(host->roomsOnOldCode(), 0u);
+
+  code.answerRequests = true;
+  ask("p", "again");
+  poll();
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[1].body, "again from v2");
+}
+
+TEST_F(CodeUpdateTest, AnUpgradeForARoomWaitingToMoveConnectsOnTheNewCode) {
+  tcp::socket first = connectSocket("p");
+  readAvailable(first);
+  code.answerRequests = false;
+  ask("p", "slow");
+  poll();
+  ASSERT_TRUE(update("v2").ok());
+  tcp::socket second = connectSocket("p");
+  EXPECT_EQ(code.conns.size(), 1u) << "an upgrade reached a room that waits to move";
+  EXPECT_EQ(readAvailable(second), "");
+
+  host->turn().run(0, [&] {
+    http::Response r;
+    r.status = 200;
+    host->respond(code.reqs[0], std::move(r));
+  });
+  EXPECT_EQ(closeCode(readAvailable(first)), 1012);
+  EXPECT_EQ(readAvailable(second).rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_EQ(code.conns.size(), 2u);
+  EXPECT_EQ(code.roomCode[host->findRoom(1)->handle], "v2");
+  EXPECT_NE(roundTrip(second, "m").find("echo m from v2"), std::string::npos);
+}
+
+TEST_F(CodeUpdateTest, APlainRoomStillBusyPastTheDelayIsReset) {
+  HostConfig config;
+  config.codeUpdateDelayMs = 1000;
+  make(config);
+  tcp::socket client = connectSocket("p");
+  readAvailable(client);
+  code.answerRequests = false;
+  ask("p", "stuck");
+  poll();
+  ASSERT_TRUE(update("v2").ok());
+  clock.advance(999);
+  host->sweep();
+  EXPECT_EQ(closeCode(readAvailable(client)), 0);
+  EXPECT_TRUE(answers.empty());
+  clock.advance(1);
+  host->sweep();
+  std::string bytes = readAvailable(client);
+  EXPECT_EQ(closeCode(bytes), 1012);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 503u);
+}
+
+TEST_F(CodeUpdateTest, AHibernatingRoomStillBusyPastTheDelayKeepsItsSockets) {
+  HostConfig config;
+  config.codeUpdateDelayMs = 1000;
+  make(config);
+  code.hibernating = true;
+  tcp::socket client = connectSocket("h");
+  readAvailable(client);
+  code.awaiting.insert(1);
+  ASSERT_TRUE(update("v2").ok());
+  clock.advance(1000);
+  host->sweep();
+  EXPECT_TRUE(host->findRoom(1)->hibernated);
+  EXPECT_EQ(host->socketCount(), 1u);
+  std::string reply = roundTrip(client, "z");
+  EXPECT_NE(reply.find("echo z from v2"), std::string::npos) << reply;
+  EXPECT_EQ(closeCode(reply), 0);
+}
+
+TEST_F(CodeUpdateTest, ABundleThatFailsToLoadChangesNothing) {
+  code.hibernating = true;
+  tcp::socket hib = connectSocket("h");
+  readAvailable(hib);
+  code.hibernating = false;
+  tcp::socket plain = connectSocket("p");
+  readAvailable(plain);
+  const int creates = code.creates;
+  const std::size_t calls = code.calls.size();
+
+  auto r = update("throw at load");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("threw"), std::string::npos);
+  EXPECT_EQ(host->codeVersion(), 0u);
+  EXPECT_EQ(host->roomsOnOldCode(), 0u);
+  poll();
+  ASSERT_EQ(code.calls.size(), calls + 1) << "something ran besides the load";
+  EXPECT_EQ(code.calls.back(), "prepare throw at load");
+  EXPECT_EQ(host->socketCount(), 2u);
+  EXPECT_NE(roundTrip(hib, "a").find("echo a from v1"), std::string::npos);
+  EXPECT_NE(roundTrip(plain, "b").find("echo b from v1"), std::string::npos);
+  EXPECT_EQ(code.creates, creates);
+  ask("new", "n");
+  poll();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].body, "n from v1") << "a new room starts on the code that serves";
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.h"
 #include "http/route.h"
 #include "http/session.h"
 #include "party/room.h"
@@ -38,6 +39,19 @@ struct EdgeCall {
 // Sockets that a hibernated room kept open: (connection handle, the engine's stash of its id,
 // uri, tags and state).
 using RestoredSockets = std::vector<std::pair<std::uint64_t, std::string>>;
+
+// One build of the project: what a code update (a dev rebuild, a deploy, a rollback) swaps in.
+struct CodeBundle {
+  std::string code;                     // the bundled ES module (sets __partyd_parties)
+  std::string name = "party.js";        // its name in stack traces
+  std::string envJson = "{}";           // room.env
+  std::vector<std::string> partyNames;  // "main" first
+};
+
+// How hard UserCode::hibernate tries. kQuiet: the sweep's hibernation, and kIdle: a code update,
+// both refused while an event waits in the room's queue or a handler awaits something. kForce: a
+// code update past its delay; the object goes whatever it was doing.
+enum class HibernateMode { kQuiet, kIdle, kForce };
 
 class UserCode {
  public:
@@ -69,9 +83,19 @@ class UserCode {
   virtual void request(const Room& room, std::uint64_t req, const http::Request& request) = 0;
   virtual void request(const Room& room, std::uint64_t req, const InternalRequest& request) = 0;
   virtual void alarm(const Room& room, std::uint32_t retries) = 0;
-  // Asks the room's object to stash its sockets and confirm (RoomHost::roomHibernated); a room
-  // with queued events stays awake.
-  virtual void hibernate(const Room& room) = 0;
+  // Asks the room's object to stash its sockets (when its party hibernates) and confirm
+  // (RoomHost::roomHibernated); a room that is not idle enough for `mode` stays awake.
+  virtual void hibernate(const Room& room, HibernateMode mode) = 0;
+
+  // ---- code updates (RoomHost::prepareUpdate / commitUpdate) ----
+  // Loads `next` beside the code that serves: evaluates its module and checks its parties. On an
+  // error nothing has changed and the old code keeps serving. Not inside a run.
+  virtual Result<void> prepareCode(const CodeBundle& next) = 0;
+  // Switches to the prepared code: rooms built from now on (and the worker hooks) run it; objects
+  // alive keep the code they were built from until RoomHost drops them.
+  virtual void commitCode() = 0;
+  // Forgets the prepared code.
+  virtual void abandonCode() = 0;
 
   // ---- the edge ----
   virtual void edge(std::uint64_t call, const EdgeCall& hook) = 0;

@@ -108,6 +108,8 @@ Result<void> Server::start() {
     }
   }
   port_ = port;
+  current_ = party::CodeBundle{options_.runtime.userBundle, options_.runtime.userBundleName,
+                               options_.runtime.envJson, options_.runtime.partyNames};
   running_ = true;
   watchdog_ = std::thread([this] { watchdog(); });
   if (!options_.crons.empty()) {
@@ -204,17 +206,25 @@ void Server::armCrons() {
 Result<void> Server::reload(const std::string& bundle, const std::string& bundleName,
                             const std::string& envJson,
                             const std::vector<std::string>& partyNames) {
+  return reload(party::CodeBundle{bundle, bundleName, envJson, partyNames});
+}
+
+namespace {
+
+// Runs `fn(host)` on every running shard's thread and waits for all: the first error, if any.
+template <typename States, typename F>
+Result<void> onEveryShard(States& states, F fn) {
   std::vector<std::future<Result<void>>> results;
-  for (auto& st : states_) {
+  for (auto& st : states) {
     auto promise = std::make_shared<std::promise<Result<void>>>();
     results.push_back(promise->get_future());
-    ShardState* state = st.get();
-    st->shard->post([state, promise, bundle, bundleName, envJson, partyNames] {
-      if (!state->runtime) {
+    auto* state = st.get();
+    st->shard->post([state, promise, fn] {
+      if (!state->host) {
         promise->set_value(makeError("shard is not running"));
         return;
       }
-      promise->set_value(state->runtime->reload(bundle, bundleName, envJson, partyNames));
+      promise->set_value(fn(*state->host));
     });
   }
   Result<void> out;
@@ -223,6 +233,47 @@ Result<void> Server::reload(const std::string& bundle, const std::string& bundle
     if (!r && out.ok()) out = r;
   }
   return out;
+}
+
+}  // namespace
+
+// Two phases, so that a build that fails on any shard switches none: every shard evaluates it
+// beside the old one (RoomHost::prepareUpdate), then every shard switches (commitUpdate).
+Result<void> Server::reload(party::CodeBundle next) {
+  std::lock_guard<std::mutex> lock(swapMutex_);
+  return swapLocked(std::move(next));
+}
+
+Result<void> Server::swapLocked(party::CodeBundle next) {
+  if (states_.empty()) return makeError("the server is not running");
+  auto prepared =
+      onEveryShard(states_, [next](party::RoomHost& host) { return host.prepareUpdate(next); });
+  if (!prepared) {
+    (void)onEveryShard(states_, [](party::RoomHost& host) -> Result<void> {
+      host.abandonUpdate();
+      return {};
+    });
+    return prepared;
+  }
+  auto committed = onEveryShard(states_, [](party::RoomHost& host) -> Result<void> {
+    host.commitUpdate();
+    return {};
+  });
+  previous_ = std::move(current_);
+  current_ = std::move(next);
+  return committed;
+}
+
+Result<void> Server::rollback() {
+  std::lock_guard<std::mutex> lock(swapMutex_);
+  if (!previous_) return makeError("there is no previous version to roll back to");
+  party::CodeBundle target = *previous_;
+  return swapLocked(std::move(target));
+}
+
+bool Server::hasPrevious() const {
+  std::lock_guard<std::mutex> lock(swapMutex_);
+  return previous_.has_value();
 }
 
 void Server::stop() {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -50,9 +51,16 @@ class Server {
   // Stops accepting, commits storage and joins the shard threads.
   void stop();
   unsigned short port() const { return port_; }
-  // Swaps a new build into every shard (see Runtime::reload); waits until all have it.
+  // Swaps a new build into every shard, atomically: every shard loads and evaluates it first,
+  // and only when all did does any switch (RoomHost::commitUpdate: live rooms move to it at
+  // their next idle point, hibernated sockets stay open). On an error every shard keeps the old
+  // build and nothing changed. Waits until all have switched.
   Result<void> reload(const std::string& bundle, const std::string& bundleName,
                       const std::string& envJson, const std::vector<std::string>& partyNames);
+  Result<void> reload(party::CodeBundle next);
+  // The same swap back to the build before the current one (which then becomes the previous).
+  Result<void> rollback();
+  bool hasPrevious() const;
   std::size_t shardCount() const { return shards_.size(); }
 
  private:
@@ -61,6 +69,7 @@ class Server {
                           unsigned short& port);
   void stopShard(ShardState& state);
   void watchdog();
+  Result<void> swapLocked(party::CodeBundle next);
   void armCrons();
 
   ServerOptions options_;
@@ -72,6 +81,10 @@ class Server {
   std::unique_ptr<boost::asio::steady_timer> cronTimer_;  // on shard 0
   std::atomic<bool> running_{false};
   unsigned short port_ = 0;
+  // Code updates: one at a time; the build that serves and the one before it (for rollback).
+  mutable std::mutex swapMutex_;
+  party::CodeBundle current_;
+  std::optional<party::CodeBundle> previous_;
 };
 
 }  // namespace partyd::server

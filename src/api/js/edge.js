@@ -111,18 +111,25 @@ export function createParties(native, partyNames, state) {
 
   return {
     parties,
+    // Fetches in flight; a code update keeps these stubs until they have settled.
+    pending() {
+      return pending.size;
+    },
+    // Each returns whether the fetch was one of these stubs'.
     fetchDone(handle, status, headers, body) {
       const p = pending.get(handle);
-      if (!p) return;
+      if (!p) return false;
       pending.delete(handle);
       const nullBody = status === 101 || status === 204 || status === 205 || status === 304;
       p.resolve(new Response(nullBody ? null : body, { status, headers }));
+      return true;
     },
     fetchFailed(handle, message) {
       const p = pending.get(handle);
-      if (!p) return;
+      if (!p) return false;
       pending.delete(handle);
       p.reject(new Error(message));
+      return true;
     },
   };
 }

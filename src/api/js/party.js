@@ -358,6 +358,7 @@ class RoomRuntime {
     this.byHandle = NO_CONNECTIONS;
     this.queue = [];
     this.blocked = 0;
+    this.awaiting = 0;  // handlers that nothing waits for, still awaiting (see guard)
     this.inAlarm = 0;
     this.id = id;
     this.partyName = partyName;
@@ -465,8 +466,20 @@ class RoomRuntime {
       return;
     }
     if (isThenable(result)) {
-      Promise.resolve(result).catch((e) => console.error(`${what} failed: ${errorText(e)}`));
+      // Counted, so that a code update moves the room only once they have settled.
+      this.awaiting++;
+      Promise.resolve(result).then(() => {
+        this.awaiting--;
+      }, (e) => {
+        this.awaiting--;
+        console.error(`${what} failed: ${errorText(e)}`);
+      });
     }
+  }
+
+  // Nothing running, queued or awaited: the room can move to new code (a code update).
+  idle() {
+    return this.blocked === 0 && this.queue.length === 0 && this.awaiting === 0;
   }
 
   async connect(handle, id, url, headers) {
@@ -576,15 +589,40 @@ class RoomRuntime {
 
 // ---- entry points for C++ -------------------------------------------------------------------
 
+// How hard hibernate() tries (party::HibernateMode): the sweep's, a code update's, and a code
+// update past its delay.
+const HIBERNATE_QUIET = 0;
+const HIBERNATE_IDLE = 1;
+
 export function createEntry(native) {
   const rooms = new Map();
   // Shared by every room of the shard, as module state is in a Worker isolate.
   const state = { env: {}, parties: {}, host: "", assets: undefined };
   let stubs;
+  // Party stubs of earlier builds with fetches still in flight: their answers still find them.
+  const oldStubs = [];
+  // The parties of the build that serves, and of one loaded but not yet switched to (a code
+  // update: see prepare and commit). A live room keeps the class it was built from, so rooms of
+  // several builds may be alive at once.
+  let defs = {};
+  let candidate = null;
 
   function partyDef(name) {
-    const all = globalThis.__partyd_parties ?? {};
-    return all[name];
+    return defs[name];
+  }
+  // An answer for a stub of an earlier build; a build's stubs go once none of theirs is pending.
+  function settleOld(settle) {
+    const i = oldStubs.findIndex(settle);
+    if (i >= 0 && oldStubs[i].pending() === 0) oldStubs.splice(i, 1);
+  }
+  function withDefs(next, fn) {
+    const saved = defs;
+    defs = next;
+    try {
+      return fn();
+    } finally {
+      defs = saved;
+    }
   }
   function noteHost(url) {
     if (!state.host) state.host = new URL(url).host;
@@ -592,12 +630,45 @@ export function createEntry(native) {
   const edge = createEdge(native, partyDef, state);
 
   return {
-    // Called once, after the user's bundle ran: checks the parties and sets the shared env.
-    init(envJson, partyNames) {
-      state.env = JSON.parse(envJson);
+    // After a build's module ran: takes its parties as the candidate and checks them; returns
+    // what is wrong ("" when nothing). Nothing that serves changes until commit().
+    prepare(envJson, partyNames) {
+      const next = globalThis.__partyd_parties ?? {};
+      delete globalThis.__partyd_parties;
+      candidate = null;
+      let env;
+      try {
+        env = JSON.parse(envJson);
+      } catch (e) {
+        return `the project's vars are not JSON: ${errorMessage(e)}`;
+      }
+      const errors = [];
+      for (const name of partyNames) {
+        const def = next[name];
+        try {
+          if (!isClassServer(def)) checkModuleServer(name, def);
+        } catch (e) {
+          errors.push(e.message);
+        }
+      }
+      if (errors.length === 0) candidate = { defs: next, env, partyNames };
+      return errors.join("\n");
+    },
+    abandon() {
+      candidate = null;
+      delete globalThis.__partyd_parties;
+    },
+    // Switches to the candidate: rooms built from now on, and the worker hooks, run it.
+    commit() {
+      if (!candidate) return;
+      const { defs: next, env, partyNames } = candidate;
+      candidate = null;
+      defs = next;
+      state.env = env;
+      if (stubs && stubs.pending() > 0) oldStubs.push(stubs);
       stubs = createParties(native, partyNames, state);
       state.parties = stubs.parties;
-      state.assets = {
+      state.assets ??= {
         async fetch(path) {
           if (typeof path !== "string" || !path.startsWith("/")) {
             throw new Error("Path must start with /");
@@ -607,24 +678,19 @@ export function createEntry(native) {
           return new Response(hit[2], { status: hit[0], headers: hit[1] });
         },
       };
-      const errors = [];
-      for (const name of partyNames) {
-        const def = partyDef(name);
-        try {
-          if (!isClassServer(def)) checkModuleServer(name, def);
-        } catch (e) {
-          errors.push(e.message);
-        }
-      }
-      return errors.join("\n");
     },
-    hookInfo: edge.hookInfo,
+    // The worker hooks of the candidate (or of the build that serves, when there is none).
+    hookInfo(partyNames) {
+      return withDefs(candidate ? candidate.defs : defs, () => edge.hookInfo(partyNames));
+    },
     edge: edge.edge,
     fetchDone(handle, status, headers, body) {
-      stubs.fetchDone(handle, status, headers, body);
+      if (stubs.fetchDone(handle, status, headers, body)) return;
+      settleOld((s) => s.fetchDone(handle, status, headers, body));
     },
     fetchFailed(handle, message) {
-      stubs.fetchFailed(handle, message);
+      if (stubs.fetchFailed(handle, message)) return;
+      settleOld((s) => s.fetchFailed(handle, message));
     },
     createRoom(handle, partyName, id, internalID, restore) {
       const def = partyDef(partyName === "" ? "main" : partyName);
@@ -632,11 +698,19 @@ export function createEntry(native) {
       rooms.set(handle, rt);
       native.markHibernating(rt.adapter?.hibernate ?? false);
     },
-    // Drops a quiet hibernating room's object; its sockets stay open in C++ with what they carry.
-    hibernate(handle) {
+    // Drops a room's object. Its sockets stay open in C++ with what they carry when its party
+    // hibernates. `mode` (HIBERNATE_*): the sweep's hibernation and a code update wait until
+    // nothing is queued or awaited (a handler awaiting a timer or a fetch keeps its object, as a
+    // Durable Object with an event in progress stays in memory); past a code update's delay, it
+    // waits for nothing.
+    hibernate(handle, mode = HIBERNATE_QUIET) {
       const rt = rooms.get(handle);
-      if (!rt || !rt.adapter || rt.blocked > 0 || rt.queue.length > 0) return;
-      for (const conn of rt.byHandle.values()) native.stashConn(conn._handle, conn._stash());
+      if (!rt) return;
+      if (mode === HIBERNATE_QUIET && (!rt.adapter || !rt.idle())) return;
+      if (mode === HIBERNATE_IDLE && !rt.idle()) return;
+      if (rt.adapter?.hibernate) {
+        for (const conn of rt.byHandle.values()) native.stashConn(conn._handle, conn._stash());
+      }
       rooms.delete(handle);
       native.roomHibernated(handle);
     },
