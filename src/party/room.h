@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
+#include "party/metrics.h"
 #include "storage/storage.h"
 #include "ws/connection.h"
 
@@ -25,6 +27,7 @@ struct Socket {
   std::shared_ptr<ws::Connection> conn;
   std::string acceptKey;  // until onConnect finishes and the 101 goes out; empty once open
   std::string stash;      // while the room hibernates: id, uri, tags, state (engine-serialized)
+  std::int64_t openedMs = 0;  // monotonic, when the upgrade arrived (for the inspector)
   bool pending() const { return !acceptKey.empty(); }
 };
 
@@ -39,6 +42,11 @@ struct Room {
   // Alarm state: the time being delivered right now, and how many times it failed.
   std::optional<std::int64_t> firingAlarm;  // its stored time
   std::uint32_t alarmRetries = 0;
+  // For /metrics and the inspector: its party's counters, its own traffic and recent log lines.
+  PartyCounters* stats = nullptr;
+  std::uint64_t messagesIn = 0, messagesOut = 0;
+  std::int64_t createdMs = 0;
+  std::deque<std::string> recentLog;
 
   bool idle() const { return busy == 0 && sockets.empty(); }
 };

@@ -54,6 +54,8 @@ class Server {
   Result<void> reload(const std::string& bundle, const std::string& bundleName,
                       const std::string& envJson, const std::vector<std::string>& partyNames);
   std::size_t shardCount() const { return shards_.size(); }
+  // Each shard's Edge (and through it its RoomHost), for the admin listener's reads.
+  net::Sharded<party::Edge>& edges() { return *edges_; }
 
  private:
   struct ShardState;
