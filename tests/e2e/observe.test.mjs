@@ -28,7 +28,7 @@ describe("observability", { skip }, () => {
 
   before(async () => {
     const port = await freePort();
-    server = await startServer("observe", { args: ["--admin", `127.0.0.1:${port}`, "--threads", "2"] });
+    server = await startServer("observe", { args: ["--admin", `127.0.0.1:${port}`, "--threads", "2", "--hibernate-after", "300"] });
     admin = `http://127.0.0.1:${port}`;
   });
   after(() => server?.stop());
@@ -121,6 +121,30 @@ describe("observability", { skip }, () => {
     assert.equal(missing.status, 404);
     const value = await (await fetch(`${admin}/api/rooms/main/inspected/value?key=doc&offset=2&length=4`)).json();
     assert.equal(value.text, "list");
+    await c.closeAndWait();
+  });
+
+  test("reading a hibernated room does not wake it", async () => {
+    const c = await connect(server.host, "/parties/sleepy/nap");
+    await c.waitFor((m) => m === "hello");
+    c.send("zzz");
+    await c.waitFor((m) => m === "stored");
+    const sleeping = async () => {
+      const rooms = await (await fetch(`${admin}/api/rooms`)).json();
+      return rooms.rooms.find((r) => r.party === "sleepy" && r.room === "nap")?.hibernated;
+    };
+    await waitUntil(sleeping, { timeout: 10_000, what: "the room to hibernate" });
+    const activations = async () =>
+      parse(await scrape()).get('partyd_room_activations_total{project="e2e-observe",party="sleepy"}');
+    const before = await activations();
+    const detail = await (await fetch(`${admin}/api/rooms/sleepy/nap`)).json();
+    assert.equal(detail.summary.hibernated, true);
+    // The socket's id, state and tags come from its stash, read without waking the room.
+    assert.match(detail.connections[0].stash, /"color": "teal"/);
+    const storage = await (await fetch(`${admin}/api/rooms/sleepy/nap/storage`)).json();
+    assert.deepEqual(storage.entries.map((e) => e.value), ['"zzz"']);
+    assert.equal(await sleeping(), true);
+    assert.equal(await activations(), before);
     await c.closeAndWait();
   });
 
