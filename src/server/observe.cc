@@ -167,6 +167,7 @@ party::RoomKey keyOf(AdminRequest& r) {
 
 void roomRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
   party::RoomKey key = keyOf(r);
+  if (shards.count() == 0) return r.fail(503, "no shard is running");
   std::size_t owner = party::shardOf(key, shards.count());
   auto json = onShard<std::string>(shards, owner, [key](party::Edge& edge) -> std::string {
     party::RoomHost& host = edge.host();
@@ -216,6 +217,7 @@ void storageRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
     }
   }
   list.limit = limit + 1;
+  if (shards.count() == 0) return r.fail(503, "no shard is running");
   std::size_t owner = party::shardOf(key, shards.count());
   auto json = onShard<std::string>(shards, owner, [key, list, limit](party::Edge& edge) {
     auto entries = edge.host().storage().list(key, list);
@@ -253,6 +255,7 @@ void valueRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
   } catch (...) {
     return r.fail(400, "offset and length must be numbers");
   }
+  if (shards.count() == 0) return r.fail(503, "no shard is running");
   std::size_t owner = party::shardOf(key, shards.count());
   std::string name = *k;
   auto json = onShard<std::string>(shards, owner, [key, name, offset, length](party::Edge& edge) {
