@@ -28,6 +28,7 @@ struct Socket {
   std::string acceptKey;  // until onConnect finishes and the 101 goes out; empty once open
   std::string stash;      // while the room hibernates: id, uri, tags, state (engine-serialized)
   std::int64_t openedMs = 0;  // monotonic, when the upgrade arrived (for the inspector)
+  std::string id;             // the connection's id, as onConnect got it (for the inspector)
   bool pending() const { return !acceptKey.empty(); }
 };
 

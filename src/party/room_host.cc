@@ -202,11 +202,11 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
                                                config_.wsLimits, &turn_.flushQueue());
   std::uint64_t handle = nextConn_++;
   conn->setOwner(this, handle);
-  attach(room, handle, Socket{conn, ws::acceptKey(clientKey), {}, clock_.monotonicMs()});
-  room.busy++;
-
   std::string id = http::queryParam(view(request.target()), "_pk").value_or("");
   if (id.empty()) id = randomUuid();
+  attach(room, handle, Socket{conn, ws::acceptKey(clientKey), {}, clock_.monotonicMs(), id});
+  room.busy++;
+
   turn_.run(room.handle, [&] { code_.connect(room, handle, id, request); });
 }
 

@@ -141,9 +141,9 @@ async function refreshRoom() {
   if (r.status === 404) { $("conns").textContent = "The room is no longer live (evicted)."; return; }
   if (!r.ok) return;
   const d = await r.json();
-  let html = "<table><tr><th>id</th><th>state</th><th>age</th><th>queued</th><th>id, tags, state, attachment (hibernated)</th></tr>";
+  let html = "<table><tr><th>handle</th><th>id</th><th>state</th><th>age</th><th>queued</th><th>uri, tags, state, attachment (hibernated)</th></tr>";
   for (const c of d.connections) {
-    html += "<tr><td>" + c.handle + "</td><td>" + esc(c.state) + "</td><td>" + fmtAge(c.ageMs) + "</td><td>" + fmtBytes(c.queuedBytes) +
+    html += "<tr><td>" + c.handle + '</td><td class="mono">' + esc(c.id) + "</td><td>" + esc(c.state) + "</td><td>" + fmtAge(c.ageMs) + "</td><td>" + fmtBytes(c.queuedBytes) +
       "</td><td><pre>" + esc(c.stash ?? (d.summary.hibernated ? "" : "(held by the live object)")) + "</pre></td></tr>";
   }
   $("conns").innerHTML = d.connections.length ? html + "</table>" : "No connections.";

@@ -179,7 +179,8 @@ void roomRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
     for (const auto& [handle, socket] : room->sockets) {
       if (!first) j += ',';
       first = false;
-      j += "{\"handle\":" + std::to_string(handle) + ",\"state\":" + quote(stateName(socket)) +
+      j += "{\"handle\":" + std::to_string(handle) + ",\"id\":" + quote(socket.id) +
+           ",\"state\":" + quote(stateName(socket)) +
            ",\"ageMs\":" + std::to_string(now - socket.openedMs) +
            ",\"queuedBytes\":" + std::to_string(socket.conn->queuedBytes());
       // A hibernated room's sockets keep their id, tags, state and attachment in the stash.

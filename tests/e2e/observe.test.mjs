@@ -102,7 +102,7 @@ describe("observability", { skip }, () => {
   });
 
   test("the inspector's JSON lists the room, its connections, storage and log", async () => {
-    const c = await connect(server.host, "/parties/main/inspected");
+    const c = await connect(server.host, "/parties/main/inspected?_pk=visitor-1");
     c.send('put doc {"list":[1,2,3],"name":"ä\\n"}');
     await c.waitFor((msg) => msg === "stored doc");
     const rooms = await (await fetch(`${admin}/api/rooms`)).json();
@@ -116,6 +116,7 @@ describe("observability", { skip }, () => {
     const detail = await (await fetch(`${admin}/api/rooms/main/inspected`)).json();
     assert.equal(detail.connections.length, 1);
     assert.equal(detail.connections[0].state, "open");
+    assert.equal(detail.connections[0].id, "visitor-1");
     assert.ok(detail.log.some((l) => l.includes("message from") && l.includes("put doc")), detail.log.join("\n"));
     const missing = await fetch(`${admin}/api/rooms/main/nowhere`);
     assert.equal(missing.status, 404);
