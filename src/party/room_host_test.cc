@@ -335,6 +335,10 @@ TEST_F(RoomHostTest, AFailedAlarmRetriesWithBackoffThenSucceeds) {
   code.alarmFails = false;
   host->fireDueAlarms();
   EXPECT_EQ(code.calls.back(), "alarm 1");
+  PartyCounters p = host->metrics().party("main");
+  EXPECT_EQ(p.alarmRuns, 2u);
+  EXPECT_EQ(p.alarmRetries, 1u);
+  EXPECT_EQ(p.alarmFailures, 0u);
   poll();
   auto stored = storage->getAlarm(room->key);
   ASSERT_TRUE(stored.ok());
