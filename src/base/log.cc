@@ -15,6 +15,7 @@ std::atomic<int> gLevel{static_cast<int>(Level::kInfo)};
 std::atomic<int> gFormat{static_cast<int>(Format::kText)};
 std::string gProject;  // set once, before the shards start
 
+std::atomic<bool> gKeepRoomLines{false};
 thread_local std::function<Fields()> tContext;
 thread_local std::function<void(Level, const Fields&, std::string_view)> tTap;
 
@@ -60,6 +61,11 @@ void setProject(std::string project) { gProject = std::move(project); }
 void setContext(std::function<Fields()> context) { tContext = std::move(context); }
 void setTap(std::function<void(Level, const Fields&, std::string_view)> tap) {
   tTap = std::move(tap);
+}
+void keepRoomLines(bool on) { gKeepRoomLines.store(on); }
+bool roomLinesKept() { return gKeepRoomLines.load(std::memory_order_relaxed); }
+bool fieldsWanted() {
+  return format() == Format::kJson || (tTap && gKeepRoomLines.load(std::memory_order_relaxed));
 }
 
 void appendJsonEscaped(std::string& out, std::string_view s) {
@@ -155,8 +161,7 @@ void writeLine(Level level, std::string line) {
 
 void write(Level level, std::string_view msg) {
   if (!enabled(level)) return;
-  const bool json = format() == Format::kJson;
-  if ((json || tTap) && tContext) {
+  if (fieldsWanted() && tContext) {
     Fields context = tContext();
     write(level, msg, context);
     return;
@@ -166,7 +171,7 @@ void write(Level level, std::string_view msg) {
 
 void write(Level level, std::string_view msg, const Fields& fields) {
   if (!enabled(level)) return;
-  if (tTap) tTap(level, fields, msg);
+  if (tTap && gKeepRoomLines.load(std::memory_order_relaxed)) tTap(level, fields, msg);
   if (format() == Format::kJson) {
     writeLine(level, jsonLine(level, msg, fields));
     return;

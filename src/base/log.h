@@ -37,7 +37,14 @@ void write(Level level, std::string_view msg, const Fields& fields);
 // whose handler runs); it is asked only when a line is written.
 void setContext(std::function<Fields()> context);
 // A shard thread may see each line it writes (after the level filter): the inspector's room log.
+// Taps are called only once keepRoomLines(true) (an admin listener that shows them is up), so
+// that a server without one pays nothing for them.
 void setTap(std::function<void(Level, const Fields&, std::string_view msg)> tap);
+void keepRoomLines(bool on);
+bool roomLinesKept();
+// Whether a line's Fields would be used (JSON lines, or a tap that keeps room lines): callers
+// that must work to fill them in (parse a URL) ask first.
+bool fieldsWanted();
 
 // A shard thread may hold its info and debug lines and write them together, so that a busy
 // shard makes one write(2) per loop pass rather than one per request. `schedule` is called when

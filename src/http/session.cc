@@ -95,12 +95,15 @@ void Session::respond(Response response, bool keepAlive) {
     fields.event = "request";
     fields.status = static_cast<int>(response.status);
     fields.durationMs = us / 1000.0;
-    std::string_view target = requestLine_;
-    target.remove_prefix(std::min(target.size(), target.find(' ') + 1));
-    auto route = routeParty(target);
-    if (route) {
-      fields.party = route->party;
-      fields.room = route->room;
+    std::optional<PartyRoute> route;
+    if (log::fieldsWanted()) {
+      std::string_view target = requestLine_;
+      target.remove_prefix(std::min(target.size(), target.find(' ') + 1));
+      route = routeParty(target);
+      if (route) {
+        fields.party = route->party;
+        fields.room = route->room;
+      }
     }
     log::write(log::Level::kInfo, requestLine_ + tail, fields);
     requestLine_.clear();

@@ -73,6 +73,7 @@ void RoomHost::observeLog() {
 
 void RoomHost::noteClose(Room& room, std::uint64_t conn, std::uint16_t code,
                          std::string_view reason) {
+  if (!log::roomLinesKept()) return;
   keepLine(room, stamp(log::Level::kInfo) + "WS connection " + std::to_string(conn) + " closed " +
                      std::to_string(code) +
                      (reason.empty() ? std::string() : " " + std::string(reason)));

@@ -280,6 +280,7 @@ void valueRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
 void addObservabilityRoutes(AdminServer& admin, net::Sharded<party::Edge>& shards,
                             ObserveOptions options) {
   auto opts = std::make_shared<ObserveOptions>(std::move(options));
+  log::keepRoomLines(true);  // the inspector shows each room's recent lines
   net::Sharded<party::Edge>* s = &shards;
   admin.route(bhttp::verb::get, "/metrics",
               [s, opts](AdminRequest& r) { metricsRoute(r, *s, *opts); });
