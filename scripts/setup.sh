@@ -55,7 +55,8 @@ if [ ! -f src/api/js/node_modules/.package-lock.json ]; then
   (cd src/api/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-if [ "${SETUP_NPM:-1}" = 1 ] && [ -f tests/package.json ] && [ ! -f tests/node_modules/.ok ]; then
+if [ "${SETUP_NPM:-1}" = 1 ] && [ -f tests/package.json ] &&
+  { [ ! -f tests/node_modules/.ok ] || [ tests/package-lock.json -nt tests/node_modules/.ok ]; }; then
   echo "setup: installing the npm test clients in tests/"
   (cd tests && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.ok)
 fi

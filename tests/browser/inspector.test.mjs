@@ -21,7 +21,12 @@ describe("room inspector in Chromium", { skip }, () => {
   let server, admin, browser, page;
 
   before(async () => {
-    const { default: puppeteer } = await import("puppeteer-core");
+    let puppeteer;
+    try {
+      ({ default: puppeteer } = await import("puppeteer-core"));
+    } catch (e) {
+      throw new Error(`puppeteer-core is missing from tests/node_modules: run scripts/setup.sh (${e.message})`);
+    }
     const port = await freePort();
     server = await startServer("observe", { args: ["--admin", `127.0.0.1:${port}`, "--threads", "2"] });
     admin = `http://127.0.0.1:${port}`;
