@@ -22,6 +22,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
+# Test-only tools from Debian: Prometheus's promtool (tests/e2e/observe.test.mjs checks /metrics
+# with it) and Chromium (tests/browser/ drives the inspector with it). A test that needs one skips
+# with a message when it could not be installed; the build does not need them.
+OPTIONAL_PKGS=(prometheus chromium)
+optional=()
+for p in "${OPTIONAL_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || optional+=("$p")
+done
+if [ ${#optional[@]} -gt 0 ]; then
+  echo "setup: installing ${optional[*]} (for the observability and browser tests)"
+  as_root apt-get update -qq || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}" ||
+    echo "setup: could not install ${optional[*]}; the tests that need them will be skipped" >&2
+fi
+
 NODE_DIR=$ROOT/third_party/node
 if [ ! -f "$NODE_DIR/.ok" ]; then
   echo "setup: fetching libnode108 and libnode-dev (V8 10.2) into third_party/node"
@@ -40,7 +55,8 @@ if [ ! -f src/api/js/node_modules/.package-lock.json ]; then
   (cd src/api/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-if [ "${SETUP_NPM:-1}" = 1 ] && [ -f tests/package.json ] && [ ! -f tests/node_modules/.ok ]; then
+if [ "${SETUP_NPM:-1}" = 1 ] && [ -f tests/package.json ] &&
+  { [ ! -f tests/node_modules/.ok ] || [ tests/package-lock.json -nt tests/node_modules/.ok ]; }; then
   echo "setup: installing the npm test clients in tests/"
   (cd tests && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.ok)
 fi

@@ -43,6 +43,11 @@ options for dev:
                           long without events; its sockets stay open (default: 10000)
   -v, --var KEY=VALUE     add to room.env (overrides partykit.json and .env)
   -d, --define KEY=VALUE  add an esbuild define
+  --admin ADDR            serve /metrics (Prometheus) and the room inspector on ADDR
+                          (PORT or HOST:PORT; the host defaults to 127.0.0.1)
+  --log-format text|json  text (default): one partykit-dev-like line per event; json: one
+                          JSON object per line (time, level, project, party, room, event,
+                          status, duration, message)
   --verbose               debug logging
   --quiet                 only warnings and errors (no line per request)
 )";
@@ -119,6 +124,12 @@ int runDev(const std::vector<std::string_view>& args) {
       std::pair<std::string, std::string> kv;
       if (!value(&v) || !splitKv(v, &kv)) return fail(std::string(a) + " needs KEY=VALUE");
       (a == "-v" || a == "--var" ? f.vars : f.defines).push_back(std::move(kv));
+    } else if (a == "--admin") {
+      if (!value(&v) || v.empty()) return fail("--admin needs PORT or HOST:PORT");
+      f.admin = std::string(v);
+    } else if (a == "--log-format") {
+      if (!value(&v) || (v != "text" && v != "json")) return fail("--log-format needs text or json");
+      log::setFormat(v == "json" ? log::Format::kJson : log::Format::kText);
     } else if (a == "--verbose") {
       log::setLevel(log::Level::kDebug);
     } else if (a == "--quiet") {
@@ -135,6 +146,7 @@ int runDev(const std::vector<std::string_view>& args) {
     }
   }
 
+  f.version = PARTYD_VERSION;
   return server::runDev(f);
 }
 

@@ -5,9 +5,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "base/log.h"
+#include "http/route.h"
 
 namespace partyd::http {
 
@@ -79,13 +81,31 @@ void Session::noteRequest(const Request& request) {
 
 void Session::respond(Response response, bool keepAlive) {
   if (released_) return;
+  if (statusCounts_) {
+    unsigned cls = response.status / 100;
+    ++statusCounts_[cls >= 1 && cls <= 5 ? cls : 0];
+  }
   if (!requestLine_.empty()) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                   std::chrono::steady_clock::now() - started_)
                   .count();
     char tail[48];
     std::snprintf(tail, sizeof tail, " %u %.1fms", response.status, us / 1000.0);
-    log::info(requestLine_ + tail);
+    log::Fields fields;
+    fields.event = "request";
+    fields.status = static_cast<int>(response.status);
+    fields.durationMs = us / 1000.0;
+    std::optional<PartyRoute> route;
+    if (log::fieldsWanted()) {
+      std::string_view target = requestLine_;
+      target.remove_prefix(std::min(target.size(), target.find(' ') + 1));
+      route = routeParty(target);
+      if (route) {
+        fields.party = route->party;
+        fields.room = route->room;
+      }
+    }
+    log::write(log::Level::kInfo, requestLine_ + tail, fields);
     requestLine_.clear();
   }
   auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();

@@ -57,6 +57,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   boost::asio::ip::tcp::endpoint remote() const;
 
+  // Counts each response into byClass[status / 100] ([0] for a status outside 100-599): an
+  // array of 6 owned by the shard's metrics (party::PartyCounters::http), or none.
+  void countResponses(std::uint64_t* byClass) { statusCounts_ = byClass; }
+
  private:
   void onRead(boost::system::error_code ec);
   void fail(unsigned status, std::string body);
@@ -70,6 +74,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool released_ = false;
   std::string requestLine_;  // "GET /path" of the request being answered, for the log
   std::chrono::steady_clock::time_point started_;
+  std::uint64_t* statusCounts_ = nullptr;
 };
 
 }  // namespace partyd::http

@@ -96,6 +96,9 @@ http::Response Edge::notFound() const {
 void Edge::onRequest(std::shared_ptr<http::Session> session, http::Request&& req) {
   std::string_view target(req.target().data(), req.target().size());
   auto route = http::routeParty(target);
+  // Responses count under their party (under "" when the path names none this project has).
+  session->countResponses(
+      host_.partyStats(route && hasParty(route->party) ? route->party : std::string()).http.data());
   if (!route) return onOtherRequest(std::move(session), std::move(req));
   onPartyRequest(std::move(session), std::move(req), *route);
 }
@@ -254,6 +257,7 @@ void Edge::routeToRoom(std::shared_ptr<http::Session> session, http::Request&& r
     handOff(owner, std::move(session), std::move(req), key);
     return;
   }
+  session->countResponses(host_.partyStats(key.party).http.data());
   if (isUpgrade(req)) {
     host_.upgrade(std::move(session), std::move(req), key);
   } else {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "party/metrics.h"
 #include "storage/storage.h"
 #include "ws/connection.h"
 
@@ -27,6 +29,8 @@ struct Socket {
   std::shared_ptr<ws::Connection> conn;
   std::string acceptKey;  // until onConnect finishes and the 101 goes out; empty once open
   std::string stash;      // while the room hibernates: id, uri, tags, state (engine-serialized)
+  std::int64_t openedMs = 0;  // monotonic, when the upgrade arrived (for the inspector)
+  std::string id;             // the connection's id, as onConnect got it (for the inspector)
   bool pending() const { return !acceptKey.empty(); }
 };
 
@@ -46,6 +50,11 @@ struct Room {
   std::uint32_t codeVersion = 0;
   std::int64_t moveByMs = 0;
   std::vector<std::function<void()>> held;
+  // For /metrics and the inspector: its party's counters, its own traffic and recent log lines.
+  PartyCounters* stats = nullptr;
+  std::uint64_t messagesIn = 0, messagesOut = 0;
+  std::int64_t createdMs = 0;
+  std::deque<std::string> recentLog;
 
   bool idle() const { return busy == 0 && sockets.empty() && held.empty(); }
 };

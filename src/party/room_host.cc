@@ -42,8 +42,10 @@ RoomHost::RoomHost(asio::io_context& io, std::unique_ptr<storage::Storage> stora
       sweepTimer_(io),
       alarmTimer_(io),
       moveTimer_(io) {
+  observeLog();
   turn_.onTimeout = [this](std::uint32_t room, const std::string& why) {
     if (Room* r = rooms_.byHandle(room)) {
+      ++r->stats->handlerTimeouts;
       log::error("[" + r->key.party + "/" + r->key.room + "] " + why + "; the room is reset");
       resetRoom(room, why);
     } else {
@@ -55,6 +57,8 @@ RoomHost::RoomHost(asio::io_context& io, std::unique_ptr<storage::Storage> stora
 RoomHost::~RoomHost() {
   stopped_ = true;
   *alive_ = false;
+  log::setContext(nullptr);
+  log::setTap(nullptr);
   // Sockets still open belong to nobody now.
   rooms_.forEach([](Room& room) {
     for (auto& [handle, socket] : room.sockets) socket.conn->setOwner(nullptr, 0);
@@ -86,6 +90,8 @@ void RoomHost::stop() {
 Room& RoomHost::activate(const RoomKey& key) {
   auto [room, created] = rooms_.getOrCreate(key, clock_.monotonicMs());
   if (created) {
+    room->stats = &metrics_.party(key.party);
+    room->createdMs = clock_.monotonicMs();
     create(*room, std::nullopt);
   } else if (room->hibernated) {
     wake(*room);
@@ -98,6 +104,7 @@ void RoomHost::create(Room& room, std::optional<RestoredSockets> restore) {
   room.codeVersion = codeVersion_;
   room.moveByMs = 0;
   createdHibernating_ = false;
+  ++room.stats->roomsActivated;
   turn_.run(room.handle, [&] { code_.createRoom(room, std::move(restore)); });
   room.hibernate = createdHibernating_;
 }
@@ -138,6 +145,7 @@ void RoomHost::resetRoom(std::uint32_t handle, const std::string& why, std::uint
                          unsigned status) {
   Room* room = rooms_.byHandle(handle);
   if (!room || stopped_) return;
+  ++room->stats->roomResets;
   for (auto it = requests_.begin(); it != requests_.end();) {
     if (it->second.first == handle) {
       turn_.release(std::move(it->second.second), textResponse(status, why));
@@ -157,6 +165,7 @@ void RoomHost::resetRoom(std::uint32_t handle, const std::string& why, std::uint
                           std::to_string(why.size()) + "\r\nconnection: close\r\n\r\n" + why);
     } else {
       socket.conn->close(closeCode, why);
+      ++room->stats->connectionsClosed[closeClass(closeCode)];
     }
   }
   room->busy = 0;
@@ -204,11 +213,11 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
                                                config_.wsLimits, &turn_.flushQueue());
   std::uint64_t handle = nextConn_++;
   conn->setOwner(this, handle);
-  attach(room, handle, Socket{conn, ws::acceptKey(clientKey), {}});
-  room.busy++;
-
   std::string id = http::queryParam(view(request.target()), "_pk").value_or("");
   if (id.empty()) id = randomUuid();
+  attach(room, handle, Socket{conn, ws::acceptKey(clientKey), {}, clock_.monotonicMs(), id});
+  room.busy++;
+
   turn_.run(room.handle, [&] { code_.connect(room, handle, id, request); });
 }
 
@@ -262,9 +271,13 @@ void RoomHost::accept(std::uint64_t conn, std::uint16_t closeCode, std::string_v
   noteActivity(*room);
   s->second.conn->open(ws::buildSwitchingProtocols(s->second.acceptKey, ""));
   s->second.acceptKey = std::string();
+  ++room->stats->connectionsOpened;
   if (log::enabled(log::Level::kInfo)) {
-    log::info("WS /parties/" + room->key.party + "/" + room->key.room + " 101" +
-              (closeCode ? " then close " + std::to_string(closeCode) : std::string()));
+    log::Fields fields{room->key.party, room->key.room, "connect", 101};
+    log::write(log::Level::kInfo,
+               "WS /parties/" + room->key.party + "/" + room->key.room + " 101" +
+                   (closeCode ? " then close " + std::to_string(closeCode) : std::string()),
+               fields);
   }
   if (closeCode != 0) s->second.conn->close(closeCode, reason);
 }
@@ -307,6 +320,7 @@ void RoomHost::noteSendStatus(std::uint64_t conn, ws::SendStatus status) {
   std::string where;
   if (auto it = connRoom_.find(conn); it != connRoom_.end()) {
     if (Room* room = rooms_.byHandle(it->second)) {
+      ++room->stats->slowConsumerCloses;
       where = " of " + room->key.party + "/" + room->key.room;
     }
   }
@@ -316,9 +330,18 @@ void RoomHost::noteSendStatus(std::uint64_t conn, ws::SendStatus status) {
 }
 
 ws::SendStatus RoomHost::send(std::uint64_t conn, const ws::Frame& frame) {
-  Socket* socket = findSocket(conn);
-  if (!socket) return ws::SendStatus::kDropped;
-  ws::SendStatus status = socket->conn->send(frame);
+  auto it = connRoom_.find(conn);
+  if (it == connRoom_.end()) return ws::SendStatus::kDropped;
+  Room* room = rooms_.byHandle(it->second);
+  if (!room) return ws::SendStatus::kDropped;
+  auto s = room->sockets.find(conn);
+  if (s == room->sockets.end()) return ws::SendStatus::kDropped;
+  ws::SendStatus status = s->second.conn->send(frame);
+  if (status == ws::SendStatus::kQueued) {
+    ++room->messagesOut;
+    ++room->stats->messagesOut;
+    room->stats->bytesOut += frame->size();
+  }
   noteSendStatus(conn, status);
   return status;
 }
@@ -327,7 +350,7 @@ std::size_t RoomHost::broadcast(std::uint32_t handle, const ws::Frame& frame,
                                 const std::vector<std::uint64_t>& exclude) {
   Room* room = rooms_.byHandle(handle);
   if (!room) return 0;
-  std::size_t dropped = 0;
+  std::size_t dropped = 0, sent = 0;
   std::vector<std::uint64_t> overflowed;
   // One encoding, shared by every socket of the room.
   for (auto& [conn, socket] : room->sockets) {
@@ -335,10 +358,16 @@ std::size_t RoomHost::broadcast(std::uint32_t handle, const ws::Frame& frame,
       continue;
     }
     ws::SendStatus status = socket.conn->send(frame);
-    if (status == ws::SendStatus::kQueued) continue;
+    if (status == ws::SendStatus::kQueued) {
+      ++sent;
+      continue;
+    }
     ++dropped;
     if (status == ws::SendStatus::kOverflow) overflowed.push_back(conn);
   }
+  room->messagesOut += sent;
+  room->stats->messagesOut += sent;
+  room->stats->bytesOut += sent * frame->size();
   for (std::uint64_t conn : overflowed) noteSendStatus(conn, ws::SendStatus::kOverflow);
   return dropped;
 }
@@ -352,6 +381,9 @@ void RoomHost::onWsMessage(std::uint64_t conn, ws::Opcode op, std::string_view p
   if (it == connRoom_.end()) return;
   Room* room = rooms_.byHandle(it->second);
   if (!room) return;
+  ++room->messagesIn;
+  ++room->stats->messagesIn;
+  room->stats->bytesIn += payload.size();
   rooms_.touch(*room, clock_.monotonicMs());
   if (room->hibernated) {
     wake(*room);
@@ -383,6 +415,10 @@ void RoomHost::onWsClosed(std::uint64_t conn, std::uint16_t code, std::string_vi
     if (!findSocket(conn)) return;
   }
   bool wasPending = room->sockets.at(conn).pending();
+  if (!wasPending) {
+    ++room->stats->connectionsClosed[closeClass(code)];
+    noteClose(*room, conn, code, reason);
+  }
   detach(*room, conn);
   if (wasPending && room->busy > 0) room->busy--;
   rooms_.touch(*room, clock_.monotonicMs());
@@ -401,7 +437,10 @@ void RoomHost::stash(std::uint64_t conn, std::string bytes) {
 }
 
 void RoomHost::roomHibernated(std::uint32_t handle) {
-  if (Room* room = rooms_.byHandle(handle)) room->hibernated = true;
+  if (Room* room = rooms_.byHandle(handle)) {
+    if (!room->hibernated) ++room->stats->roomsHibernated;
+    room->hibernated = true;
+  }
 }
 
 std::size_t RoomHost::hibernateQuiet() {
@@ -417,6 +456,7 @@ std::size_t RoomHost::hibernateQuiet() {
 std::size_t RoomHost::evictIdle() {
   auto idle = rooms_.idleRooms(clock_.monotonicMs(), config_.idleTimeoutMs);
   for (std::uint32_t handle : idle) {
+    ++rooms_.byHandle(handle)->stats->roomsEvicted;
     if (!rooms_.byHandle(handle)->hibernated) turn_.run(0, [&] { code_.dropRoom(handle); });
     rooms_.erase(handle);
   }
@@ -497,6 +537,7 @@ void RoomHost::fireAlarm(const RoomKey& key, std::int64_t storedMs) {
   Room& room = activate(key);
   room.firingAlarm = storedMs;
   room.busy++;
+  ++room.stats->alarmRuns;
   turn_.run(room.handle, [&] { code_.alarm(room, room.alarmRetries); });
 }
 
@@ -512,6 +553,7 @@ void RoomHost::alarmDone(std::uint32_t handle, bool ok) {
   bool replaced = stored.ok() && stored->has_value() && **stored != fired;
   if (ok || room->alarmRetries >= AlarmSchedule::kMaxRetries) {
     if (!ok) {
+      ++room->stats->alarmFailures;
       log::error("onAlarm of " + room->key.party + "/" + room->key.room + " failed " +
                  std::to_string(AlarmSchedule::kMaxRetries + 1) + " times; the alarm is dropped");
     }
@@ -526,6 +568,7 @@ void RoomHost::alarmDone(std::uint32_t handle, bool ok) {
   // At least once, as in Durable Objects: retry with exponential backoff.
   std::int64_t backoff = AlarmSchedule::retryDelayMs(room->alarmRetries);
   room->alarmRetries++;
+  ++room->stats->alarmRetries;
   alarms_.schedule(room->key, clock_.wallMs() + backoff, fired);
   armAlarmTimer();
 }

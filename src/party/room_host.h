@@ -20,6 +20,7 @@
 #include "base/result.h"
 #include "http/session.h"
 #include "party/alarm_schedule.h"
+#include "party/metrics.h"
 #include "party/room_registry.h"
 #include "party/turn.h"
 #include "party/user_code.h"
@@ -118,6 +119,21 @@ class RoomHost final : public ws::ConnectionOwner {
   std::size_t socketCount() const { return connRoom_.size(); }
   std::uint64_t slowConsumerCloses() const { return slowConsumerCloses_; }
 
+  // ---- observation: /metrics and the inspector (room_host_observe.cc). Reading never wakes a
+  // room or changes its state. ----
+  // The counters of `party` (the party "" for what belongs to none).
+  PartyCounters& partyStats(std::string_view party) { return metrics_.party(party); }
+  // A copy of this shard's figures, with the gauges (rooms, connections, bytes) filled in.
+  ShardMetrics metrics();
+  template <typename F>
+  void forEachRoom(F&& fn) {
+    rooms_.forEach(fn);
+  }
+  Room* findRoom(const RoomKey& key) { return rooms_.find(key); }
+  std::optional<std::int64_t> nextAlarm(const RoomKey& key) const { return alarms_.timeOf(key); }
+  // How many log lines each room keeps for the inspector.
+  static constexpr std::size_t kRoomLogLines = 200;
+
  private:
   Room& activate(const RoomKey& key);
   void create(Room& room, std::optional<RestoredSockets> restore);
@@ -146,6 +162,10 @@ class RoomHost final : public ws::ConnectionOwner {
   void moveOldRooms();
   void releaseHeld(Room& room);
   void fireAlarm(const RoomKey& key, std::int64_t storedMs);
+  // room_host_observe.cc: each room's recent log lines, for the inspector.
+  void observeLog();
+  void noteClose(Room& room, std::uint64_t conn, std::uint16_t code, std::string_view reason);
+  void keepLine(Room& room, std::string line);
 
   boost::asio::io_context& io_;
   std::unique_ptr<storage::Storage> storage_;
@@ -163,6 +183,7 @@ class RoomHost final : public ws::ConnectionOwner {
   std::uint64_t nextConn_ = 1;
   std::uint64_t nextRequest_ = 1;
   std::uint64_t slowConsumerCloses_ = 0;
+  ShardMetrics metrics_;
   bool createdHibernating_ = false;
   bool stopped_ = false;
   // Code updates: the current build's number, the rooms to look at in the next move pass.

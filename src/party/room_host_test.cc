@@ -240,6 +240,8 @@ TEST_F(RoomHostTest, AHandlerPastItsDeadlineResetsItsRoom) {
   EXPECT_EQ(answers[0].status, 500u);
   EXPECT_NE(answers[0].body.find("ran longer than"), std::string::npos);
   EXPECT_EQ(code.drops, 1);
+  EXPECT_EQ(host->metrics().party("main").handlerTimeouts, 1u);
+  EXPECT_EQ(host->metrics().party("main").roomResets, 1u);
   code.answerRequests = true;
   ask("slow");
   poll();
@@ -305,6 +307,44 @@ TEST_F(RoomHostTest, HibernatesAQuietRoomAndWakesItWithItsSockets) {
   EXPECT_NE(frame.find("echo hi"), std::string::npos);
 }
 
+// The figures /metrics reads: plain counters on the shard, gauges filled in by metrics().
+TEST_F(RoomHostTest, CountsConnectionsMessagesAndHibernationForMetrics) {
+  HostConfig config;
+  config.hibernateAfterMs = 500;
+  make(config);
+  code.hibernating = true;
+  tcp::socket client = connectSocket("m");
+  EXPECT_EQ(readSome(client).rfind("HTTP/1.1 101", 0), 0u);
+  PartyCounters p = host->metrics().party("main");
+  EXPECT_EQ(p.roomsActivated, 1u);
+  EXPECT_EQ(p.roomsActive, 1u);
+  EXPECT_EQ(p.connectionsOpened, 1u);
+  EXPECT_EQ(p.connectionsOpen, 1u);
+
+  sendText(client, "hi");
+  for (int i = 0; i < 100 && code.calls.back() != "message hi"; ++i) io.run_one();
+  poll();
+  EXPECT_NE(readSome(client).find("echo hi"), std::string::npos);
+  ShardMetrics m = host->metrics();
+  p = m.party("main");
+  EXPECT_EQ(p.messagesIn, 1u);
+  EXPECT_EQ(p.bytesIn, 2u);
+  EXPECT_EQ(p.messagesOut, 1u);
+  std::string sent = "echo hi from " + code.roomCode[host->findRoom(RoomKey{"main", "m"})->handle];
+  EXPECT_EQ(p.bytesOut, sent.size() + 2) << "the echo and its 2-byte frame header";
+  EXPECT_GE(m.handlerSeconds.count(), 2u) << "create, connect and the message ran";
+  EXPECT_EQ(host->findRoom(RoomKey{"main", "m"})->messagesIn, 1u);
+
+  clock.advance(500);
+  host->sweep();
+  p = host->metrics().party("main");
+  EXPECT_EQ(p.roomsHibernated, 1u);
+  EXPECT_EQ(p.roomsAsleep, 1u);
+  EXPECT_EQ(p.roomsActive, 0u);
+  EXPECT_EQ(p.connectionsOpen, 1u) << "a hibernated room's sockets stay open";
+  EXPECT_EQ(p.roomsActivated, 1u) << "reading the figures wakes nothing";
+}
+
 TEST_F(RoomHostTest, AFailedAlarmRetriesWithBackoffThenSucceeds) {
   ask("a");
   poll();
@@ -324,6 +364,10 @@ TEST_F(RoomHostTest, AFailedAlarmRetriesWithBackoffThenSucceeds) {
   code.alarmFails = false;
   host->fireDueAlarms();
   EXPECT_EQ(code.calls.back(), "alarm 1");
+  PartyCounters p = host->metrics().party("main");
+  EXPECT_EQ(p.alarmRuns, 2u);
+  EXPECT_EQ(p.alarmRetries, 1u);
+  EXPECT_EQ(p.alarmFailures, 0u);
   poll();
   auto stored = storage->getAlarm(room->key);
   ASSERT_TRUE(stored.ok());
@@ -372,6 +416,7 @@ TEST_F(RoomHostTest, ASlowConsumerIsClosedWith1008AndCounted) {
   });
   EXPECT_EQ(last, ws::SendStatus::kOverflow);
   EXPECT_EQ(host->slowConsumerCloses(), 1u);
+  EXPECT_EQ(host->metrics().party("main").slowConsumerCloses, 1u);
   poll();
   // The client, reading at last, finds a close frame with 1008 after what was already queued.
   std::string all;

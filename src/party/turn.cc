@@ -2,11 +2,21 @@
 
 #include <boost/asio/post.hpp>
 
+#include <chrono>
+
 #include "base/log.h"
 
 namespace partyd::party {
 
 namespace asio = boost::asio;
+
+namespace {
+std::int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 Turn::Turn(asio::io_context& io, storage::Storage& storage, UserCode& code,
            std::int64_t budgetMs)
@@ -24,6 +34,7 @@ Turn::~Turn() {
 void Turn::enter(std::uint32_t room) {
   roomStack_.push_back(room_);
   room_ = room;
+  if (depth_ == 0) runStartNs_ = nowNs();
   ++depth_;
   ++runs_;
   code_.beginRun(budgetMs_);
@@ -46,7 +57,10 @@ void Turn::leave() {
       });
     }
   }
-  if (--depth_ == 0) end();
+  if (--depth_ == 0) {
+    handlerSeconds.observeNanos(nowNs() - runStartNs_);
+    end();
+  }
 }
 
 // The end of a run does not write at once: the commit and the writes happen once for every run
@@ -103,8 +117,11 @@ void Turn::scheduleLogFlush() {
 
 void Turn::commitAndFlush() {
   flushing_ = true;
+  const std::int64_t started = nowNs();
   if (storage_.dirty()) {
-    if (auto r = storage_.commit(); !r) {
+    auto r = storage_.commit();
+    storageCommitSeconds.observeNanos(nowNs() - started);
+    if (!r) {
       ++commitFailures_;
       log::error("storage commit failed, this turn's writes are lost: " + r.error().message);
       storage_.rollback();
@@ -120,6 +137,7 @@ void Turn::commitAndFlush() {
     }
   }
   flushQueue_.flushAll();
+  commitSeconds.observeNanos(nowNs() - started);
   runTasks();
   flushing_ = false;
   log::flushHeld();

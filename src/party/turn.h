@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/metrics.h"
 #include "http/session.h"
 #include "party/user_code.h"
 #include "storage/storage.h"
@@ -63,6 +64,9 @@ class Turn {
 
   std::function<void(std::uint32_t room, const std::string& why)> onTimeout;
 
+  // For /metrics: each outermost run's time, each commitAndFlush's, and its storage commit's.
+  metrics::Histogram handlerSeconds, commitSeconds, storageCommitSeconds;
+
  private:
   void enter(std::uint32_t room);
   void leave();
@@ -78,6 +82,7 @@ class Turn {
   int depth_ = 0;
   std::uint32_t room_ = 0;
   std::uint64_t runs_ = 0;
+  std::int64_t runStartNs_ = 0;
   std::size_t commitFailures_ = 0;
   int readBatch_ = 0;
   bool outputHeld_ = false;

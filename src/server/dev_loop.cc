@@ -9,6 +9,7 @@
 #include "project/asset_builder.h"
 #include "project/bundler.h"
 #include "project/config.h"
+#include "server/observe.h"
 #include "server/server.h"
 
 namespace partyd::server {
@@ -69,6 +70,7 @@ int runDev(const DevOptions& f) {
     std::fprintf(stderr, "partyd: %s\n", config.error().message.c_str());
     return 1;
   }
+  log::setProject(config->name);
   unsigned short port = f.port.value_or(config->port ? static_cast<unsigned short>(*config->port)
                                                      : 1999);
   project::BundleOptions bundleOptions;
@@ -131,6 +133,16 @@ int runDev(const DevOptions& f) {
     std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
     return 1;
   }
+  std::unique_ptr<AdminServer> admin;
+  if (f.admin) {
+    auto a = startDevAdmin(*f.admin, server.edges(), ObserveOptions{config->name, f.version});
+    if (!a) {
+      std::fprintf(stderr, "partyd: %s\n", a.error().message.c_str());
+      return 1;
+    }
+    admin = std::move(*a);
+    std::printf("[partyd:inf] Admin on http://127.0.0.1:%u\n", admin->port());
+  }
   log::info("serving " + config->name + " (" + std::to_string(server.shardCount()) +
             " shards, storage " + where + ")");
   std::printf("[partyd:inf] Ready on http://%s:%u\n", f.address.c_str(), server.port());
@@ -188,6 +200,7 @@ int runDev(const DevOptions& f) {
     log::info("rebuilt and reloaded in " + std::to_string(ms) + " ms");
   }
   log::info("stopping");
+  if (admin) admin->stop();  // before the shards it reads
   server.stop();
   return 0;
 }

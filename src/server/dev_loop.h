@@ -28,6 +28,8 @@ struct DevOptions {
   bool watch = true;
   std::vector<std::pair<std::string, std::string>> vars;
   std::vector<std::pair<std::string, std::string>> defines;
+  std::optional<std::string> admin;  // --admin ADDR: /metrics and the inspector
+  std::string version;               // partyd's, for partyd_build_info
 };
 
 // Runs until a stop signal; returns the process exit status.

@@ -62,6 +62,8 @@ class Server {
   Result<void> rollback();
   bool hasPrevious() const;
   std::size_t shardCount() const { return shards_.size(); }
+  // Each shard's Edge (and through it its RoomHost), for the admin listener's reads.
+  net::Sharded<party::Edge>& edges() { return *edges_; }
 
  private:
   struct ShardState;

@@ -53,6 +53,7 @@ struct SqliteStorage::Db {
   Statement get, put, del, deleteAll;
   Statement getAlarm, setAlarm, deleteAlarm, allAlarms;
   std::array<Statement, 12> list;
+  Statement usage;  // prepared on first use (observation only)
 
   // Statements are members after conn, so they are finalized before it closes.
 };
@@ -303,6 +304,40 @@ Result<std::vector<Alarm>> SqliteStorage::allAlarms() {
                         q.columnInt64(2)});
   }
   return out;
+}
+
+// ---- observation ------------------------------------------------------------------------------
+
+Result<Storage::Usage> SqliteStorage::usage(const RoomKey& room) {
+  if (!db_->usage.get()) {
+    auto stmt = db_->conn.prepare(
+        "SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(CAST(value AS "
+        "BLOB))), 0) FROM kv WHERE party = ? AND room = ?");
+    if (!stmt) return makeError("sqlite storage " + db_->name + ": " + stmt.error().message);
+    db_->usage = std::move(*stmt);
+  }
+  Query q = db_->usage.use();
+  auto row = q.blob(room.party).blob(room.room).step();
+  if (!row) return fail("usage", row.error());
+  Usage u;
+  if (*row) {
+    u.keys = static_cast<std::uint64_t>(q.columnInt64(0));
+    u.bytes = static_cast<std::uint64_t>(q.columnInt64(1));
+  }
+  return u;
+}
+
+std::uint64_t SqliteStorage::bytesInUse() {
+  auto pragma = [&](const char* sql) -> std::int64_t {
+    auto stmt = db_->conn.prepare(sql);
+    if (!stmt) return 0;
+    Query q = stmt->use();
+    auto row = q.step();
+    return row.ok() && *row ? q.columnInt64(0) : 0;
+  };
+  std::int64_t pages = pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count");
+  std::int64_t size = pragma("PRAGMA page_size");
+  return pages > 0 && size > 0 ? static_cast<std::uint64_t>(pages * size) : 0;
 }
 
 }  // namespace partyd::storage

@@ -89,6 +89,8 @@ class SqliteStorage final : public Storage {
   Result<std::vector<Alarm>> allAlarms() override;
 
   Result<void> commit() override;
+  Result<Usage> usage(const RoomKey& room) override;
+  std::uint64_t bytesInUse() override;
   void rollback() override;
   bool dirty() const override;
 

@@ -78,6 +78,30 @@ class SqliteStorageTest : public ::testing::Test {
 // The keys of the Durable Objects list() examples in PARTYKIT-API.md §4.
 const Keys kAbcd = {"a", "b", "c/1", "c/2", "d"};
 
+// ---- observation (the inspector, /metrics) -------------------------------------------------------
+
+TEST_F(SqliteStorageTest, UsageCountsOneRoomsKeysAndBytesAndBytesInUseGrows) {
+  const std::uint64_t empty = db_->bytesInUse();
+  EXPECT_GT(empty, 0u);
+  ASSERT_TRUE(db_->put(kRoom, "ab", "12345").ok());
+  ASSERT_TRUE(db_->put(kRoom, "k\0x"s, "\0\0"s).ok());  // NUL bytes count too
+  ASSERT_TRUE(db_->put(RoomKey{"main", "other"}, "zz", std::string(100'000, 'v')).ok());
+  auto u = db_->usage(kRoom);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->keys, 2u);
+  EXPECT_EQ(u->bytes, 2u + 5u + 3u + 2u);
+  // The base class's answer (by list()) agrees with SQLite's.
+  auto viaList = db_->Storage::usage(kRoom);
+  ASSERT_TRUE(viaList.ok());
+  EXPECT_EQ(viaList->bytes, u->bytes);
+  ASSERT_TRUE(db_->commit().ok());
+  EXPECT_GT(db_->bytesInUse(), empty + 100'000);
+  auto none = db_->usage(RoomKey{"main", "nobody"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->keys, 0u);
+  EXPECT_EQ(none->bytes, 0u);
+}
+
 // ---- keys and values ----------------------------------------------------------------------------
 
 TEST_F(SqliteStorageTest, GetOfMissingKeyReturnsNothing) {

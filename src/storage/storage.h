@@ -70,6 +70,25 @@ class Storage {
   // Discards every write since the last commit.
   virtual void rollback() = 0;
   virtual bool dirty() const = 0;
+
+  // ---- observation (/metrics, the inspector): reads only, never a write ----
+  struct Usage {
+    std::uint64_t keys = 0;
+    std::uint64_t bytes = 0;  // keys and values
+  };
+  // One room's keys and bytes. The default lists the room; backends answer it faster.
+  virtual Result<Usage> usage(const RoomKey& room) {
+    auto all = list(room, ListOptions{});
+    if (!all) return all.error();
+    Usage u;
+    for (const auto& [k, v] : *all) {
+      ++u.keys;
+      u.bytes += k.size() + v.size();
+    }
+    return u;
+  }
+  // The bytes of the whole store in use (0 when unknown).
+  virtual std::uint64_t bytesInUse() { return 0; }
 };
 
 }  // namespace partyd::storage

@@ -1,0 +1,52 @@
+#include "server/clone_text.h"
+
+#include <gtest/gtest.h>
+
+namespace partyd::server {
+namespace {
+
+std::string bytes(std::initializer_list<int> b) {
+  std::string s;
+  for (int c : b) s += static_cast<char>(c);
+  return s;
+}
+
+TEST(CloneText, Primitives) {
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, 'I', 0x54})), "42");  // zigzag 84 → 42
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, 'I', 0x03})), "-2");
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, '_'})), "undefined");
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, '0'})), "null");
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, 'T'})), "true");
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, 'N', 0, 0, 0, 0, 0, 0, 0xF8, 0x3F})), "1.5");
+  // One-byte (Latin-1) and two-byte (UTF-16) strings become UTF-8, JSON-escaped.
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, '"', 3, 'a', 0xE4, '\n'})), "\"a\xC3\xA4\\n\"");
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, 'c', 4, 0x3D, 0xD8, 0x00, 0xDE})),
+            "\"\xF0\x9F\x98\x80\"");
+}
+
+TEST(CloneText, ObjectsArraysMapsAndSets) {
+  // {a: 1, b: [true, "x"]}
+  std::string obj = bytes({0xFF, 0x0F, 'o', '"', 1, 'a', 'I', 2, '"', 1,   'b',
+                           'A',  2,    'T', '"', 1, 'x', '$', 0, 2,   '{', 2});
+  EXPECT_EQ(cloneToText(obj), "{\"a\": 1, \"b\": [true, \"x\"]}");
+  // new Map([["k", 1]]), new Set([null])
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, ';', '"', 1, 'k', 'I', 2, ':', 2})),
+            "Map(1) {\"k\" => 1}");
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, '\'', '0', ',', 1})), "Set(1) {null}");
+  // new Uint8Array([1, 2]): the buffer, then the view
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, 'B', 2, 1, 2, 'V', 'B', 0, 2, 0})),
+            "Uint8Array(2) [1, 2]");
+}
+
+TEST(CloneText, DamagedBytesNeverThrow) {
+  EXPECT_EQ(cloneToText(""), "<unreadable at byte 0>");
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, 'o', '"', 9, 'a'})), "{<unreadable at byte 5>");
+  EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, '~'})), "<unreadable tag 0x7e>");
+  // Arrays nested past the depth limit.
+  std::string nested = bytes({0xFF, 0x0F});
+  for (int i = 0; i < 100; ++i) nested += "A\x01";
+  EXPECT_NE(cloneToText(nested).find("<unreadable"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace partyd::server
