@@ -70,6 +70,8 @@ class Runtime final : public party::UserCode {
   void beginRun(std::int64_t budgetMs) override;
   bool endRun() override;
   void afterTimeout() override;
+  std::string stopReason(std::int64_t budgetMs) override;
+  void afterRoomReset() override;
   void runTasks() override;
   void releaseMemory() override;
   void createRoom(const party::Room& room,
@@ -91,6 +93,10 @@ class Runtime final : public party::UserCode {
 
  private:
   Result<void> loadUserCode();
+  // Installs the natives and runs the partyd runtime, then the project's bundle.
+  Result<void> initEngine();
+  // The heap stayed over its limit: every room of the shard restarts on a fresh isolate.
+  void replaceIsolate();
   // Calls entry.<name>(args); an exception is logged with its stack. Inside a run.
   void callEntry(const char* name, int argc, v8::Local<v8::Value>* argv);
   // callEntry as a run of its own, for events that come from outside the rooms (timers, fetch).
@@ -110,6 +116,10 @@ class Runtime final : public party::UserCode {
   std::unordered_map<std::uint64_t, std::uint64_t> outbound_;  // fetch() id → client id
   std::unordered_map<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>> timers_;
   bool stopped_ = false;
+  int runDepth_ = 0;
+  std::uint64_t isolateReplacements_ = 0;
+  js::Engine::Stop lastStop_ = js::Engine::Stop::kNone;
+  bool memoryStop_ = false;  // a run was stopped at the heap limit: collect after its reset
 };
 
 }  // namespace partyd::api

@@ -41,13 +41,20 @@ RoomHost::RoomHost(asio::io_context& io, std::unique_ptr<storage::Storage> stora
       turn_(io, *storage_, code, config_.handlerBudgetMs),
       sweepTimer_(io),
       alarmTimer_(io) {
+  // A run stopped at its CPU budget or at the heap limit: its room is reset (sockets 1011,
+  // requests 500, with the reason), logged and counted; then the engine may collect.
   turn_.onTimeout = [this](std::uint32_t room, const std::string& why) {
+    ++stoppedRuns_;
+    std::string count = " (" + std::to_string(stoppedRuns_) + " stopped runs on this shard)";
     if (Room* r = rooms_.byHandle(room)) {
-      log::error("[" + r->key.party + "/" + r->key.room + "] " + why + "; the room is reset");
+      log::error("[" + r->key.party + "/" + r->key.room + "] " + why + "; the room is reset" +
+                 count);
       resetRoom(room, why);
     } else {
-      log::error(why);
+      log::error(why + "; it ran for no room (a timer or fetch callback), no room is reset" +
+                 count);
     }
+    code_.afterRoomReset();
   };
 }
 
@@ -159,6 +166,42 @@ void RoomHost::resetRoom(std::uint32_t handle, const std::string& why, std::uint
   if (!room->hibernated) turn_.run(0, [&] { code_.dropRoom(handle); });
   // The next event builds a new object (constructor and onStart), as after hibernation.
   room->hibernated = true;
+}
+
+void RoomHost::resetForNewEngine(const std::string& why, std::uint16_t closeCode,
+                                 unsigned status) {
+  for (auto it = requests_.begin(); it != requests_.end(); it = requests_.erase(it)) {
+    turn_.release(std::move(it->second.second), textResponse(status, why));
+  }
+  std::vector<std::uint32_t> handles;
+  rooms_.forEach([&](Room& room) { handles.push_back(room.handle); });
+  for (std::uint32_t h : handles) {
+    Room* room = rooms_.byHandle(h);
+    for (auto it = room->sockets.begin(); it != room->sockets.end();) {
+      Socket& socket = it->second;
+      if (room->hibernated && !socket.pending() && !socket.stash.empty()) {
+        ++it;
+        continue;
+      }
+      connRoom_.erase(it->first);
+      socket.conn->setOwner(nullptr, 0);
+      if (socket.pending()) {
+        socket.conn->reject("HTTP/1.1 " + std::to_string(status) +
+                            " Error\r\ncontent-type: text/plain\r\ncontent-length: " +
+                            std::to_string(why.size()) + "\r\nconnection: close\r\n\r\n" + why);
+      } else {
+        socket.conn->close(closeCode, why);
+      }
+      it = room->sockets.erase(it);
+    }
+    room->busy = 0;
+    if (room->firingAlarm) alarms_.schedule(room->key, clock_.wallMs(), *room->firingAlarm);
+    room->firingAlarm.reset();
+    room->hibernated = true;
+    if (room->sockets.empty()) rooms_.erase(h);
+  }
+  armAlarmTimer();
+  turn_.commitAndFlush();
 }
 
 void RoomHost::resetAll(const std::string& why, std::uint16_t closeCode, unsigned status) {

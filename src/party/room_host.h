@@ -30,7 +30,12 @@ namespace partyd::party {
 struct HostConfig {
   std::int64_t idleTimeoutMs = 30'000;
   std::int64_t hibernateAfterMs = 10'000;  // a hibernating room quiet this long drops its object
-  std::int64_t handlerBudgetMs = 30'000;   // a handler running longer is stopped
+  // CPU budget of one synchronous run of user code (docs/limits.md): a run still going after it
+  // is stopped and its room reset. Time spent awaiting I/O is between runs and does not count.
+  std::int64_t handlerBudgetMs = 2'000;
+  std::size_t maxRoomConnections = 10'000;  // more are closed with 1013 (0: no limit)
+  double maxMessagesPerSecond = 0;          // per connection; past it, close 1008 (0: no limit)
+  std::uint64_t maxRoomStorageBytes = 0;    // a write past it throws (0: no limit)
   ws::ConnectionLimits wsLimits;
 };
 
@@ -91,12 +96,18 @@ class RoomHost final : public ws::ConnectionOwner {
   // the next event builds a new object.
   void resetRoom(std::uint32_t room, const std::string& why, std::uint16_t closeCode = 1011,
                  unsigned status = 500);
+  // The engine replaces its isolate (the heap stayed over its limit): no room's object exists
+  // any more and none is dropped through user code. Requests get `status`; the sockets of
+  // hibernated rooms keep their stash and stay open (their room wakes on the new isolate), the
+  // others get `closeCode`; an alarm being delivered fires again.
+  void resetForNewEngine(const std::string& why, std::uint16_t closeCode, unsigned status);
   // One sweep: evicts idle rooms, hibernates quiet ones, gives memory back when quiet.
   void sweep();
   void fireDueAlarms();
   std::size_t roomCount() const { return rooms_.size(); }
   std::size_t socketCount() const { return connRoom_.size(); }
   std::uint64_t slowConsumerCloses() const { return slowConsumerCloses_; }
+  std::uint64_t stoppedRuns() const { return stoppedRuns_; }
 
  private:
   Room& activate(const RoomKey& key);
@@ -129,6 +140,7 @@ class RoomHost final : public ws::ConnectionOwner {
   std::uint64_t nextConn_ = 1;
   std::uint64_t nextRequest_ = 1;
   std::uint64_t slowConsumerCloses_ = 0;
+  std::uint64_t stoppedRuns_ = 0;  // runs stopped at the CPU budget or the heap limit
   bool createdHibernating_ = false;
   bool stopped_ = false;
   // Quiet-time memory release: runs so far, and at the last sweep.
