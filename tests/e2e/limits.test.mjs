@@ -74,3 +74,76 @@ describe("CPU limit", { timeout: 60_000, skip: partydOnly }, () => {
     assert.match(res.text, /ran longer than 300 ms/);
   });
 });
+
+describe("heap limit", { timeout: 120_000, skip: partydOnly }, () => {
+  let server;
+  const acked = new Map(); // room -> keys whose write was answered
+
+  async function writeSome(room, from, n) {
+    for (let i = from; i < from + n; i++) {
+      const r = await http(server.host, `/parties/main/${room}?put=k${i}`);
+      assert.equal(r.status, 200);
+      if (!acked.has(room)) acked.set(room, new Set());
+      acked.get(room).add(`k${i}`);
+    }
+  }
+  async function checkWrites() {
+    for (const [room, keys] of acked) {
+      const r = await http(server.host, `/parties/main/${room}?keys=1`);
+      assert.equal(r.status, 200);
+      const have = new Set(r.json());
+      for (const k of keys) assert.ok(have.has(k), `${room}: acknowledged write ${k} lost`);
+    }
+  }
+
+  test("a room that fills the heap is stopped with 500; the process and the other rooms go on", async () => {
+    server = await start(["--heap-limit", "128", "--hibernate-after", "200"]);
+    await writeSome("w1", 0, 20);
+    await writeSome("w2", 0, 20);
+    const res = await http(server.host, "/parties/main/hog?alloc=1", { timeout: 30_000 });
+    assert.equal(res.status, 500);
+    assert.match(res.text, /filled the JS heap/);
+    assert.equal((await http(server.host, "/parties/main/w1")).status, 200);
+    await writeSome("w1", 20, 5);
+    await checkWrites();
+    // The room itself starts afresh.
+    assert.match((await http(server.host, "/parties/main/hog")).text, /^ok hog/);
+    assert.doesNotMatch(server.logs(), /replaces its isolate/);
+  });
+
+  test("a socket whose room fills the heap is closed with 1011; the server goes on", async () => {
+    const c = await connect(server.host, { room: "hog2", id: "a" });
+    c.send("alloc");
+    const closed = await c.closedWithin(30_000);
+    assert.equal(closed.code, 1011);
+    assert.match(closed.reason, /filled the JS heap/);
+    assert.equal((await http(server.host, "/parties/main/w2")).status, 200);
+  });
+
+  test("a heap that stays full replaces the isolate; a hibernated socket keeps its messages", async () => {
+    const live = await connect(server.host, { room: "live", id: "l" });
+    live.send("hi");
+    assert.equal(await live.nextMessage(), "echo:hi");
+    const hib = await connect(server.host, { party: "hib", room: "h", id: "sleeper" });
+    hib.send("x");
+    assert.equal(await hib.nextMessage(), "echo:x");
+    await sleep(1000); // --hibernate-after 200: the room's object is gone, its socket stays
+    // Module state that every room shares keeps the garbage: only a new isolate frees it.
+    const res = await http(server.host, "/parties/main/leaker?leak=1", { timeout: 30_000 });
+    assert.equal(res.status, 500);
+    const closed = await live.closedWithin(10_000);
+    assert.equal(closed.code, 1011);
+    assert.match(server.logs(), /replaces its isolate/);
+    // The hibernated socket is still open, and its room wakes on the new isolate.
+    const sent = await http(server.host, "/parties/hib/h?send=after");
+    assert.equal(sent.text, "1");
+    assert.equal(await hib.nextMessage(), 'after:{"who":"sleeper"}');
+    hib.send("y");
+    assert.equal(await hib.nextMessage(), "echo:y");
+    await checkWrites();
+    assert.match((await http(server.host, "/parties/main/w1")).text, /^ok w1/);
+    await writeSome("w2", 20, 5);
+    await checkWrites();
+    await hib.closeAndWait();
+  });
+});
