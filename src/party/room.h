@@ -25,6 +25,9 @@ struct Socket {
   std::shared_ptr<ws::Connection> conn;
   std::string acceptKey;  // until onConnect finishes and the 101 goes out; empty once open
   std::string stash;      // while the room hibernates: id, uri, tags, state (engine-serialized)
+  // --max-messages-per-second: a token bucket (a second's worth of burst), when limited.
+  double tokens = -1;  // -1: full, not yet used
+  std::int64_t tokensAtMs = 0;
   bool pending() const { return !acceptKey.empty(); }
 };
 
@@ -39,6 +42,8 @@ struct Room {
   // Alarm state: the time being delivered right now, and how many times it failed.
   std::optional<std::int64_t> firingAlarm;  // its stored time
   std::uint32_t alarmRetries = 0;
+  // --max-room-storage: bytes of its keys and values, counted at the first write when limited.
+  std::optional<std::uint64_t> storageBytes;
 
   bool idle() const { return busy == 0 && sockets.empty(); }
 };

@@ -230,6 +230,22 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
     session->respond(std::move(r), false);
     return;
   }
+  if (config_.maxRoomConnections > 0) {
+    Room* existing = rooms_.find(key);
+    if (existing && existing->sockets.size() >= config_.maxRoomConnections) {
+      // Refused after the handshake, so that a browser sees the code and the reason; the room's
+      // code never hears of it.
+      ++limitRefusals_;
+      std::string why = "the room has " + std::to_string(config_.maxRoomConnections) +
+                        " connections, its limit (--max-room-connections)";
+      log::warn("[" + key.party + "/" + key.room + "] closed a new WebSocket with 1013: " + why);
+      auto conn = std::make_shared<ws::Connection>(session->takeSocket(), session->takeLeftover(),
+                                                   config_.wsLimits, &turn_.flushQueue());
+      conn->open(ws::buildSwitchingProtocols(ws::acceptKey(clientKey), ""));
+      conn->close(1013, why);
+      return;
+    }
+  }
   Room& room = activate(key);
   std::string leftover = session->takeLeftover();
   auto conn = std::make_shared<ws::Connection>(session->takeSocket(), std::move(leftover),
@@ -369,11 +385,80 @@ void RoomHost::onWsMessage(std::uint64_t conn, ws::Opcode op, std::string_view p
   Room* room = rooms_.byHandle(it->second);
   if (!room) return;
   rooms_.touch(*room, clock_.monotonicMs());
+  if (config_.maxMessagesPerSecond > 0) {
+    auto s = room->sockets.find(conn);
+    if (s != room->sockets.end() && overMessageRate(*room, s->second)) return;
+  }
   if (room->hibernated) {
     wake(*room);
     if (!findSocket(conn)) return;
   }
   turn_.run(room->handle, [&] { code_.message(*room, conn, op, payload); });
+}
+
+// --max-messages-per-second: each socket has a bucket of a second's worth of messages, refilled
+// continuously; a message that finds it empty closes the socket with 1008 and is not delivered.
+bool RoomHost::overMessageRate(Room& room, Socket& socket) {
+  const double rate = config_.maxMessagesPerSecond;
+  const std::int64_t now = clock_.monotonicMs();
+  if (socket.tokens < 0) {
+    socket.tokens = rate;
+  } else {
+    socket.tokens = std::min(rate, socket.tokens + static_cast<double>(now - socket.tokensAtMs) *
+                                                       rate / 1000.0);
+  }
+  socket.tokensAtMs = now;
+  if (socket.tokens >= 1) {
+    socket.tokens -= 1;
+    return false;
+  }
+  ++limitRefusals_;
+  std::string why = "more than " + std::to_string(static_cast<std::uint64_t>(rate)) +
+                    " messages per second (--max-messages-per-second)";
+  log::warn("[" + room.key.party + "/" + room.key.room + "] closed a WebSocket with 1008: " + why);
+  socket.conn->close(1008, why);
+  return true;
+}
+
+std::optional<std::uint64_t> RoomHost::storedSize(Room& room, std::string_view key) {
+  auto old = storage_->get(room.key, key);
+  if (!old.ok() || !old->has_value()) return std::nullopt;
+  return key.size() + (*old)->size();
+}
+
+bool RoomHost::storageFits(Room& room,
+                           const std::vector<std::pair<std::string_view, std::size_t>>& writes,
+                           std::string* why) {
+  const std::uint64_t limit = config_.maxRoomStorageBytes;
+  if (limit == 0) return true;
+  if (!room.storageBytes) {
+    std::uint64_t total = 0;
+    if (auto all = storage_->list(room.key, {}); all.ok()) {
+      for (const auto& [k, v] : *all) total += k.size() + v.size();
+    }
+    room.storageBytes = total;
+  }
+  std::int64_t delta = 0;
+  for (const auto& [key, valueBytes] : writes) {
+    delta += static_cast<std::int64_t>(key.size() + valueBytes);
+    delta -= static_cast<std::int64_t>(storedSize(room, key).value_or(0));
+  }
+  const std::int64_t after = static_cast<std::int64_t>(*room.storageBytes) + delta;
+  if (delta > 0 && after > static_cast<std::int64_t>(limit)) {
+    ++limitRefusals_;
+    *why = "this write would make the room's storage " + std::to_string(after) +
+           " bytes, over its limit of " + std::to_string(limit) + " (--max-room-storage)";
+    log::warn("[" + room.key.party + "/" + room.key.room + "] refused a storage write: " + *why);
+    return false;
+  }
+  room.storageBytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, after));
+  return true;
+}
+
+void RoomHost::storageDeleting(Room& room, std::string_view key) {
+  if (config_.maxRoomStorageBytes == 0 || !room.storageBytes) return;
+  std::uint64_t old = storedSize(room, key).value_or(0);
+  *room.storageBytes -= std::min(old, *room.storageBytes);
 }
 
 void RoomHost::onWsClosed(std::uint64_t conn, std::uint16_t code, std::string_view reason,

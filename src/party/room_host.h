@@ -78,6 +78,12 @@ class RoomHost final : public ws::ConnectionOwner {
   std::size_t broadcast(std::uint32_t room, const ws::Frame& frame,
                         const std::vector<std::uint64_t>& exclude);
   void close(std::uint64_t conn, std::uint16_t code, std::string_view reason);
+  // --max-room-storage: whether `writes` (key, value bytes) fit in the room's storage limit;
+  // if so they are counted, if not `why` says so (and a line is logged). Deletes uncount.
+  bool storageFits(Room& room, const std::vector<std::pair<std::string_view, std::size_t>>& writes,
+                   std::string* why);
+  void storageDeleting(Room& room, std::string_view key);
+  void storageCleared(Room& room) { room.storageBytes = 0; }
   void stash(std::uint64_t conn, std::string bytes);
   void roomHibernated(std::uint32_t room);
   void setCreatedHibernating(bool on) { createdHibernating_ = on; }
@@ -108,6 +114,7 @@ class RoomHost final : public ws::ConnectionOwner {
   std::size_t socketCount() const { return connRoom_.size(); }
   std::uint64_t slowConsumerCloses() const { return slowConsumerCloses_; }
   std::uint64_t stoppedRuns() const { return stoppedRuns_; }
+  std::uint64_t limitRefusals() const { return limitRefusals_; }
 
  private:
   Room& activate(const RoomKey& key);
@@ -121,6 +128,8 @@ class RoomHost final : public ws::ConnectionOwner {
   Socket& attach(Room& room, std::uint64_t conn, Socket socket);
   void detach(Room& room, std::uint64_t conn);
   void noteSendStatus(std::uint64_t conn, ws::SendStatus status);
+  bool overMessageRate(Room& room, Socket& socket);
+  std::optional<std::uint64_t> storedSize(Room& room, std::string_view key);
   void deliver(Room& room, Reply reply, const http::Request* request,
                const InternalRequest* internal);
 
@@ -141,6 +150,7 @@ class RoomHost final : public ws::ConnectionOwner {
   std::uint64_t nextRequest_ = 1;
   std::uint64_t slowConsumerCloses_ = 0;
   std::uint64_t stoppedRuns_ = 0;  // runs stopped at the CPU budget or the heap limit
+  std::uint64_t limitRefusals_ = 0;  // per-room limits: connections, message rate, storage
   bool createdHibernating_ = false;
   bool stopped_ = false;
   // Quiet-time memory release: runs so far, and at the last sweep.

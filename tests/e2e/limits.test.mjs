@@ -147,3 +147,76 @@ describe("heap limit", { timeout: 120_000, skip: partydOnly }, () => {
     await hib.closeAndWait();
   });
 });
+
+describe("per-room limits", { timeout: 60_000, skip: partydOnly }, () => {
+  let server;
+  test("connections per room: one past --max-room-connections is closed with 1013", async () => {
+    server = await start(["--max-room-connections", "3", "--max-messages-per-second", "20",
+      "--max-pending-bytes", "65536", "--max-room-storage", "10000"]);
+    const three = await Promise.all([0, 1, 2].map((i) => connect(server.host, { room: "full", id: `c${i}` })));
+    const fourth = openSocket(server.host, { room: "full", id: "c3" });
+    const closed = await fourth.closedWithin(5000);
+    assert.equal(closed.code, 1013);
+    assert.match(closed.reason, /limit/);
+    assert.match(server.logs(), /\[main\/full\] closed a new WebSocket with 1013/);
+    // Another room is not affected, and a place that frees up can be taken.
+    const other = await connect(server.host, { room: "notfull", id: "x" });
+    await three[0].closeAndWait();
+    await sleep(100);
+    const again = await connect(server.host, { room: "full", id: "c4" });
+    again.send("hi");
+    assert.equal(await again.nextMessage(), "echo:hi");
+    for (const c of [...three.slice(1), other, again]) await c.closeAndWait();
+  });
+
+  test("messages per second: a client past --max-messages-per-second is closed with 1008", async () => {
+    const slow = await connect(server.host, { room: "rate", id: "slow" });
+    for (let i = 0; i < 5; i++) {
+      slow.send(`m${i}`);
+      assert.equal(await slow.nextMessage(), `echo:m${i}`);
+      await sleep(60);
+    }
+    const fast = await connect(server.host, { room: "rate", id: "fast" });
+    for (let i = 0; i < 100; i++) fast.send(`m${i}`);
+    const closed = await fast.closedWithin(5000);
+    assert.equal(closed.code, 1008);
+    assert.match(closed.reason, /messages per second/);
+    assert.ok(fast.messages.length <= 21, `${fast.messages.length} messages were delivered`);
+    slow.send("still");
+    assert.equal(await slow.nextMessage(), "echo:still");
+    await slow.closeAndWait();
+  });
+
+  test("pending outgoing bytes: a client that does not read is closed with 1008", async () => {
+    const reader = await connect(server.host, { room: "q", id: "reader" });
+    reader.send("flood:10:1000");
+    await reader.waitForCount(10);
+    const stuck = await connect(server.host, { room: "q", id: "stuck" });
+    stuck.ws._socket.pause(); // reads nothing: the server's queue for it grows
+    stuck.send("flood:400:20000");
+    await sleep(500);
+    stuck.ws._socket.resume();
+    const closed = await stuck.closedWithin(5000);
+    assert.equal(closed.code, 1008);
+    assert.match(server.logs(), /closed a WebSocket of main\/q with 1008: its client reads too slowly \(more than 65536 bytes/);
+    reader.send("ok");
+    assert.equal(await reader.waitFor((m) => m === "echo:ok"), "echo:ok");
+    await reader.closeAndWait();
+  });
+
+  test("storage per room: a write past --max-room-storage throws a RangeError and writes nothing", async () => {
+    const ok = await http(server.host, "/parties/main/st?put=a&size=6000");
+    assert.equal(ok.text, "stored a");
+    const over = await http(server.host, "/parties/main/st?put=b&size=6000");
+    assert.equal(over.status, 507);
+    assert.match(over.text, /^RangeError: Exceeded the room's storage limit/);
+    assert.deepEqual((await http(server.host, "/parties/main/st?keys=1")).json(), ["a"]);
+    // Overwriting in place and freeing space both count.
+    assert.equal((await http(server.host, "/parties/main/st?put=a&size=9000")).text, "stored a");
+    assert.equal((await http(server.host, "/parties/main/st?del=a")).text, "deleted");
+    assert.equal((await http(server.host, "/parties/main/st?put=b&size=6000")).text, "stored b");
+    // Another room has its own budget.
+    assert.equal((await http(server.host, "/parties/main/st2?put=a&size=6000")).text, "stored a");
+    assert.match(server.logs(), /\[main\/st\] refused a storage write/);
+  });
+});
