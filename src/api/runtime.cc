@@ -194,7 +194,9 @@ void Runtime::replaceIsolate() {
              "replaces its isolate (" + std::to_string(isolateReplacements_) +
              " times so far): every room restarts from storage; the sockets of hibernated rooms "
              "stay open, the others close with 1011");
-  host_->resetForNewEngine("the shard's JS heap was full; its rooms restart", 1011, 500);
+  const std::string why = "the shard's JS heap was full; its rooms restart";
+  host_->resetForNewEngine(why, 1011, 500);
+  edge_->failPendingHooks(why);
   // What refers to the old isolate's JS: timers, outgoing fetches and WebSockets (their
   // destructors cancel them silently), the entry points.
   for (auto& [id, timer] : timers_) timer->cancel();
