@@ -15,7 +15,9 @@ JOBS=${JOBS:-$(nproc)}
 START=$(date +%s)
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARTYD_SANITIZE=ON >/dev/null || exit 1
+  # -O1 -g1: the usual ASan compromise, and much quicker to build than -O2 -g.
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DPARTYD_SANITIZE=ON >/dev/null || exit 1
 fi
 cmake --build "$BUILD" -j "$JOBS" --target partyd || exit 1
 
