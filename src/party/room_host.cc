@@ -243,6 +243,7 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
                                                    config_.wsLimits, &turn_.flushQueue());
       conn->open(ws::buildSwitchingProtocols(ws::acceptKey(clientKey), ""));
       conn->close(1013, why);
+      turn_.end();  // the close frame goes out with this pass's flush
       return;
     }
   }
