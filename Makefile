@@ -6,7 +6,7 @@ FUZZ_SECONDS ?= 60
 
 SHELL := /bin/bash
 
-.PHONY: all setup setup-tests build dev test fuzz clean
+.PHONY: all setup setup-tests build dev test fuzz asan-test clean
 
 all: build
 
@@ -35,6 +35,11 @@ test: setup-tests $(BUILD)/CMakeCache.txt
 # fails on a crash. Not part of `make test`.
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) ./fuzz/run.sh
+
+# Builds partyd with ASan and UBSan into build-asan and runs the e2e suites and a connection churn
+# under it; fails on any sanitizer report (scripts/asan_test.sh). Not part of `make test`.
+asan-test: setup-tests
+	@JOBS=$(JOBS) ./scripts/asan_test.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -77,6 +77,10 @@ Runtime::~Runtime() {
 
 Result<void> Runtime::start() {
   engine_ = std::make_unique<js::Engine>(js::Engine::Options{config_.heapLimitMb});
+  return initEngine();
+}
+
+Result<void> Runtime::initEngine() {
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = engine_->context();
@@ -231,6 +235,33 @@ Result<void> Runtime::reload(std::string bundle, std::string bundleName, std::st
                                              std::move(envJson), std::move(partyNames)});
 }
 
+void Runtime::replaceIsolate() {
+  ++isolateReplacements_;
+  log::error("the shard's JS heap stays over its limit after the room's reset, so the shard "
+             "replaces its isolate (" + std::to_string(isolateReplacements_) +
+             " times so far): every room restarts from storage; the sockets of hibernated rooms "
+             "stay open, the others close with 1011");
+  const std::string why = "the shard's JS heap was full; its rooms restart";
+  host_->resetForNewEngine(why, 1011, 500);
+  edge_->failPendingHooks(why);
+  // What refers to the old isolate's JS: timers, outgoing fetches and WebSockets (their
+  // destructors cancel them silently), the entry points.
+  for (auto& [id, timer] : timers_) timer->cancel();
+  timers_.clear();
+  outbound_.clear();
+  httpClient_.reset();
+  wsClient_.reset();
+  entryFns_.clear();
+  entry_.Reset();
+  runDepth_ = 0;
+  engine_->replaceIsolate();
+  if (auto r = initEngine(); !r) {
+    // The same code loaded before; a failure now leaves the shard without code: every event
+    // gets the room's start-up error.
+    log::error("the new isolate could not load the project: " + r.error().message);
+  }
+}
+
 void Runtime::stop() {
   stopped_ = true;
   for (auto& [id, timer] : timers_) timer->cancel();
@@ -250,7 +281,11 @@ v8::Local<v8::Function> Runtime::entryFunction(const char* name) {
   return fn.As<v8::Function>();
 }
 
-void Runtime::beginRun(std::int64_t budgetMs) { engine_->armDeadline(budgetMs); }
+// Runs can nest (a run's native that delivers to another room at once): the budget belongs to
+// the outermost one, and a stop unwinds every level before it is taken, by the outermost.
+void Runtime::beginRun(std::int64_t budgetMs) {
+  if (runDepth_++ == 0) engine_->armDeadline(budgetMs);
+}
 
 bool Runtime::endRun() {
   v8::Isolate* iso = engine_->isolate();
@@ -258,8 +293,34 @@ bool Runtime::endRun() {
     v8::TryCatch tryCatch(iso);
     iso->PerformMicrotaskCheckpoint();
   }
+  if (--runDepth_ > 0) return false;
   engine_->disarmDeadline();
-  return engine_->takeTerminated();
+  js::Engine::Stop stop = engine_->takeStop();
+  if (stop == js::Engine::Stop::kMemory) memoryStop_ = true;
+  lastStop_ = stop;
+  return stop != js::Engine::Stop::kNone;
+}
+
+std::string Runtime::stopReason(std::int64_t budgetMs) {
+  if (lastStop_ == js::Engine::Stop::kMemory) {
+    return "a handler filled the JS heap (its limit is " +
+           std::to_string(engine_->heapLimitBytes() >> 20) + " MB per shard) and was stopped";
+  }
+  return party::UserCode::stopReason(budgetMs);
+}
+
+// After a run stopped at the heap limit, its room's object is gone: a full collection frees what
+// it held. A heap still near the limit (the garbage is held by module state, shared by every
+// room of the shard) means the isolate cannot go on: it is replaced.
+void Runtime::afterRoomReset() {
+  if (!memoryStop_ || stopped_) return;
+  memoryStop_ = false;
+  engine_->isolate()->LowMemoryNotification();
+  const std::size_t used = engine_->usedHeapBytes();
+  const std::size_t limit = engine_->heapLimitBytes();
+  log::warn("after the stopped room's reset the shard's JS heap holds " +
+            std::to_string(used >> 20) + " MB of its " + std::to_string(limit >> 20) + " MB");
+  if (used > limit / 10 * 8) replaceIsolate();
 }
 
 // A stopped run leaves the AsyncLocalStorage context it was in as the current one.

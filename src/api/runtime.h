@@ -71,6 +71,8 @@ class Runtime final : public party::UserCode {
   void beginRun(std::int64_t budgetMs) override;
   bool endRun() override;
   void afterTimeout() override;
+  std::string stopReason(std::int64_t budgetMs) override;
+  void afterRoomReset() override;
   void runTasks() override;
   void releaseMemory() override;
   void createRoom(const party::Room& room,
@@ -94,6 +96,10 @@ class Runtime final : public party::UserCode {
   void partyFetchDone(std::uint64_t call, const http::Response& response) override;
 
  private:
+  // Installs the natives and runs the partyd runtime, then the project's bundle.
+  Result<void> initEngine();
+  // The heap stayed over its limit: every room of the shard restarts on a fresh isolate.
+  void replaceIsolate();
   // Calls entry.<name>(args); an exception is logged with its stack. Inside a run.
   void callEntry(const char* name, int argc, v8::Local<v8::Value>* argv);
   // callEntry as a run of its own, for events that come from outside the rooms (timers, fetch).
@@ -116,6 +122,10 @@ class Runtime final : public party::UserCode {
   // A build evaluated and checked by prepareCode, waiting for commitCode.
   std::optional<party::CodeBundle> candidate_;
   party::HookInfo candidateHooks_;
+  int runDepth_ = 0;
+  std::uint64_t isolateReplacements_ = 0;
+  js::Engine::Stop lastStop_ = js::Engine::Stop::kNone;
+  bool memoryStop_ = false;  // a run was stopped at the heap limit: collect after its reset
 };
 
 }  // namespace partyd::api

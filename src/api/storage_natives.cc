@@ -108,6 +108,16 @@ Local<v8::Array> entriesToJs(Runtime* rt, v8::Isolate* iso,
   return out;
 }
 
+// --max-room-storage: a write that would take the room past it throws a RangeError, and
+// writes nothing.
+bool fitsLimit(Runtime* rt, v8::Isolate* iso, party::Room& room,
+               const std::vector<std::pair<std::string_view, std::size_t>>& writes) {
+  std::string why;
+  if (rt->host().storageFits(room, writes, &why)) return true;
+  throwRange(iso, "Exceeded the room's storage limit: " + why);
+  return false;
+}
+
 void nGet(const FunctionCallbackInfo<Value>& info) {
   v8::Isolate* iso = info.GetIsolate();
   Runtime* rt = self(info);
@@ -139,6 +149,7 @@ void nPut(const FunctionCallbackInfo<Value>& info) {
   party::Room* room = roomArg(info);
   std::string key, value;
   if (!room || !keyArg(iso, info[1], &key) || !valueArg(rt, iso, info[2], &value)) return;
+  if (!fitsLimit(rt, iso, *room, {{key, value.size()}})) return;
   check(iso, rt->host().storage().put(room->key, key, value));
 }
 
@@ -161,6 +172,9 @@ void nPutMany(const FunctionCallbackInfo<Value>& info) {
     if (!keyArg(iso, k, &key) || !valueArg(rt, iso, v, &value)) return;
     entries.emplace_back(std::move(key), std::move(value));
   }
+  std::vector<std::pair<std::string_view, std::size_t>> sizes;
+  for (const auto& [key, value] : entries) sizes.emplace_back(key, value.size());
+  if (!fitsLimit(rt, iso, *room, sizes)) return;
   for (auto& [key, value] : entries) {
     if (!check(iso, rt->host().storage().put(room->key, key, value))) return;
   }
@@ -172,6 +186,7 @@ void nDelete(const FunctionCallbackInfo<Value>& info) {
   party::Room* room = roomArg(info);
   std::string key;
   if (!room || !keyArg(iso, info[1], &key)) return;
+  rt->host().storageDeleting(*room, key);
   auto r = rt->host().storage().del(room->key, key);
   if (check(iso, r)) info.GetReturnValue().Set(*r);
 }
@@ -184,6 +199,7 @@ void nDeleteMany(const FunctionCallbackInfo<Value>& info) {
   if (!room || !keysArg(iso, info[1], &keys)) return;
   int count = 0;
   for (const auto& key : keys) {
+    rt->host().storageDeleting(*room, key);
     auto r = rt->host().storage().del(room->key, key);
     if (!check(iso, r)) return;
     if (*r) ++count;
@@ -217,7 +233,9 @@ void nList(const FunctionCallbackInfo<Value>& info) {
 void nDeleteAll(const FunctionCallbackInfo<Value>& info) {
   Runtime* rt = self(info);
   party::Room* room = roomArg(info);
-  if (room) check(info.GetIsolate(), rt->host().storage().deleteAll(room->key));
+  if (room && check(info.GetIsolate(), rt->host().storage().deleteAll(room->key))) {
+    rt->host().storageCleared(*room);
+  }
 }
 
 void nGetAlarm(const FunctionCallbackInfo<Value>& info) {

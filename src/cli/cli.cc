@@ -38,7 +38,16 @@ options for dev:
                           safe if the machine loses power (slower writes)
   --no-watch              do not rebuild when the project's files change
   --idle-timeout SEC      evict a room idle this long (default: 30)
-  --handler-timeout MS    stop a handler that runs longer than this (default: 30000)
+  --cpu-limit MS          stop a handler (one synchronous run: time awaiting I/O does not
+                          count) after this long and reset its room; the other rooms of
+                          its shard wait at most this long (default: 2000; alias:
+                          --handler-timeout). See docs/limits.md for every limit.
+  --heap-limit MB         JS heap per shard; a room that fills it is stopped (default: 1024)
+  --max-room-connections N         more WebSockets to one room close with 1013 (10000)
+  --max-messages-per-second N      per WebSocket; a faster client is closed with 1008 (off)
+  --max-pending-bytes N   bytes queued to one slow client before it is closed with 1008
+                          (default: 33554432)
+  --max-room-storage N    bytes of storage per room; a write past it throws (off)
   --hibernate-after MS    a room with options.hibernate drops its object after this
                           long without events; its sockets stay open (default: 10000)
   -v, --var KEY=VALUE     add to room.env (overrides partykit.json and .env)
@@ -116,9 +125,31 @@ int runDev(const std::vector<std::string_view>& args) {
       if (!value(&v) || !parseNumber(v, &f.hibernateAfterMs)) {
         return fail("--hibernate-after needs a number of milliseconds");
       }
-    } else if (a == "--handler-timeout") {
-      if (!value(&v) || !parseNumber(v, &f.handlerTimeoutMs)) {
-        return fail("--handler-timeout needs a number of milliseconds");
+    } else if (a == "--handler-timeout" || a == "--cpu-limit") {
+      if (!value(&v) || !parseNumber(v, &f.handlerTimeoutMs) || f.handlerTimeoutMs < 1) {
+        return fail(std::string(a) + " needs a number of milliseconds");
+      }
+    } else if (a == "--heap-limit") {
+      if (!value(&v) || !parseNumber(v, &f.heapLimitMb) || f.heapLimitMb < 16) {
+        return fail("--heap-limit needs a number of megabytes, at least 16");
+      }
+    } else if (a == "--max-room-connections") {
+      if (!value(&v) || !parseNumber(v, &f.maxRoomConnections)) {
+        return fail("--max-room-connections needs a number (0: no limit)");
+      }
+    } else if (a == "--max-messages-per-second") {
+      std::size_t n = 0;
+      if (!value(&v) || !parseNumber(v, &n)) {
+        return fail("--max-messages-per-second needs a number (0: no limit)");
+      }
+      f.maxMessagesPerSecond = static_cast<double>(n);
+    } else if (a == "--max-pending-bytes") {
+      if (!value(&v) || !parseNumber(v, &f.maxQueuedBytes) || f.maxQueuedBytes < 1024) {
+        return fail("--max-pending-bytes needs a number of bytes, at least 1024");
+      }
+    } else if (a == "--max-room-storage") {
+      if (!value(&v) || !parseNumber(v, &f.maxRoomStorageBytes)) {
+        return fail("--max-room-storage needs a number of bytes (0: no limit)");
       }
     } else if (a == "-v" || a == "--var" || a == "-d" || a == "--define") {
       std::pair<std::string, std::string> kv;

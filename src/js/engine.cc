@@ -54,15 +54,50 @@ void Engine::runPendingTasks() {
   }
 }
 
-Engine::Engine(const Options& options) {
+Engine::Engine(const Options& options) : options_(options) {
   initializeV8();
+  createIsolate();
+}
+
+// The heap stays over its limit: the isolate goes, and a fresh one with an empty context takes
+// its place. Under the watchdog's lock, which reads isolate_ from its own thread. Every handle
+// into the old isolate must be gone before this.
+void Engine::replaceIsolate() {
+  std::lock_guard<std::mutex> lock(watchdogMutex_);
+  deadlineMs_.store(0);
+  stop_.store(0);
+  disposeIsolate();
+  createIsolate();
+}
+
+void Engine::disposeIsolate() {
+  {
+    v8::HandleScope scope(isolate_);
+    context()->Exit();
+  }
+  context_.Reset();
+  isolate_->Exit();
+  isolate_->Dispose();
+  isolate_ = nullptr;
+}
+
+void Engine::createIsolate() {
   allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  const Options& options = options_;
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = allocator_.get();
   if (options.heapLimitMb > 0) {
     params.constraints.ConfigureDefaultsFromHeapSize(0, options.heapLimitMb * 1024 * 1024);
   }
   isolate_ = v8::Isolate::New(params);
+  isolate_->AddNearHeapLimitCallback(&Engine::nearHeapLimit, this);
+  // Once the heap is back under half the limit, a raised limit returns to the initial one.
+  isolate_->AutomaticallyRestoreInitialHeapLimit(0.5);
+  {
+    v8::HeapStatistics stats;
+    isolate_->GetHeapStatistics(&stats);
+    initialHeapLimit_ = stats.heap_size_limit();
+  }
   isolate_->Enter();
   isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
   isolate_->SetCaptureStackTraceForUncaughtExceptions(true, 20);
@@ -72,15 +107,7 @@ Engine::Engine(const Options& options) {
   ctx->Enter();
 }
 
-Engine::~Engine() {
-  {
-    v8::HandleScope scope(isolate_);
-    context()->Exit();
-  }
-  context_.Reset();
-  isolate_->Exit();
-  isolate_->Dispose();
-}
+Engine::~Engine() { disposeIsolate(); }
 
 Result<void> Engine::runScript(std::string_view source, std::string_view name) {
   v8::HandleScope scope(isolate_);
@@ -293,15 +320,38 @@ void Engine::checkDeadline(std::int64_t nowMs) {
   std::int64_t deadline = deadlineMs_.load(std::memory_order_relaxed);
   if (deadline != 0 && nowMs > deadline) {
     deadlineMs_.store(0, std::memory_order_relaxed);
-    terminated_.store(true);
+    int none = 0;
+    stop_.compare_exchange_strong(none, static_cast<int>(Stop::kCpu));
     isolate_->TerminateExecution();
   }
 }
 
-bool Engine::takeTerminated() {
-  if (!terminated_.exchange(false)) return false;
+Engine::Stop Engine::takeStop() {
+  int stop = stop_.exchange(0);
+  if (stop == 0) return Stop::kNone;
   isolate_->CancelTerminateExecution();
-  return true;
+  return static_cast<Stop>(stop);
+}
+
+// On the isolate's thread, in the middle of a garbage collection that could not get the heap
+// under its limit: no JS, no allocation here. V8 10.2 aborts the process ("Reached heap limit")
+// if this returns a limit the heap is still over, so it always raises it, by a step: enough for
+// the terminated JS to unwind (termination is taken at the next interrupt check, within a few
+// allocations), and small enough that a process with many shards does not double its memory.
+// The step repeats if the JS allocates that much before it stops.
+std::size_t Engine::nearHeapLimit(void* data, std::size_t current, std::size_t initial) {
+  auto* self = static_cast<Engine*>(data);
+  ++self->heapLimitHits_;
+  self->stop_.store(static_cast<int>(Stop::kMemory));
+  self->isolate_->TerminateExecution();
+  (void)initial;
+  return current + kHeapStepMb * 1024 * 1024;
+}
+
+std::size_t Engine::usedHeapBytes() {
+  v8::HeapStatistics stats;
+  isolate_->GetHeapStatistics(&stats);
+  return stats.used_heap_size();
 }
 
 }  // namespace partyd::js

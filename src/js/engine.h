@@ -54,10 +54,24 @@ class Engine {
   v8::MaybeLocal<v8::Value> deserialize(std::string_view bytes);
 
   // Watchdog: while a deadline is armed, a watchdog thread terminates execution once it passes.
-  // `terminated()` tells, after the call returns, that this happened (and clears the state).
+  // `takeStop()` tells, after the call returns, that this happened and why (and clears the
+  // state and the termination).
   void armDeadline(std::int64_t budgetMs);
   void disarmDeadline();
-  bool takeTerminated();
+  enum class Stop { kNone, kCpu, kMemory };
+  Stop takeStop();
+  bool takeTerminated() { return takeStop() != Stop::kNone; }
+
+  // The heap limit: V8 calls back near it; the engine terminates the running JS and raises the
+  // limit just enough for it to unwind (kHeapStepMb at a time), so the process never aborts on
+  // a JS heap limit. The limit goes back down once the heap shrinks (after the room's reset).
+  static constexpr std::size_t kHeapStepMb = 32;
+  std::size_t heapLimitBytes() const { return initialHeapLimit_; }
+  std::size_t usedHeapBytes();
+  std::uint64_t heapLimitHits() const { return heapLimitHits_; }
+  // Disposes of the isolate and creates a fresh one (with a fresh, empty context); the Engine
+  // object stays, so the watchdog's pointer to it stays good.
+  void replaceIsolate();
 
   // The watchdog thread calls this; it is safe from any thread.
   void checkDeadline(std::int64_t nowMs);
@@ -68,11 +82,19 @@ class Engine {
   void runPendingTasks();
 
  private:
+  static std::size_t nearHeapLimit(void* data, std::size_t current, std::size_t initial);
+  void createIsolate();
+  void disposeIsolate();
+
+  Options options_;
+
   v8::Isolate* isolate_ = nullptr;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
   v8::Global<v8::Context> context_;
   std::atomic<std::int64_t> deadlineMs_{0};
-  std::atomic<bool> terminated_{false};
+  std::atomic<int> stop_{0};  // a Stop, set by the watchdog or the heap callback
+  std::size_t initialHeapLimit_ = 0;
+  std::uint64_t heapLimitHits_ = 0;
   std::mutex watchdogMutex_;  // makes disarm and terminate exclusive, so no stray termination
 };
 

@@ -248,6 +248,19 @@ void Edge::edgeDone(std::uint64_t call, EdgeResult result) {
   });
 }
 
+void Edge::failPendingHooks(const std::string& why) {
+  std::vector<std::uint64_t> calls;
+  for (const auto& [call, done] : pending_) calls.push_back(call);
+  for (std::uint64_t call : calls) {
+    EdgeResult r;
+    r.action = EdgeResult::kRespond;
+    r.response.status = 500;
+    r.response.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+    r.response.body = why;
+    edgeDone(call, std::move(r));
+  }
+}
+
 // ---- to the room ----------------------------------------------------------------------------
 
 void Edge::routeToRoom(std::shared_ptr<http::Session> session, http::Request&& req,

@@ -91,6 +91,8 @@ class Edge {
   // ---- what user code calls (through the natives) ----
   // A worker hook decided; the waiting request goes on in a later loop pass.
   void edgeDone(std::uint64_t call, EdgeResult result);
+  // The engine replaced its isolate: every worker hook still running answers 500 with `why`.
+  void failPendingHooks(const std::string& why);
   // A party stub's fetch(): routed to the owning shard; the answer comes back to
   // UserCode::partyFetchDone on this shard.
   std::uint64_t partyFetch(const http::PartyRoute& route, InternalRequest request);

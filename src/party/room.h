@@ -31,6 +31,9 @@ struct Socket {
   std::string stash;      // while the room hibernates: id, uri, tags, state (engine-serialized)
   std::int64_t openedMs = 0;  // monotonic, when the upgrade arrived (for the inspector)
   std::string id;             // the connection's id, as onConnect got it (for the inspector)
+  // --max-messages-per-second: a token bucket (a second's worth of burst), when limited.
+  double tokens = -1;  // -1: full, not yet used
+  std::int64_t tokensAtMs = 0;
   bool pending() const { return !acceptKey.empty(); }
 };
 
@@ -55,6 +58,8 @@ struct Room {
   std::uint64_t messagesIn = 0, messagesOut = 0;
   std::int64_t createdMs = 0;
   std::deque<std::string> recentLog;
+  // --max-room-storage: bytes of its keys and values, counted at the first write when limited.
+  std::optional<std::uint64_t> storageBytes;
 
   bool idle() const { return busy == 0 && sockets.empty() && held.empty(); }
 };

@@ -43,14 +43,21 @@ RoomHost::RoomHost(asio::io_context& io, std::unique_ptr<storage::Storage> stora
       alarmTimer_(io),
       moveTimer_(io) {
   observeLog();
+  // A run stopped at its CPU budget or at the heap limit: its room is reset (sockets 1011,
+  // requests 500, with the reason), logged and counted; then the engine may collect.
   turn_.onTimeout = [this](std::uint32_t room, const std::string& why) {
+    ++stoppedRuns_;
+    std::string count = " (" + std::to_string(stoppedRuns_) + " stopped runs on this shard)";
     if (Room* r = rooms_.byHandle(room)) {
       ++r->stats->handlerTimeouts;
-      log::error("[" + r->key.party + "/" + r->key.room + "] " + why + "; the room is reset");
+      log::error("[" + r->key.party + "/" + r->key.room + "] " + why + "; the room is reset" +
+                 count);
       resetRoom(room, why);
     } else {
-      log::error(why);
+      log::error(why + "; it ran for no room (a timer or fetch callback), no room is reset" +
+                 count);
     }
+    code_.afterRoomReset();
   };
 }
 
@@ -176,6 +183,42 @@ void RoomHost::resetRoom(std::uint32_t handle, const std::string& why, std::uint
   releaseHeld(*room);
 }
 
+void RoomHost::resetForNewEngine(const std::string& why, std::uint16_t closeCode,
+                                 unsigned status) {
+  for (auto it = requests_.begin(); it != requests_.end(); it = requests_.erase(it)) {
+    turn_.release(std::move(it->second.second), textResponse(status, why));
+  }
+  std::vector<std::uint32_t> handles;
+  rooms_.forEach([&](Room& room) { handles.push_back(room.handle); });
+  for (std::uint32_t h : handles) {
+    Room* room = rooms_.byHandle(h);
+    for (auto it = room->sockets.begin(); it != room->sockets.end();) {
+      Socket& socket = it->second;
+      if (room->hibernated && !socket.pending() && !socket.stash.empty()) {
+        ++it;
+        continue;
+      }
+      connRoom_.erase(it->first);
+      socket.conn->setOwner(nullptr, 0);
+      if (socket.pending()) {
+        socket.conn->reject("HTTP/1.1 " + std::to_string(status) +
+                            " Error\r\ncontent-type: text/plain\r\ncontent-length: " +
+                            std::to_string(why.size()) + "\r\nconnection: close\r\n\r\n" + why);
+      } else {
+        socket.conn->close(closeCode, why);
+      }
+      it = room->sockets.erase(it);
+    }
+    room->busy = 0;
+    if (room->firingAlarm) alarms_.schedule(room->key, clock_.wallMs(), *room->firingAlarm);
+    room->firingAlarm.reset();
+    room->hibernated = true;
+    if (room->sockets.empty()) rooms_.erase(h);
+  }
+  armAlarmTimer();
+  turn_.commitAndFlush();
+}
+
 void RoomHost::resetAll(const std::string& why, std::uint16_t closeCode, unsigned status) {
   std::vector<std::uint32_t> handles;
   rooms_.forEach([&](Room& room) { handles.push_back(room.handle); });
@@ -206,6 +249,23 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
     auto held = std::make_shared<http::Request>(std::move(request));
     holdForUpdate(key, [this, session, held, key] { upgrade(session, std::move(*held), key); });
     return;
+  }
+  if (config_.maxRoomConnections > 0) {
+    Room* existing = rooms_.find(key);
+    if (existing && existing->sockets.size() >= config_.maxRoomConnections) {
+      // Refused after the handshake, so that a browser sees the code and the reason; the room's
+      // code never hears of it.
+      ++limitRefusals_;
+      std::string why = "the room has " + std::to_string(config_.maxRoomConnections) +
+                        " connections, its limit (--max-room-connections)";
+      log::warn("[" + key.party + "/" + key.room + "] closed a new WebSocket with 1013: " + why);
+      auto conn = std::make_shared<ws::Connection>(session->takeSocket(), session->takeLeftover(),
+                                                   config_.wsLimits, &turn_.flushQueue());
+      conn->open(ws::buildSwitchingProtocols(ws::acceptKey(clientKey), ""));
+      conn->close(1013, why);
+      turn_.end();  // the close frame goes out with this pass's flush
+      return;
+    }
   }
   Room& room = activate(key);
   std::string leftover = session->takeLeftover();
@@ -385,12 +445,81 @@ void RoomHost::onWsMessage(std::uint64_t conn, ws::Opcode op, std::string_view p
   ++room->stats->messagesIn;
   room->stats->bytesIn += payload.size();
   rooms_.touch(*room, clock_.monotonicMs());
+  if (config_.maxMessagesPerSecond > 0) {
+    auto s = room->sockets.find(conn);
+    if (s != room->sockets.end() && overMessageRate(*room, s->second)) return;
+  }
   if (room->hibernated) {
     wake(*room);
     if (!findSocket(conn)) return;
   }
   turn_.run(room->handle, [&] { code_.message(*room, conn, op, payload); });
   noteActivity(*room);
+}
+
+// --max-messages-per-second: each socket has a bucket of a second's worth of messages, refilled
+// continuously; a message that finds it empty closes the socket with 1008 and is not delivered.
+bool RoomHost::overMessageRate(Room& room, Socket& socket) {
+  const double rate = config_.maxMessagesPerSecond;
+  const std::int64_t now = clock_.monotonicMs();
+  if (socket.tokens < 0) {
+    socket.tokens = rate;
+  } else {
+    socket.tokens = std::min(rate, socket.tokens + static_cast<double>(now - socket.tokensAtMs) *
+                                                       rate / 1000.0);
+  }
+  socket.tokensAtMs = now;
+  if (socket.tokens >= 1) {
+    socket.tokens -= 1;
+    return false;
+  }
+  ++limitRefusals_;
+  std::string why = "more than " + std::to_string(static_cast<std::uint64_t>(rate)) +
+                    " messages per second (--max-messages-per-second)";
+  log::warn("[" + room.key.party + "/" + room.key.room + "] closed a WebSocket with 1008: " + why);
+  socket.conn->close(1008, why);
+  return true;
+}
+
+std::optional<std::uint64_t> RoomHost::storedSize(Room& room, std::string_view key) {
+  auto old = storage_->get(room.key, key);
+  if (!old.ok() || !old->has_value()) return std::nullopt;
+  return key.size() + (*old)->size();
+}
+
+bool RoomHost::storageFits(Room& room,
+                           const std::vector<std::pair<std::string_view, std::size_t>>& writes,
+                           std::string* why) {
+  const std::uint64_t limit = config_.maxRoomStorageBytes;
+  if (limit == 0) return true;
+  if (!room.storageBytes) {
+    std::uint64_t total = 0;
+    if (auto all = storage_->list(room.key, {}); all.ok()) {
+      for (const auto& [k, v] : *all) total += k.size() + v.size();
+    }
+    room.storageBytes = total;
+  }
+  std::int64_t delta = 0;
+  for (const auto& [key, valueBytes] : writes) {
+    delta += static_cast<std::int64_t>(key.size() + valueBytes);
+    delta -= static_cast<std::int64_t>(storedSize(room, key).value_or(0));
+  }
+  const std::int64_t after = static_cast<std::int64_t>(*room.storageBytes) + delta;
+  if (delta > 0 && after > static_cast<std::int64_t>(limit)) {
+    ++limitRefusals_;
+    *why = "this write would make the room's storage " + std::to_string(after) +
+           " bytes, over its limit of " + std::to_string(limit) + " (--max-room-storage)";
+    log::warn("[" + room.key.party + "/" + room.key.room + "] refused a storage write: " + *why);
+    return false;
+  }
+  room.storageBytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, after));
+  return true;
+}
+
+void RoomHost::storageDeleting(Room& room, std::string_view key) {
+  if (config_.maxRoomStorageBytes == 0 || !room.storageBytes) return;
+  std::uint64_t old = storedSize(room, key).value_or(0);
+  *room.storageBytes -= std::min(old, *room.storageBytes);
 }
 
 void RoomHost::onWsClosed(std::uint64_t conn, std::uint16_t code, std::string_view reason,

@@ -32,10 +32,15 @@ namespace partyd::party {
 struct HostConfig {
   std::int64_t idleTimeoutMs = 30'000;
   std::int64_t hibernateAfterMs = 10'000;  // a hibernating room quiet this long drops its object
-  std::int64_t handlerBudgetMs = 30'000;   // a handler running longer is stopped
   // A code update: how long a live room may keep its old code while it finishes what it is doing
   // (see commitUpdate); after it, the room is moved anyway.
   std::int64_t codeUpdateDelayMs = 10'000;
+  // CPU budget of one synchronous run of user code (docs/limits.md): a run still going after it
+  // is stopped and its room reset. Time spent awaiting I/O is between runs and does not count.
+  std::int64_t handlerBudgetMs = 2'000;
+  std::size_t maxRoomConnections = 10'000;  // more are closed with 1013 (0: no limit)
+  double maxMessagesPerSecond = 0;          // per connection; past it, close 1008 (0: no limit)
+  std::uint64_t maxRoomStorageBytes = 0;    // a write past it throws (0: no limit)
   ws::ConnectionLimits wsLimits;
 };
 
@@ -78,6 +83,12 @@ class RoomHost final : public ws::ConnectionOwner {
   std::size_t broadcast(std::uint32_t room, const ws::Frame& frame,
                         const std::vector<std::uint64_t>& exclude);
   void close(std::uint64_t conn, std::uint16_t code, std::string_view reason);
+  // --max-room-storage: whether `writes` (key, value bytes) fit in the room's storage limit;
+  // if so they are counted, if not `why` says so (and a line is logged). Deletes uncount.
+  bool storageFits(Room& room, const std::vector<std::pair<std::string_view, std::size_t>>& writes,
+                   std::string* why);
+  void storageDeleting(Room& room, std::string_view key);
+  void storageCleared(Room& room) { room.storageBytes = 0; }
   void stash(std::uint64_t conn, std::string bytes);
   void roomHibernated(std::uint32_t room);
   void setCreatedHibernating(bool on) { createdHibernating_ = on; }
@@ -112,12 +123,19 @@ class RoomHost final : public ws::ConnectionOwner {
   std::uint32_t codeVersion() const { return codeVersion_; }
   // Live rooms still on an older build.
   std::size_t roomsOnOldCode();
+  // The engine replaces its isolate (the heap stayed over its limit): no room's object exists
+  // any more and none is dropped through user code. Requests get `status`; the sockets of
+  // hibernated rooms keep their stash and stay open (their room wakes on the new isolate), the
+  // others get `closeCode`; an alarm being delivered fires again.
+  void resetForNewEngine(const std::string& why, std::uint16_t closeCode, unsigned status);
   // One sweep: evicts idle rooms, hibernates quiet ones, gives memory back when quiet.
   void sweep();
   void fireDueAlarms();
   std::size_t roomCount() const { return rooms_.size(); }
   std::size_t socketCount() const { return connRoom_.size(); }
   std::uint64_t slowConsumerCloses() const { return slowConsumerCloses_; }
+  std::uint64_t stoppedRuns() const { return stoppedRuns_; }
+  std::uint64_t limitRefusals() const { return limitRefusals_; }
 
   // ---- observation: /metrics and the inspector (room_host_observe.cc). Reading never wakes a
   // room or changes its state. ----
@@ -146,6 +164,8 @@ class RoomHost final : public ws::ConnectionOwner {
   Socket& attach(Room& room, std::uint64_t conn, Socket socket);
   void detach(Room& room, std::uint64_t conn);
   void noteSendStatus(std::uint64_t conn, ws::SendStatus status);
+  bool overMessageRate(Room& room, Socket& socket);
+  std::optional<std::uint64_t> storedSize(Room& room, std::string_view key);
   void deliver(Room& room, Reply reply, const http::Request* request,
                const InternalRequest* internal);
   // Code updates: a live room on an older build.
@@ -184,6 +204,8 @@ class RoomHost final : public ws::ConnectionOwner {
   std::uint64_t nextRequest_ = 1;
   std::uint64_t slowConsumerCloses_ = 0;
   ShardMetrics metrics_;
+  std::uint64_t stoppedRuns_ = 0;  // runs stopped at the CPU budget or the heap limit
+  std::uint64_t limitRefusals_ = 0;  // per-room limits: connections, message rate, storage
   bool createdHibernating_ = false;
   bool stopped_ = false;
   // Code updates: the current build's number, the rooms to look at in the next move pass.

@@ -673,5 +673,62 @@ TEST_F(CodeUpdateTest, ABundleThatFailsToLoadChangesNothing) {
   EXPECT_EQ(answers[0].body, "n from v1") << "a new room starts on the code that serves";
 }
 
+// The engine replaced its isolate: no room's object exists any more. A hibernated room keeps its
+// socket and its stash, and wakes with them; a live room's socket is closed with 1011; no
+// dropRoom reaches the new engine.
+TEST_F(RoomHostTest, ANewEngineKeepsTheSocketsOfHibernatedRoomsOnly) {
+  HostConfig config;
+  config.hibernateAfterMs = 500;
+  make(config);
+  code.hibernating = true;
+  tcp::socket sleeper = connectSocket("h");
+  EXPECT_EQ(readSome(sleeper).rfind("HTTP/1.1 101", 0), 0u);
+  clock.advance(500);
+  host->sweep();
+  code.hibernating = false;
+  tcp::socket awake = connectSocket("l");
+  EXPECT_EQ(readSome(awake).rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_EQ(host->socketCount(), 2u);
+  const int drops = code.drops;
+
+  host->resetForNewEngine("the heap was full", 1011, 500);
+  poll();
+  EXPECT_EQ(code.drops, drops);
+  EXPECT_EQ(host->socketCount(), 1u);
+  std::string closeFrame = readSome(awake);
+  ASSERT_GE(closeFrame.size(), 4u);
+  EXPECT_EQ(static_cast<unsigned char>(closeFrame[0]), 0x88);
+  EXPECT_EQ((static_cast<unsigned char>(closeFrame[2]) << 8) | static_cast<unsigned char>(closeFrame[3]),
+            1011);
+
+  sendText(sleeper, "hi");
+  for (int i = 0; i < 100 && code.calls.back() != "message hi"; ++i) io.run_one();
+  poll();
+  ASSERT_TRUE(code.lastRestore.has_value());
+  ASSERT_EQ(code.lastRestore->size(), 1u);
+  EXPECT_EQ((*code.lastRestore)[0].second, "meta" + std::to_string(code.conns[0]));
+  EXPECT_NE(readSome(sleeper).find("echo hi"), std::string::npos);
+}
+
+TEST_F(RoomHostTest, AConnectionPastTheRoomLimitIsClosedWith1013) {
+  HostConfig config;
+  config.maxRoomConnections = 1;
+  make(config);
+  tcp::socket first = connectSocket("a");
+  EXPECT_EQ(readSome(first).rfind("HTTP/1.1 101", 0), 0u);
+  tcp::socket second = connectSocket("a");
+  poll();
+  std::string out = readSome(second);
+  EXPECT_EQ(out.rfind("HTTP/1.1 101", 0), 0u);
+  if (out.find("\r\n\r\n") + 4 >= out.size()) out += readSome(second);
+  std::string frame = out.substr(out.find("\r\n\r\n") + 4);
+  ASSERT_GE(frame.size(), 4u);
+  EXPECT_EQ(static_cast<unsigned char>(frame[0]), 0x88);
+  EXPECT_EQ((static_cast<unsigned char>(frame[2]) << 8) | static_cast<unsigned char>(frame[3]), 1013);
+  EXPECT_EQ(host->socketCount(), 1u);
+  EXPECT_EQ(code.conns.size(), 1u) << "the room's code never saw the refused socket";
+  EXPECT_EQ(host->limitRefusals(), 1u);
+}
+
 }  // namespace
 }  // namespace partyd::party

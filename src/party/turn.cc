@@ -46,9 +46,8 @@ void Turn::leave() {
   room_ = roomStack_.back();
   roomStack_.pop_back();
   if (timedOut) {
+    std::string why = code_.stopReason(budgetMs_);
     code_.afterTimeout();
-    std::string why = "a handler ran longer than " + std::to_string(budgetMs_) +
-                      " ms and was stopped";
     // Its JS state may be half updated: the room's object is dropped, as a Durable Object is
     // reset. Not inside this run: the reset itself calls into user code.
     if (onTimeout) {
@@ -150,9 +149,12 @@ void Turn::runTasks() {
   code_.beginRun(budgetMs_);
   code_.runTasks();
   if (code_.endRun()) {
+    std::string why = code_.stopReason(budgetMs_);
     code_.afterTimeout();
-    log::error("a task running user code (a FinalizationRegistry callback?) ran longer than " +
-               std::to_string(budgetMs_) + " ms and was stopped");
+    log::error("a task running user code (a FinalizationRegistry callback?): " + why);
+    asio::post(io_, [this, alive = alive_] {
+      if (*alive) code_.afterRoomReset();
+    });
   }
   --depth_;
   if (!flushPosted_ && pendingOutput()) end();

@@ -63,6 +63,14 @@ class UserCode {
   // deadline (its JS state may be half updated).
   virtual bool endRun() = 0;
   virtual void afterTimeout() {}
+  // Why the last stopped run was stopped (its CPU budget, or the heap limit), for the log line,
+  // the 500 body and the 1011 reason.
+  virtual std::string stopReason(std::int64_t budgetMs) {
+    return "a handler ran longer than " + std::to_string(budgetMs) + " ms and was stopped";
+  }
+  // The room whose run was stopped has been reset (RoomHost::resetRoom): the engine may collect,
+  // and replace itself if its heap stays over the limit.
+  virtual void afterRoomReset() {}
   // The engine's own queued tasks (GC steps, the memory reducer); run inside a run.
   virtual void runTasks() {}
   // Gives memory back to the system after rooms left; the shard is quiet.

@@ -300,7 +300,7 @@ void Server::stop() {
 
 void Server::watchdog() {
   while (running_) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::int64_t now = monotonicMs();
     for (auto& st : states_) {
       if (js::Engine* e = st->engine.load()) e->checkDeadline(now);
