@@ -1,5 +1,6 @@
 #include "api/runtime.h"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include <malloc.h>
@@ -13,6 +14,7 @@
 #include "api/stream_natives.h"
 #include "api/web_natives.h"
 #include "base/log.h"
+#include "net/client_address.h"
 
 namespace partyd::api {
 
@@ -44,6 +46,22 @@ v8::Local<v8::Array> headerArray(v8::Isolate* iso, const http::Request& request)
     if (out->Set(ctx, i++, v8::Array::New(iso, pair, 2)).IsNothing()) break;
   }
   return out;
+}
+
+// request.cf's geography (GeoIp::lookup's JSON) for the client address in cf-connecting-ip, which
+// the edge sets when --geoip is given; "" (the placeholder) without --geoip or a known address.
+std::string geoOf(const net::GeoIp* geoip, std::string_view clientIp) {
+  if (!geoip || clientIp.empty()) return {};
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(clientIp), ec);
+  if (ec) return {};
+  return geoip->lookup(net::unmapped(address));
+}
+
+std::string geoOf(const net::GeoIp* geoip, const http::Request& request) {
+  if (!geoip) return {};
+  auto ip = request["cf-connecting-ip"];
+  return geoOf(geoip, std::string_view(ip.data(), ip.size()));
 }
 
 v8::Local<v8::Value> bodyValue(v8::Isolate* iso, std::string_view bytes) {
@@ -290,8 +308,9 @@ void Runtime::connect(const party::Room& room, std::uint64_t conn, std::string_v
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Value> args[] = {u32(iso, room.handle), num(iso, conn), str(iso, id),
-                                 str(iso, fullUrl(request)), headerArray(iso, request)};
-  callEntry("connect", 5, args);
+                                 str(iso, fullUrl(request)), headerArray(iso, request),
+                                 str(iso, geoOf(config_.geoip.get(), request))};
+  callEntry("connect", 6, args);
 }
 
 void Runtime::message(const party::Room& room, std::uint64_t conn, ws::Opcode op,
@@ -330,8 +349,18 @@ void Runtime::request(const party::Room& room, std::uint64_t req, const http::Re
   std::string_view method(request.method_string().data(), request.method_string().size());
   v8::Local<v8::Value> args[] = {u32(iso, room.handle),       num(iso, req),
                                  str(iso, method),            str(iso, fullUrl(request)),
-                                 headerArray(iso, request),   bodyValue(iso, request.body())};
-  callEntry("request", 6, args);
+                                 headerArray(iso, request),   bodyValue(iso, request.body()),
+                                 str(iso, geoOf(config_.geoip.get(), request))};
+  callEntry("request", 7, args);
+}
+
+// A party stub's fetch() carries request.cf only through the headers its caller passed on.
+std::string Runtime::internalGeo(const party::InternalRequest& request) const {
+  if (!config_.geoip) return {};
+  for (const auto& [name, value] : request.headers) {
+    if (boost::beast::iequals(name, "cf-connecting-ip")) return geoOf(config_.geoip.get(), value);
+  }
+  return {};
 }
 
 void Runtime::request(const party::Room& room, std::uint64_t req,
@@ -343,8 +372,9 @@ void Runtime::request(const party::Room& room, std::uint64_t req,
                                  str(iso, request.method),
                                  str(iso, request.url),
                                  js::stringPairs(iso, request.headers),
-                                 bodyValue(iso, request.body)};
-  callEntry("request", 6, args);
+                                 bodyValue(iso, request.body),
+                                 str(iso, internalGeo(request))};
+  callEntry("request", 7, args);
 }
 
 void Runtime::alarm(const party::Room& room, std::uint32_t retries) {
@@ -374,8 +404,9 @@ void Runtime::edge(std::uint64_t call, const party::EdgeCall& hook) {
                                  str(iso, fullUrl(request)),
                                  headerArray(iso, request),
                                  bodyValue(iso, request.body()),
-                                 str(iso, hook.extra)};
-  callEntry("edge", 9, args);
+                                 str(iso, hook.extra),
+                                 str(iso, geoOf(config_.geoip.get(), request))};
+  callEntry("edge", 10, args);
 }
 
 void Runtime::partyFetchDone(std::uint64_t call, const http::Response& response) {

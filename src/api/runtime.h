@@ -16,6 +16,7 @@
 
 #include "base/result.h"
 #include "js/engine.h"
+#include "net/geoip.h"
 #include "net/http_client.h"
 #include "party/edge.h"
 #include "party/room_host.h"
@@ -30,6 +31,8 @@ struct RuntimeConfig {
   std::string envJson = "{}";           // room.env
   std::vector<std::string> partyNames;  // "main" first
   std::size_t heapLimitMb = 0;
+  // `--geoip`: request.cf's geography for the address the edge put in cf-connecting-ip.
+  std::shared_ptr<const net::GeoIp> geoip;
 };
 
 class Runtime final : public party::UserCode {
@@ -96,6 +99,7 @@ class Runtime final : public party::UserCode {
   // callEntry as a run of its own, for events that come from outside the rooms (timers, fetch).
   void runEntry(const char* name, int argc, v8::Local<v8::Value>* argv);
   v8::Local<v8::Function> entryFunction(const char* name);
+  std::string internalGeo(const party::InternalRequest& request) const;
 
   boost::asio::io_context& io_;
   RuntimeConfig config_;

@@ -28,6 +28,8 @@ struct DevOptions {
   bool watch = true;
   std::vector<std::pair<std::string, std::string>> vars;
   std::vector<std::pair<std::string, std::string>> defines;
+  std::vector<std::filesystem::path> geoip;  // --geoip: MaxMind-format databases for request.cf
+  std::vector<std::string> trustedProxies;   // --trusted-proxy: CIDRs whose X-Forwarded-For counts
 };
 
 // Runs until a stop signal; returns the process exit status.
