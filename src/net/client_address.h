@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
-
 #include <string_view>
 #include <vector>
 

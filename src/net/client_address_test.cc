@@ -9,7 +9,9 @@ namespace {
 
 namespace ip = boost::asio::ip;
 
-ip::address addr(const char* s) { return ip::make_address(s); }
+ip::address addr(const char* s) {
+  return ip::make_address(s);
+}
 
 TrustedProxies proxies(std::initializer_list<const char*> cidrs) {
   TrustedProxies t;
@@ -63,7 +65,7 @@ TEST(TrustedProxies, MatchesByPrefix) {
   EXPECT_TRUE(t.contains(addr("2001:db8::1")));
   EXPECT_FALSE(t.contains(addr("2001:db8::2")));
   EXPECT_TRUE(t.contains(addr("::ffff:10.1.2.3")));  // a dual-stack socket's IPv4 peer
-  EXPECT_FALSE(t.contains(addr("::a01:203")));        // not mapped: IPv6, not 10.1.2.3
+  EXPECT_FALSE(t.contains(addr("::a01:203")));       // not mapped: IPv6, not 10.1.2.3
   EXPECT_TRUE(proxies({"0.0.0.0/0"}).contains(addr("8.8.8.8")));
   EXPECT_FALSE(proxies({"0.0.0.0/0"}).contains(addr("::1")));
   EXPECT_TRUE(proxies({"::/0"}).contains(addr("::1")));
@@ -102,8 +104,7 @@ TEST(ClientAddress, TrustedPeerTakesRightMostUntrusted) {
 TEST(ClientAddress, GarbageEndsTheWalk) {
   auto t = proxies({"10.0.0.0/8"});
   EXPECT_EQ(clientAddress(addr("10.0.0.1"), {"unknown"}, t), addr("10.0.0.1"));
-  EXPECT_EQ(clientAddress(addr("10.0.0.1"), {"192.0.2.1, garbage, 10.0.0.2"}, t),
-            addr("10.0.0.2"));
+  EXPECT_EQ(clientAddress(addr("10.0.0.1"), {"192.0.2.1, garbage, 10.0.0.2"}, t), addr("10.0.0.2"));
   EXPECT_EQ(clientAddress(addr("10.0.0.1"), {"[::1"}, t), addr("10.0.0.1"));
   EXPECT_EQ(clientAddress(addr("10.0.0.1"), {std::string(5000, 'x')}, t), addr("10.0.0.1"));
 }

@@ -55,13 +55,20 @@ std::optional<double> getNumber(MMDB_entry_s& entry, const char* const* path) {
   MMDB_entry_data_s data;
   if (MMDB_aget_value(&entry, &data, path) != MMDB_SUCCESS || !data.has_data) return std::nullopt;
   switch (data.type) {
-    case MMDB_DATA_TYPE_DOUBLE: return data.double_value;
-    case MMDB_DATA_TYPE_FLOAT: return data.float_value;
-    case MMDB_DATA_TYPE_UINT16: return data.uint16;
-    case MMDB_DATA_TYPE_UINT32: return data.uint32;
-    case MMDB_DATA_TYPE_INT32: return data.int32;
-    case MMDB_DATA_TYPE_UINT64: return static_cast<double>(data.uint64);
-    default: return std::nullopt;
+    case MMDB_DATA_TYPE_DOUBLE:
+      return data.double_value;
+    case MMDB_DATA_TYPE_FLOAT:
+      return data.float_value;
+    case MMDB_DATA_TYPE_UINT16:
+      return data.uint16;
+    case MMDB_DATA_TYPE_UINT32:
+      return data.uint32;
+    case MMDB_DATA_TYPE_INT32:
+      return data.int32;
+    case MMDB_DATA_TYPE_UINT64:
+      return static_cast<double>(data.uint64);
+    default:
+      return std::nullopt;
   }
 }
 
@@ -115,7 +122,8 @@ void read(MMDB_entry_s& e, Fields& f) {
   fill(f.city, getString(e, kCity));
   fill(f.region, getString(e, kRegion));
   fill(f.regionCode, getString(e, kRegionCode));
-  if (auto m = getNumber(e, kMetro)) fill(f.metroCode, std::optional(std::to_string(static_cast<long long>(*m))));
+  if (auto m = getNumber(e, kMetro))
+    fill(f.metroCode, std::optional(std::to_string(static_cast<long long>(*m))));
   fill(f.postalCode, getString(e, kPostal));
   auto lat = getNumber(e, kLat);
   auto lon = getNumber(e, kLon);
@@ -127,8 +135,8 @@ void read(MMDB_entry_s& e, Fields& f) {
   f.eu = f.eu || getBool(e, kEu);
   fill(f.asn, getNumber(e, kAsn));
   fill(f.asOrganization, getString(e, kAsOrg));
-  f.geo = f.country || f.continent || f.city || f.region || f.latitude || f.timezone ||
-          f.postalCode;
+  f.geo =
+      f.country || f.continent || f.city || f.region || f.latitude || f.timezone || f.postalCode;
   f.network = f.asn || f.asOrganization;
 }
 

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
-
 #include <filesystem>
 #include <memory>
 #include <string>

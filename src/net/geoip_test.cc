@@ -33,7 +33,9 @@ class GeoIpTest : public ::testing::Test {
 };
 fs::path* GeoIpTest::dir_ = nullptr;
 
-std::string look(const GeoIp& g, const char* a) { return g.lookup(ip::make_address(a)); }
+std::string look(const GeoIp& g, const char* a) {
+  return g.lookup(ip::make_address(a));
+}
 
 TEST_F(GeoIpTest, FillsCloudflareFields) {
   auto g = GeoIp::open({path("geo.mmdb")});
@@ -87,8 +89,7 @@ TEST_F(GeoIpTest, MissingOrCorruptFileIsAnError) {
   }
   auto corrupt = GeoIp::open({path("bad.mmdb")});
   ASSERT_FALSE(corrupt.ok());
-  EXPECT_NE(corrupt.error().message.find("bad.mmdb"), std::string::npos)
-      << corrupt.error().message;
+  EXPECT_NE(corrupt.error().message.find("bad.mmdb"), std::string::npos) << corrupt.error().message;
   // A good file cut short: its metadata is gone.
   {
     std::ifstream in(path("geo.mmdb"), std::ios::binary);
