@@ -48,22 +48,6 @@ v8::Local<v8::Array> headerArray(v8::Isolate* iso, const http::Request& request)
   return out;
 }
 
-// request.cf's geography (GeoIp::lookup's JSON) for the client address in cf-connecting-ip, which
-// the edge sets when --geoip is given; "" (the placeholder) without --geoip or a known address.
-std::string geoOf(const net::GeoIp* geoip, std::string_view clientIp) {
-  if (!geoip || clientIp.empty()) return {};
-  boost::system::error_code ec;
-  auto address = boost::asio::ip::make_address(std::string(clientIp), ec);
-  if (ec) return {};
-  return geoip->lookup(net::unmapped(address));
-}
-
-std::string geoOf(const net::GeoIp* geoip, const http::Request& request) {
-  if (!geoip) return {};
-  auto ip = request["cf-connecting-ip"];
-  return geoOf(geoip, std::string_view(ip.data(), ip.size()));
-}
-
 v8::Local<v8::Value> bodyValue(v8::Isolate* iso, std::string_view bytes) {
   if (bytes.empty()) return v8::Null(iso);
   auto ab = js::newArrayBuffer(iso, bytes);
@@ -309,7 +293,7 @@ void Runtime::connect(const party::Room& room, std::uint64_t conn, std::string_v
   v8::HandleScope scope(iso);
   v8::Local<v8::Value> args[] = {u32(iso, room.handle), num(iso, conn), str(iso, id),
                                  str(iso, fullUrl(request)), headerArray(iso, request),
-                                 str(iso, geoOf(config_.geoip.get(), request))};
+                                 str(iso, geo(request))};
   callEntry("connect", 6, args);
 }
 
@@ -350,17 +334,40 @@ void Runtime::request(const party::Room& room, std::uint64_t req, const http::Re
   v8::Local<v8::Value> args[] = {u32(iso, room.handle),       num(iso, req),
                                  str(iso, method),            str(iso, fullUrl(request)),
                                  headerArray(iso, request),   bodyValue(iso, request.body()),
-                                 str(iso, geoOf(config_.geoip.get(), request))};
+                                 str(iso, geo(request))};
   callEntry("request", 7, args);
 }
 
+// request.cf's geography (GeoIp::lookup's JSON) for the client address in cf-connecting-ip, which
+// the edge sets when --geoip is given; "" (the placeholder) without --geoip or a known address.
+// The last answer is kept: a request with a worker hook is looked up once when its room is on
+// the hook's shard, and a client's next requests on the same shard are free.
+const std::string& Runtime::geo(std::string_view clientIp) {
+  static const std::string kNone;
+  if (!config_.geoip || clientIp.empty()) return kNone;
+  if (clientIp == lastGeoIp_) return lastGeo_;
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(clientIp), ec);
+  if (ec) return kNone;
+  lastGeo_ = config_.geoip->lookup(net::unmapped(address));
+  lastGeoIp_ = clientIp;
+  return lastGeo_;
+}
+
+const std::string& Runtime::geo(const http::Request& request) {
+  if (!config_.geoip) return geo(std::string_view());
+  auto ip = request["cf-connecting-ip"];
+  return geo(std::string_view(ip.data(), ip.size()));
+}
+
 // A party stub's fetch() carries request.cf only through the headers its caller passed on.
-std::string Runtime::internalGeo(const party::InternalRequest& request) const {
-  if (!config_.geoip) return {};
-  for (const auto& [name, value] : request.headers) {
-    if (boost::beast::iequals(name, "cf-connecting-ip")) return geoOf(config_.geoip.get(), value);
+const std::string& Runtime::internalGeo(const party::InternalRequest& request) {
+  if (config_.geoip) {
+    for (const auto& [name, value] : request.headers) {
+      if (boost::beast::iequals(name, "cf-connecting-ip")) return geo(value);
+    }
   }
-  return {};
+  return geo(std::string_view());
 }
 
 void Runtime::request(const party::Room& room, std::uint64_t req,
@@ -405,7 +412,7 @@ void Runtime::edge(std::uint64_t call, const party::EdgeCall& hook) {
                                  headerArray(iso, request),
                                  bodyValue(iso, request.body()),
                                  str(iso, hook.extra),
-                                 str(iso, geoOf(config_.geoip.get(), request))};
+                                 str(iso, geo(request))};
   callEntry("edge", 10, args);
 }
 

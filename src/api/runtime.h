@@ -99,10 +99,13 @@ class Runtime final : public party::UserCode {
   // callEntry as a run of its own, for events that come from outside the rooms (timers, fetch).
   void runEntry(const char* name, int argc, v8::Local<v8::Value>* argv);
   v8::Local<v8::Function> entryFunction(const char* name);
-  std::string internalGeo(const party::InternalRequest& request) const;
+  const std::string& geo(std::string_view clientIp);
+  const std::string& geo(const http::Request& request);
+  const std::string& internalGeo(const party::InternalRequest& request);
 
   boost::asio::io_context& io_;
   RuntimeConfig config_;
+  std::string lastGeoIp_, lastGeo_;  // geo()'s last answer
   party::RoomHost* host_ = nullptr;
   party::Edge* edge_ = nullptr;
   std::unique_ptr<js::Engine> engine_;
