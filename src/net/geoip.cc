@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -72,6 +73,22 @@ std::optional<double> getNumber(MMDB_entry_s& entry, const char* const* path) {
   }
 }
 
+// An integer field (asn, metro_code): only the unsigned kinds, never a double to cast.
+std::optional<std::uint64_t> getUnsigned(MMDB_entry_s& entry, const char* const* path) {
+  MMDB_entry_data_s data;
+  if (MMDB_aget_value(&entry, &data, path) != MMDB_SUCCESS || !data.has_data) return std::nullopt;
+  switch (data.type) {
+    case MMDB_DATA_TYPE_UINT16:
+      return data.uint16;
+    case MMDB_DATA_TYPE_UINT32:
+      return data.uint32;
+    case MMDB_DATA_TYPE_UINT64:
+      return data.uint64;
+    default:
+      return std::nullopt;
+  }
+}
+
 bool getBool(MMDB_entry_s& entry, const char* const* path) {
   MMDB_entry_data_s data;
   return MMDB_aget_value(&entry, &data, path) == MMDB_SUCCESS && data.has_data &&
@@ -83,7 +100,7 @@ struct Fields {
   std::optional<std::string> country, continent, city, region, regionCode, metroCode, postalCode,
       latitude, longitude, timezone;
   bool eu = false;
-  std::optional<double> asn;
+  std::optional<std::uint64_t> asn;
   std::optional<std::string> asOrganization;
 };
 
@@ -122,8 +139,7 @@ void read(MMDB_entry_s& e, Fields& f) {
   fill(f.city, getString(e, kCity));
   fill(f.region, getString(e, kRegion));
   fill(f.regionCode, getString(e, kRegionCode));
-  if (auto m = getNumber(e, kMetro))
-    fill(f.metroCode, std::optional(std::to_string(static_cast<long long>(*m))));
+  if (auto m = getUnsigned(e, kMetro)) fill(f.metroCode, std::optional(std::to_string(*m)));
   fill(f.postalCode, getString(e, kPostal));
   auto lat = getNumber(e, kLat);
   auto lon = getNumber(e, kLon);
@@ -133,7 +149,7 @@ void read(MMDB_entry_s& e, Fields& f) {
   }
   fill(f.timezone, getString(e, kTz));
   f.eu = f.eu || getBool(e, kEu);
-  fill(f.asn, getNumber(e, kAsn));
+  fill(f.asn, getUnsigned(e, kAsn));
   fill(f.asOrganization, getString(e, kAsOrg));
   f.geo =
       f.country || f.continent || f.city || f.region || f.latitude || f.timezone || f.postalCode;
@@ -214,7 +230,7 @@ std::string GeoIp::lookup(const ip::address& address) const {
   if (f.network) {
     if (out.size() > 1) out += ',';
     out += "\"asn\":";
-    out += std::to_string(static_cast<long long>(f.asn.value_or(0)));
+    out += std::to_string(f.asn.value_or(0));
     member(out, "asOrganization",
            std::optional<std::string>(f.asOrganization.value_or(std::string())));
   }

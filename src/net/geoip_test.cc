@@ -103,5 +103,34 @@ TEST_F(GeoIpTest, MissingOrCorruptFileIsAnError) {
   EXPECT_FALSE(dir.ok());
 }
 
+// A database damaged after its metadata was checked (flipped bytes in the tree and data) gives
+// no record or fewer fields, never a crash.
+TEST_F(GeoIpTest, DamagedDatabaseDoesNotCrash) {
+  std::ifstream in(path("geo.mmdb"), std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), {});
+  const std::size_t body = good.find("\xab\xcd\xefMaxMind.com");
+  ASSERT_NE(body, std::string::npos);
+  std::uint32_t seed = 12345;
+  auto next = [&] { return seed = seed * 1664525u + 1013904223u; };
+  int opened = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::string bytes = good;
+    for (int k = 0; k < 8; ++k) bytes[next() % body] = static_cast<char>(next() >> 24);
+    {
+      std::ofstream out(path("damaged.mmdb"), std::ios::binary | std::ios::trunc);
+      out << bytes;
+    }
+    auto g = GeoIp::open({path("damaged.mmdb")});
+    if (!g) continue;
+    ++opened;
+    for (const char* a :
+         {"127.0.0.1", "::1", "192.0.2.1", "203.0.113.1", "10.0.0.1", "2001:db8::"}) {
+      std::string json = look(**g, a);
+      EXPECT_TRUE(json.empty() || (json.front() == '{' && json.back() == '}')) << json;
+    }
+  }
+  EXPECT_GT(opened, 0);
+}
+
 }  // namespace
 }  // namespace partyd::net
