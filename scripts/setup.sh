@@ -11,7 +11,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 APT_PKGS=(g++ cmake make pkg-config libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   libsqlite3-dev libssl-dev libgtest-dev esbuild libuv1 libicu72 libc-ares2 libnghttp2-14
-  libbrotli1 zlib1g zlib1g-dev libicu-dev)
+  libbrotli1 zlib1g zlib1g-dev libicu-dev libmaxminddb-dev)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -165,7 +165,7 @@ function commandFor(fixtureDir, port, opts) {
   };
 }
 
-const READY_RE = /Ready on https?:\/\/[^\s:]+:(\d+)/;
+const READY_RE = /Ready on https?:\/\/\S+:(\d+)/; // \S+ backtracks to the last ":port" (IPv6 too)
 
 /**
  * Starts a server for a project: `project` is a fixture name under tests/fixtures/, or an

@@ -1,5 +1,6 @@
 #include "api/runtime.h"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include <malloc.h>
@@ -13,6 +14,7 @@
 #include "api/stream_natives.h"
 #include "api/web_natives.h"
 #include "base/log.h"
+#include "net/client_address.h"
 
 namespace partyd::api {
 
@@ -398,8 +400,9 @@ void Runtime::connect(const party::Room& room, std::uint64_t conn, std::string_v
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Value> args[] = {u32(iso, room.handle), num(iso, conn), str(iso, id),
-                                 str(iso, fullUrl(request)), headerArray(iso, request)};
-  callEntry("connect", 5, args);
+                                 str(iso, fullUrl(request)), headerArray(iso, request),
+                                 str(iso, geo(request))};
+  callEntry("connect", 6, args);
 }
 
 void Runtime::message(const party::Room& room, std::uint64_t conn, ws::Opcode op,
@@ -438,8 +441,41 @@ void Runtime::request(const party::Room& room, std::uint64_t req, const http::Re
   std::string_view method(request.method_string().data(), request.method_string().size());
   v8::Local<v8::Value> args[] = {u32(iso, room.handle),       num(iso, req),
                                  str(iso, method),            str(iso, fullUrl(request)),
-                                 headerArray(iso, request),   bodyValue(iso, request.body())};
-  callEntry("request", 6, args);
+                                 headerArray(iso, request),   bodyValue(iso, request.body()),
+                                 str(iso, geo(request))};
+  callEntry("request", 7, args);
+}
+
+// request.cf's geography (GeoIp::lookup's JSON) for the client address in cf-connecting-ip, which
+// the edge sets when --geoip is given; "" (the placeholder) without --geoip or a known address.
+// The last answer is kept: a request with a worker hook is looked up once when its room is on
+// the hook's shard, and a client's next requests on the same shard are free.
+const std::string& Runtime::geo(std::string_view clientIp) {
+  static const std::string kNone;
+  if (!config_.geoip || clientIp.empty()) return kNone;
+  if (clientIp == lastGeoIp_) return lastGeo_;
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(clientIp), ec);
+  if (ec) return kNone;
+  lastGeo_ = config_.geoip->lookup(net::unmapped(address));
+  lastGeoIp_ = clientIp;
+  return lastGeo_;
+}
+
+const std::string& Runtime::geo(const http::Request& request) {
+  if (!config_.geoip) return geo(std::string_view());
+  auto ip = request["cf-connecting-ip"];
+  return geo(std::string_view(ip.data(), ip.size()));
+}
+
+// A party stub's fetch() carries request.cf only through the headers its caller passed on.
+const std::string& Runtime::internalGeo(const party::InternalRequest& request) {
+  if (config_.geoip) {
+    for (const auto& [name, value] : request.headers) {
+      if (boost::beast::iequals(name, "cf-connecting-ip")) return geo(value);
+    }
+  }
+  return geo(std::string_view());
 }
 
 void Runtime::request(const party::Room& room, std::uint64_t req,
@@ -451,8 +487,9 @@ void Runtime::request(const party::Room& room, std::uint64_t req,
                                  str(iso, request.method),
                                  str(iso, request.url),
                                  js::stringPairs(iso, request.headers),
-                                 bodyValue(iso, request.body)};
-  callEntry("request", 6, args);
+                                 bodyValue(iso, request.body),
+                                 str(iso, internalGeo(request))};
+  callEntry("request", 7, args);
 }
 
 void Runtime::alarm(const party::Room& room, std::uint32_t retries) {
@@ -482,8 +519,9 @@ void Runtime::edge(std::uint64_t call, const party::EdgeCall& hook) {
                                  str(iso, fullUrl(request)),
                                  headerArray(iso, request),
                                  bodyValue(iso, request.body()),
-                                 str(iso, hook.extra)};
-  callEntry("edge", 9, args);
+                                 str(iso, hook.extra),
+                                 str(iso, geo(request))};
+  callEntry("edge", 10, args);
 }
 
 void Runtime::partyFetchDone(std::uint64_t call, const http::Response& response) {

@@ -17,6 +17,7 @@
 
 #include "base/result.h"
 #include "js/engine.h"
+#include "net/geoip.h"
 #include "net/http_client.h"
 #include "party/edge.h"
 #include "party/room_host.h"
@@ -31,6 +32,8 @@ struct RuntimeConfig {
   std::string envJson = "{}";           // room.env
   std::vector<std::string> partyNames;  // "main" first
   std::size_t heapLimitMb = 0;
+  // `--geoip`: request.cf's geography for the address the edge put in cf-connecting-ip.
+  std::shared_ptr<const net::GeoIp> geoip;
 };
 
 class Runtime final : public party::UserCode {
@@ -105,9 +108,13 @@ class Runtime final : public party::UserCode {
   // callEntry as a run of its own, for events that come from outside the rooms (timers, fetch).
   void runEntry(const char* name, int argc, v8::Local<v8::Value>* argv);
   v8::Local<v8::Function> entryFunction(const char* name);
+  const std::string& geo(std::string_view clientIp);
+  const std::string& geo(const http::Request& request);
+  const std::string& internalGeo(const party::InternalRequest& request);
 
   boost::asio::io_context& io_;
   RuntimeConfig config_;
+  std::string lastGeoIp_, lastGeo_;  // geo()'s last answer
   party::RoomHost* host_ = nullptr;
   party::Edge* edge_ = nullptr;
   std::unique_ptr<js::Engine> engine_;

@@ -50,6 +50,10 @@ options for dev:
   --max-room-storage N    bytes of storage per room; a write past it throws (off)
   --hibernate-after MS    a room with options.hibernate drops its object after this
                           long without events; its sockets stay open (default: 10000)
+  --geoip FILE            fill request.cf from a MaxMind-format database (GeoIP2/GeoLite2
+                          City or Country; repeat for an ASN database) by the client address
+  --trusted-proxy CIDR    a proxy in front of partyd (repeatable, IPv4 or IPv6): from it, the
+                          client address is X-Forwarded-For's right-most untrusted entry
   -v, --var KEY=VALUE     add to room.env (overrides partykit.json and .env)
   -d, --define KEY=VALUE  add an esbuild define
   --admin ADDR            serve /metrics (Prometheus) and the room inspector on ADDR
@@ -161,6 +165,12 @@ int runDev(const std::vector<std::string_view>& args) {
     } else if (a == "--log-format") {
       if (!value(&v) || (v != "text" && v != "json")) return fail("--log-format needs text or json");
       log::setFormat(v == "json" ? log::Format::kJson : log::Format::kText);
+    } else if (a == "--geoip") {
+      if (!value(&v) || v.empty()) return fail("--geoip needs a MaxMind database file");
+      f.geoip.emplace_back(v);
+    } else if (a == "--trusted-proxy") {
+      if (!value(&v) || v.empty()) return fail("--trusted-proxy needs an address or CIDR range");
+      f.trustedProxies.emplace_back(v);
     } else if (a == "--verbose") {
       log::setLevel(log::Level::kDebug);
     } else if (a == "--quiet") {

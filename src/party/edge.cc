@@ -79,6 +79,27 @@ void applyRewrite(http::Request& req, EdgeResult& r) {
   }
 }
 
+// See EdgeConfig::clientHeaders.
+void setClientAddress(const http::Session& session, http::Request& req,
+                      const net::TrustedProxies& trusted) {
+  auto peer = net::unmapped(session.remote().address());
+  std::string client;
+  if (trusted.contains(peer)) {
+    std::vector<std::string_view> forwarded;
+    for (const auto& field : req) {  // every X-Forwarded-For field, in the order they came
+      if (boost::beast::iequals(field.name_string(), "x-forwarded-for")) {
+        forwarded.emplace_back(field.value().data(), field.value().size());
+      }
+    }
+    client = net::clientAddress(peer, forwarded, trusted).to_string();
+  } else {
+    client = peer.to_string();
+    req.set("x-forwarded-for", client);
+  }
+  req.set("cf-connecting-ip", client);
+  req.set("x-real-ip", client);
+}
+
 }  // namespace
 
 Edge::Edge(net::Sharded<Edge>& peers, std::size_t shard, asio::io_context& io, RoomHost& host,
@@ -94,6 +115,7 @@ http::Response Edge::notFound() const {
 // ---- the way in -----------------------------------------------------------------------------
 
 void Edge::onRequest(std::shared_ptr<http::Session> session, http::Request&& req) {
+  if (config_.clientHeaders) setClientAddress(*session, req, config_.trustedProxies);
   std::string_view target(req.target().data(), req.target().size());
   auto route = http::routeParty(target);
   // Responses count under their party (under "" when the path names none this project has).

@@ -20,6 +20,7 @@
 #include "http/route.h"
 #include "http/session.h"
 #include "http/static_files.h"
+#include "net/client_address.h"
 #include "net/sharded.h"
 #include "party/room_host.h"
 #include "party/user_code.h"
@@ -65,6 +66,12 @@ struct EdgeConfig {
   const http::StaticFiles* assets = nullptr;
   http::Limits httpLimits;
   std::vector<std::pair<std::string, std::string>> crons;  // name → expression
+  // With `--geoip` or `--trusted-proxy`: every request gets the client's address (the peer's, or
+  // X-Forwarded-For's from a trusted proxy) in cf-connecting-ip and x-real-ip, as Cloudflare's
+  // edge gives them, overwriting the client's own; from an untrusted peer X-Forwarded-For is
+  // replaced by the peer's address. Without either flag, the headers pass as sent (partykit dev).
+  bool clientHeaders = false;
+  net::TrustedProxies trustedProxies{};
 };
 
 class Edge {

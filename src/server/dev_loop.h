@@ -35,6 +35,8 @@ struct DevOptions {
   std::vector<std::pair<std::string, std::string>> defines;
   std::optional<std::string> admin;  // --admin ADDR: /metrics and the inspector
   std::string version;               // partyd's, for partyd_build_info
+  std::vector<std::filesystem::path> geoip;  // --geoip: MaxMind-format databases for request.cf
+  std::vector<std::string> trustedProxies;   // --trusted-proxy: CIDRs whose X-Forwarded-For counts
 };
 
 // Runs until a stop signal; returns the process exit status.

@@ -130,6 +130,8 @@ Result<void> Server::startShard(ShardState& st, std::unique_ptr<storage::Storage
   asio::io_context& io = st.shard->io();
   api::RuntimeConfig rc = options_.runtime;
   party::EdgeConfig ec{rc.partyNames, assets_.get(), options_.httpLimits, options_.crons};
+  ec.clientHeaders = rc.geoip != nullptr || !options_.trustedProxies.empty();
+  ec.trustedProxies = options_.trustedProxies;
   st.runtime = std::make_unique<api::Runtime>(io, std::move(rc));
   st.host = std::make_unique<party::RoomHost>(io, std::move(store), *st.runtime, options_.host);
   st.edge = std::make_unique<party::Edge>(*edges_, st.index, io, *st.host, *st.runtime,

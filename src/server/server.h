@@ -20,6 +20,7 @@
 #include "base/result.h"
 #include "http/session.h"
 #include "http/static_files.h"
+#include "net/client_address.h"
 #include "net/listener.h"
 #include "net/shard.h"
 #include "net/sharded.h"
@@ -39,6 +40,7 @@ struct ServerOptions {
   http::Limits httpLimits;
   std::optional<http::StaticOptions> assets;  // `serve` in partykit.json
   std::vector<std::pair<std::string, std::string>> crons;  // name → expression
+  net::TrustedProxies trustedProxies;  // --trusted-proxy (see party::EdgeConfig::clientHeaders)
 };
 
 class Server {

@@ -32,10 +32,17 @@ function placeholder() {
 // One frozen object shared by every request: no cost per request.
 export const DEFAULT_CF = freeze(placeholder());
 
-// `geo` is a JSON string of the fields the geoip database had for the client ("" for none).
+// `geo` is a JSON string of the fields the geoip database had for the client ("" for none, or
+// without --geoip: the shared placeholder). A null field is one the database's record lacks: left
+// out, as Cloudflare leaves out what it cannot determine (every geographic field is optional in
+// its IncomingRequestCfProperties). A group the database knew nothing of keeps the placeholder's
+// values (net/geoip.h).
 export function requestCf(geo) {
   if (!geo) return DEFAULT_CF;
   const cf = placeholder();
-  Object.assign(cf, JSON.parse(geo));
+  for (const [k, v] of Object.entries(JSON.parse(geo))) {
+    if (v === null) delete cf[k];
+    else cf[k] = v;
+  }
   return freeze(cf);
 }

@@ -1,7 +1,7 @@
 // The edge: what PartyKit runs in its stateless Worker before a request reaches a room. The
 // worker hooks (onBeforeConnect, onBeforeRequest, onFetch, onCron) and the lobby they get, and
 // the stubs of room.context.parties / lobby.parties that reach other rooms in-process.
-import { DEFAULT_CF } from "./cf.js";
+import { requestCf } from "./cf.js";
 import { makeRequest, responseParts } from "./web/index.js";
 import { handOverPairClient } from "./websocket_pair.js";
 
@@ -197,14 +197,14 @@ export function createEdge(native, partyDef, state) {
     },
 
     // kind: "connect" | "request" (a party URL), "fetch" (anything else), "cron".
-    async edge(handle, kind, partyName, roomId, method, url, headers, body, extra) {
+    async edge(handle, kind, partyName, roomId, method, url, headers, body, extra, geo) {
       if (!state.host) state.host = new URL(url).host;
       const def = partyDef(kind === "connect" || kind === "request" ? partyName : "main");
       try {
         if (kind === "connect" || kind === "request") {
           const fn = hook(def, kind === "connect" ? "onBeforeConnect" : "onBeforeRequest");
           if (!fn) return native.edgeDone(handle, ACTION_CONTINUE, 0, null, null);
-          const original = makeRequest(method, url, headers, body, DEFAULT_CF);
+          const original = makeRequest(method, url, headers, body, requestCf(geo));
           const result = await fn(new Request(original.url, original), lobby(roomId),
                                   executionContext);
           if (!result && kind === "request") {
@@ -215,7 +215,7 @@ export function createEdge(native, partyDef, state) {
         }
         if (kind === "fetch") {
           const fn = hook(def, "onFetch") || hook(def, "unstable_onFetch");
-          const req = makeRequest(method, url, headers, body, DEFAULT_CF);
+          const req = makeRequest(method, url, headers, body, requestCf(geo));
           const result = fn ? await fn(req, lobby(), executionContext) : null;
           if (result instanceof Response) return await finish(handle, result);
           return native.edgeDone(handle, ACTION_UNHANDLED, 0, null, null);

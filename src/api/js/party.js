@@ -4,7 +4,7 @@
 //
 // Event order, as on PartyKit: onStart settles before any other event reaches the room; events
 // start in arrival order; while a handler awaits a timer or a fetch, later events may run.
-import { DEFAULT_CF } from "./cf.js";
+import { requestCf } from "./cf.js";
 import { makeRequest, responseParts, responsePartsSync } from "./web/index.js";
 import { Storage } from "./storage.js";
 import { EventTarget, MessageEvent, CloseEvent, hasListeners } from "./web/events.js";
@@ -482,9 +482,9 @@ class RoomRuntime {
     return this.blocked === 0 && this.queue.length === 0 && this.awaiting === 0;
   }
 
-  async connect(handle, id, url, headers) {
+  async connect(handle, id, url, headers, geo) {
     const conn = new Connection(this.native, handle, id, url, this.adapter.hibernate);
-    const request = makeRequest("GET", url, headers, null, DEFAULT_CF);
+    const request = makeRequest("GET", url, headers, null, requestCf(geo));
     const ctx = { request };
     try {
       const tags = (await this.adapter.getConnectionTags(conn, ctx)) ?? [];
@@ -521,13 +521,13 @@ class RoomRuntime {
 
   // An HTTP request. A handler that answers synchronously with a byte body (most do) is answered
   // in this turn, without the promises an async path costs per request (W6).
-  request(handle, method, url, headers, body) {
+  request(handle, method, url, headers, body, geo) {
     let res;
     try {
       if (!this.adapter.hasOnRequest) {
         throw Object.assign(new Error("No onRequest handler"), { code: 500 });
       }
-      res = this.adapter.onRequest(makeRequest(method, url, headers, body, DEFAULT_CF));
+      res = this.adapter.onRequest(makeRequest(method, url, headers, body, requestCf(geo)));
     } catch (e) {
       return this.#requestFailed(handle, e);
     }
@@ -717,7 +717,7 @@ export function createEntry(native) {
     destroyRoom(handle) {
       rooms.delete(handle);
     },
-    connect(room, handle, id, url, headers) {
+    connect(room, handle, id, url, headers, geo) {
       noteHost(url);
       const rt = rooms.get(room);
       if (!rt) return;
@@ -726,7 +726,7 @@ export function createEntry(native) {
       rt.enqueue(() => {
         const e = rt.takeStartFailure();
         if (e) return rt.failUpgrade(handle, e);
-        return rt.connect(handle, id, url, headers);
+        return rt.connect(handle, id, url, headers, geo);
       });
     },
     message(room, handle, data) {
@@ -739,7 +739,7 @@ export function createEntry(native) {
       if (!rt || rt.ready()) return;
       rt.enqueue(() => rt.closed(handle, code, reason, clean));
     },
-    request(room, handle, method, url, headers, body) {
+    request(room, handle, method, url, headers, body, geo) {
       noteHost(url);
       const rt = rooms.get(room);
       if (!rt) return;
@@ -748,7 +748,7 @@ export function createEntry(native) {
       rt.enqueue(() => {
         const e = rt.takeStartFailure();
         if (e) return rt.failRequest(handle, e);
-        return rt.request(handle, method, url, headers, body);
+        return rt.request(handle, method, url, headers, body, geo);
       });
     },
     alarm(room, retryCount) {
