@@ -77,6 +77,7 @@ Runtime::~Runtime() {
 
 Result<void> Runtime::start() {
   engine_ = std::make_unique<js::Engine>(js::Engine::Options{config_.heapLimitMb});
+  js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = engine_->context();
@@ -107,6 +108,7 @@ Result<void> Runtime::start() {
 // Runs the project's bundle and lets the runtime check it: each party's default export, and
 // which worker hooks exist. Used at start-up and again by reload().
 Result<void> Runtime::loadUserCode() {
+  js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = engine_->context();
@@ -203,7 +205,11 @@ v8::Local<v8::Function> Runtime::entryFunction(const char* name) {
   return fn.As<v8::Function>();
 }
 
-void Runtime::beginRun(std::int64_t budgetMs) { engine_->armDeadline(budgetMs); }
+// A run enters this runtime's isolate (several share a shard in partyd serve); endRun leaves it.
+void Runtime::beginRun(std::int64_t budgetMs) {
+  engine_->isolate()->Enter();
+  engine_->armDeadline(budgetMs);
+}
 
 bool Runtime::endRun() {
   v8::Isolate* iso = engine_->isolate();
@@ -212,11 +218,14 @@ bool Runtime::endRun() {
     iso->PerformMicrotaskCheckpoint();
   }
   engine_->disarmDeadline();
-  return engine_->takeTerminated();
+  bool terminated = engine_->takeTerminated();
+  iso->Exit();
+  return terminated;
 }
 
 // A stopped run leaves the AsyncLocalStorage context it was in as the current one.
 void Runtime::afterTimeout() {
+  js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   if (v8::Local<v8::Function> reset = entryFunction("asyncContextReset"); !reset.IsEmpty()) {
@@ -235,6 +244,7 @@ void Runtime::runTasks() {
 }
 
 void Runtime::releaseMemory() {
+  js::Engine::Scope enter(*engine_);
   engine_->isolate()->LowMemoryNotification();
   malloc_trim(0);
 }
@@ -396,6 +406,7 @@ std::uint64_t Runtime::startFetch(net::FetchRequest request) {
       httpClient_->fetch(std::move(request), [this, id](Result<net::FetchResponse> r) {
         outbound_.erase(id);
         if (stopped_) return;
+        js::Engine::Scope enter(*engine_);
         v8::Isolate* iso = engine_->isolate();
         v8::HandleScope scope(iso);
         if (!r) {
@@ -435,6 +446,7 @@ void Runtime::setTimer(std::uint32_t id, double delayMs) {
   timer->async_wait([this, id](boost::system::error_code ec) {
     if (ec || stopped_) return;
     timers_.erase(id);
+    js::Engine::Scope enter(*engine_);
     v8::Isolate* iso = engine_->isolate();
     v8::HandleScope scope(iso);
     v8::Local<v8::Value> args[] = {u32(iso, id)};
@@ -459,6 +471,11 @@ void Runtime::log(int level, std::string_view text) {
     line += '/';
     line += room->key.room;
     line += "] ";
+  }
+  if (config_.onLog) {
+    config_.onLog(level, line.size() > 3 ? std::string_view(line).substr(1, line.size() - 3)
+                                         : std::string_view(),
+                  text);
   }
   line += text;
   switch (level) {

@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -30,6 +32,9 @@ struct RuntimeConfig {
   std::string envJson = "{}";           // room.env
   std::vector<std::string> partyNames;  // "main" first
   std::size_t heapLimitMb = 0;
+  // Sees every console line of user code (partyd serve's tail); on the shard's thread.
+  // `where` is "party/room" when a room's run logged, else empty.
+  std::function<void(int level, std::string_view where, std::string_view text)> onLog;
 };
 
 class Runtime final : public party::UserCode {

@@ -1,5 +1,5 @@
-// Engine is one shard's V8: an isolate with one context, entered for the life of the shard
-// thread. It owns the platform setup (once per process), turning exceptions into log text,
+// Engine is one shard's V8 for one project: an isolate with one context. The isolate is entered
+// (Engine::Scope) only while it runs, since several may share a shard thread. It owns the platform setup (once per process), turning exceptions into log text,
 // structured clone through v8::ValueSerializer, and the watchdog deadline that stops a handler
 // which runs too long without stopping the shard's other rooms. It knows nothing of rooms.
 #pragma once
@@ -33,6 +33,14 @@ class Engine {
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+
+  // Makes this engine's isolate the thread's current one for its lifetime (nests).
+  class Scope {
+   public:
+    explicit Scope(const Engine& e) : scope_(e.isolate_) {}
+   private:
+    v8::Isolate::Scope scope_;
+  };
 
   v8::Isolate* isolate() const { return isolate_; }
   v8::Local<v8::Context> context() const { return context_.Get(isolate_); }

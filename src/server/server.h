@@ -1,29 +1,22 @@
-// Server is the composition root: it opens the shards' storage and starts one shard thread per
-// core, each with its Runtime (api/: user code on V8), RoomHost (party/: the rooms) and Edge
-// (party/: the front door), and a listener whose sessions hand every request to that Edge. It
-// runs the crons and the watchdog that stops runaway handlers. It can run without main(), so
-// tests may start one in-process.
+// Server runs one project on a pool of shards: `partyd dev`'s composition root, and what tests
+// start in-process. The shard threads, listeners and watchdog are the ShardPool's; the project's
+// per-shard Runtime, RoomHost and Edge and its crons are the ProjectHost's.
 #pragma once
 
-#include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "api/runtime.h"
 #include "base/result.h"
 #include "http/session.h"
 #include "http/static_files.h"
-#include "net/listener.h"
-#include "net/shard.h"
-#include "net/sharded.h"
-#include "party/edge.h"
 #include "party/room_host.h"
+#include "server/project_host.h"
+#include "server/shard_pool.h"
 
 namespace partyd::server {
 
@@ -49,29 +42,16 @@ class Server {
   Result<void> start();
   // Stops accepting, commits storage and joins the shard threads.
   void stop();
-  unsigned short port() const { return port_; }
+  unsigned short port() const { return pool_ ? pool_->port() : 0; }
   // Swaps a new build into every shard (see Runtime::reload); waits until all have it.
   Result<void> reload(const std::string& bundle, const std::string& bundleName,
                       const std::string& envJson, const std::vector<std::string>& partyNames);
-  std::size_t shardCount() const { return shards_.size(); }
+  std::size_t shardCount() const { return pool_ ? pool_->size() : 0; }
 
  private:
-  struct ShardState;
-  Result<void> startShard(ShardState& state, std::unique_ptr<storage::Storage> store,
-                          unsigned short& port);
-  void stopShard(ShardState& state);
-  void watchdog();
-  void armCrons();
-
   ServerOptions options_;
-  std::unique_ptr<http::StaticFiles> assets_;
-  std::vector<std::unique_ptr<net::Shard>> shards_;
-  std::vector<std::unique_ptr<ShardState>> states_;
-  std::unique_ptr<net::Sharded<party::Edge>> edges_;
-  std::thread watchdog_;
-  std::unique_ptr<boost::asio::steady_timer> cronTimer_;  // on shard 0
-  std::atomic<bool> running_{false};
-  unsigned short port_ = 0;
+  std::unique_ptr<ShardPool> pool_;
+  std::unique_ptr<ProjectHost> project_;
 };
 
 }  // namespace partyd::server
