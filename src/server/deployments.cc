@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -52,6 +53,100 @@ bool isIdentifier(std::string_view s) {
   return true;
 }
 
+
+// The module a CLI bundle imports, as the name the runtime's table knows it by
+// (globalThis.__partyd_modules): partykit's esbuild step leaves node built-ins and the
+// cloudflare: modules as imports of `partykit-exposed-node-X` / `partykit-exposed-cloudflare-X`.
+std::optional<std::string> builtinName(std::string_view spec) {
+  constexpr std::string_view kNode = "partykit-exposed-node-";
+  constexpr std::string_view kCf = "partykit-exposed-cloudflare-";
+  if (spec.substr(0, kNode.size()) == kNode) return "node:" + std::string(spec.substr(kNode.size()));
+  if (spec.substr(0, kCf.size()) == kCf) return "cloudflare:" + std::string(spec.substr(kCf.size()));
+  if (spec.substr(0, 5) == "node:" || spec.substr(0, 11) == "cloudflare:") return std::string(spec);
+  return std::nullopt;
+}
+
+// Rewrites the bundle's top-level `import … from "…";` statements (esbuild writes them at the
+// start of a line) into reads of the runtime's module table, since partyd evaluates a bundle as
+// one module without imports.
+Result<std::string> rewriteImports(const std::string& code) {
+  std::string out =
+      "const __partyd_import = (name) => {\n"
+      "  const m = globalThis.__partyd_modules && globalThis.__partyd_modules[name];\n"
+      "  if (m) return m;\n"
+      "  const fail = () => { throw new Error(\"partyd: the module \" + JSON.stringify(name) + "
+      "\" is not available\"); };\n"
+      "  return new Proxy(function () {}, { get: fail, apply: fail, construct: fail });\n"
+      "};\n";
+  std::size_t pos = 0;
+  while (pos < code.size()) {
+    std::size_t eol = code.find('\n', pos);
+    if (eol == std::string::npos) eol = code.size();
+    if (code.compare(pos, 7, "import ") != 0 && code.compare(pos, 7, "import{") != 0 &&
+        code.compare(pos, 7, "import\"") != 0) {
+      out.append(code, pos, eol - pos);
+      out += '\n';
+      pos = eol + 1;
+      continue;
+    }
+    // One statement: up to the `"…";` that ends it (it may span lines: `import {\n a,\n} from`).
+    std::size_t q1 = code.find('"', pos);
+    std::size_t q2 = q1 == std::string::npos ? q1 : code.find('"', q1 + 1);
+    if (q2 == std::string::npos) return makeError("the bundle has an import statement partyd cannot read");
+    std::string spec = code.substr(q1 + 1, q2 - q1 - 1);
+    std::string clause = code.substr(pos + 6, q1 - pos - 6);
+    std::size_t end = q2 + 1;
+    if (end < code.size() && code[end] == ';') ++end;
+    pos = end;
+    auto name = builtinName(spec);
+    if (!name) {
+      return makeError("the bundle imports \"" + spec + "\", which partyd serve cannot provide "
+                       "(WebAssembly and other uploaded modules are not supported yet)");
+    }
+    std::size_t from = clause.rfind("from");
+    std::string binding = from == std::string::npos ? "" : clause.substr(0, from);
+    // trim
+    while (!binding.empty() && std::isspace(static_cast<unsigned char>(binding.back()))) binding.pop_back();
+    while (!binding.empty() && std::isspace(static_cast<unsigned char>(binding.front()))) binding.erase(0, 1);
+    std::string m = "__partyd_import(" + quote(*name) + ")";
+    if (binding.empty()) {
+      out += "void " + m + ";";
+      continue;
+    }
+    if (binding.compare(0, 1, "*") == 0) {
+      std::size_t as = binding.find(" as ");
+      if (as == std::string::npos) return makeError("cannot read the import of " + spec);
+      out += "const " + binding.substr(as + 4) + " = ((m) => Object.assign(Object.create(null), m, "
+             "{ default: m }))(" + m + ");";
+      continue;
+    }
+    std::string def, named;
+    std::size_t brace = binding.find('{');
+    if (brace == std::string::npos) {
+      def = binding;
+    } else {
+      def = binding.substr(0, brace);
+      named = binding.substr(brace);
+      while (!def.empty() && (def.back() == ',' || std::isspace(static_cast<unsigned char>(def.back())))) def.pop_back();
+    }
+    if (!def.empty()) out += "const " + def + " = " + m + ";";
+    if (!named.empty()) {
+      // { a, b as c } → { a, b: c }
+      std::string obj;
+      for (std::size_t i = 0; i < named.size(); ++i) {
+        if (named.compare(i, 4, " as ") == 0) {
+          obj += ": ";
+          i += 3;
+        } else {
+          obj += named[i];
+        }
+      }
+      out += "const " + obj + " = " + m + ";";
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 ApiAnswer ApiAnswer::error(unsigned status, std::string_view message) {
@@ -62,6 +157,9 @@ ApiAnswer ApiAnswer::error(unsigned status, std::string_view message) {
 
 Result<std::string> adaptBundle(std::string code, const std::vector<std::string>& parties) {
   if (code.find("__partyd_parties") != std::string::npos) return code;
+  auto rewritten = rewriteImports(code);
+  if (!rewritten) return rewritten.error();
+  code = std::move(*rewritten);
   // esbuild ends an ES module with one `export { local as name, ... };`.
   std::size_t at = std::string::npos;
   for (std::size_t p = code.rfind("export"); p != std::string::npos;
