@@ -1,9 +1,12 @@
 #include "server/tail.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include <chrono>
+#include <deque>
 
 #include "base/random.h"
 #include "ws/handshake.h"
@@ -50,14 +53,58 @@ std::string jsonString(std::string_view s) {
   return out + "\"";
 }
 
-// The tail socket's owner: it reads the CLI's {"debug":…} and otherwise only writes.
-class TailOwner : public ws::ConnectionOwner {
+// A tail socket after its 101: partyd only writes (unmasked server frames, encoded by ws/) and
+// reads to notice the close. The CLI sends its {"debug":…} frame unmasked, which ws::Connection
+// rightly refuses from a client, so the tail does not parse what it reads.
+class TailSocket : public std::enable_shared_from_this<TailSocket> {
  public:
-  void onWsMessage(std::uint64_t, ws::Opcode, std::string_view) override {}
-  void onWsClosed(std::uint64_t, std::uint16_t, std::string_view, bool) override {
-    closed = true;
+  explicit TailSocket(boost::asio::ip::tcp::socket s) : socket_(std::move(s)) {}
+  void start(std::string handshake) {
+    write(std::make_shared<const std::string>(std::move(handshake)));
+    read();
   }
-  bool closed = false;
+  void write(ws::Frame frame) {
+    if (closed_) return;
+    queue_.push_back(std::move(frame));
+    if (queue_.size() == 1) writeNext();
+  }
+  void close() {
+    write(ws::makeCloseFrame(1000, "tail closed"));
+    closeAfterWrite_ = true;
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  void writeNext() {
+    if (queue_.empty() || closed_) return;
+    asio::async_write(socket_, asio::buffer(*queue_.front()),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        if (ec) return self->shut();
+                        self->queue_.pop_front();
+                        if (self->queue_.empty() && self->closeAfterWrite_) return self->shut();
+                        if (self->queue_.size() > 10000) return self->shut();  // not reading
+                        self->writeNext();
+                      });
+  }
+  void read() {
+    socket_.async_read_some(asio::buffer(buf_),
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                              if (ec) return self->shut();
+                              self->read();
+                            });
+  }
+  void shut() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+  boost::asio::ip::tcp::socket socket_;
+  std::deque<ws::Frame> queue_;
+  char buf_[4096];
+  bool closed_ = false;
+  bool closeAfterWrite_ = false;
 };
 
 }  // namespace
@@ -65,8 +112,7 @@ class TailOwner : public ws::ConnectionOwner {
 struct TailHub::Tail {
   std::string secret;
   std::int64_t expiresAtMs = 0;
-  std::shared_ptr<ws::Connection> conn;  // admin thread only
-  TailOwner owner;
+  std::shared_ptr<TailSocket> conn;  // admin thread only
 };
 
 TailHub::TailHub(asio::io_context& adminIo, std::string scriptName)
@@ -93,11 +139,10 @@ bool TailHub::remove(const std::string& id) {
     tail = it->second;
     tails_.erase(it);
   }
-  asio::post(io_, [this, tail] {
+  asio::post(io_, [self = shared_from_this(), tail] {
     if (tail->conn) {
-      tail->conn->close(1000, "tail deleted");
-      tail->conn->flush();
-      --open_;
+      tail->conn->close();
+      --self->open_;
     }
   });
   return true;
@@ -111,8 +156,8 @@ void TailHub::closeAll() {
   }
   for (auto& [id, tail] : all) {
     if (tail->conn) {
-      tail->conn->close(1001, "the project was deleted");
-      tail->conn->flush();
+      auto conn = tail->conn;
+      asio::post(io_, [conn] { conn->close(); });
     }
   }
   open_ = 0;
@@ -140,23 +185,19 @@ void TailHub::attach(const std::string& id, const std::string& secret,
   auto key = request[bhttp::field::sec_websocket_key];
   std::string_view keyView(key.data(), key.size());
   if (!ws::isValidClientKey(keyView)) return refuse(400, "a tail is a WebSocket (trace-v1)");
-  auto conn = std::make_shared<ws::Connection>(session->takeSocket(), session->takeLeftover(),
-                                               ws::ConnectionLimits{}, nullptr);
-  conn->setOwner(&tail->owner, 0);
+  auto conn = std::make_shared<TailSocket>(session->takeSocket());
   tail->conn = conn;
-  conn->open(ws::buildSwitchingProtocols(ws::acceptKey(keyView), "trace-v1"));
-  conn->flush();
+  conn->start(ws::buildSwitchingProtocols(ws::acceptKey(keyView), "trace-v1"));
   ++open_;
 }
 
 void TailHub::publish(std::string event) {
   if (open_.load(std::memory_order_relaxed) == 0) return;
-  asio::post(io_, [this, event = std::move(event)] {
-    std::lock_guard lock(mutex_);
-    for (auto& [id, tail] : tails_) {
-      if (!tail->conn || tail->owner.closed) continue;
-      tail->conn->send(ws::Opcode::kText, event);
-      tail->conn->flush();
+  asio::post(io_, [self = shared_from_this(), frame = ws::makeFrame(ws::Opcode::kText, event)] {
+    std::lock_guard lock(self->mutex_);
+    for (auto& [id, tail] : self->tails_) {
+      if (!tail->conn || tail->conn->closed()) continue;
+      tail->conn->write(frame);
     }
   });
 }

@@ -14,11 +14,11 @@
 #include <string_view>
 
 #include "http/session.h"
-#include "ws/connection.h"
+#include "ws/connection.h"  // ws::Frame
 
 namespace partyd::server {
 
-class TailHub {
+class TailHub : public std::enable_shared_from_this<TailHub> {
  public:
   TailHub(boost::asio::io_context& adminIo, std::string scriptName);
   ~TailHub();
