@@ -290,8 +290,11 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
     std::size_t shard = target.shard_;
     auto s = std::make_shared<http::Session>(
         std::move(moved), std::move(leftover), target.config_.httpLimits,
-        [peers, shard](std::shared_ptr<http::Session> sess, http::Request&& r) {
-          if (Edge* edge = peers->local(shard)) {
+        [peers, shard, rehome = target.config_.rehome](std::shared_ptr<http::Session> sess,
+                                                       http::Request&& r) {
+          if (rehome) {
+            rehome(shard, std::move(sess), std::move(r));
+          } else if (Edge* edge = peers->local(shard)) {
             edge->onRequest(std::move(sess), std::move(r));
           } else {
             http::Response gone;

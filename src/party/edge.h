@@ -65,6 +65,9 @@ struct EdgeConfig {
   const http::StaticFiles* assets = nullptr;
   http::Limits httpLimits;
   std::vector<std::pair<std::string, std::string>> crons;  // name → expression
+  // Where the next request of a connection handed to another shard goes (partyd serve: back to
+  // the router, which picks the project by Host again); unset: this project's Edge there.
+  std::function<void(std::size_t shard, std::shared_ptr<http::Session>, http::Request&&)> rehome;
 };
 
 class Edge {

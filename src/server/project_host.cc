@@ -79,7 +79,10 @@ Result<void> ProjectHost::start() {
 Result<void> ProjectHost::startShard(ShardState& st, std::unique_ptr<storage::Storage> store) {
   asio::io_context& io = st.shard->io();
   api::RuntimeConfig rc = options_.runtime;
-  party::EdgeConfig ec{rc.partyNames, assets_.get(), pool_.options().httpLimits, options_.crons};
+  party::EdgeConfig ec{rc.partyNames, assets_.get(), pool_.options().httpLimits, options_.crons,
+                       [pool = &pool_](std::size_t shard, std::shared_ptr<http::Session> s,
+                                       http::Request&& r) { pool->route(shard, std::move(s),
+                                                                        std::move(r)); }};
   st.runtime = std::make_unique<api::Runtime>(io, std::move(rc));
   st.host = std::make_unique<party::RoomHost>(io, std::move(store), *st.runtime, options_.host);
   st.edge = std::make_unique<party::Edge>(*edges_, st.index, io, *st.host, *st.runtime,

@@ -54,6 +54,10 @@ class ShardPool {
   net::Shard& shard(std::size_t i) { return *shards_[i]; }
   std::vector<net::Shard*> shards() const;
   unsigned short port() const { return port_; }
+  // Hands a request to the router (on shard `shard`'s thread).
+  void route(std::size_t shard, std::shared_ptr<http::Session> s, http::Request&& r) {
+    router_(shard, std::move(s), std::move(r));
+  }
   const PoolOptions& options() const { return options_; }
 
   // The watchdog checks the deadlines of these engines (any thread).
