@@ -31,6 +31,7 @@ ProjectHost::ProjectHost(ShardPool& pool, ProjectOptions options)
 ProjectHost::~ProjectHost() { stop(); }
 
 Result<void> ProjectHost::start() {
+  PARTYD_CHECK(pool_.size() > 0, "a project starts on a running pool");
   for (const auto& [name, expr] : options_.crons) {
     if (auto c = project::CronSchedule::parse(expr); !c) {
       return makeError("crons." + name + " in partykit.json: " + c.error().message);

@@ -9,18 +9,10 @@ Server::~Server() { stop(); }
 Result<void> Server::start() {
   pool_ = std::make_unique<ShardPool>(
       PoolOptions{options_.address, options_.port, options_.threads, options_.httpLimits});
-  ProjectOptions po;
-  po.state = options_.state;
-  po.syncFull = options_.syncFull;
-  po.runtime = options_.runtime;
-  po.host = options_.host;
-  po.assets = options_.assets;
-  po.crons = options_.crons;
-  project_ = std::make_unique<ProjectHost>(*pool_, std::move(po));
-  ProjectHost* project = project_.get();
-  auto r = pool_->start([project](std::size_t shard, std::shared_ptr<http::Session> session,
-                                  http::Request&& request) {
-    if (party::Edge* edge = project->edge(shard)) {
+  // The router reads project_, which exists before the listeners open.
+  auto r = pool_->start([this](std::size_t shard, std::shared_ptr<http::Session> session,
+                               http::Request&& request) {
+    if (party::Edge* edge = project_ ? project_->edge(shard) : nullptr) {
       edge->onRequest(std::move(session), std::move(request));
     } else {
       http::Response r;
@@ -29,7 +21,17 @@ Result<void> Server::start() {
       session->respond(std::move(r), false);
     }
   });
-  if (r) r = project_->start();
+  if (r) {
+    ProjectOptions po;
+    po.state = options_.state;
+    po.syncFull = options_.syncFull;
+    po.runtime = options_.runtime;
+    po.host = options_.host;
+    po.assets = options_.assets;
+    po.crons = options_.crons;
+    project_ = std::make_unique<ProjectHost>(*pool_, std::move(po));
+    r = project_->start();
+  }
   if (r) r = pool_->listen();
   if (!r) stop();
   return r;
