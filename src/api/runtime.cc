@@ -76,7 +76,9 @@ Runtime::~Runtime() {
 // ---- start-up -------------------------------------------------------------------------------
 
 Result<void> Runtime::start() {
-  engine_ = std::make_unique<js::Engine>(js::Engine::Options{config_.heapLimitMb});
+  engine_ = std::make_unique<js::Engine>(
+      js::Engine::Options{config_.heapLimitMb, /*shareThread=*/true});
+  if (config_.onEngine) config_.onEngine(engine_.get());
   js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);

@@ -35,6 +35,9 @@ struct RuntimeConfig {
   // Sees every console line of user code (partyd serve's tail); on the shard's thread.
   // `where` is "party/room" when a room's run logged, else empty.
   std::function<void(int level, std::string_view where, std::string_view text)> onLog;
+  // Gets the engine as soon as it exists, before any user code runs (the watchdog must see a
+  // bundle that loops at load).
+  std::function<void(js::Engine*)> onEngine;
 };
 
 class Runtime final : public party::UserCode {

@@ -74,6 +74,10 @@ Engine::Engine(const Options& options) {
   v8::Local<v8::Context> ctx = v8::Context::New(isolate_);
   context_.Reset(isolate_, ctx);
   ctx->Enter();
+  if (!options.shareThread) {
+    isolate_->Enter();  // balanced in ~Engine; the Scope above leaves this one in place
+    enteredForLife_ = true;
+  }
 }
 
 Engine::~Engine() {
@@ -83,6 +87,7 @@ Engine::~Engine() {
     context()->Exit();
   }
   context_.Reset();
+  if (enteredForLife_) isolate_->Exit();
   isolate_->Dispose();
 }
 

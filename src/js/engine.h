@@ -28,6 +28,9 @@ class Engine {
  public:
   struct Options {
     std::size_t heapLimitMb = 0;  // 0: V8's default
+    // false: the isolate stays entered for the engine's life (one engine on its thread, as in
+    // unit tests); true: entered only inside Engine::Scope, so that several share a thread.
+    bool shareThread = false;
   };
   explicit Engine(const Options& options);
   ~Engine();
@@ -81,7 +84,8 @@ class Engine {
   v8::Global<v8::Context> context_;
   std::atomic<std::int64_t> deadlineMs_{0};
   std::atomic<bool> terminated_{false};
-  std::mutex watchdogMutex_;  // makes disarm and terminate exclusive, so no stray termination
+  std::mutex watchdogMutex_;
+  bool enteredForLife_ = false;  // makes disarm and terminate exclusive, so no stray termination
 };
 
 // Small conversions used by every binding.

@@ -1,11 +1,10 @@
 // The deploy API of `partyd serve`: Deployments' answers to each route, and the routes.
-#include <boost/beast/http/field.hpp>
-#include <boost/json.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/beast/http/field.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -71,7 +70,9 @@ std::optional<json::value> parseJson(std::string_view text) {
   return v;
 }
 
-std::string quote(std::string_view s) { return json::serialize(json::string(s)); }
+std::string quote(std::string_view s) {
+  return json::serialize(json::string(s));
+}
 
 bool validAssetName(std::string_view s) {
   if (s.empty() || s.size() > 255 || s[0] == '.') return false;
@@ -101,8 +102,8 @@ bool validAssetPath(std::string_view s) {
 
 std::string projectUrl(const ProjectId& id, const std::string& domain) {
   std::string d = domain.empty() ? "localhost" : domain;
-  return "https://" + (id.preview.empty() ? "" : id.preview + ".") + id.name + "." + id.team +
-         "." + d;
+  return "https://" + (id.preview.empty() ? "" : id.preview + ".") + id.name + "." + id.team + "." +
+         d;
 }
 
 bool isPartyName(std::string_view s) {
@@ -137,8 +138,8 @@ ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& 
     if (!v || !v->is_array()) return ApiAnswer::error(400, "\"parties\" is not a JSON array");
     for (const auto& n : v->as_array()) {
       if (!n.is_string() || !isPartyName(n.as_string()) || n.as_string() == "main") {
-        return ApiAnswer::error(400, "\"parties\" holds a name that is not a party name: " +
-                                         json::serialize(n));
+        return ApiAnswer::error(
+            400, "\"parties\" holds a name that is not a party name: " + json::serialize(n));
       }
       parties.push_back(n);
       partyList.emplace_back(n.as_string());
@@ -211,8 +212,10 @@ ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& 
   std::int64_t deploys = 1;
   if (auto old = readFile(dir / "meta.json")) {
     if (auto v = parseJson(*old); v && v->is_object()) {
-      if (auto* c = v->as_object().if_contains("createdAt"); c && c->is_int64()) created = c->as_int64();
-      if (auto* d = v->as_object().if_contains("deploys"); d && d->is_int64()) deploys = d->as_int64() + 1;
+      if (auto* c = v->as_object().if_contains("createdAt"); c && c->is_int64())
+        created = c->as_int64();
+      if (auto* d = v->as_object().if_contains("deploys"); d && d->is_int64())
+        deploys = d->as_int64() + 1;
     }
   }
   meta["createdAt"] = created;
@@ -247,8 +250,8 @@ ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& 
     trial.stop();
     if (!r) {
       cleanup();
-      return ApiAnswer::error(400, "the deploy was refused and nothing changed: " +
-                                       r.error().message);
+      return ApiAnswer::error(400,
+                              "the deploy was refused and nothing changed: " + r.error().message);
     }
   }
 
@@ -273,8 +276,8 @@ ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& 
   if (existing) {
     auto oldMeta = parseJson(existing->meta);
     auto sameKey = [&](const char* k) {
-      const json::value* a = oldMeta && oldMeta->is_object() ? oldMeta->as_object().if_contains(k)
-                                                             : nullptr;
+      const json::value* a =
+          oldMeta && oldMeta->is_object() ? oldMeta->as_object().if_contains(k) : nullptr;
       const json::value* b = meta.if_contains(k);
       return (a == nullptr) == (b == nullptr) && (!a || *a == *b);
     };
@@ -495,8 +498,8 @@ ApiAnswer Deployments::tailCreate(const ProjectId& id, const std::string& adminB
   }
   TailHub::Ticket t = e->hub->create();
   std::string url = adminBase + "/tail/" + id.team + "/" + id.name +
-                    (id.preview.empty() ? "" : "~" + id.preview) + "/" + t.id + "?secret=" +
-                    t.secret;
+                    (id.preview.empty() ? "" : "~" + id.preview) + "/" + t.id +
+                    "?secret=" + t.secret;
   // An ISO date, as the CLI prints it.
   std::time_t secs = static_cast<std::time_t>(t.expiresAtMs / 1000);
   char iso[32];
@@ -585,10 +588,9 @@ void addDeployRoutes(AdminServer& admin, Deployments& d) {
   admin.route(verb::post, "/parties/:team/:name/assets", [&d, idOf, send, body](AdminRequest& req) {
     if (auto id = idOf(req)) send(req, d.saveAssetsManifest(*id, body(req)));
   });
-  admin.route(verb::post, "/parties/:team/:name/prepare_assets",
-              [idOf](AdminRequest& req) {
-                if (auto id = idOf(req)) req.respondJson(200, "{\"result\":{}}");
-              });
+  admin.route(verb::post, "/parties/:team/:name/prepare_assets", [idOf](AdminRequest& req) {
+    if (auto id = idOf(req)) req.respondJson(200, "{\"result\":{}}");
+  });
   admin.route(verb::get, "/parties/:team/:name/env", [&d, idOf, send](AdminRequest& req) {
     if (auto id = idOf(req)) send(req, d.envGet(*id, req.query("keys").has_value()));
   });

@@ -1,12 +1,11 @@
 #include "server/deployments.h"
 
-#include <boost/beast/http/field.hpp>
-#include <boost/json.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/beast/http/field.hpp>
+#include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
 #include <fstream>
@@ -40,7 +39,9 @@ std::optional<json::value> parseJson(std::string_view text) {
   return v;
 }
 
-std::string quote(std::string_view s) { return json::serialize(json::string(s)); }
+std::string quote(std::string_view s) {
+  return json::serialize(json::string(s));
+}
 
 bool isIdentifier(std::string_view s) {
   if (s.empty()) return false;
@@ -53,15 +54,16 @@ bool isIdentifier(std::string_view s) {
   return true;
 }
 
-
 // The module a CLI bundle imports, as the name the runtime's table knows it by
 // (globalThis.__partyd_modules): partykit's esbuild step leaves node built-ins and the
 // cloudflare: modules as imports of `partykit-exposed-node-X` / `partykit-exposed-cloudflare-X`.
 std::optional<std::string> builtinName(std::string_view spec) {
   constexpr std::string_view kNode = "partykit-exposed-node-";
   constexpr std::string_view kCf = "partykit-exposed-cloudflare-";
-  if (spec.substr(0, kNode.size()) == kNode) return "node:" + std::string(spec.substr(kNode.size()));
-  if (spec.substr(0, kCf.size()) == kCf) return "cloudflare:" + std::string(spec.substr(kCf.size()));
+  if (spec.substr(0, kNode.size()) == kNode)
+    return "node:" + std::string(spec.substr(kNode.size()));
+  if (spec.substr(0, kCf.size()) == kCf)
+    return "cloudflare:" + std::string(spec.substr(kCf.size()));
   if (spec.substr(0, 5) == "node:" || spec.substr(0, 11) == "cloudflare:") return std::string(spec);
   return std::nullopt;
 }
@@ -92,7 +94,8 @@ Result<std::string> rewriteImports(const std::string& code) {
     // One statement: up to the `"…";` that ends it (it may span lines: `import {\n a,\n} from`).
     std::size_t q1 = code.find('"', pos);
     std::size_t q2 = q1 == std::string::npos ? q1 : code.find('"', q1 + 1);
-    if (q2 == std::string::npos) return makeError("the bundle has an import statement partyd cannot read");
+    if (q2 == std::string::npos)
+      return makeError("the bundle has an import statement partyd cannot read");
     std::string spec = code.substr(q1 + 1, q2 - q1 - 1);
     std::string clause = code.substr(pos + 6, q1 - pos - 6);
     std::size_t end = q2 + 1;
@@ -100,14 +103,17 @@ Result<std::string> rewriteImports(const std::string& code) {
     pos = end;
     auto name = builtinName(spec);
     if (!name) {
-      return makeError("the bundle imports \"" + spec + "\", which partyd serve cannot provide "
+      return makeError("the bundle imports \"" + spec +
+                       "\", which partyd serve cannot provide "
                        "(WebAssembly and other uploaded modules are not supported yet)");
     }
     std::size_t from = clause.rfind("from");
     std::string binding = from == std::string::npos ? "" : clause.substr(0, from);
     // trim
-    while (!binding.empty() && std::isspace(static_cast<unsigned char>(binding.back()))) binding.pop_back();
-    while (!binding.empty() && std::isspace(static_cast<unsigned char>(binding.front()))) binding.erase(0, 1);
+    while (!binding.empty() && std::isspace(static_cast<unsigned char>(binding.back())))
+      binding.pop_back();
+    while (!binding.empty() && std::isspace(static_cast<unsigned char>(binding.front())))
+      binding.erase(0, 1);
     std::string m = "__partyd_import(" + quote(*name) + ")";
     if (binding.empty()) {
       out += "void " + m + ";";
@@ -116,8 +122,10 @@ Result<std::string> rewriteImports(const std::string& code) {
     if (binding.compare(0, 1, "*") == 0) {
       std::size_t as = binding.find(" as ");
       if (as == std::string::npos) return makeError("cannot read the import of " + spec);
-      out += "const " + binding.substr(as + 4) + " = ((m) => Object.assign(Object.create(null), m, "
-             "{ default: m }))(" + m + ");";
+      out += "const " + binding.substr(as + 4) +
+             " = ((m) => Object.assign(Object.create(null), m, "
+             "{ default: m }))(" +
+             m + ");";
       continue;
     }
     std::string def, named;
@@ -127,7 +135,9 @@ Result<std::string> rewriteImports(const std::string& code) {
     } else {
       def = binding.substr(0, brace);
       named = binding.substr(brace);
-      while (!def.empty() && (def.back() == ',' || std::isspace(static_cast<unsigned char>(def.back())))) def.pop_back();
+      while (!def.empty() &&
+             (def.back() == ',' || std::isspace(static_cast<unsigned char>(def.back()))))
+        def.pop_back();
     }
     if (!def.empty()) out += "const " + def + " = " + m + ";";
     if (!named.empty()) {
@@ -172,12 +182,14 @@ Result<std::string> adaptBundle(std::string code, const std::vector<std::string>
     }
   }
   if (at == std::string::npos) {
-    return makeError("the bundle exports nothing: partyd expects the main party as its default "
-                     "export (what `partykit deploy` builds)");
+    return makeError(
+        "the bundle exports nothing: partyd expects the main party as its default "
+        "export (what `partykit deploy` builds)");
   }
   std::size_t open = code.find('{', at);
   std::size_t close = code.find('}', open);
-  if (close == std::string::npos) return makeError("the bundle's last export statement is cut short");
+  if (close == std::string::npos)
+    return makeError("the bundle's last export statement is cut short");
   std::string inner = code.substr(open + 1, close - open - 1);
   std::map<std::string, std::string> exports;  // exported name → local
   std::size_t i = 0;
@@ -197,8 +209,9 @@ Result<std::string> adaptBundle(std::string code, const std::vector<std::string>
     exports[name] = local;
   }
   if (!exports.count("default")) {
-    return makeError("the bundle has no default export: the main party (\"main\" in "
-                     "partykit.json) must be the default export");
+    return makeError(
+        "the bundle has no default export: the main party (\"main\" in "
+        "partykit.json) must be the default export");
   }
   std::string table = "globalThis.__partyd_parties = {\"main\": " + exports["default"];
   for (const auto& party : parties) {
@@ -217,12 +230,13 @@ Result<std::string> adaptBundle(std::string code, const std::vector<std::string>
 
 // ---- the table ------------------------------------------------------------------------------
 
-
 Deployments::Deployments(ShardPool& pool, boost::asio::io_context& adminIo,
                          DeploymentsOptions options)
     : pool_(pool), adminIo_(adminIo), options_(std::move(options)) {}
 
-Deployments::~Deployments() { stopAll(); }
+Deployments::~Deployments() {
+  stopAll();
+}
 
 fs::path Deployments::projectDir(const ProjectId& id) const {
   return options_.data / "projects" / id.team / id.name;
@@ -275,7 +289,8 @@ Result<std::string> Deployments::envJsonFor(const ProjectId& id,
   json::object merged;
   if (auto stored = readFile(projectDir(id) / "env.json")) {
     auto v = parseJson(*stored);
-    if (!v || !v->is_object()) return makeError("env.json of " + id.key() + " is not a JSON object");
+    if (!v || !v->is_object())
+      return makeError("env.json of " + id.key() + " is not a JSON object");
     merged = v->as_object();
   }
   if (auto v = parseJson(deployVarsJson); v && v->is_object()) {

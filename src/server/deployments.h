@@ -13,7 +13,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -39,7 +38,7 @@ struct DeploymentsOptions {
   std::string domain;          // --domain: NAME.TEAM.DOMAIN reaches a project
   std::string defaultProject;  // --default-project TEAM/NAME
   bool syncFull = false;
-  party::HostConfig host;      // the limits of `dev`, for every project
+  party::HostConfig host;  // the limits of `dev`, for every project
 };
 
 // An answer for the admin API: a status and a JSON body.

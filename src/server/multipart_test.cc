@@ -13,9 +13,10 @@ std::string part(const std::string& headers, const std::string& body) {
 
 TEST(Multipart, ReadsFieldsAndFilesInOrder) {
   std::string body = part("Content-Disposition: form-data; name=\"code\"", "export {};\r\nx") +
-                     part("Content-Disposition: form-data; name=\"upload/a.wasm\"; "
-                          "filename=\"upload/a.wasm\"\r\nContent-Type: application/wasm",
-                          std::string("\0asm\r\n--", 8)) +
+                     part(
+                         "Content-Disposition: form-data; name=\"upload/a.wasm\"; "
+                         "filename=\"upload/a.wasm\"\r\nContent-Type: application/wasm",
+                         std::string("\0asm\r\n--", 8)) +
                      "--" + kBoundary + "--\r\n";
   auto parts = parseMultipart(body, kBoundary);
   ASSERT_TRUE(parts.ok()) << parts.error().message;
@@ -44,8 +45,7 @@ TEST(Multipart, RefusesCorruptBodies) {
   // no boundary at all
   EXPECT_FALSE(parseMultipart("hello", kBoundary).ok());
   // a part without a name
-  EXPECT_FALSE(parseMultipart(part("Content-Disposition: form-data", "x") + "--" + kBoundary +
-                                  "--",
+  EXPECT_FALSE(parseMultipart(part("Content-Disposition: form-data", "x") + "--" + kBoundary + "--",
                               kBoundary)
                    .ok());
   // headers that never end

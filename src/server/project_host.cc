@@ -1,7 +1,6 @@
 #include "server/project_host.h"
 
 #include <boost/beast/http/field.hpp>
-
 #include <chrono>
 #include <future>
 
@@ -28,7 +27,9 @@ ProjectHost::ProjectHost(ShardPool& pool, ProjectOptions options)
       options_(std::move(options)),
       edges_(std::make_shared<net::Sharded<party::Edge>>(pool.shards())) {}
 
-ProjectHost::~ProjectHost() { stop(); }
+ProjectHost::~ProjectHost() {
+  stop();
+}
 
 Result<void> ProjectHost::start() {
   PARTYD_CHECK(pool_.size() > 0, "a project starts on a running pool");
@@ -42,8 +43,9 @@ Result<void> ProjectHost::start() {
   if (options_.state) {
     std::error_code ec;
     std::filesystem::create_directories(*options_.state, ec);
-    if (ec) return makeError("cannot create the state directory " + options_.state->string() +
-                             ": " + ec.message());
+    if (ec)
+      return makeError("cannot create the state directory " + options_.state->string() + ": " +
+                       ec.message());
     if (auto r = storage::rebalanceShards(*options_.state, n); !r) return r;
   }
   std::vector<std::unique_ptr<storage::Storage>> stores;
@@ -80,18 +82,19 @@ Result<void> ProjectHost::start() {
 Result<void> ProjectHost::startShard(ShardState& st, std::unique_ptr<storage::Storage> store) {
   asio::io_context& io = st.shard->io();
   api::RuntimeConfig rc = options_.runtime;
-  party::EdgeConfig ec{rc.partyNames, assets_.get(), pool_.options().httpLimits, options_.crons,
-                       [pool = &pool_](std::size_t shard, std::shared_ptr<http::Session> s,
-                                       http::Request&& r) { pool->route(shard, std::move(s),
-                                                                        std::move(r)); }};
+  rc.onEngine = [pool = &pool_](js::Engine* e) { pool->watch(e); };
+  party::EdgeConfig ec{
+      rc.partyNames, assets_.get(), pool_.options().httpLimits, options_.crons,
+      [pool = &pool_](std::size_t shard, std::shared_ptr<http::Session> s, http::Request&& r) {
+        pool->route(shard, std::move(s), std::move(r));
+      }};
   st.runtime = std::make_unique<api::Runtime>(io, std::move(rc));
   st.host = std::make_unique<party::RoomHost>(io, std::move(store), *st.runtime, options_.host);
-  st.edge = std::make_unique<party::Edge>(*edges_, st.index, io, *st.host, *st.runtime,
-                                          std::move(ec));
+  st.edge =
+      std::make_unique<party::Edge>(*edges_, st.index, io, *st.host, *st.runtime, std::move(ec));
   st.runtime->attach(*st.host, *st.edge);
   if (auto r = st.runtime->start(); !r) return r;
   if (auto r = st.host->start(); !r) return r;
-  pool_.watch(st.runtime->engine());
   edges_->set(st.index, st.edge.get());
   return {};
 }

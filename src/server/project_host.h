@@ -6,7 +6,6 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
-
 #include <filesystem>
 #include <functional>
 #include <memory>

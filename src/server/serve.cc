@@ -60,8 +60,8 @@ Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
   po.syncFull = f.syncFull;
   po.host = host;
   if (!config->persistDisabled) {
-    po.state = config->persist ? config->root / *config->persist
-                               : config->root / ".partykit" / "state";
+    po.state =
+        config->persist ? config->root / *config->persist : config->root / ".partykit" / "state";
   }
   if (config->serve && !config->serve->path.empty()) {
     po.assets = http::StaticOptions{config->serve->path, config->serve->singlePageApp,
@@ -134,10 +134,10 @@ int runServe(const ServeOptions& f) {
   DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig};
   if (local && dopts.defaultProject.empty()) dopts.defaultProject = local->first.key();
   Deployments deployments(pool, admin.io(), dopts);
-  auto started = pool.start([&deployments](std::size_t shard, std::shared_ptr<http::Session> s,
-                                           http::Request&& r) {
-    deployments.route(shard, std::move(s), std::move(r));
-  });
+  auto started = pool.start(
+      [&deployments](std::size_t shard, std::shared_ptr<http::Session> s, http::Request&& r) {
+        deployments.route(shard, std::move(s), std::move(r));
+      });
   if (!started) {
     std::fprintf(stderr, "partyd: %s\n", started.error().message.c_str());
     return 1;

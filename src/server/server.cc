@@ -4,23 +4,25 @@ namespace partyd::server {
 
 Server::Server(ServerOptions options) : options_(std::move(options)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 Result<void> Server::start() {
   pool_ = std::make_unique<ShardPool>(
       PoolOptions{options_.address, options_.port, options_.threads, options_.httpLimits});
   // The router reads project_, which exists before the listeners open.
-  auto r = pool_->start([this](std::size_t shard, std::shared_ptr<http::Session> session,
-                               http::Request&& request) {
-    if (party::Edge* edge = project_ ? project_->edge(shard) : nullptr) {
-      edge->onRequest(std::move(session), std::move(request));
-    } else {
-      http::Response r;
-      r.status = 503;
-      r.body = "partyd is starting or stopping\n";
-      session->respond(std::move(r), false);
-    }
-  });
+  auto r = pool_->start(
+      [this](std::size_t shard, std::shared_ptr<http::Session> session, http::Request&& request) {
+        if (party::Edge* edge = project_ ? project_->edge(shard) : nullptr) {
+          edge->onRequest(std::move(session), std::move(request));
+        } else {
+          http::Response r;
+          r.status = 503;
+          r.body = "partyd is starting or stopping\n";
+          session->respond(std::move(r), false);
+        }
+      });
   if (r) {
     ProjectOptions po;
     po.state = options_.state;

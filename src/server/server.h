@@ -29,7 +29,7 @@ struct ServerOptions {
   api::RuntimeConfig runtime;
   party::HostConfig host;
   http::Limits httpLimits;
-  std::optional<http::StaticOptions> assets;  // `serve` in partykit.json
+  std::optional<http::StaticOptions> assets;               // `serve` in partykit.json
   std::vector<std::pair<std::string, std::string>> crons;  // name → expression
 };
 

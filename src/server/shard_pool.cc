@@ -30,7 +30,9 @@ std::size_t usableCores() {
 
 ShardPool::ShardPool(PoolOptions options) : options_(std::move(options)) {}
 
-ShardPool::~ShardPool() { stop(); }
+ShardPool::~ShardPool() {
+  stop();
+}
 
 Result<void> ShardPool::start(Router router) {
   router_ = std::move(router);

@@ -32,8 +32,8 @@ struct PoolOptions {
 class ShardPool {
  public:
   // On shard `shard`'s thread, for every request of every connection (looked up per request).
-  using Router = std::function<void(std::size_t shard, std::shared_ptr<http::Session>,
-                                    http::Request&&)>;
+  using Router =
+      std::function<void(std::size_t shard, std::shared_ptr<http::Session>, http::Request&&)>;
 
   explicit ShardPool(PoolOptions options);
   ~ShardPool();

@@ -1,10 +1,9 @@
 #include "server/tail.h"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/field.hpp>
-
 #include <chrono>
 #include <deque>
 
@@ -205,10 +204,9 @@ void TailHub::publish(std::string event) {
 void TailHub::request(std::string_view method, std::string_view url, unsigned status) {
   if (open_.load(std::memory_order_relaxed) == 0) return;
   std::string e = "{\"outcome\":\"ok\",\"scriptName\":" + jsonString(scriptName_) +
-                  ",\"exceptions\":[],\"logs\":[],\"eventTimestamp\":" +
-                  std::to_string(nowMs()) + ",\"event\":{\"request\":{\"method\":" +
-                  jsonString(method) + ",\"url\":" + jsonString(url) +
-                  ",\"headers\":{},\"cf\":{}}" +
+                  ",\"exceptions\":[],\"logs\":[],\"eventTimestamp\":" + std::to_string(nowMs()) +
+                  ",\"event\":{\"request\":{\"method\":" + jsonString(method) +
+                  ",\"url\":" + jsonString(url) + ",\"headers\":{},\"cf\":{}}" +
                   (status ? ",\"response\":{\"status\":" + std::to_string(status) + "}" : "") +
                   "}}";
   publish(std::move(e));
@@ -225,14 +223,16 @@ void TailHub::log(int level, std::string_view where, std::string_view text) {
   if (exception) {
     std::string_view first = text.substr(0, text.find('\n'));
     std::size_t colon = first.find(": ");
-    e += "{\"name\":" + jsonString(colon == std::string_view::npos ? "Error" : first.substr(0, colon)) +
+    e += "{\"name\":" +
+         jsonString(colon == std::string_view::npos ? "Error" : first.substr(0, colon)) +
          ",\"message\":" +
          jsonString(colon == std::string_view::npos ? first : first.substr(colon + 2)) +
          ",\"timestamp\":" + std::to_string(nowMs()) + "}";
   }
   e += "],\"logs\":[{\"level\":\"" + std::string(lv) + "\",\"message\":[" + jsonString(text) +
-       "],\"timestamp\":" + std::to_string(nowMs()) + "}],\"eventTimestamp\":" +
-       std::to_string(nowMs()) + ",\"event\":{\"request\":{\"method\":\"ROOM\",\"url\":" +
+       "],\"timestamp\":" + std::to_string(nowMs()) +
+       "}],\"eventTimestamp\":" + std::to_string(nowMs()) +
+       ",\"event\":{\"request\":{\"method\":\"ROOM\",\"url\":" +
        jsonString(where.empty() ? std::string("partyd://") + scriptName_
                                 : "partyd://" + std::string(where)) +
        ",\"headers\":{},\"cf\":{}}}}";

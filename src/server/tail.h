@@ -4,9 +4,8 @@
 // tails. Sockets live on the admin thread; publish() may be called from any shard.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
