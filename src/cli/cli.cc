@@ -26,7 +26,7 @@ constexpr const char* kUsage = R"(partyd: run PartyKit projects on your own mach
 
 usage:
   partyd dev [options] [DIR]   serve the project in DIR (default: .) on port 1999
-  partyd serve [options] [DIR] host deployed projects (and DIR, if given, built once)
+  partyd serve [options] [DIR] host deployed projects (and DIR, built once, if given)
   partyd --version             print the version
 
 options for dev:

@@ -59,10 +59,6 @@ Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
   po.name = config->name;
   po.syncFull = f.syncFull;
   po.host = host;
-  if (!config->persistDisabled) {
-    po.state =
-        config->persist ? config->root / *config->persist : config->root / ".partykit" / "state";
-  }
   if (config->serve && !config->serve->path.empty()) {
     po.assets = http::StaticOptions{config->serve->path, config->serve->singlePageApp,
                                     config->serve->browserTTL};
@@ -77,7 +73,10 @@ Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
   for (char& c : name) {
     if (!validName(std::string(1, c))) c = '-';
   }
-  return std::make_pair(ProjectId{"local", name.substr(0, 64), ""}, std::move(po));
+  name = name.substr(0, 64);
+  // Its storage lives under --data too, as every project's does.
+  if (!config->persistDisabled) po.state = f.data / "local" / name / "state";
+  return std::make_pair(ProjectId{"local", name, ""}, std::move(po));
 }
 
 }  // namespace
