@@ -48,12 +48,14 @@ void nWsConnect(const FunctionCallbackInfo<Value>& info) {
   auto num = [iso](std::uint64_t v) { return v8::Number::New(iso, static_cast<double>(v)); };
   ws::WsClient::Events events;
   events.onOpen = [rt, idBox, num](std::string protocol) {
+    js::Engine::Scope enter(*rt->engine());
     v8::Isolate* i = rt->engine()->isolate();
     v8::HandleScope scope(i);
     Local<Value> args[] = {num(*idBox), str(i, protocol)};
     rt->deliverWsEvent("wsOpen", 2, args);
   };
   events.onMessage = [rt, idBox, num](bool binary, std::string data) {
+    js::Engine::Scope enter(*rt->engine());
     v8::Isolate* i = rt->engine()->isolate();
     v8::HandleScope scope(i);
     Local<Value> payload = binary ? Local<Value>(js::newArrayBuffer(i, data))
@@ -62,12 +64,14 @@ void nWsConnect(const FunctionCallbackInfo<Value>& info) {
     rt->deliverWsEvent("wsMessage", 3, args);
   };
   events.onError = [rt, idBox, num](std::string message) {
+    js::Engine::Scope enter(*rt->engine());
     v8::Isolate* i = rt->engine()->isolate();
     v8::HandleScope scope(i);
     Local<Value> args[] = {num(*idBox), str(i, message)};
     rt->deliverWsEvent("wsError", 2, args);
   };
   events.onClose = [rt, idBox, num](std::uint16_t code, std::string reason, bool clean) {
+    js::Engine::Scope enter(*rt->engine());
     v8::Isolate* i = rt->engine()->isolate();
     v8::HandleScope scope(i);
     Local<Value> args[] = {num(*idBox), v8::Integer::NewFromUnsigned(i, code), str(i, reason),

@@ -78,11 +78,14 @@ Runtime::~Runtime() {
 // ---- start-up -------------------------------------------------------------------------------
 
 Result<void> Runtime::start() {
-  engine_ = std::make_unique<js::Engine>(js::Engine::Options{config_.heapLimitMb});
+  engine_ = std::make_unique<js::Engine>(
+      js::Engine::Options{config_.heapLimitMb, /*shareThread=*/true});
+  if (config_.onEngine) config_.onEngine(engine_.get());
   return initEngine();
 }
 
 Result<void> Runtime::initEngine() {
+  js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = engine_->context();
@@ -122,6 +125,7 @@ Result<void> Runtime::initEngine() {
 // classes they were built from, so old and new code share the context (docs/design-notes.md).
 // On an error the candidate is dropped and nothing else has changed.
 Result<void> Runtime::prepareCode(const party::CodeBundle& next) {
+  js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = engine_->context();
@@ -199,6 +203,7 @@ Result<void> Runtime::prepareCode(const party::CodeBundle& next) {
 // Step 2: the candidate serves. Nothing here can fail: everything that could was done above.
 void Runtime::commitCode() {
   if (!candidate_) return;
+  js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   if (v8::Local<v8::Function> commitFn = entryFunction("commit"); !commitFn.IsEmpty()) {
@@ -221,6 +226,7 @@ void Runtime::abandonCode() {
   candidate_.reset();
   candidateHooks_ = {};
   if (!engine_) return;
+  js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   if (v8::Local<v8::Function> abandonFn = entryFunction("abandon"); !abandonFn.IsEmpty()) {
@@ -284,8 +290,10 @@ v8::Local<v8::Function> Runtime::entryFunction(const char* name) {
 }
 
 // Runs can nest (a run's native that delivers to another room at once): the budget belongs to
-// the outermost one, and a stop unwinds every level before it is taken, by the outermost.
+// the outermost one, and a stop unwinds every level before it is taken, by the outermost. Each
+// run enters this runtime's isolate (several share a shard in partyd serve); endRun leaves it.
 void Runtime::beginRun(std::int64_t budgetMs) {
+  engine_->isolate()->Enter();
   if (runDepth_++ == 0) engine_->armDeadline(budgetMs);
 }
 
@@ -295,11 +303,15 @@ bool Runtime::endRun() {
     v8::TryCatch tryCatch(iso);
     iso->PerformMicrotaskCheckpoint();
   }
-  if (--runDepth_ > 0) return false;
+  if (--runDepth_ > 0) {
+    iso->Exit();
+    return false;
+  }
   engine_->disarmDeadline();
   js::Engine::Stop stop = engine_->takeStop();
   if (stop == js::Engine::Stop::kMemory) memoryStop_ = true;
   lastStop_ = stop;
+  iso->Exit();
   return stop != js::Engine::Stop::kNone;
 }
 
@@ -317,16 +329,23 @@ std::string Runtime::stopReason(std::int64_t budgetMs) {
 void Runtime::afterRoomReset() {
   if (!memoryStop_ || stopped_) return;
   memoryStop_ = false;
-  engine_->isolate()->LowMemoryNotification();
-  const std::size_t used = engine_->usedHeapBytes();
-  const std::size_t limit = engine_->heapLimitBytes();
-  log::warn("after the stopped room's reset the shard's JS heap holds " +
-            std::to_string(used >> 20) + " MB of its " + std::to_string(limit >> 20) + " MB");
-  if (used > limit / 10 * 8) replaceIsolate();
+  bool full;
+  {
+    js::Engine::Scope enter(*engine_);
+    engine_->isolate()->LowMemoryNotification();
+    const std::size_t used = engine_->usedHeapBytes();
+    const std::size_t limit = engine_->heapLimitBytes();
+    log::warn("after the stopped room's reset the shard's JS heap holds " +
+              std::to_string(used >> 20) + " MB of its " + std::to_string(limit >> 20) + " MB");
+    full = used > limit / 10 * 8;
+  }
+  // Outside the old isolate's scope: replacing disposes of it.
+  if (full) replaceIsolate();
 }
 
 // A stopped run leaves the AsyncLocalStorage context it was in as the current one.
 void Runtime::afterTimeout() {
+  js::Engine::Scope enter(*engine_);
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   if (v8::Local<v8::Function> reset = entryFunction("asyncContextReset"); !reset.IsEmpty()) {
@@ -340,11 +359,13 @@ void Runtime::afterTimeout() {
 
 // V8's own tasks for this thread: GC steps and the memory reducer, and a few that run user code.
 void Runtime::runTasks() {
+  js::Engine::Scope enter(*engine_);
   v8::HandleScope scope(engine_->isolate());
   engine_->runPendingTasks();
 }
 
 void Runtime::releaseMemory() {
+  js::Engine::Scope enter(*engine_);
   engine_->isolate()->LowMemoryNotification();
   malloc_trim(0);
 }
@@ -542,6 +563,7 @@ std::uint64_t Runtime::startFetch(net::FetchRequest request) {
       httpClient_->fetch(std::move(request), [this, id](Result<net::FetchResponse> r) {
         outbound_.erase(id);
         if (stopped_) return;
+        js::Engine::Scope enter(*engine_);
         v8::Isolate* iso = engine_->isolate();
         v8::HandleScope scope(iso);
         if (!r) {
@@ -581,6 +603,7 @@ void Runtime::setTimer(std::uint32_t id, double delayMs) {
   timer->async_wait([this, id](boost::system::error_code ec) {
     if (ec || stopped_) return;
     timers_.erase(id);
+    js::Engine::Scope enter(*engine_);
     v8::Isolate* iso = engine_->isolate();
     v8::HandleScope scope(iso);
     v8::Local<v8::Value> args[] = {u32(iso, id)};
@@ -605,6 +628,11 @@ void Runtime::log(int level, std::string_view text) {
     line += '/';
     line += room->key.room;
     line += "] ";
+  }
+  if (config_.onLog) {
+    config_.onLog(level, line.size() > 3 ? std::string_view(line).substr(1, line.size() - 3)
+                                         : std::string_view(),
+                  text);
   }
   line += text;
   switch (level) {

@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +36,12 @@ struct RuntimeConfig {
   std::size_t heapLimitMb = 0;
   // `--geoip`: request.cf's geography for the address the edge put in cf-connecting-ip.
   std::shared_ptr<const net::GeoIp> geoip;
+  // Sees every console line of user code (partyd serve's tail); on the shard's thread.
+  // `where` is "party/room" when a room's run logged, else empty.
+  std::function<void(int level, std::string_view where, std::string_view text)> onLog;
+  // Gets the engine as soon as it exists, before any user code runs (the watchdog must see a
+  // bundle that loops at load).
+  std::function<void(js::Engine*)> onEngine;
 };
 
 class Runtime final : public party::UserCode {

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "server/dev_loop.h"
+#include "server/serve.h"
 
 #ifndef PARTYD_VERSION
 #define PARTYD_VERSION "0.0.0"
@@ -25,6 +26,7 @@ constexpr const char* kUsage = R"(partyd: run PartyKit projects on your own mach
 
 usage:
   partyd dev [options] [DIR]   serve the project in DIR (default: .) on port 1999
+  partyd serve [options] [DIR] host deployed projects (and DIR, built once, if given)
   partyd --version             print the version
 
 options for dev:
@@ -63,6 +65,16 @@ options for dev:
                           status, duration, message)
   --verbose               debug logging
   --quiet                 only warnings and errors (no line per request)
+
+options for serve (and --port, --address, --threads, --sync, --idle-timeout,
+--handler-timeout, --hibernate-after, --verbose, --quiet as for dev):
+  --data DIR              every project's code, assets, env and storage (default: ./partyd-data)
+  --admin ADDR:PORT       the deploy API, for `partykit deploy` with PARTYKIT_API_BASE
+  --admin-token TOKEN     the token it needs (GITHUB_TOKEN for the partykit CLI)
+  --admin-token-file FILE the same, read from FILE (safer: not in `ps`)
+  --domain DOMAIN         NAME.TEAM.DOMAIN (and PREVIEW.NAME.TEAM.DOMAIN) reach a project
+  --default-project T/N   the project for any other Host (default: the only one deployed)
+  --max-upload MB         the largest deploy or asset upload (default: 64)
 )";
 
 template <typename T>
@@ -191,6 +203,96 @@ int runDev(const std::vector<std::string_view>& args) {
   return server::runDev(f);
 }
 
+int runServe(const std::vector<std::string_view>& args) {
+  server::ServeOptions f;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    auto value = [&](std::string_view* out) {
+      if (i + 1 >= args.size()) return false;
+      *out = args[++i];
+      return true;
+    };
+    std::string_view v;
+    if (a == "-p" || a == "--port") {
+      if (!value(&v) || !parseNumber(v, &f.port)) return fail("--port needs a number 0-65535");
+    } else if (a == "--address") {
+      if (!value(&v)) return fail("--address needs an address");
+      f.address = v;
+    } else if (a == "--threads") {
+      if (!value(&v) || !parseNumber(v, &f.threads) || f.threads > 256) {
+        return fail("--threads needs a number from 1 to 256");
+      }
+    } else if (a == "--data") {
+      if (!value(&v)) return fail("--data needs a folder");
+      f.data = fs::path(v);
+    } else if (a == "--admin") {
+      if (!value(&v)) return fail("--admin needs ADDR:PORT");
+      f.admin = std::string(v);
+    } else if (a == "--admin-token") {
+      if (!value(&v) || v.empty()) return fail("--admin-token needs a token");
+      f.adminToken = std::string(v);
+    } else if (a == "--admin-token-file") {
+      if (!value(&v)) return fail("--admin-token-file needs a file");
+      std::FILE* file = std::fopen(std::string(v).c_str(), "rb");
+      if (!file) return fail("cannot read " + std::string(v));
+      std::string token;
+      char buf[4096];
+      std::size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, file)) > 0) token.append(buf, n);
+      std::fclose(file);
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' ||
+                                token.back() == ' ')) {
+        token.pop_back();
+      }
+      if (token.empty()) return fail(std::string(v) + " holds no token");
+      f.adminToken = std::move(token);
+    } else if (a == "--domain") {
+      if (!value(&v)) return fail("--domain needs a domain");
+      f.domain = v;
+    } else if (a == "--default-project") {
+      if (!value(&v) || v.find('/') == std::string_view::npos) {
+        return fail("--default-project needs TEAM/NAME");
+      }
+      f.defaultProject = v;
+    } else if (a == "--max-upload") {
+      std::uint64_t mb;
+      if (!value(&v) || !parseNumber(v, &mb) || mb == 0 || mb > 4096) {
+        return fail("--max-upload needs a number of megabytes (1-4096)");
+      }
+      f.maxUploadBytes = mb * 1024 * 1024;
+    } else if (a == "--sync") {
+      if (!value(&v) || (v != "normal" && v != "full")) return fail("--sync needs normal or full");
+      f.syncFull = v == "full";
+    } else if (a == "--idle-timeout") {
+      if (!value(&v) || !parseNumber(v, &f.idleTimeoutSec)) {
+        return fail("--idle-timeout needs a number of seconds");
+      }
+    } else if (a == "--hibernate-after") {
+      if (!value(&v) || !parseNumber(v, &f.hibernateAfterMs)) {
+        return fail("--hibernate-after needs a number of milliseconds");
+      }
+    } else if (a == "--handler-timeout") {
+      if (!value(&v) || !parseNumber(v, &f.handlerTimeoutMs)) {
+        return fail("--handler-timeout needs a number of milliseconds");
+      }
+    } else if (a == "--verbose") {
+      log::setLevel(log::Level::kDebug);
+    } else if (a == "--quiet") {
+      log::setLevel(log::Level::kWarn);
+    } else if (a == "--tls-cert" || a == "--tls-key") {
+      return fail(std::string(a) + ": TLS is not built into partyd serve yet; put a TLS proxy "
+                  "(Caddy, nginx) in front of it (see docs/deploying.md)");
+    } else if (!a.empty() && a[0] == '-') {
+      return fail("unknown option " + std::string(a) + "\n\n" + kUsage);
+    } else if (!f.dir) {
+      f.dir = std::string(a);
+    } else {
+      return fail("more than one project directory given");
+    }
+  }
+  return server::runServe(f);
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -204,6 +306,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (args[0] == "dev") return runDev({args.begin() + 1, args.end()});
+  if (args[0] == "serve") return runServe({args.begin() + 1, args.end()});
   return fail("unknown command '" + std::string(args[0]) + "'\n\n" + kUsage);
 }
 

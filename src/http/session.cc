@@ -47,7 +47,13 @@ void Session::onRead(boost::system::error_code ec) {
     return;
   }
   if (ec == bhttp::error::header_limit) return fail(431, "Request Header Fields Too Large\n");
-  if (ec == bhttp::error::body_limit) return fail(413, "Payload Too Large\n");
+  if (ec == bhttp::error::body_limit) {
+    if (limits_.jsonErrors) {
+      return fail(413, "{\"error\":\"Payload Too Large: the request body is over this partyd's "
+                       "limit of " + std::to_string(limits_.maxBodyBytes) + " bytes\"}");
+    }
+    return fail(413, "Payload Too Large\n");
+  }
   if (ec) return fail(400, "Bad Request: " + ec.message() + "\n");
   stream_.expires_never();
   Request request = parser_->release();
@@ -64,7 +70,9 @@ void Session::handle(Request&& request) {
 void Session::fail(unsigned status, std::string body) {
   Response r;
   r.status = status;
-  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+  r.headers.emplace_back("content-type", limits_.jsonErrors && !body.empty() && body[0] == '{'
+                                             ? "application/json"
+                                             : "text/plain;charset=UTF-8");
   r.body = std::move(body);
   respond(std::move(r), /*keepAlive=*/false);
 }

@@ -33,6 +33,7 @@ struct Limits {
   std::uint32_t maxHeaderBytes = 64 * 1024;
   std::uint64_t maxBodyBytes = 32 * 1024 * 1024;
   std::chrono::seconds idleTimeout{120};
+  bool jsonErrors = false;  // 400/413/431 as {"error": ...} (the admin API, which CLIs read)
 };
 
 class Session : public std::enable_shared_from_this<Session> {

@@ -49,6 +49,7 @@ bool addFunctions(v8::Local<v8::Context> ctx, v8::Local<v8::Object> target,
 // ---- Engine ---------------------------------------------------------------------------------
 
 void Engine::runPendingTasks() {
+  v8::Isolate::Scope enter(isolate_);
   while (v8::platform::PumpMessageLoop(gPlatform.get(), isolate_,
                                        v8::platform::MessageLoopBehavior::kDoNotWait)) {
   }
@@ -72,11 +73,13 @@ void Engine::replaceIsolate() {
 
 void Engine::disposeIsolate() {
   {
+    v8::Isolate::Scope enter(isolate_);
     v8::HandleScope scope(isolate_);
     context()->Exit();
   }
   context_.Reset();
-  isolate_->Exit();
+  if (enteredForLife_) isolate_->Exit();
+  enteredForLife_ = false;
   isolate_->Dispose();
   isolate_ = nullptr;
 }
@@ -98,18 +101,26 @@ void Engine::createIsolate() {
     isolate_->GetHeapStatistics(&stats);
     initialHeapLimit_ = stats.heap_size_limit();
   }
-  isolate_->Enter();
+  // Several engines may share a thread (partyd serve: one per project on each shard), so the
+  // isolate is entered only while it runs (Engine::Scope); its context stays entered for life,
+  // which V8 keeps per isolate.
+  v8::Isolate::Scope enter(isolate_);
   isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
   isolate_->SetCaptureStackTraceForUncaughtExceptions(true, 20);
   v8::HandleScope scope(isolate_);
   v8::Local<v8::Context> ctx = v8::Context::New(isolate_);
   context_.Reset(isolate_, ctx);
   ctx->Enter();
+  if (!options.shareThread) {
+    isolate_->Enter();  // balanced in ~Engine; the Scope above leaves this one in place
+    enteredForLife_ = true;
+  }
 }
 
 Engine::~Engine() { disposeIsolate(); }
 
 Result<void> Engine::runScript(std::string_view source, std::string_view name) {
+  v8::Isolate::Scope enter(isolate_);
   v8::HandleScope scope(isolate_);
   v8::TryCatch tryCatch(isolate_);
   v8::ScriptOrigin origin(isolate_, str(isolate_, name));
@@ -137,6 +148,7 @@ v8::MaybeLocal<v8::Module> refuseImport(v8::Local<v8::Context> context,
 }  // namespace
 
 Result<void> Engine::runModule(std::string_view source, std::string_view name) {
+  v8::Isolate::Scope enter(isolate_);
   v8::HandleScope scope(isolate_);
   v8::TryCatch tryCatch(isolate_);
   v8::ScriptOrigin origin(isolate_, str(isolate_, name), 0, 0, false, -1, v8::Local<v8::Value>(),

@@ -1,7 +1,9 @@
-// Engine is one shard's V8: an isolate with one context, entered for the life of the shard
-// thread. It owns the platform setup (once per process), turning exceptions into log text,
-// structured clone through v8::ValueSerializer, and the watchdog deadline that stops a handler
-// which runs too long without stopping the shard's other rooms. It knows nothing of rooms.
+// Engine is one shard's V8 for one project: an isolate with one context. The isolate is entered
+// (Engine::Scope) only while it runs, since several may share a shard thread. It owns the
+// platform setup (once per process), turning exceptions into log text, structured clone through
+// v8::ValueSerializer, the watchdog deadline that stops a handler which runs too long without
+// stopping the shard's other rooms, and the heap limit (a stop at the limit, and replacing the
+// isolate when the heap stays full). It knows nothing of rooms.
 #pragma once
 
 #include <v8.h>
@@ -28,11 +30,22 @@ class Engine {
  public:
   struct Options {
     std::size_t heapLimitMb = 0;  // 0: V8's default
+    // false: the isolate stays entered for the engine's life (one engine on its thread, as in
+    // unit tests); true: entered only inside Engine::Scope, so that several share a thread.
+    bool shareThread = false;
   };
   explicit Engine(const Options& options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+
+  // Makes this engine's isolate the thread's current one for its lifetime (nests).
+  class Scope {
+   public:
+    explicit Scope(const Engine& e) : scope_(e.isolate_) {}
+   private:
+    v8::Isolate::Scope scope_;
+  };
 
   v8::Isolate* isolate() const { return isolate_; }
   v8::Local<v8::Context> context() const { return context_.Get(isolate_); }
@@ -96,6 +109,7 @@ class Engine {
   std::size_t initialHeapLimit_ = 0;
   std::uint64_t heapLimitHits_ = 0;
   std::mutex watchdogMutex_;  // makes disarm and terminate exclusive, so no stray termination
+  bool enteredForLife_ = false;  // the isolate is entered until disposeIsolate (!shareThread)
 };
 
 // Small conversions used by every binding.

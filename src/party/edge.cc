@@ -323,11 +323,24 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
       ::close(fd);
       return;
     }
-    Edge* edge = &target;
+    // The next request of this connection finds the shard's Edge again: partyd serve may have
+    // replaced or removed the project since (its Sharded table outlives it).
+    net::Sharded<Edge>* peers = &target.peers_;
+    std::size_t shard = target.shard_;
     auto s = std::make_shared<http::Session>(
         std::move(moved), std::move(leftover), target.config_.httpLimits,
-        [edge](std::shared_ptr<http::Session> sess, http::Request&& r) {
-          edge->onRequest(std::move(sess), std::move(r));
+        [peers, shard, rehome = target.config_.rehome](std::shared_ptr<http::Session> sess,
+                                                       http::Request&& r) {
+          if (rehome) {
+            rehome(shard, std::move(sess), std::move(r));
+          } else if (Edge* edge = peers->local(shard)) {
+            edge->onRequest(std::move(sess), std::move(r));
+          } else {
+            http::Response gone;
+            gone.status = 404;
+            gone.body = "this project is no longer deployed\n";
+            sess->respond(std::move(gone));
+          }
         });
     s->noteRequest(*request);
     target.routeToRoom(std::move(s), std::move(*request), key);

@@ -72,6 +72,9 @@ struct EdgeConfig {
   // replaced by the peer's address. Without either flag, the headers pass as sent (partykit dev).
   bool clientHeaders = false;
   net::TrustedProxies trustedProxies{};
+  // Where the next request of a connection handed to another shard goes (partyd serve: back to
+  // the router, which picks the project by Host again); unset: this project's Edge there.
+  std::function<void(std::size_t shard, std::shared_ptr<http::Session>, http::Request&&)> rehome;
 };
 
 class Edge {

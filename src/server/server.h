@@ -1,19 +1,14 @@
-// Server is the composition root: it opens the shards' storage and starts one shard thread per
-// core, each with its Runtime (api/: user code on V8), RoomHost (party/: the rooms) and Edge
-// (party/: the front door), and a listener whose sessions hand every request to that Edge. It
-// runs the crons and the watchdog that stops runaway handlers. It can run without main(), so
-// tests may start one in-process.
+// Server runs one project on a pool of shards: `partyd dev`'s composition root, and what tests
+// start in-process. The shard threads, listeners and watchdog are the ShardPool's; the project's
+// per-shard Runtime, RoomHost and Edge and its crons are the ProjectHost's.
 #pragma once
 
-#include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "api/runtime.h"
@@ -21,11 +16,11 @@
 #include "http/session.h"
 #include "http/static_files.h"
 #include "net/client_address.h"
-#include "net/listener.h"
-#include "net/shard.h"
 #include "net/sharded.h"
 #include "party/edge.h"
 #include "party/room_host.h"
+#include "server/project_host.h"
+#include "server/shard_pool.h"
 
 namespace partyd::server {
 
@@ -38,7 +33,7 @@ struct ServerOptions {
   api::RuntimeConfig runtime;
   party::HostConfig host;
   http::Limits httpLimits;
-  std::optional<http::StaticOptions> assets;  // `serve` in partykit.json
+  std::optional<http::StaticOptions> assets;               // `serve` in partykit.json
   std::vector<std::pair<std::string, std::string>> crons;  // name → expression
   net::TrustedProxies trustedProxies;  // --trusted-proxy (see party::EdgeConfig::clientHeaders)
 };
@@ -52,43 +47,23 @@ class Server {
   Result<void> start();
   // Stops accepting, commits storage and joins the shard threads.
   void stop();
-  unsigned short port() const { return port_; }
-  // Swaps a new build into every shard, atomically: every shard loads and evaluates it first,
-  // and only when all did does any switch (RoomHost::commitUpdate: live rooms move to it at
-  // their next idle point, hibernated sockets stay open). On an error every shard keeps the old
-  // build and nothing changed. Waits until all have switched.
+  unsigned short port() const { return pool_ ? pool_->port() : 0; }
+  // Swaps a new build into every shard, atomically (ProjectHost::reload): on an error every
+  // shard keeps the old build and nothing changed. Waits until all have switched.
   Result<void> reload(const std::string& bundle, const std::string& bundleName,
                       const std::string& envJson, const std::vector<std::string>& partyNames);
   Result<void> reload(party::CodeBundle next);
   // The same swap back to the build before the current one (which then becomes the previous).
   Result<void> rollback();
   bool hasPrevious() const;
-  std::size_t shardCount() const { return shards_.size(); }
+  std::size_t shardCount() const { return pool_ ? pool_->size() : 0; }
   // Each shard's Edge (and through it its RoomHost), for the admin listener's reads.
-  net::Sharded<party::Edge>& edges() { return *edges_; }
+  net::Sharded<party::Edge>& edges() { return *project_->edgeTable(); }
 
  private:
-  struct ShardState;
-  Result<void> startShard(ShardState& state, std::unique_ptr<storage::Storage> store,
-                          unsigned short& port);
-  void stopShard(ShardState& state);
-  void watchdog();
-  Result<void> swapLocked(party::CodeBundle next);
-  void armCrons();
-
   ServerOptions options_;
-  std::unique_ptr<http::StaticFiles> assets_;
-  std::vector<std::unique_ptr<net::Shard>> shards_;
-  std::vector<std::unique_ptr<ShardState>> states_;
-  std::unique_ptr<net::Sharded<party::Edge>> edges_;
-  std::thread watchdog_;
-  std::unique_ptr<boost::asio::steady_timer> cronTimer_;  // on shard 0
-  std::atomic<bool> running_{false};
-  unsigned short port_ = 0;
-  // Code updates: one at a time; the build that serves and the one before it (for rollback).
-  mutable std::mutex swapMutex_;
-  party::CodeBundle current_;
-  std::optional<party::CodeBundle> previous_;
+  std::unique_ptr<ShardPool> pool_;
+  std::unique_ptr<ProjectHost> project_;
 };
 
 }  // namespace partyd::server

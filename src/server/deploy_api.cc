@@ -1,0 +1,629 @@
+// The deploy API of `partyd serve`: Deployments' answers to each route, and the routes.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "base/log.h"
+#include "base/random.h"
+#include "server/admin.h"
+#include "server/deployments.h"
+
+namespace partyd::server {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<std::string> readFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<void> writeFile(const fs::path& p, std::string_view bytes, mode_t mode = 0644) {
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  fs::path tmp = p;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return makeError("cannot write " + p.string() + ": " + std::strerror(errno));
+  ::fchmod(fd, mode);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return makeError("cannot write " + p.string() + ": " + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (::rename(tmp.c_str(), p.c_str()) != 0) {
+    return makeError("cannot write " + p.string() + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+std::optional<json::value> parseJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return std::nullopt;
+  return v;
+}
+
+std::string quote(std::string_view s) {
+  return json::serialize(json::string(s));
+}
+
+bool validAssetName(std::string_view s) {
+  if (s.empty() || s.size() > 255 || s[0] == '.') return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == '@' || c == '+' || c == '~';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool validAssetPath(std::string_view s) {
+  if (s.empty() || s.size() > 1024 || s.front() == '/' || s.find('\\') != std::string_view::npos ||
+      s.find('\0') != std::string_view::npos) {
+    return false;
+  }
+  std::size_t i = 0;
+  while (i <= s.size()) {
+    std::size_t slash = s.find('/', i);
+    if (slash == std::string_view::npos) slash = s.size();
+    std::string_view seg = s.substr(i, slash - i);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    i = slash + 1;
+  }
+  return true;
+}
+
+std::string projectUrl(const ProjectId& id, const std::string& domain) {
+  std::string d = domain.empty() ? "localhost" : domain;
+  return "https://" + (id.preview.empty() ? "" : id.preview + ".") + id.name + "." + id.team + "." +
+         d;
+}
+
+bool isPartyName(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- deploy ---------------------------------------------------------------------------------
+
+ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& form) {
+  std::lock_guard serial(deployMutex_);
+  const FormPart* code = findPart(form, "code");
+  if (!code || code->body.empty()) {
+    return ApiAnswer::error(400, "the deploy form has no \"code\" field (the bundled party)");
+  }
+  json::object meta;
+  meta["team"] = id.team;
+  meta["name"] = id.name;
+  meta["preview"] = id.preview;
+  json::array parties;
+  std::vector<std::string> partyList;
+  if (const FormPart* p = findPart(form, "parties")) {
+    auto v = parseJson(p->body);
+    if (!v || !v->is_array()) return ApiAnswer::error(400, "\"parties\" is not a JSON array");
+    for (const auto& n : v->as_array()) {
+      if (!n.is_string() || !isPartyName(n.as_string()) || n.as_string() == "main") {
+        return ApiAnswer::error(
+            400, "\"parties\" holds a name that is not a party name: " + json::serialize(n));
+      }
+      parties.push_back(n);
+      partyList.emplace_back(n.as_string());
+    }
+  }
+  meta["parties"] = parties;
+  json::object vars;
+  if (const FormPart* p = findPart(form, "vars")) {
+    auto v = parseJson(p->body);
+    if (!v || !v->is_object()) return ApiAnswer::error(400, "\"vars\" is not a JSON object");
+    vars = v->as_object();
+  }
+  meta["vars"] = vars;
+  if (const FormPart* p = findPart(form, "crons")) {
+    auto v = parseJson(p->body);
+    if (!v || !v->is_object()) return ApiAnswer::error(400, "\"crons\" is not a JSON object");
+    meta["crons"] = *v;
+  }
+  if (const FormPart* p = findPart(form, "domain")) meta["domain"] = p->body;
+  if (const FormPart* p = findPart(form, "compatibilityDate")) meta["compatibilityDate"] = p->body;
+
+  auto adapted = adaptBundle(code->body, partyList);
+  if (!adapted) return ApiAnswer::error(400, adapted.error().message);
+
+  fs::path dir = deployDir(id);
+  fs::path staging = dir;
+  staging += ".staging-" + randomUuid().substr(0, 8);
+  std::error_code ec;
+  auto cleanup = [&] { fs::remove_all(staging, ec); };
+  fs::create_directories(staging / "site", ec);
+  if (ec) return ApiAnswer::error(500, "cannot create " + staging.string() + ": " + ec.message());
+
+  // The assets: each path of the manifest, from the uploaded blobs.
+  bool hasAssets = false;
+  if (const FormPart* p = findPart(form, "staticAssetsManifest")) {
+    auto v = parseJson(p->body);
+    if (!v || !v->is_object() || !v->as_object().contains("assets") ||
+        !v->as_object().at("assets").is_object()) {
+      cleanup();
+      return ApiAnswer::error(400, "\"staticAssetsManifest\" is not an assets manifest");
+    }
+    const json::object& m = v->as_object();
+    for (const auto& [key, file] : m.at("assets").as_object()) {
+      if (!validAssetPath(key) || !file.is_string() || !validAssetName(file.as_string())) {
+        cleanup();
+        return ApiAnswer::error(400, "the asset \"" + std::string(key) +
+                                         "\" has a path or name that leaves the assets folder");
+      }
+      fs::path blob = dir / "blobs" / std::string(file.as_string());
+      fs::path target = staging / "site" / std::string(key);
+      fs::create_directories(target.parent_path(), ec);
+      fs::copy_file(blob, target, fs::copy_options::overwrite_existing, ec);
+      if (ec) {
+        cleanup();
+        return ApiAnswer::error(400, "the asset \"" + std::string(key) + "\" (" +
+                                         std::string(file.as_string()) +
+                                         ") was not uploaded (PUT …/assets first)");
+      }
+    }
+    hasAssets = true;
+    if (auto* spa = m.if_contains("singlePageApp"); spa && spa->is_bool()) {
+      meta["singlePageApp"] = *spa;
+    }
+    if (auto* ttl = m.if_contains("browserTTL"); ttl && ttl->is_number()) meta["browserTTL"] = *ttl;
+  }
+  meta["assets"] = hasAssets;
+
+  auto existing = find(id);
+  std::int64_t created = nowMs();
+  std::int64_t deploys = 1;
+  if (auto old = readFile(dir / "meta.json")) {
+    if (auto v = parseJson(*old); v && v->is_object()) {
+      if (auto* c = v->as_object().if_contains("createdAt"); c && c->is_int64())
+        created = c->as_int64();
+      if (auto* d = v->as_object().if_contains("deploys"); d && d->is_int64())
+        deploys = d->as_int64() + 1;
+    }
+  }
+  meta["createdAt"] = created;
+  meta["updatedAt"] = nowMs();
+  meta["deploys"] = deploys;
+  std::string metaJson = json::serialize(meta);
+  if (auto r = writeFile(staging / "bundle.js", *adapted); !r) {
+    cleanup();
+    return ApiAnswer::error(500, r.error().message);
+  }
+  if (auto r = writeFile(staging / "meta.json", metaJson); !r) {
+    cleanup();
+    return ApiAnswer::error(500, r.error().message);
+  }
+
+  // Tried first on a scratch shard with in-memory storage: a bundle that throws at load, or
+  // whose parties are not what it says, is refused here and nothing deployed changes.
+  {
+    auto po = optionsFor(id, staging, metaJson, nullptr);
+    if (!po) {
+      cleanup();
+      return ApiAnswer::error(400, po.error().message);
+    }
+    po->state.reset();
+    po->crons.clear();
+    if (!scratch_) {
+      scratch_ = std::make_unique<ShardPool>(PoolOptions{"127.0.0.1", 0, 1, {}});
+      (void)scratch_->start([](std::size_t, std::shared_ptr<http::Session>, http::Request&&) {});
+    }
+    ProjectHost trial(*scratch_, std::move(*po));
+    auto r = trial.start();
+    trial.stop();
+    if (!r) {
+      cleanup();
+      return ApiAnswer::error(400,
+                              "the deploy was refused and nothing changed: " + r.error().message);
+    }
+  }
+
+  // Switch: the files first (bundle, meta, site), then the running project.
+  fs::create_directories(dir, ec);
+  if (fs::exists(dir / "site", ec)) {
+    fs::path old = dir;
+    old += ".old-site";
+    fs::remove_all(old, ec);
+    fs::rename(dir / "site", old, ec);
+    fs::rename(staging / "site", dir / "site", ec);
+    fs::remove_all(old, ec);
+  } else {
+    fs::rename(staging / "site", dir / "site", ec);
+  }
+  fs::rename(staging / "bundle.js", dir / "bundle.js", ec);
+  fs::rename(staging / "meta.json", dir / "meta.json", ec);
+  cleanup();
+  if (ec) return ApiAnswer::error(500, "the deploy's files could not be moved in: " + ec.message());
+
+  bool initial = !existing;
+  if (existing) {
+    auto oldMeta = parseJson(existing->meta);
+    auto sameKey = [&](const char* k) {
+      const json::value* a =
+          oldMeta && oldMeta->is_object() ? oldMeta->as_object().if_contains(k) : nullptr;
+      const json::value* b = meta.if_contains(k);
+      return (a == nullptr) == (b == nullptr) && (!a || *a == *b);
+    };
+    auto po = optionsFor(id, dir, metaJson, existing->hub);
+    if (!po) return ApiAnswer::error(500, po.error().message);
+    if (sameKey("assets") && sameKey("crons") && sameKey("singlePageApp") &&
+        sameKey("browserTTL")) {
+      // The code swap of a running project: Runtime::reload on every shard.
+      auto r = existing->host->reload(po->runtime.userBundle, po->runtime.userBundleName,
+                                      po->runtime.envJson, po->runtime.partyNames);
+      if (!r) return ApiAnswer::error(500, "the new code failed to load: " + r.error().message);
+      std::unique_lock lock(mutex_);
+      existing->meta = metaJson;
+      existing->domain = meta.contains("domain") ? std::string(meta.at("domain").as_string()) : "";
+      routes_ = routeTable();
+    } else {
+      // Assets or crons changed shape: the project restarts (its sockets close with 1001).
+      {
+        std::unique_lock lock(mutex_);
+        std::erase(entries_, existing);
+        routes_ = routeTable();
+      }
+      existing->host->stop();
+      retired_.push_back(existing->host->edgeTable());
+      // The open tails carry over.
+      if (auto r = startEntry(id, dir, existing->hub); !r) {
+        return ApiAnswer::error(500, "the new version did not start: " + r.error().message);
+      }
+    }
+  } else if (auto r = startEntry(id, dir); !r) {
+    return ApiAnswer::error(500, "the new project did not start: " + r.error().message);
+  }
+  log::info("serve: deployed " + id.key() + (initial ? " (new)" : ""));
+  return {200, "{\"result\":{\"is_initial_deploy\":" + std::string(initial ? "true" : "false") +
+                   ",\"url\":" + quote(projectUrl(id, options_.domain)) + "}}"};
+}
+
+// ---- info, list, delete ---------------------------------------------------------------------
+
+namespace {
+
+json::object describe(const ProjectId& id, const std::string& metaJson, const std::string& domain) {
+  json::object o;
+  o["name"] = id.name;
+  o["team"] = id.team;
+  if (!id.preview.empty()) o["preview"] = id.preview;
+  o["url"] = projectUrl(id, domain);
+  if (auto v = parseJson(metaJson); v && v->is_object()) {
+    const json::object& m = v->as_object();
+    for (const char* k : {"domain", "createdAt", "updatedAt", "deploys"}) {
+      if (auto* x = m.if_contains(k)) o[k] = *x;
+    }
+    if (auto* p = m.if_contains("parties"); p && p->is_array()) {
+      std::string names = "main";
+      for (const auto& n : p->as_array()) {
+        if (n.is_string()) names += ", " + std::string(n.as_string());
+      }
+      o["parties"] = names;
+    }
+    if (auto* a = m.if_contains("assets")) o["assets"] = *a;
+  }
+  return o;
+}
+
+}  // namespace
+
+ApiAnswer Deployments::info(const ProjectId& id) {
+  auto e = find(id);
+  if (!e || e->local) {
+    return ApiAnswer::error(404, "no project " + id.key() + " is deployed on this partyd");
+  }
+  std::shared_lock lock(mutex_);
+  return {200, json::serialize(describe(id, e->meta, options_.domain))};
+}
+
+ApiAnswer Deployments::list(const std::string& team) {
+  json::array out;
+  std::shared_lock lock(mutex_);
+  for (const auto& e : entries_) {
+    if (e->local || e->id.team != team) continue;
+    out.push_back(describe(e->id, e->meta, options_.domain));
+  }
+  return {200, json::serialize(out)};
+}
+
+ApiAnswer Deployments::remove(const ProjectId& id) {
+  std::lock_guard serial(deployMutex_);
+  auto e = find(id);
+  if (!e || e->local) {
+    return ApiAnswer::error(404, "no project " + id.key() + " is deployed on this partyd");
+  }
+  {
+    std::unique_lock lock(mutex_);
+    std::erase(entries_, e);
+    routes_ = routeTable();
+  }
+  e->host->stop();
+  retired_.push_back(e->host->edgeTable());
+  e->hub->closeAll();
+  std::error_code ec;
+  fs::remove_all(deployDir(id), ec);
+  // The last deploy of a project takes its env with it, as on PartyKit.
+  if (fs::is_empty(projectDir(id) / "deploys", ec)) fs::remove_all(projectDir(id), ec);
+  log::info("serve: deleted " + id.key());
+  return {200, "{\"result\":{\"deleted\":" + quote(id.key()) + "}}"};
+}
+
+// ---- assets ---------------------------------------------------------------------------------
+
+ApiAnswer Deployments::assetsManifest(const ProjectId& id) {
+  if (auto m = readFile(deployDir(id) / "assets.json")) return {200, *m};
+  return {200, "{\"assets\":{},\"assetInfo\":{}}"};
+}
+
+ApiAnswer Deployments::putAsset(const ProjectId& id, const std::string& name,
+                                const std::string& bytes) {
+  if (!validAssetName(name)) {
+    return ApiAnswer::error(400, "the asset name \"" + name +
+                                     "\" is not a plain file name (it would leave the assets "
+                                     "folder)");
+  }
+  if (auto r = writeFile(deployDir(id) / "blobs" / name, bytes); !r) {
+    return ApiAnswer::error(500, r.error().message);
+  }
+  return {200, "{\"result\":{\"name\":" + quote(name) + "}}"};
+}
+
+ApiAnswer Deployments::saveAssetsManifest(const ProjectId& id, const std::string& body) {
+  auto v = parseJson(body);
+  if (!v || !v->is_object() || !v->as_object().contains("assets") ||
+      !v->as_object().at("assets").is_object()) {
+    return ApiAnswer::error(400, "the body is not an assets manifest ({\"assets\":{…}})");
+  }
+  for (const auto& [key, file] : v->as_object().at("assets").as_object()) {
+    if (!validAssetPath(key) || !file.is_string() || !validAssetName(file.as_string())) {
+      return ApiAnswer::error(400, "the asset \"" + std::string(key) +
+                                       "\" has a path or name that leaves the assets folder");
+    }
+  }
+  if (auto r = writeFile(deployDir(id) / "assets.json", body); !r) {
+    return ApiAnswer::error(500, r.error().message);
+  }
+  return {200, "{\"result\":{}}"};
+}
+
+// ---- env ------------------------------------------------------------------------------------
+
+namespace {
+
+Result<json::object> readEnv(const fs::path& file) {
+  auto text = readFile(file);
+  if (!text) return json::object();
+  auto v = parseJson(*text);
+  if (!v || !v->is_object()) return makeError(file.string() + " is not a JSON object");
+  return v->as_object();
+}
+
+}  // namespace
+
+ApiAnswer Deployments::envGet(const ProjectId& id, bool keysOnly) {
+  auto env = readEnv(projectDir(id) / "env.json");
+  if (!env) return ApiAnswer::error(500, env.error().message);
+  if (!keysOnly) return {200, json::serialize(*env)};
+  json::array keys;
+  for (const auto& [k, v] : *env) keys.push_back(json::string(k));
+  return {200, json::serialize(keys)};
+}
+
+ApiAnswer Deployments::envPush(const ProjectId& id, const std::string& body) {
+  std::lock_guard serial(deployMutex_);
+  auto v = parseJson(body);
+  if (!v || !v->is_object()) return ApiAnswer::error(400, "the body is not a JSON object of vars");
+  auto env = readEnv(projectDir(id) / "env.json");
+  if (!env) return ApiAnswer::error(500, env.error().message);
+  for (const auto& [k, val] : v->as_object()) {
+    (*env)[k] = val.is_string() ? val : json::value(json::serialize(val));
+  }
+  if (auto r = writeFile(projectDir(id) / "env.json", json::serialize(*env), 0600); !r) {
+    return ApiAnswer::error(500, r.error().message);
+  }
+  return {200, "{\"result\":{}}"};
+}
+
+ApiAnswer Deployments::envSet(const ProjectId& id, const std::string& key,
+                              const std::string& value) {
+  if (key.empty() || key.size() > 256) return ApiAnswer::error(400, "an env key is 1 to 256 bytes");
+  std::lock_guard serial(deployMutex_);
+  auto env = readEnv(projectDir(id) / "env.json");
+  if (!env) return ApiAnswer::error(500, env.error().message);
+  (*env)[key] = value;
+  if (auto r = writeFile(projectDir(id) / "env.json", json::serialize(*env), 0600); !r) {
+    return ApiAnswer::error(500, r.error().message);
+  }
+  return {200, "{\"result\":{}}"};
+}
+
+ApiAnswer Deployments::envRemove(const ProjectId& id, const std::optional<std::string>& key) {
+  std::lock_guard serial(deployMutex_);
+  auto env = readEnv(projectDir(id) / "env.json");
+  if (!env) return ApiAnswer::error(500, env.error().message);
+  if (key) {
+    if (!env->erase(*key)) return ApiAnswer::error(404, "no env var " + *key);
+  } else {
+    env->clear();
+  }
+  if (auto r = writeFile(projectDir(id) / "env.json", json::serialize(*env), 0600); !r) {
+    return ApiAnswer::error(500, r.error().message);
+  }
+  return {200, "{\"result\":{}}"};
+}
+
+// ---- tail -----------------------------------------------------------------------------------
+
+ApiAnswer Deployments::tailCreate(const ProjectId& id, const std::string& adminBase) {
+  auto e = find(id);
+  if (!e || e->local) {
+    return ApiAnswer::error(404, "no project " + id.key() + " is deployed on this partyd");
+  }
+  TailHub::Ticket t = e->hub->create();
+  std::string url = adminBase + "/tail/" + id.team + "/" + id.name +
+                    (id.preview.empty() ? "" : "~" + id.preview) + "/" + t.id +
+                    "?secret=" + t.secret;
+  // An ISO date, as the CLI prints it.
+  std::time_t secs = static_cast<std::time_t>(t.expiresAtMs / 1000);
+  char iso[32];
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return {200, "{\"result\":{\"id\":" + quote(t.id) + ",\"url\":" + quote(url) +
+                   ",\"expires_at\":" + quote(iso) + "}}"};
+}
+
+ApiAnswer Deployments::tailDelete(const ProjectId& id, const std::string& tailId) {
+  auto e = find(id);
+  if (!e || !e->hub->remove(tailId)) return ApiAnswer::error(404, "no such tail " + tailId);
+  return {200, "{\"result\":{}}"};
+}
+
+void Deployments::tailAttach(const std::string& key, const std::string& tailId,
+                             const std::string& secret, std::shared_ptr<http::Session> session,
+                             http::Request&& request) {
+  auto id = parseProjectKey(key);
+  std::shared_ptr<Entry> e = id ? find(*id) : nullptr;
+  if (!e) {
+    http::Response r;
+    r.status = 404;
+    r.headers.emplace_back("content-type", "application/json");
+    r.body = "{\"error\":\"no such project\"}";
+    session->respond(std::move(r), false);
+    return;
+  }
+  e->hub->attach(tailId, secret, std::move(session), std::move(request));
+}
+
+// ---- routes ---------------------------------------------------------------------------------
+
+void addDeployRoutes(AdminServer& admin, Deployments& d) {
+  using bhttp::verb;
+  // Every answer goes through here; the project comes from :team, :name and ?preview.
+  auto idOf = [](AdminRequest& req) -> std::optional<ProjectId> {
+    ProjectId id{req.params["team"], req.params["name"], req.query("preview").value_or("")};
+    if (!validName(id.team) || !validName(id.name) ||
+        (!id.preview.empty() && !validName(id.preview))) {
+      req.fail(400, "team, project and preview names are 1 to 64 of a-z, 0-9, - and _");
+      return std::nullopt;
+    }
+    return id;
+  };
+  auto send = [](AdminRequest& req, ApiAnswer a) { req.respondJson(a.status, std::move(a.json)); };
+  auto body = [](AdminRequest& req) { return std::string(req.request.body()); };
+
+  admin.route(verb::get, "/flags", [](AdminRequest& req) {
+    req.respondJson(200,
+                    "{\"defaultLoginMethod\":\"github\",\"supportedLoginMethods\":[\"clerk\","
+                    "\"github\"]}");
+  });
+  admin.route(verb::get, "/parties/:team", [&d, send](AdminRequest& req) {
+    if (!validName(req.params["team"])) return req.fail(400, "not a team name");
+    send(req, d.list(req.params["team"]));
+  });
+  admin.route(verb::get, "/parties/:team/:name", [&d, idOf, send](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.info(*id));
+  });
+  admin.route(verb::post, "/parties/:team/:name", [&d, idOf, send](AdminRequest& req) {
+    auto id = idOf(req);
+    if (!id) return;
+    auto ct = req.request[bhttp::field::content_type];
+    auto boundary = multipartBoundary(std::string_view(ct.data(), ct.size()));
+    if (!boundary) {
+      return req.fail(400, "a deploy is a multipart/form-data POST (with a boundary)");
+    }
+    auto form = parseMultipart(req.request.body(), *boundary);
+    if (!form) return req.fail(400, form.error().message);
+    send(req, d.deploy(*id, *form));
+  });
+  admin.route(verb::delete_, "/parties/:team/:name", [&d, idOf, send](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.remove(*id));
+  });
+  admin.route(verb::get, "/parties/:team/:name/assets", [&d, idOf, send](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.assetsManifest(*id));
+  });
+  admin.route(verb::put, "/parties/:team/:name/assets", [&d, idOf, send](AdminRequest& req) {
+    auto id = idOf(req);
+    if (!id) return;
+    auto name = req.request["x-partykit-asset-name"];
+    send(req, d.putAsset(*id, std::string(name.data(), name.size()), req.request.body()));
+  });
+  admin.route(verb::post, "/parties/:team/:name/assets", [&d, idOf, send, body](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.saveAssetsManifest(*id, body(req)));
+  });
+  admin.route(verb::post, "/parties/:team/:name/prepare_assets", [idOf](AdminRequest& req) {
+    if (auto id = idOf(req)) req.respondJson(200, "{\"result\":{}}");
+  });
+  admin.route(verb::get, "/parties/:team/:name/env", [&d, idOf, send](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.envGet(*id, req.query("keys").has_value()));
+  });
+  admin.route(verb::post, "/parties/:team/:name/env", [&d, idOf, send, body](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.envPush(*id, body(req)));
+  });
+  admin.route(verb::delete_, "/parties/:team/:name/env", [&d, idOf, send](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.envRemove(*id, std::nullopt));
+  });
+  admin.route(verb::post, "/parties/:team/:name/env/:key",
+              [&d, idOf, send, body](AdminRequest& req) {
+                if (auto id = idOf(req)) send(req, d.envSet(*id, req.params["key"], body(req)));
+              });
+  admin.route(verb::delete_, "/parties/:team/:name/env/:key", [&d, idOf, send](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.envRemove(*id, req.params["key"]));
+  });
+  admin.route(verb::post, "/parties/:team/:name/tail", [&d, idOf, send](AdminRequest& req) {
+    auto id = idOf(req);
+    if (!id) return;
+    auto host = req.request[bhttp::field::host];
+    send(req, d.tailCreate(*id, "ws://" + std::string(host.data(), host.size())));
+  });
+  admin.route(verb::delete_, "/parties/:team/:name/tail/:id", [&d, idOf, send](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.tailDelete(*id, req.params["id"]));
+  });
+  // The tail socket: the CLI sends no token on it, so its URL carries a secret of its own.
+  admin.route(
+      verb::get, "/tail/:team/:name/:id",
+      [&d](AdminRequest& req) {
+        d.tailAttach(req.params["team"] + "/" + req.params["name"], req.params["id"],
+                     req.query("secret").value_or(""), req.session, std::move(req.request));
+      },
+      AdminServer::Access::kPublic);
+}
+
+}  // namespace partyd::server

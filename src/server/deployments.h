@@ -1,0 +1,125 @@
+// Deployments is `partyd serve`'s table of projects: each deployed bundle with its assets, vars
+// and storage under the data folder, running as a ProjectHost on the shared ShardPool, found by
+// the Host header of each request. It does what the deploy API asks (deploy, delete, env, the
+// asset uploads) atomically: a new bundle is loaded and evaluated before anything switches, a
+// refused one changes nothing. At start it loads what the data folder holds, so deploys survive a
+// restart of partyd.
+//
+// The data folder:
+//   DATA/projects/TEAM/NAME/env.json            `partykit env` values (mode 0600)
+//   DATA/projects/TEAM/NAME/deploys/@|PREVIEW/  bundle.js, meta.json, assets.json (the uploaded
+//                                               manifest), blobs/ (uploaded assets), site/ (the
+//                                               deployed assets by path), state/ (room storage)
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "http/session.h"
+#include "party/room_host.h"
+#include "server/host_routing.h"
+#include "server/multipart.h"
+#include "server/project_host.h"
+#include "server/shard_pool.h"
+#include "server/tail.h"
+
+namespace partyd::server {
+
+struct DeploymentsOptions {
+  std::filesystem::path data;
+  std::string domain;          // --domain: NAME.TEAM.DOMAIN reaches a project
+  std::string defaultProject;  // --default-project TEAM/NAME
+  bool syncFull = false;
+  party::HostConfig host;  // the limits of `dev`, for every project
+};
+
+// An answer for the admin API: a status and a JSON body.
+struct ApiAnswer {
+  unsigned status = 200;
+  std::string json;
+  static ApiAnswer error(unsigned status, std::string_view message);
+};
+
+class Deployments {
+ public:
+  Deployments(ShardPool& pool, boost::asio::io_context& adminIo, DeploymentsOptions options);
+  ~Deployments();
+
+  // Starts every deploy found under the data folder (one that fails is logged and skipped).
+  void loadAll();
+  // Runs a local folder's build as project `id` (partyd serve DIR); not kept in the data folder.
+  Result<void> addLocal(const ProjectId& id, ProjectOptions options);
+  void stopAll();
+
+  // The shard router: finds the project by Host and hands the request to its Edge.
+  void route(std::size_t shard, std::shared_ptr<http::Session> session, http::Request&& request);
+
+  // ---- the deploy API (on the admin thread) ----
+  ApiAnswer deploy(const ProjectId& id, const std::vector<FormPart>& form);
+  ApiAnswer info(const ProjectId& id);
+  ApiAnswer list(const std::string& team);
+  ApiAnswer remove(const ProjectId& id);
+  ApiAnswer assetsManifest(const ProjectId& id);
+  ApiAnswer putAsset(const ProjectId& id, const std::string& name, const std::string& bytes);
+  ApiAnswer saveAssetsManifest(const ProjectId& id, const std::string& json);
+  ApiAnswer envGet(const ProjectId& id, bool keysOnly);
+  ApiAnswer envPush(const ProjectId& id, const std::string& json);
+  ApiAnswer envSet(const ProjectId& id, const std::string& key, const std::string& value);
+  ApiAnswer envRemove(const ProjectId& id, const std::optional<std::string>& key);
+  ApiAnswer tailCreate(const ProjectId& id, const std::string& adminBase);
+  ApiAnswer tailDelete(const ProjectId& id, const std::string& tailId);
+  void tailAttach(const std::string& key, const std::string& tailId, const std::string& secret,
+                  std::shared_ptr<http::Session> session, http::Request&& request);
+
+  // The directory of a deploy, and of its project.
+  std::filesystem::path projectDir(const ProjectId& id) const;
+  std::filesystem::path deployDir(const ProjectId& id) const;
+
+ private:
+  struct Entry {
+    ProjectId id;
+    std::string domain;
+    std::filesystem::path dir;
+    std::string meta;  // meta.json
+    std::shared_ptr<TailHub> hub;
+    std::unique_ptr<ProjectHost> host;
+    bool local = false;
+  };
+  Result<ProjectOptions> optionsFor(const ProjectId& id, const std::filesystem::path& dir,
+                                    const std::string& metaJson,
+                                    std::shared_ptr<TailHub> hub) const;
+  Result<std::string> envJsonFor(const ProjectId& id, const std::string& deployVarsJson) const;
+  Result<void> startEntry(const ProjectId& id, const std::filesystem::path& dir,
+                          std::shared_ptr<TailHub> hub = nullptr);
+  std::shared_ptr<Entry> find(const ProjectId& id) const;
+  std::vector<RouteEntry> routeTable() const;  // under mutex_
+
+  ShardPool& pool_;
+  boost::asio::io_context& adminIo_;
+  DeploymentsOptions options_;
+  mutable std::shared_mutex mutex_;  // the table; shards read it per request
+  std::vector<std::shared_ptr<Entry>> entries_;
+  std::vector<RouteEntry> routes_;  // parallel to entries_
+  std::mutex deployMutex_;          // one deploy, delete or env change at a time
+  std::vector<std::shared_ptr<net::Sharded<party::Edge>>> retired_;
+  std::unique_ptr<ShardPool> scratch_;  // one shard, no listener: where a deploy is tried first
+};
+
+class AdminServer;
+// The deploy API's routes (DEPLOY-API.md) on `admin`, answered by `deployments`.
+void addDeployRoutes(AdminServer& admin, Deployments& deployments);
+
+// A CLI-built bundle (an ES module that exports the main party as default and the others by
+// name) rewritten so that it hands them to the runtime as partyd's own bundles do. partyd's own
+// bundles pass unchanged. An error when the module exports nothing.
+Result<std::string> adaptBundle(std::string code, const std::vector<std::string>& parties);
+
+}  // namespace partyd::server

@@ -1,0 +1,188 @@
+#include "server/serve.h"
+
+#include <signal.h>
+
+#include <cstdio>
+
+#include "base/log.h"
+#include "project/asset_builder.h"
+#include "project/bundler.h"
+#include "project/config.h"
+#include "server/admin.h"
+#include "server/deployments.h"
+
+namespace partyd::server {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// "127.0.0.1:9999", ":9999", "9999" or "[::1]:9999".
+bool splitAddress(const std::string& s, std::string* host, unsigned short* port) {
+  std::size_t colon = s.rfind(':');
+  std::string h = colon == std::string::npos ? "127.0.0.1" : s.substr(0, colon);
+  std::string p = colon == std::string::npos ? s : s.substr(colon + 1);
+  if (h.empty()) h = "127.0.0.1";
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  try {
+    std::size_t used = 0;
+    unsigned long v = std::stoul(p, &used);
+    if (used != p.size() || v > 65535) return false;
+    *port = static_cast<unsigned short>(v);
+  } catch (...) {
+    return false;
+  }
+  *host = h;
+  return true;
+}
+
+bool loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost";
+}
+
+// partyd serve DIR: the folder's build, as dev makes it, as one project.
+Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
+                                                          const party::HostConfig& host) {
+  auto config = project::loadConfig(fs::path(*f.dir), {});
+  if (!config) return config.error();
+  project::BundleOptions bundleOptions;
+  bundleOptions.outDir = config->root / ".partykit" / "build";
+  bundleOptions.host = "127.0.0.1:" + std::to_string(f.port);
+  auto bundle = project::bundle(*config, bundleOptions);
+  if (!bundle) return makeError("build failed:\n" + bundle.error().message);
+  if (config->serve && config->serve->build) {
+    if (auto a = project::buildAssets(*config, bundleOptions.host); !a) {
+      return makeError("serve.build failed:\n" + a.error().message);
+    }
+  }
+  ProjectOptions po;
+  po.name = config->name;
+  po.syncFull = f.syncFull;
+  po.host = host;
+  if (config->serve && !config->serve->path.empty()) {
+    po.assets = http::StaticOptions{config->serve->path, config->serve->singlePageApp,
+                                    config->serve->browserTTL};
+  }
+  po.crons = config->crons;
+  po.runtime.userBundle = std::move(bundle->code);
+  po.runtime.userBundleName = bundle->outFile.string();
+  po.runtime.envJson = config->varsJson;
+  po.runtime.partyNames.push_back("main");
+  for (const auto& [name, path] : config->parties) po.runtime.partyNames.push_back(name);
+  std::string name = config->name.empty() ? "project" : config->name;
+  for (char& c : name) {
+    if (!validName(std::string(1, c))) c = '-';
+  }
+  name = name.substr(0, 64);
+  // Its storage lives under --data too, as every project's does.
+  if (!config->persistDisabled) po.state = f.data / "local" / name / "state";
+  return std::make_pair(ProjectId{"local", name, ""}, std::move(po));
+}
+
+}  // namespace
+
+int runServe(const ServeOptions& f) {
+  party::HostConfig hostConfig;
+  hostConfig.idleTimeoutMs = f.idleTimeoutSec * 1000;
+  hostConfig.handlerBudgetMs = f.handlerTimeoutMs;
+  hostConfig.hibernateAfterMs = f.hibernateAfterMs;
+
+  std::optional<std::pair<ProjectId, ProjectOptions>> local;
+  if (f.dir) {
+    auto p = localProject(f, hostConfig);
+    if (!p) {
+      std::fprintf(stderr, "partyd: %s\n", p.error().message.c_str());
+      return 1;
+    }
+    local = std::move(*p);
+  }
+
+  AdminOptions adminOptions;
+  if (f.admin) {
+    if (!splitAddress(*f.admin, &adminOptions.address, &adminOptions.port)) {
+      std::fprintf(stderr, "partyd: --admin needs ADDR:PORT, got %s\n", f.admin->c_str());
+      return 2;
+    }
+    adminOptions.token = f.adminToken;
+    if (!adminOptions.token && !loopback(adminOptions.address)) {
+      std::fprintf(stderr, "partyd: --admin on %s needs --admin-token or --admin-token-file\n",
+                   adminOptions.address.c_str());
+      return 2;
+    }
+    adminOptions.limits.maxBodyBytes = f.maxUploadBytes;
+    adminOptions.limits.jsonErrors = true;
+  }
+  AdminServer admin(adminOptions);
+
+  std::error_code ec;
+  fs::create_directories(f.data / "projects", ec);
+  if (ec) {
+    std::fprintf(stderr, "partyd: cannot create the data folder %s: %s\n", f.data.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
+  DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig};
+  if (local && dopts.defaultProject.empty()) dopts.defaultProject = local->first.key();
+  Deployments deployments(pool, admin.io(), dopts);
+  auto started = pool.start(
+      [&deployments](std::size_t shard, std::shared_ptr<http::Session> s, http::Request&& r) {
+        deployments.route(shard, std::move(s), std::move(r));
+      });
+  if (!started) {
+    std::fprintf(stderr, "partyd: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  deployments.loadAll();
+  if (local) {
+    if (auto r = deployments.addLocal(local->first, std::move(local->second)); !r) {
+      std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
+      deployments.stopAll();
+      pool.stop();
+      return 1;
+    }
+  }
+  if (f.admin) {
+    addDeployRoutes(admin, deployments);
+    if (auto r = admin.start(); !r) {
+      std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
+      deployments.stopAll();
+      pool.stop();
+      return 1;
+    }
+  }
+  if (auto r = pool.listen(); !r) {
+    std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
+    admin.stop();
+    deployments.stopAll();
+    pool.stop();
+    return 1;
+  }
+  log::info("serving from " + f.data.string() + " (" + std::to_string(pool.size()) + " shards)");
+  if (f.admin) {
+    std::printf("[partyd:inf] Admin API on http://%s:%u\n", adminOptions.address.c_str(),
+                admin.port());
+  }
+  std::printf("[partyd:inf] Ready on http://%s:%u\n", f.address.c_str(), pool.port());
+  std::fflush(stdout);
+
+  siginfo_t info;
+  while (sigwaitinfo(&stopSignals, &info) < 0) {
+  }
+  log::info("stopping");
+  pool.closeListeners();
+  admin.stop();
+  deployments.stopAll();
+  pool.stop();
+  return 0;
+}
+
+}  // namespace partyd::server

@@ -1,0 +1,34 @@
+// `partyd serve`: the production server. It hosts every project deployed to it (through the
+// admin API on --admin, which the unmodified `partykit` CLI deploys to) on one pool of shards,
+// each project isolated, found by Host header; `partyd serve DIR` also serves a folder as one
+// project, built once and not watched. cli/ parses the flags into ServeOptions.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace partyd::server {
+
+struct ServeOptions {
+  std::optional<std::string> dir;  // partyd serve DIR
+  unsigned short port = 1999;
+  std::string address = "0.0.0.0";
+  std::filesystem::path data = "partyd-data";
+  std::optional<std::string> admin;  // ADDR or ADDR:PORT or :PORT
+  std::optional<std::string> adminToken;
+  std::string domain;
+  std::string defaultProject;
+  std::size_t threads = 0;
+  bool syncFull = false;
+  std::int64_t idleTimeoutSec = 30;
+  std::int64_t handlerTimeoutMs = 30'000;
+  std::int64_t hibernateAfterMs = 10'000;
+  std::uint64_t maxUploadBytes = 64ull * 1024 * 1024;
+};
+
+// Runs until SIGINT or SIGTERM; returns the process exit status.
+int runServe(const ServeOptions& options);
+
+}  // namespace partyd::server

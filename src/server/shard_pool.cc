@@ -1,0 +1,128 @@
+#include "server/shard_pool.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+
+#include "base/clock.h"
+
+namespace partyd::server {
+
+using boost::asio::ip::tcp;
+
+namespace {
+
+// One shard per core that this process may run on: `taskset`, cgroup cpusets and container CPU
+// sets shrink it, and more shards than cores only take turns on them (a socket hand-off between
+// two shards on one core costs two context switches).
+std::size_t usableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<std::size_t>(CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+ShardPool::ShardPool(PoolOptions options) : options_(std::move(options)) {}
+
+ShardPool::~ShardPool() {
+  stop();
+}
+
+Result<void> ShardPool::start(Router router) {
+  router_ = std::move(router);
+  std::size_t n = options_.threads ? options_.threads : usableCores();
+  for (std::size_t i = 0; i < n; ++i) {
+    shards_.push_back(std::make_unique<net::Shard>(i, n));
+    std::promise<void> ready;
+    auto done = ready.get_future();
+    shards_.back()->start([&ready] { ready.set_value(); }, [] {});
+    done.get();
+  }
+  listeners_.resize(n);
+  running_ = true;
+  watchdog_ = std::thread([this] { watchdog(); });
+  return {};
+}
+
+Result<void> ShardPool::listen() {
+  unsigned short port = options_.port;
+  Result<void> out = onEach([this, &port](std::size_t i) -> Result<void> {
+    auto listener = net::Listener::open(
+        shards_[i]->io(), options_.address, port, [this, i](tcp::socket socket) {
+          auto session = std::make_shared<http::Session>(
+              std::move(socket), std::string(), options_.httpLimits,
+              [this, i](std::shared_ptr<http::Session> s, http::Request&& req) {
+                router_(i, std::move(s), std::move(req));
+              });
+          session->start();
+        });
+    if (!listener) return listener.error();
+    listeners_[i] = *listener;
+    port = listeners_[i]->port();
+    listeners_[i]->start();
+    return {};
+  });
+  if (out) port_ = port;
+  return out;
+}
+
+Result<void> ShardPool::onEach(const std::function<Result<void>(std::size_t)>& fn) {
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    std::promise<Result<void>> result;
+    auto done = result.get_future();
+    shards_[i]->post([&result, &fn, i] { result.set_value(fn(i)); });
+    Result<void> r = done.get();
+    if (!r) return r;
+  }
+  return {};
+}
+
+std::vector<net::Shard*> ShardPool::shards() const {
+  std::vector<net::Shard*> out;
+  for (const auto& s : shards_) out.push_back(s.get());
+  return out;
+}
+
+void ShardPool::watch(js::Engine* engine) {
+  std::lock_guard lock(enginesMutex_);
+  engines_.insert(engine);
+}
+
+void ShardPool::unwatch(js::Engine* engine) {
+  std::lock_guard lock(enginesMutex_);
+  engines_.erase(engine);
+}
+
+void ShardPool::closeListeners() {
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    if (auto l = listeners_[i]) shards_[i]->post([l] { l->close(); });
+    listeners_[i].reset();
+  }
+}
+
+void ShardPool::stop() {
+  running_ = false;
+  closeListeners();
+  for (auto& s : shards_) s->stop();
+  for (auto& s : shards_) s->join();
+  if (watchdog_.joinable()) watchdog_.join();
+  listeners_.clear();
+  shards_.clear();
+}
+
+void ShardPool::watchdog() {
+  while (running_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::int64_t now = monotonicMs();
+    std::lock_guard lock(enginesMutex_);
+    for (js::Engine* e : engines_) e->checkDeadline(now);
+  }
+}
+
+}  // namespace partyd::server

@@ -1,0 +1,242 @@
+#include "server/tail.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/field.hpp>
+#include <chrono>
+#include <deque>
+
+#include "base/random.h"
+#include "ws/handshake.h"
+
+namespace partyd::server {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  randomBytes(raw.data(), raw.size());
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+std::string jsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", c);
+      out += esc;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// A tail socket after its 101: partyd only writes (unmasked server frames, encoded by ws/) and
+// reads to notice the close. The CLI sends its {"debug":…} frame unmasked, which ws::Connection
+// rightly refuses from a client, so the tail does not parse what it reads.
+class TailSocket : public std::enable_shared_from_this<TailSocket> {
+ public:
+  explicit TailSocket(boost::asio::ip::tcp::socket s) : socket_(std::move(s)) {}
+  void start(std::string handshake) {
+    write(std::make_shared<const std::string>(std::move(handshake)));
+    read();
+  }
+  void write(ws::Frame frame) {
+    if (closed_) return;
+    queue_.push_back(std::move(frame));
+    if (queue_.size() == 1) writeNext();
+  }
+  void close() {
+    write(ws::makeCloseFrame(1000, "tail closed"));
+    closeAfterWrite_ = true;
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  void writeNext() {
+    if (queue_.empty() || closed_) return;
+    asio::async_write(socket_, asio::buffer(*queue_.front()),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        if (ec) return self->shut();
+                        self->queue_.pop_front();
+                        if (self->queue_.empty() && self->closeAfterWrite_) return self->shut();
+                        if (self->queue_.size() > 10000) return self->shut();  // not reading
+                        self->writeNext();
+                      });
+  }
+  void read() {
+    socket_.async_read_some(asio::buffer(buf_),
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                              if (ec) return self->shut();
+                              self->read();
+                            });
+  }
+  void shut() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+  boost::asio::ip::tcp::socket socket_;
+  std::deque<ws::Frame> queue_;
+  char buf_[4096];
+  bool closed_ = false;
+  bool closeAfterWrite_ = false;
+};
+
+}  // namespace
+
+struct TailHub::Tail {
+  std::string secret;
+  std::int64_t expiresAtMs = 0;
+  std::shared_ptr<TailSocket> conn;  // admin thread only
+};
+
+TailHub::TailHub(asio::io_context& adminIo, std::string scriptName)
+    : io_(adminIo), scriptName_(std::move(scriptName)) {}
+
+TailHub::~TailHub() = default;
+
+TailHub::Ticket TailHub::create() {
+  Ticket t{hex(16), hex(24), nowMs() + 3600 * 1000};
+  auto tail = std::make_shared<Tail>();
+  tail->secret = t.secret;
+  tail->expiresAtMs = t.expiresAtMs;
+  std::lock_guard lock(mutex_);
+  tails_[t.id] = std::move(tail);
+  return t;
+}
+
+bool TailHub::remove(const std::string& id) {
+  std::shared_ptr<Tail> tail;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = tails_.find(id);
+    if (it == tails_.end()) return false;
+    tail = it->second;
+    tails_.erase(it);
+  }
+  asio::post(io_, [self = shared_from_this(), tail] {
+    if (tail->conn) {
+      tail->conn->close();
+      --self->open_;
+    }
+  });
+  return true;
+}
+
+void TailHub::closeAll() {
+  std::map<std::string, std::shared_ptr<Tail>> all;
+  {
+    std::lock_guard lock(mutex_);
+    all.swap(tails_);
+  }
+  for (auto& [id, tail] : all) {
+    if (tail->conn) {
+      auto conn = tail->conn;
+      asio::post(io_, [conn] { conn->close(); });
+    }
+  }
+  open_ = 0;
+}
+
+void TailHub::attach(const std::string& id, const std::string& secret,
+                     std::shared_ptr<http::Session> session, http::Request&& request) {
+  std::shared_ptr<Tail> tail;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = tails_.find(id);
+    if (it != tails_.end()) tail = it->second;
+  }
+  auto refuse = [&](unsigned status, std::string msg) {
+    http::Response r;
+    r.status = status;
+    r.headers.emplace_back("content-type", "application/json");
+    r.body = "{\"error\":" + jsonString(msg) + "}";
+    session->respond(std::move(r), false);
+  };
+  if (!tail || tail->conn || tail->secret.size() != secret.size() || tail->secret != secret ||
+      tail->expiresAtMs < nowMs()) {
+    return refuse(404, "no such tail (it expired, was deleted, or is already connected)");
+  }
+  auto key = request[bhttp::field::sec_websocket_key];
+  std::string_view keyView(key.data(), key.size());
+  if (!ws::isValidClientKey(keyView)) return refuse(400, "a tail is a WebSocket (trace-v1)");
+  auto conn = std::make_shared<TailSocket>(session->takeSocket());
+  tail->conn = conn;
+  conn->start(ws::buildSwitchingProtocols(ws::acceptKey(keyView), "trace-v1"));
+  ++open_;
+}
+
+void TailHub::publish(std::string event) {
+  if (open_.load(std::memory_order_relaxed) == 0) return;
+  asio::post(io_, [self = shared_from_this(), frame = ws::makeFrame(ws::Opcode::kText, event)] {
+    std::lock_guard lock(self->mutex_);
+    for (auto& [id, tail] : self->tails_) {
+      if (!tail->conn || tail->conn->closed()) continue;
+      tail->conn->write(frame);
+    }
+  });
+}
+
+void TailHub::request(std::string_view method, std::string_view url, unsigned status) {
+  if (open_.load(std::memory_order_relaxed) == 0) return;
+  std::string e = "{\"outcome\":\"ok\",\"scriptName\":" + jsonString(scriptName_) +
+                  ",\"exceptions\":[],\"logs\":[],\"eventTimestamp\":" + std::to_string(nowMs()) +
+                  ",\"event\":{\"request\":{\"method\":" + jsonString(method) +
+                  ",\"url\":" + jsonString(url) + ",\"headers\":{},\"cf\":{}}" +
+                  (status ? ",\"response\":{\"status\":" + std::to_string(status) + "}" : "") +
+                  "}}";
+  publish(std::move(e));
+}
+
+void TailHub::log(int level, std::string_view where, std::string_view text) {
+  if (open_.load(std::memory_order_relaxed) == 0) return;
+  static const char* kLevels[] = {"debug", "log", "warn", "error"};
+  const char* lv = kLevels[level < 0 ? 0 : level > 3 ? 3 : level];
+  bool exception = level >= 3 && text.find("Error") != std::string_view::npos &&
+                   text.find('\n') != std::string_view::npos;
+  std::string e = "{\"outcome\":" + std::string(exception ? "\"exception\"" : "\"ok\"") +
+                  ",\"scriptName\":" + jsonString(scriptName_) + ",\"exceptions\":[";
+  if (exception) {
+    std::string_view first = text.substr(0, text.find('\n'));
+    std::size_t colon = first.find(": ");
+    e += "{\"name\":" +
+         jsonString(colon == std::string_view::npos ? "Error" : first.substr(0, colon)) +
+         ",\"message\":" +
+         jsonString(colon == std::string_view::npos ? first : first.substr(colon + 2)) +
+         ",\"timestamp\":" + std::to_string(nowMs()) + "}";
+  }
+  e += "],\"logs\":[{\"level\":\"" + std::string(lv) + "\",\"message\":[" + jsonString(text) +
+       "],\"timestamp\":" + std::to_string(nowMs()) +
+       "}],\"eventTimestamp\":" + std::to_string(nowMs()) +
+       ",\"event\":{\"request\":{\"method\":\"ROOM\",\"url\":" +
+       jsonString(where.empty() ? std::string("partyd://") + scriptName_
+                                : "partyd://" + std::string(where)) +
+       ",\"headers\":{},\"cf\":{}}}}";
+  publish(std::move(e));
+}
+
+}  // namespace partyd::server
