@@ -24,9 +24,11 @@ fi
 
 # Test-only tools from Debian: Prometheus's promtool (tests/e2e/observe.test.mjs checks /metrics
 # with it) and Chromium (tests/browser/ drives the inspector with it). A test that needs one skips
-# with a message when it could not be installed; the build does not need them.
+# with a message when it could not be installed; the build does not need them, so `make dev`
+# (SETUP_NPM=0) skips them.
 OPTIONAL_PKGS=(prometheus chromium)
 optional=()
+[ "${SETUP_NPM:-1}" = 1 ] || OPTIONAL_PKGS=()
 for p in "${OPTIONAL_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || optional+=("$p")
 done
