@@ -89,6 +89,13 @@ void appendJsonEscaped(std::string& out, std::string_view s) {
   }
 }
 
+std::string jsonQuoted(std::string_view s) {
+  std::string out = "\"";
+  appendJsonEscaped(out, s);
+  out += '"';
+  return out;
+}
+
 namespace {
 
 void appendField(std::string& out, std::string_view name, std::string_view value) {

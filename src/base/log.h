@@ -60,5 +60,7 @@ void error(std::string_view msg);
 
 // `s` as the contents of a JSON string (quotes, backslashes and control characters escaped).
 void appendJsonEscaped(std::string& out, std::string_view s);
+// `s` as a JSON string, quotes included.
+std::string jsonQuoted(std::string_view s);
 
 }  // namespace partyd::log

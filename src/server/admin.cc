@@ -38,23 +38,6 @@ std::vector<std::string> splitPath(std::string_view path) {
   return out;
 }
 
-std::string jsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", c);
-      out += esc;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 // The token a request offers: its Bearer credentials, else the inspector's cookie.
 std::optional<std::string_view> offeredToken(const http::Request& request) {
   auto auth = request.find(bhttp::field::authorization);
@@ -110,7 +93,7 @@ void AdminRequest::respondJson(unsigned status, std::string json) const {
 }
 
 void AdminRequest::fail(unsigned status, std::string_view message) const {
-  respondJson(status, "{\"error\":" + jsonString(message) + "}");
+  respondJson(status, "{\"error\":" + log::jsonQuoted(message) + "}");
 }
 
 AdminServer::AdminServer(AdminOptions options) : options_(std::move(options)) {}

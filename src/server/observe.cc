@@ -55,13 +55,6 @@ std::optional<T> onShard(net::Sharded<party::Edge>& shards, std::size_t index, F
   return std::nullopt;
 }
 
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  log::appendJsonEscaped(out, s);
-  out += '"';
-  return out;
-}
-
 void addText(AdminRequest& r, unsigned status, std::string_view type, std::string body) {
   http::Response res;
   res.status = status;
@@ -96,7 +89,7 @@ std::string roomJson(party::RoomHost& host, party::Room& room, std::size_t shard
   std::int64_t now = host.clock().monotonicMs();
   std::size_t open = 0, pending = 0;
   for (const auto& [h, s] : room.sockets) ++(s.pending() ? pending : open);
-  std::string j = "{\"party\":" + quote(room.key.party) + ",\"room\":" + quote(room.key.room) +
+  std::string j = "{\"party\":" + log::jsonQuoted(room.key.party) + ",\"room\":" + log::jsonQuoted(room.key.room) +
                   ",\"shard\":" + std::to_string(shard) +
                   ",\"connections\":" + std::to_string(open) +
                   ",\"connecting\":" + std::to_string(pending) +
@@ -148,7 +141,7 @@ void roomsRoute(AdminRequest& r, net::Sharded<party::Edge>& shards, const Observ
     });
     return out;
   });
-  std::string body = "{\"project\":" + quote(options.project) +
+  std::string body = "{\"project\":" + log::jsonQuoted(options.project) +
                      ",\"now\":" + std::to_string(nowMono()) + ",\"rooms\":[";
   bool first = true;
   for (const auto& l : lists) {
@@ -179,12 +172,12 @@ void roomRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
     for (const auto& [handle, socket] : room->sockets) {
       if (!first) j += ',';
       first = false;
-      j += "{\"handle\":" + std::to_string(handle) + ",\"id\":" + quote(socket.id) +
-           ",\"state\":" + quote(stateName(socket)) +
+      j += "{\"handle\":" + std::to_string(handle) + ",\"id\":" + log::jsonQuoted(socket.id) +
+           ",\"state\":" + log::jsonQuoted(stateName(socket)) +
            ",\"ageMs\":" + std::to_string(now - socket.openedMs) +
            ",\"queuedBytes\":" + std::to_string(socket.conn->queuedBytes());
       // A hibernated room's sockets keep their id, tags, state and attachment in the stash.
-      if (!socket.stash.empty()) j += ",\"stash\":" + quote(cloneToText(socket.stash));
+      if (!socket.stash.empty()) j += ",\"stash\":" + log::jsonQuoted(cloneToText(socket.stash));
       j += '}';
     }
     j += "],\"log\":[";
@@ -192,7 +185,7 @@ void roomRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
     for (const auto& line : room->recentLog) {
       if (!first) j += ',';
       first = false;
-      j += quote(line);
+      j += log::jsonQuoted(line);
     }
     j += "]}";
     return j;
@@ -222,20 +215,20 @@ void storageRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
   std::size_t owner = party::shardOf(key, shards.count());
   auto json = onShard<std::string>(shards, owner, [key, list, limit](party::Edge& edge) {
     auto entries = edge.host().storage().list(key, list);
-    if (!entries) return "{\"error\":" + quote(entries.error().message) + "}";
+    if (!entries) return "{\"error\":" + log::jsonQuoted(entries.error().message) + "}";
     std::string j = "{\"entries\":[";
     std::size_t n = std::min<std::size_t>(entries->size(), limit);
     for (std::size_t i = 0; i < n; ++i) {
       const auto& [k, v] = (*entries)[i];
       std::string text = cloneToText(v);
       if (i) j += ',';
-      j += "{\"key\":" + quote(k) + ",\"bytes\":" + std::to_string(v.size()) +
+      j += "{\"key\":" + log::jsonQuoted(k) + ",\"bytes\":" + std::to_string(v.size()) +
            ",\"textLength\":" + std::to_string(text.size()) +
-           ",\"value\":" + quote(text.size() > kValueText ? text.substr(0, kValueText) : text) +
+           ",\"value\":" + log::jsonQuoted(text.size() > kValueText ? text.substr(0, kValueText) : text) +
            ",\"truncated\":" + (text.size() > kValueText ? "true" : "false") + "}";
     }
     j += "],\"more\":" + std::string(entries->size() > limit ? "true" : "false");
-    if (entries->size() > limit) j += ",\"next\":" + quote((*entries)[limit - 1].first);
+    if (entries->size() > limit) j += ",\"next\":" + log::jsonQuoted((*entries)[limit - 1].first);
     j += "}";
     return j;
   });
@@ -261,13 +254,13 @@ void valueRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
   std::string name = *k;
   auto json = onShard<std::string>(shards, owner, [key, name, offset, length](party::Edge& edge) {
     auto v = edge.host().storage().get(key, name);
-    if (!v) return "{\"error\":" + quote(v.error().message) + "}";
+    if (!v) return "{\"error\":" + log::jsonQuoted(v.error().message) + "}";
     if (!*v) return std::string();
     std::string text = cloneToText(**v);
     std::size_t from = std::min(offset, text.size());
-    return "{\"key\":" + quote(name) + ",\"offset\":" + std::to_string(from) +
+    return "{\"key\":" + log::jsonQuoted(name) + ",\"offset\":" + std::to_string(from) +
            ",\"textLength\":" + std::to_string(text.size()) +
-           ",\"text\":" + quote(text.substr(from, length)) + "}";
+           ",\"text\":" + log::jsonQuoted(text.substr(from, length)) + "}";
   });
   if (!json) return r.fail(503, "the room's shard did not answer");
   if (json->empty()) return r.fail(404, "no such key");

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 
+#include "base/log.h"
 #include "base/random.h"
 #include "ws/handshake.h"
 
@@ -33,23 +34,6 @@ std::string hex(std::size_t bytes) {
     out += kDigits[c & 15];
   }
   return out;
-}
-
-std::string jsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", c);
-      out += esc;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 // A tail socket after its 101: partyd only writes (unmasked server frames, encoded by ws/) and
@@ -174,7 +158,7 @@ void TailHub::attach(const std::string& id, const std::string& secret,
     http::Response r;
     r.status = status;
     r.headers.emplace_back("content-type", "application/json");
-    r.body = "{\"error\":" + jsonString(msg) + "}";
+    r.body = "{\"error\":" + log::jsonQuoted(msg) + "}";
     session->respond(std::move(r), false);
   };
   if (!tail || tail->conn || tail->secret.size() != secret.size() || tail->secret != secret ||
@@ -203,10 +187,10 @@ void TailHub::publish(std::string event) {
 
 void TailHub::request(std::string_view method, std::string_view url, unsigned status) {
   if (open_.load(std::memory_order_relaxed) == 0) return;
-  std::string e = "{\"outcome\":\"ok\",\"scriptName\":" + jsonString(scriptName_) +
+  std::string e = "{\"outcome\":\"ok\",\"scriptName\":" + log::jsonQuoted(scriptName_) +
                   ",\"exceptions\":[],\"logs\":[],\"eventTimestamp\":" + std::to_string(nowMs()) +
-                  ",\"event\":{\"request\":{\"method\":" + jsonString(method) +
-                  ",\"url\":" + jsonString(url) + ",\"headers\":{},\"cf\":{}}" +
+                  ",\"event\":{\"request\":{\"method\":" + log::jsonQuoted(method) +
+                  ",\"url\":" + log::jsonQuoted(url) + ",\"headers\":{},\"cf\":{}}" +
                   (status ? ",\"response\":{\"status\":" + std::to_string(status) + "}" : "") +
                   "}}";
   publish(std::move(e));
@@ -219,21 +203,21 @@ void TailHub::log(int level, std::string_view where, std::string_view text) {
   bool exception = level >= 3 && text.find("Error") != std::string_view::npos &&
                    text.find('\n') != std::string_view::npos;
   std::string e = "{\"outcome\":" + std::string(exception ? "\"exception\"" : "\"ok\"") +
-                  ",\"scriptName\":" + jsonString(scriptName_) + ",\"exceptions\":[";
+                  ",\"scriptName\":" + log::jsonQuoted(scriptName_) + ",\"exceptions\":[";
   if (exception) {
     std::string_view first = text.substr(0, text.find('\n'));
     std::size_t colon = first.find(": ");
     e += "{\"name\":" +
-         jsonString(colon == std::string_view::npos ? "Error" : first.substr(0, colon)) +
+         log::jsonQuoted(colon == std::string_view::npos ? "Error" : first.substr(0, colon)) +
          ",\"message\":" +
-         jsonString(colon == std::string_view::npos ? first : first.substr(colon + 2)) +
+         log::jsonQuoted(colon == std::string_view::npos ? first : first.substr(colon + 2)) +
          ",\"timestamp\":" + std::to_string(nowMs()) + "}";
   }
-  e += "],\"logs\":[{\"level\":\"" + std::string(lv) + "\",\"message\":[" + jsonString(text) +
+  e += "],\"logs\":[{\"level\":\"" + std::string(lv) + "\",\"message\":[" + log::jsonQuoted(text) +
        "],\"timestamp\":" + std::to_string(nowMs()) +
        "}],\"eventTimestamp\":" + std::to_string(nowMs()) +
        ",\"event\":{\"request\":{\"method\":\"ROOM\",\"url\":" +
-       jsonString(where.empty() ? std::string("partyd://") + scriptName_
+       log::jsonQuoted(where.empty() ? std::string("partyd://") + scriptName_
                                 : "partyd://" + std::string(where)) +
        ",\"headers\":{},\"cf\":{}}}}";
   publish(std::move(e));
