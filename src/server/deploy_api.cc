@@ -30,14 +30,6 @@ std::int64_t nowMs() {
       .count();
 }
 
-std::optional<std::string> readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Result<void> writeFile(const fs::path& p, std::string_view bytes, mode_t mode = 0644) {
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
@@ -61,17 +53,6 @@ Result<void> writeFile(const fs::path& p, std::string_view bytes, mode_t mode = 
     return makeError("cannot write " + p.string() + ": " + std::strerror(errno));
   }
   return {};
-}
-
-std::optional<json::value> parseJson(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec) return std::nullopt;
-  return v;
-}
-
-std::string quote(std::string_view s) {
-  return json::serialize(json::string(s));
 }
 
 bool validAssetName(std::string_view s) {
@@ -312,7 +293,7 @@ ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& 
   }
   log::info("serve: deployed " + id.key() + (initial ? " (new)" : ""));
   return {200, "{\"result\":{\"is_initial_deploy\":" + std::string(initial ? "true" : "false") +
-                   ",\"url\":" + quote(projectUrl(id, options_.domain)) + "}}"};
+                   ",\"url\":" + log::jsonQuoted(projectUrl(id, options_.domain)) + "}}"};
 }
 
 // ---- info, list, delete ---------------------------------------------------------------------
@@ -382,7 +363,7 @@ ApiAnswer Deployments::remove(const ProjectId& id) {
   // The last deploy of a project takes its env with it, as on PartyKit.
   if (fs::is_empty(projectDir(id) / "deploys", ec)) fs::remove_all(projectDir(id), ec);
   log::info("serve: deleted " + id.key());
-  return {200, "{\"result\":{\"deleted\":" + quote(id.key()) + "}}"};
+  return {200, "{\"result\":{\"deleted\":" + log::jsonQuoted(id.key()) + "}}"};
 }
 
 // ---- assets ---------------------------------------------------------------------------------
@@ -402,7 +383,7 @@ ApiAnswer Deployments::putAsset(const ProjectId& id, const std::string& name,
   if (auto r = writeFile(deployDir(id) / "blobs" / name, bytes); !r) {
     return ApiAnswer::error(500, r.error().message);
   }
-  return {200, "{\"result\":{\"name\":" + quote(name) + "}}"};
+  return {200, "{\"result\":{\"name\":" + log::jsonQuoted(name) + "}}"};
 }
 
 ApiAnswer Deployments::saveAssetsManifest(const ProjectId& id, const std::string& body) {
@@ -506,8 +487,8 @@ ApiAnswer Deployments::tailCreate(const ProjectId& id, const std::string& adminB
   std::tm tm{};
   gmtime_r(&secs, &tm);
   std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return {200, "{\"result\":{\"id\":" + quote(t.id) + ",\"url\":" + quote(url) +
-                   ",\"expires_at\":" + quote(iso) + "}}"};
+  return {200, "{\"result\":{\"id\":" + log::jsonQuoted(t.id) + ",\"url\":" + log::jsonQuoted(url) +
+                   ",\"expires_at\":" + log::jsonQuoted(iso) + "}}"};
 }
 
 ApiAnswer Deployments::tailDelete(const ProjectId& id, const std::string& tailId) {

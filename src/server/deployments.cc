@@ -22,8 +22,6 @@ namespace bhttp = boost::beast::http;
 
 // ---- helpers --------------------------------------------------------------------------------
 
-namespace {
-
 std::optional<std::string> readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) return std::nullopt;
@@ -39,9 +37,7 @@ std::optional<json::value> parseJson(std::string_view text) {
   return v;
 }
 
-std::string quote(std::string_view s) {
-  return json::serialize(json::string(s));
-}
+namespace {
 
 bool isIdentifier(std::string_view s) {
   if (s.empty()) return false;
@@ -114,7 +110,7 @@ Result<std::string> rewriteImports(const std::string& code) {
       binding.pop_back();
     while (!binding.empty() && std::isspace(static_cast<unsigned char>(binding.front())))
       binding.erase(0, 1);
-    std::string m = "__partyd_import(" + quote(*name) + ")";
+    std::string m = "__partyd_import(" + log::jsonQuoted(*name) + ")";
     if (binding.empty()) {
       out += "void " + m + ";";
       continue;
@@ -160,7 +156,7 @@ Result<std::string> rewriteImports(const std::string& code) {
 }  // namespace
 
 ApiAnswer ApiAnswer::error(unsigned status, std::string_view message) {
-  return {status, "{\"error\":" + quote(message) + "}"};
+  return {status, "{\"error\":" + log::jsonQuoted(message) + "}"};
 }
 
 // ---- bundles --------------------------------------------------------------------------------
@@ -219,7 +215,7 @@ Result<std::string> adaptBundle(std::string code, const std::vector<std::string>
     if (it == exports.end()) {
       return makeError("the bundle does not export the party \"" + party + "\"");
     }
-    table += ", " + quote(party) + ": " + it->second;
+    table += ", " + log::jsonQuoted(party) + ": " + it->second;
   }
   table += "};";
   std::size_t end = close + 1;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/value.hpp>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -47,6 +49,11 @@ struct ApiAnswer {
   std::string json;
   static ApiAnswer error(unsigned status, std::string_view message);
 };
+
+// What both halves of Deployments (deployments.cc, deploy_api.cc) read files and JSON with.
+std::optional<std::string> readFile(const std::filesystem::path& p);
+// The JSON value of `text`, or nothing when it is not JSON.
+std::optional<boost::json::value> parseJson(std::string_view text);
 
 class Deployments {
  public:
