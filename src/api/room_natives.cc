@@ -88,6 +88,7 @@ void nClose(const FunctionCallbackInfo<Value>& info) {
 }
 
 void nAlarmDone(const FunctionCallbackInfo<Value>& info) {
+  self(info)->traceAlarmDone(static_cast<std::uint32_t>(handleArg(info, 0)), info[1]->IsTrue());
   self(info)->host().alarmDone(static_cast<std::uint32_t>(handleArg(info, 0)), info[1]->IsTrue());
 }
 
@@ -125,6 +126,9 @@ void nEdgeDone(const FunctionCallbackInfo<Value>& info) {
   } else if (r.action == party::EdgeResult::kPair) {
     r.pair = handleArg(info, 2);
   }
+  self(info)->traceEdgeDone(handleArg(info, 0), r.action == party::EdgeResult::kRespond
+                                                    ? r.response.status
+                                                    : 200);
   self(info)->edge().edgeDone(handleArg(info, 0), std::move(r));
 }
 

@@ -414,6 +414,7 @@ void Runtime::dropRoom(std::uint32_t room) {
   v8::HandleScope scope(iso);
   v8::Local<v8::Value> args[] = {u32(iso, room)};
   callEntry("destroyRoom", 1, args);
+  traceAlarmDone(room, false);  // an alarm the room did not finish
 }
 
 void Runtime::connect(const party::Room& room, std::uint64_t conn, std::string_view id,
@@ -517,6 +518,14 @@ void Runtime::alarm(const party::Room& room, std::uint32_t retries) {
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Value> args[] = {u32(iso, room.handle), u32(iso, retries)};
+  if (config_.onTrace) {
+    ScheduledTrace t;
+    t.where = room.key.party + "/" + room.key.room;
+    t.scheduledTimeMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    alarmTraces_[room.handle] = std::move(t);
+  }
   callEntry("alarm", 2, args);
 }
 
@@ -532,6 +541,16 @@ void Runtime::edge(std::uint64_t call, const party::EdgeCall& hook) {
   v8::HandleScope scope(iso);
   const http::Request& request = hook.request;
   std::string_view method(request.method_string().data(), request.method_string().size());
+  if (config_.onTrace && std::string_view(hook.kind) == "cron") {
+    ScheduledTrace t;
+    t.cron = true;
+    t.cronName = std::string(hook.room);
+    t.cronExpr = std::string(hook.extra);
+    t.scheduledTimeMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    cronTraces_[call] = std::move(t);
+  }
   v8::Local<v8::Value> args[] = {num(iso, call),
                                  str(iso, hook.kind),
                                  str(iso, hook.party),
@@ -629,7 +648,16 @@ void Runtime::log(int level, std::string_view text) {
     line += room->key.room;
     line += "] ";
   }
-  if (config_.onLog) {
+  ScheduledTrace* trace = nullptr;
+  if (auto it = current ? alarmTraces_.find(current) : alarmTraces_.end();
+      it != alarmTraces_.end()) {
+    trace = &it->second;
+  } else if (!current && !cronTraces_.empty()) {
+    trace = &cronTraces_.begin()->second;
+  }
+  if (trace) {
+    trace->logs.emplace_back(level, std::string(text));
+  } else if (config_.onLog) {
     config_.onLog(level, line.size() > 3 ? std::string_view(line).substr(1, line.size() - 3)
                                          : std::string_view(),
                   text);
@@ -641,6 +669,24 @@ void Runtime::log(int level, std::string_view text) {
     case 2: log::warn(line); break;
     default: log::error(line); break;
   }
+}
+
+void Runtime::traceAlarmDone(std::uint32_t room, bool ok) {
+  auto it = alarmTraces_.find(room);
+  if (it == alarmTraces_.end()) return;
+  ScheduledTrace t = std::move(it->second);
+  alarmTraces_.erase(it);
+  t.ok = ok;
+  if (config_.onTrace) config_.onTrace(std::move(t));
+}
+
+void Runtime::traceEdgeDone(std::uint64_t call, unsigned status) {
+  auto it = cronTraces_.find(call);
+  if (it == cronTraces_.end()) return;
+  ScheduledTrace t = std::move(it->second);
+  cronTraces_.erase(it);
+  t.ok = status < 500;
+  if (config_.onTrace) config_.onTrace(std::move(t));
 }
 
 }  // namespace partyd::api

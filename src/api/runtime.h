@@ -28,6 +28,18 @@
 
 namespace partyd::api {
 
+// A scheduled event of user code for partyd serve's tail: an alarm (of room `where`) or a cron,
+// with the console lines it wrote (level, text) and whether it ended well.
+struct ScheduledTrace {
+  bool cron = false;
+  std::string where;     // "party/room" for an alarm
+  std::string cronName;  // a cron's name and expression
+  std::string cronExpr;
+  std::int64_t scheduledTimeMs = 0;
+  bool ok = true;
+  std::vector<std::pair<int, std::string>> logs;
+};
+
 struct RuntimeConfig {
   std::string userBundle;               // the project's bundle (sets __partyd_parties)
   std::string userBundleName = "party.js";
@@ -39,6 +51,9 @@ struct RuntimeConfig {
   // Sees every console line of user code (partyd serve's tail); on the shard's thread.
   // `where` is "party/room" when a room's run logged, else empty.
   std::function<void(int level, std::string_view where, std::string_view text)> onLog;
+  // Sees each alarm and cron when it ends, with its console lines (which then do not reach
+  // onLog); on the shard's thread. Unset: nothing is collected.
+  std::function<void(ScheduledTrace)> onTrace;
   // Gets the engine as soon as it exists, before any user code runs (the watchdog must see a
   // bundle that loops at load).
   std::function<void(js::Engine*)> onEngine;
@@ -77,6 +92,9 @@ class Runtime final : public party::UserCode {
   void setTimer(std::uint32_t id, double delayMs);
   void clearTimer(std::uint32_t id);
   void log(int level, std::string_view text);
+  // The ends of traced events (config.onTrace): an alarm's alarmDone, an edge hook's edgeDone.
+  void traceAlarmDone(std::uint32_t room, bool ok);
+  void traceEdgeDone(std::uint64_t call, unsigned status);
 
   // ---- party::UserCode ----
   void beginRun(std::int64_t budgetMs) override;
@@ -137,6 +155,9 @@ class Runtime final : public party::UserCode {
   // A build evaluated and checked by prepareCode, waiting for commitCode.
   std::optional<party::CodeBundle> candidate_;
   party::HookInfo candidateHooks_;
+  // Open traced events (config.onTrace): alarms by room handle, crons by edge call.
+  std::unordered_map<std::uint32_t, ScheduledTrace> alarmTraces_;
+  std::unordered_map<std::uint64_t, ScheduledTrace> cronTraces_;
   int runDepth_ = 0;
   std::uint64_t isolateReplacements_ = 0;
   js::Engine::Stop lastStop_ = js::Engine::Stop::kNone;

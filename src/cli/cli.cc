@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "cli/verbs.h"
 #include "server/dev_loop.h"
 #include "server/serve.h"
 
@@ -66,8 +67,10 @@ options for dev:
   --verbose               debug logging
   --quiet                 only warnings and errors (no line per request)
 
-options for serve (and --port, --address, --threads, --sync, --idle-timeout,
---handler-timeout, --hibernate-after, --verbose, --quiet as for dev):
+options for serve (and --port, --address, --threads, --sync, --verbose, --quiet and the room
+limits --idle-timeout, --cpu-limit/--handler-timeout (default 30000 for serve), --heap-limit,
+--max-room-connections, --max-messages-per-second, --max-pending-bytes, --max-room-storage and
+--hibernate-after, as for dev, applied to every project):
   --data DIR              every project's code, assets, env and storage (default: ./partyd-data)
   --admin ADDR:PORT       the deploy API, for `partykit deploy` with PARTYKIT_API_BASE
   --admin-token TOKEN     the token it needs (GITHUB_TOKEN for the partykit CLI)
@@ -95,6 +98,55 @@ int fail(const std::string& msg) {
   return 2;
 }
 
+// The room limits, shared by dev and serve. Returns false when `a` is not a limit flag; else
+// true with *error set when its value is wrong.
+template <typename Value>
+bool parseLimitFlag(std::string_view a, Value value, server::RoomLimits* f, std::string* error) {
+  std::string_view v;
+  auto bad = [&](std::string msg) {
+    *error = std::move(msg);
+    return true;
+  };
+  if (a == "--idle-timeout") {
+    if (!value(&v) || !parseNumber(v, &f->idleTimeoutSec)) {
+      return bad("--idle-timeout needs a number of seconds");
+    }
+  } else if (a == "--hibernate-after") {
+    if (!value(&v) || !parseNumber(v, &f->hibernateAfterMs)) {
+      return bad("--hibernate-after needs a number of milliseconds");
+    }
+  } else if (a == "--handler-timeout" || a == "--cpu-limit") {
+    if (!value(&v) || !parseNumber(v, &f->handlerTimeoutMs) || f->handlerTimeoutMs < 1) {
+      return bad(std::string(a) + " needs a number of milliseconds");
+    }
+  } else if (a == "--heap-limit") {
+    if (!value(&v) || !parseNumber(v, &f->heapLimitMb) || f->heapLimitMb < 16) {
+      return bad("--heap-limit needs a number of megabytes, at least 16");
+    }
+  } else if (a == "--max-room-connections") {
+    if (!value(&v) || !parseNumber(v, &f->maxRoomConnections)) {
+      return bad("--max-room-connections needs a number (0: no limit)");
+    }
+  } else if (a == "--max-messages-per-second") {
+    std::size_t n = 0;
+    if (!value(&v) || !parseNumber(v, &n)) {
+      return bad("--max-messages-per-second needs a number (0: no limit)");
+    }
+    f->maxMessagesPerSecond = static_cast<double>(n);
+  } else if (a == "--max-pending-bytes") {
+    if (!value(&v) || !parseNumber(v, &f->maxQueuedBytes) || f->maxQueuedBytes < 1024) {
+      return bad("--max-pending-bytes needs a number of bytes, at least 1024");
+    }
+  } else if (a == "--max-room-storage") {
+    if (!value(&v) || !parseNumber(v, &f->maxRoomStorageBytes)) {
+      return bad("--max-room-storage needs a number of bytes (0: no limit)");
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
 int runDev(const std::vector<std::string_view>& args) {
   server::DevOptions f;
   bool dirSet = false;
@@ -106,7 +158,9 @@ int runDev(const std::vector<std::string_view>& args) {
       return true;
     };
     std::string_view v;
-    if (a == "-p" || a == "--port") {
+    if (std::string error; parseLimitFlag(a, value, &f, &error)) {
+      if (!error.empty()) return fail(error);
+    } else if (a == "-p" || a == "--port") {
       unsigned short p;
       if (!value(&v) || !parseNumber(v, &p)) return fail("--port needs a number from 0 to 65535");
       f.port = p;
@@ -133,40 +187,6 @@ int runDev(const std::vector<std::string_view>& args) {
       f.watch = false;
     } else if (a == "--no-persist") {
       f.noPersist = true;
-    } else if (a == "--idle-timeout") {
-      if (!value(&v) || !parseNumber(v, &f.idleTimeoutSec)) {
-        return fail("--idle-timeout needs a number of seconds");
-      }
-    } else if (a == "--hibernate-after") {
-      if (!value(&v) || !parseNumber(v, &f.hibernateAfterMs)) {
-        return fail("--hibernate-after needs a number of milliseconds");
-      }
-    } else if (a == "--handler-timeout" || a == "--cpu-limit") {
-      if (!value(&v) || !parseNumber(v, &f.handlerTimeoutMs) || f.handlerTimeoutMs < 1) {
-        return fail(std::string(a) + " needs a number of milliseconds");
-      }
-    } else if (a == "--heap-limit") {
-      if (!value(&v) || !parseNumber(v, &f.heapLimitMb) || f.heapLimitMb < 16) {
-        return fail("--heap-limit needs a number of megabytes, at least 16");
-      }
-    } else if (a == "--max-room-connections") {
-      if (!value(&v) || !parseNumber(v, &f.maxRoomConnections)) {
-        return fail("--max-room-connections needs a number (0: no limit)");
-      }
-    } else if (a == "--max-messages-per-second") {
-      std::size_t n = 0;
-      if (!value(&v) || !parseNumber(v, &n)) {
-        return fail("--max-messages-per-second needs a number (0: no limit)");
-      }
-      f.maxMessagesPerSecond = static_cast<double>(n);
-    } else if (a == "--max-pending-bytes") {
-      if (!value(&v) || !parseNumber(v, &f.maxQueuedBytes) || f.maxQueuedBytes < 1024) {
-        return fail("--max-pending-bytes needs a number of bytes, at least 1024");
-      }
-    } else if (a == "--max-room-storage") {
-      if (!value(&v) || !parseNumber(v, &f.maxRoomStorageBytes)) {
-        return fail("--max-room-storage needs a number of bytes (0: no limit)");
-      }
     } else if (a == "-v" || a == "--var" || a == "-d" || a == "--define") {
       std::pair<std::string, std::string> kv;
       if (!value(&v) || !splitKv(v, &kv)) return fail(std::string(a) + " needs KEY=VALUE");
@@ -213,7 +233,9 @@ int runServe(const std::vector<std::string_view>& args) {
       return true;
     };
     std::string_view v;
-    if (a == "-p" || a == "--port") {
+    if (std::string error; parseLimitFlag(a, value, &f, &error)) {
+      if (!error.empty()) return fail(error);
+    } else if (a == "-p" || a == "--port") {
       if (!value(&v) || !parseNumber(v, &f.port)) return fail("--port needs a number 0-65535");
     } else if (a == "--address") {
       if (!value(&v)) return fail("--address needs an address");
@@ -263,18 +285,6 @@ int runServe(const std::vector<std::string_view>& args) {
     } else if (a == "--sync") {
       if (!value(&v) || (v != "normal" && v != "full")) return fail("--sync needs normal or full");
       f.syncFull = v == "full";
-    } else if (a == "--idle-timeout") {
-      if (!value(&v) || !parseNumber(v, &f.idleTimeoutSec)) {
-        return fail("--idle-timeout needs a number of seconds");
-      }
-    } else if (a == "--hibernate-after") {
-      if (!value(&v) || !parseNumber(v, &f.hibernateAfterMs)) {
-        return fail("--hibernate-after needs a number of milliseconds");
-      }
-    } else if (a == "--handler-timeout") {
-      if (!value(&v) || !parseNumber(v, &f.handlerTimeoutMs)) {
-        return fail("--handler-timeout needs a number of milliseconds");
-      }
     } else if (a == "--verbose") {
       log::setLevel(log::Level::kDebug);
     } else if (a == "--quiet") {
@@ -299,6 +309,7 @@ int run(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(kUsage, args.empty() ? stderr : stdout);
+    std::fputs(kDeployVerbsUsage, args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version" || args[0] == "-V" || args[0] == "version") {
@@ -307,6 +318,7 @@ int run(int argc, char** argv) {
   }
   if (args[0] == "dev") return runDev({args.begin() + 1, args.end()});
   if (args[0] == "serve") return runServe({args.begin() + 1, args.end()});
+  if (isDeployVerb(args[0])) return runDeployVerb(args[0], {args.begin() + 1, args.end()});
   return fail("unknown command '" + std::string(args[0]) + "'\n\n" + kUsage);
 }
 

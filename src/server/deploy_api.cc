@@ -236,18 +236,18 @@ ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& 
     }
   }
 
-  // Switch: the files first (bundle, meta, site), then the running project.
+  // Switch: the files first (bundle, meta, site; the replaced ones kept in previous/ for a
+  // rollback), then the running project.
   fs::create_directories(dir, ec);
-  if (fs::exists(dir / "site", ec)) {
-    fs::path old = dir;
-    old += ".old-site";
-    fs::remove_all(old, ec);
-    fs::rename(dir / "site", old, ec);
-    fs::rename(staging / "site", dir / "site", ec);
-    fs::remove_all(old, ec);
-  } else {
-    fs::rename(staging / "site", dir / "site", ec);
+  fs::path prev = dir / "previous";
+  if (fs::exists(dir / "meta.json", ec)) {
+    fs::remove_all(prev, ec);
+    fs::create_directories(prev, ec);
+    for (const char* f : {"bundle.js", "meta.json", "site"}) {
+      if (fs::exists(dir / f, ec)) fs::rename(dir / f, prev / f, ec);
+    }
   }
+  fs::rename(staging / "site", dir / "site", ec);
   fs::rename(staging / "bundle.js", dir / "bundle.js", ec);
   fs::rename(staging / "meta.json", dir / "meta.json", ec);
   cleanup();
@@ -255,38 +255,8 @@ ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& 
 
   bool initial = !existing;
   if (existing) {
-    auto oldMeta = parseJson(existing->meta);
-    auto sameKey = [&](const char* k) {
-      const json::value* a =
-          oldMeta && oldMeta->is_object() ? oldMeta->as_object().if_contains(k) : nullptr;
-      const json::value* b = meta.if_contains(k);
-      return (a == nullptr) == (b == nullptr) && (!a || *a == *b);
-    };
-    auto po = optionsFor(id, dir, metaJson, existing->hub);
-    if (!po) return ApiAnswer::error(500, po.error().message);
-    if (sameKey("assets") && sameKey("crons") && sameKey("singlePageApp") &&
-        sameKey("browserTTL")) {
-      // The code swap of a running project: Runtime::reload on every shard.
-      auto r = existing->host->reload(po->runtime.userBundle, po->runtime.userBundleName,
-                                      po->runtime.envJson, po->runtime.partyNames);
-      if (!r) return ApiAnswer::error(500, "the new code failed to load: " + r.error().message);
-      std::unique_lock lock(mutex_);
-      existing->meta = metaJson;
-      existing->domain = meta.contains("domain") ? std::string(meta.at("domain").as_string()) : "";
-      routes_ = routeTable();
-    } else {
-      // Assets or crons changed shape: the project restarts (its sockets close with 1001).
-      {
-        std::unique_lock lock(mutex_);
-        std::erase(entries_, existing);
-        routes_ = routeTable();
-      }
-      existing->host->stop();
-      retired_.push_back(existing->host->edgeTable());
-      // The open tails carry over.
-      if (auto r = startEntry(id, dir, existing->hub); !r) {
-        return ApiAnswer::error(500, "the new version did not start: " + r.error().message);
-      }
+    if (auto r = switchRunning(existing, metaJson, false); !r) {
+      return ApiAnswer::error(500, r.error().message);
     }
   } else if (auto r = startEntry(id, dir); !r) {
     return ApiAnswer::error(500, "the new project did not start: " + r.error().message);
@@ -294,6 +264,91 @@ ApiAnswer Deployments::deploy(const ProjectId& id, const std::vector<FormPart>& 
   log::info("serve: deployed " + id.key() + (initial ? " (new)" : ""));
   return {200, "{\"result\":{\"is_initial_deploy\":" + std::string(initial ? "true" : "false") +
                    ",\"url\":" + log::jsonQuoted(projectUrl(id, options_.domain)) + "}}"};
+}
+
+Result<void> Deployments::switchRunning(const std::shared_ptr<Entry>& existing,
+                                        const std::string& metaJson, bool rollback) {
+  const ProjectId& id = existing->id;
+  fs::path dir = deployDir(id);
+  auto oldMeta = parseJson(existing->meta);
+  auto newMeta = parseJson(metaJson);
+  if (!newMeta || !newMeta->is_object()) return makeError(dir.string() + "/meta.json is corrupt");
+  const json::object& meta = newMeta->as_object();
+  auto sameKey = [&](const char* k) {
+    const json::value* a =
+        oldMeta && oldMeta->is_object() ? oldMeta->as_object().if_contains(k) : nullptr;
+    const json::value* b = meta.if_contains(k);
+    return (a == nullptr) == (b == nullptr) && (!a || *a == *b);
+  };
+  auto po = optionsFor(id, dir, metaJson, existing->hub);
+  if (!po) return po.error();
+  if (sameKey("assets") && sameKey("crons") && sameKey("singlePageApp") && sameKey("browserTTL")) {
+    // The code swap of a running project on every shard: back to the build the host still
+    // holds when it is the one asked for, else the files' build.
+    Result<void> r = rollback && existing->host->hasPrevious()
+                         ? existing->host->rollback()
+                         : existing->host->reload(po->runtime.userBundle,
+                                                  po->runtime.userBundleName, po->runtime.envJson,
+                                                  po->runtime.partyNames);
+    if (!r) return makeError("the new code failed to load: " + r.error().message);
+    std::unique_lock lock(mutex_);
+    existing->meta = metaJson;
+    auto* d = meta.if_contains("domain");
+    existing->domain = d && d->is_string() ? std::string(d->as_string()) : "";
+    routes_ = routeTable();
+    return {};
+  }
+  // Assets or crons changed shape: the project restarts (its sockets close with 1001).
+  {
+    std::unique_lock lock(mutex_);
+    std::erase(entries_, existing);
+    routes_ = routeTable();
+  }
+  existing->host->stop();
+  retired_.push_back(existing->host->edgeTable());
+  // The open tails carry over.
+  if (auto r = startEntry(id, dir, existing->hub); !r) {
+    return makeError("the new version did not start: " + r.error().message);
+  }
+  return {};
+}
+
+ApiAnswer Deployments::rollback(const ProjectId& id) {
+  std::lock_guard serial(deployMutex_);
+  auto e = find(id);
+  if (!e || e->local) {
+    return ApiAnswer::error(404, "no project " + id.key() + " is deployed on this partyd");
+  }
+  fs::path dir = deployDir(id);
+  fs::path prev = dir / "previous";
+  std::error_code ec;
+  auto prevMeta = readFile(prev / "meta.json");
+  if (!prevMeta || !fs::exists(prev / "bundle.js", ec)) {
+    return ApiAnswer::error(409, "there is no earlier version of " + id.key() +
+                                     " to roll back to (it was deployed once)");
+  }
+  // The files swap places: current ↔ previous, so a second rollback returns to where it began.
+  fs::path swap = dir / "previous.swap";
+  fs::remove_all(swap, ec);
+  fs::create_directories(swap, ec);
+  for (const char* f : {"bundle.js", "meta.json", "site"}) {
+    if (fs::exists(dir / f, ec)) fs::rename(dir / f, swap / f, ec);
+    if (fs::exists(prev / f, ec)) fs::rename(prev / f, dir / f, ec);
+  }
+  fs::remove_all(prev, ec);
+  fs::rename(swap, prev, ec);
+  if (ec) return ApiAnswer::error(500, "the rollback's files could not be moved: " + ec.message());
+  if (auto r = switchRunning(e, *prevMeta, true); !r) {
+    return ApiAnswer::error(500, r.error().message);
+  }
+  std::string when;
+  if (auto v = parseJson(*prevMeta); v && v->is_object()) {
+    if (auto* u = v->as_object().if_contains("updatedAt"); u && u->is_int64()) {
+      when = ",\"updatedAt\":" + std::to_string(u->as_int64());
+    }
+  }
+  log::info("serve: rolled back " + id.key());
+  return {200, "{\"result\":{\"rolled_back\":" + log::jsonQuoted(id.key()) + when + "}}"};
 }
 
 // ---- info, list, delete ---------------------------------------------------------------------
@@ -472,12 +527,15 @@ ApiAnswer Deployments::envRemove(const ProjectId& id, const std::optional<std::s
 
 // ---- tail -----------------------------------------------------------------------------------
 
-ApiAnswer Deployments::tailCreate(const ProjectId& id, const std::string& adminBase) {
+ApiAnswer Deployments::tailCreate(const ProjectId& id, const std::string& adminBase,
+                                  const std::string& filterJson) {
   auto e = find(id);
   if (!e || e->local) {
     return ApiAnswer::error(404, "no project " + id.key() + " is deployed on this partyd");
   }
-  TailHub::Ticket t = e->hub->create();
+  auto ticket = e->hub->create(filterJson);
+  if (!ticket) return ApiAnswer::error(400, ticket.error().message);
+  TailHub::Ticket t = std::move(*ticket);
   std::string url = adminBase + "/tail/" + id.team + "/" + id.name +
                     (id.preview.empty() ? "" : "~" + id.preview) + "/" + t.id +
                     "?secret=" + t.secret;
@@ -557,6 +615,9 @@ void addDeployRoutes(AdminServer& admin, Deployments& d) {
   admin.route(verb::delete_, "/parties/:team/:name", [&d, idOf, send](AdminRequest& req) {
     if (auto id = idOf(req)) send(req, d.remove(*id));
   });
+  admin.route(verb::post, "/parties/:team/:name/rollback", [&d, idOf, send](AdminRequest& req) {
+    if (auto id = idOf(req)) send(req, d.rollback(*id));
+  });
   admin.route(verb::get, "/parties/:team/:name/assets", [&d, idOf, send](AdminRequest& req) {
     if (auto id = idOf(req)) send(req, d.assetsManifest(*id));
   });
@@ -588,11 +649,11 @@ void addDeployRoutes(AdminServer& admin, Deployments& d) {
   admin.route(verb::delete_, "/parties/:team/:name/env/:key", [&d, idOf, send](AdminRequest& req) {
     if (auto id = idOf(req)) send(req, d.envRemove(*id, req.params["key"]));
   });
-  admin.route(verb::post, "/parties/:team/:name/tail", [&d, idOf, send](AdminRequest& req) {
+  admin.route(verb::post, "/parties/:team/:name/tail", [&d, idOf, send, body](AdminRequest& req) {
     auto id = idOf(req);
     if (!id) return;
     auto host = req.request[bhttp::field::host];
-    send(req, d.tailCreate(*id, "ws://" + std::string(host.data(), host.size())));
+    send(req, d.tailCreate(*id, "ws://" + std::string(host.data(), host.size()), body(req)));
   });
   admin.route(verb::delete_, "/parties/:team/:name/tail/:id", [&d, idOf, send](AdminRequest& req) {
     if (auto id = idOf(req)) send(req, d.tailDelete(*id, req.params["id"]));

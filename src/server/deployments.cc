@@ -153,6 +153,16 @@ Result<std::string> rewriteImports(const std::string& code) {
   return out;
 }
 
+// The project's console lines, alarms and crons go to its tail.
+void traceTo(api::RuntimeConfig& runtime, const std::shared_ptr<TailHub>& hub) {
+  runtime.onLog = [hub](int level, std::string_view where, std::string_view text) {
+    hub->log(level, where, text);
+  };
+  runtime.onTrace = [hub](api::ScheduledTrace t) {
+    hub->scheduled(t.cron, t.where, t.cronName, t.cronExpr, t.scheduledTimeMs, t.ok, t.logs);
+  };
+}
+
 }  // namespace
 
 ApiAnswer ApiAnswer::error(unsigned status, std::string_view message) {
@@ -270,7 +280,13 @@ void Deployments::route(std::size_t shard, std::shared_ptr<http::Session> sessio
   std::string_view method(request.method_string().data(), request.method_string().size());
   std::string url = "https://" + std::string(host) +
                     std::string(request.target().data(), request.target().size());
-  hub->request(method, url, 0);
+  if (hub->active()) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& f : request) {
+      headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    hub->request(method, url, 0, headers);
+  }
   edge->onRequest(std::move(session), std::move(request));
 }
 
@@ -308,6 +324,7 @@ Result<ProjectOptions> Deployments::optionsFor(const ProjectId& id, const fs::pa
   po.state = dir / "state";
   po.syncFull = options_.syncFull;
   po.host = options_.host;
+  po.runtime.heapLimitMb = options_.heapLimitMb;
   po.runtime.userBundle = std::move(*code);
   po.runtime.userBundleName = id.key() + "/bundle.js";
   std::string vars = m.contains("vars") ? json::serialize(m.at("vars")) : "{}";
@@ -336,11 +353,7 @@ Result<ProjectOptions> Deployments::optionsFor(const ProjectId& id, const fs::pa
     }
     po.assets = so;
   }
-  if (hub) {
-    po.runtime.onLog = [hub](int level, std::string_view where, std::string_view text) {
-      hub->log(level, where, text);
-    };
-  }
+  if (hub) traceTo(po.runtime, hub);
   return po;
 }
 
@@ -406,9 +419,7 @@ Result<void> Deployments::addLocal(const ProjectId& id, ProjectOptions options) 
   entry->local = true;
   entry->hub = std::make_shared<TailHub>(adminIo_, id.key());
   auto hub = entry->hub;
-  options.runtime.onLog = [hub](int level, std::string_view where, std::string_view text) {
-    hub->log(level, where, text);
-  };
+  traceTo(options.runtime, hub);
   entry->host = std::make_unique<ProjectHost>(pool_, std::move(options));
   if (auto r = entry->host->start(); !r) return r;
   std::unique_lock lock(mutex_);

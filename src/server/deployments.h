@@ -9,7 +9,8 @@
 //   DATA/projects/TEAM/NAME/env.json            `partykit env` values (mode 0600)
 //   DATA/projects/TEAM/NAME/deploys/@|PREVIEW/  bundle.js, meta.json, assets.json (the uploaded
 //                                               manifest), blobs/ (uploaded assets), site/ (the
-//                                               deployed assets by path), state/ (room storage)
+//                                               deployed assets by path), state/ (room storage),
+//                                               previous/ (the deploy before: bundle, meta, site)
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -41,6 +42,7 @@ struct DeploymentsOptions {
   std::string defaultProject;  // --default-project TEAM/NAME
   bool syncFull = false;
   party::HostConfig host;  // the limits of `dev`, for every project
+  std::size_t heapLimitMb = 0;  // --heap-limit, per shard of each project
 };
 
 // An answer for the admin API: a status and a JSON body.
@@ -74,6 +76,9 @@ class Deployments {
   ApiAnswer info(const ProjectId& id);
   ApiAnswer list(const std::string& team);
   ApiAnswer remove(const ProjectId& id);
+  // Back to the deploy before the current one (kept in the deploy's previous/ folder, so it
+  // survives a restart); a second rollback returns to where the first began. 409 without one.
+  ApiAnswer rollback(const ProjectId& id);
   ApiAnswer assetsManifest(const ProjectId& id);
   ApiAnswer putAsset(const ProjectId& id, const std::string& name, const std::string& bytes);
   ApiAnswer saveAssetsManifest(const ProjectId& id, const std::string& json);
@@ -81,7 +86,8 @@ class Deployments {
   ApiAnswer envPush(const ProjectId& id, const std::string& json);
   ApiAnswer envSet(const ProjectId& id, const std::string& key, const std::string& value);
   ApiAnswer envRemove(const ProjectId& id, const std::optional<std::string>& key);
-  ApiAnswer tailCreate(const ProjectId& id, const std::string& adminBase);
+  ApiAnswer tailCreate(const ProjectId& id, const std::string& adminBase,
+                       const std::string& filterJson);
   ApiAnswer tailDelete(const ProjectId& id, const std::string& tailId);
   void tailAttach(const std::string& key, const std::string& tailId, const std::string& secret,
                   std::shared_ptr<http::Session> session, http::Request&& request);
@@ -107,6 +113,11 @@ class Deployments {
   Result<void> startEntry(const ProjectId& id, const std::filesystem::path& dir,
                           std::shared_ptr<TailHub> hub = nullptr);
   std::shared_ptr<Entry> find(const ProjectId& id) const;
+  // Moves a running project to the files now in its deploy folder (meta `metaJson`): a code swap
+  // when only the code changed (to the host's previous build when `rollback` and it has one),
+  // else a restart of the project.
+  Result<void> switchRunning(const std::shared_ptr<Entry>& existing, const std::string& metaJson,
+                             bool rollback);
   std::vector<RouteEntry> routeTable() const;  // under mutex_
 
   ShardPool& pool_;

@@ -137,14 +137,8 @@ int runDev(const DevOptions& f) {
   options.runtime.envJson = config->varsJson;
   options.runtime.partyNames.push_back("main");
   for (const auto& [name, path] : config->parties) options.runtime.partyNames.push_back(name);
-  options.host.idleTimeoutMs = f.idleTimeoutSec * 1000;
-  options.host.handlerBudgetMs = f.handlerTimeoutMs;
+  f.applyTo(options.host);
   options.runtime.heapLimitMb = f.heapLimitMb;
-  options.host.maxRoomConnections = f.maxRoomConnections;
-  options.host.maxMessagesPerSecond = f.maxMessagesPerSecond;
-  options.host.wsLimits.maxQueuedBytes = f.maxQueuedBytes;
-  options.host.maxRoomStorageBytes = f.maxRoomStorageBytes;
-  options.host.hibernateAfterMs = f.hibernateAfterMs;
 
   // Block the stop signals before the shards start, so that only the main thread takes them.
   sigset_t stopSignals;

@@ -12,9 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "server/limits.h"
+
 namespace partyd::server {
 
-struct DevOptions {
+// The room limits (idle timeout, CPU limit, heap, ...) are RoomLimits, shared with serve.
+struct DevOptions : RoomLimits {
   std::string dir = ".";
   std::optional<unsigned short> port;
   std::string address = "0.0.0.0";
@@ -22,14 +25,6 @@ struct DevOptions {
   std::optional<std::filesystem::path> persist;
   bool noPersist = false;
   bool syncFull = false;
-  std::int64_t idleTimeoutSec = 30;
-  std::int64_t handlerTimeoutMs = 2'000;  // --cpu-limit (alias --handler-timeout), docs/limits.md
-  std::size_t heapLimitMb = 1024;           // --heap-limit: per shard
-  std::size_t maxRoomConnections = 10'000;  // --max-room-connections (0: none)
-  double maxMessagesPerSecond = 0;          // --max-messages-per-second per connection (0: none)
-  std::size_t maxQueuedBytes = 32 * 1024 * 1024;   // --max-pending-bytes per socket
-  std::uint64_t maxRoomStorageBytes = 0;           // --max-room-storage (0: none)
-  std::int64_t hibernateAfterMs = 10'000;
   bool watch = true;
   std::vector<std::pair<std::string, std::string>> vars;
   std::vector<std::pair<std::string, std::string>> defines;

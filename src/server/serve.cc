@@ -59,6 +59,7 @@ Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
   po.name = config->name;
   po.syncFull = f.syncFull;
   po.host = host;
+  po.runtime.heapLimitMb = f.heapLimitMb;
   if (config->serve && !config->serve->path.empty()) {
     po.assets = http::StaticOptions{config->serve->path, config->serve->singlePageApp,
                                     config->serve->browserTTL};
@@ -83,9 +84,7 @@ Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
 
 int runServe(const ServeOptions& f) {
   party::HostConfig hostConfig;
-  hostConfig.idleTimeoutMs = f.idleTimeoutSec * 1000;
-  hostConfig.handlerBudgetMs = f.handlerTimeoutMs;
-  hostConfig.hibernateAfterMs = f.hibernateAfterMs;
+  f.applyTo(hostConfig);
 
   std::optional<std::pair<ProjectId, ProjectOptions>> local;
   if (f.dir) {
@@ -130,7 +129,8 @@ int runServe(const ServeOptions& f) {
   signal(SIGPIPE, SIG_IGN);
 
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
-  DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig};
+  DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig,
+                           f.heapLimitMb};
   if (local && dopts.defaultProject.empty()) dopts.defaultProject = local->first.key();
   Deployments deployments(pool, admin.io(), dopts);
   auto started = pool.start(

@@ -9,9 +9,15 @@
 #include <optional>
 #include <string>
 
+#include "server/limits.h"
+
 namespace partyd::server {
 
-struct ServeOptions {
+// The room limits are RoomLimits, as for dev, except the CPU limit's default (30 s: a deployed
+// project's bundle may do more at load than a dev build).
+struct ServeOptions : RoomLimits {
+  ServeOptions() { handlerTimeoutMs = 30'000; }
+
   std::optional<std::string> dir;  // partyd serve DIR
   unsigned short port = 1999;
   std::string address = "0.0.0.0";
@@ -22,9 +28,6 @@ struct ServeOptions {
   std::string defaultProject;
   std::size_t threads = 0;
   bool syncFull = false;
-  std::int64_t idleTimeoutSec = 30;
-  std::int64_t handlerTimeoutMs = 30'000;
-  std::int64_t hibernateAfterMs = 10'000;
   std::uint64_t maxUploadBytes = 64ull * 1024 * 1024;
 };
 

@@ -4,17 +4,22 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
+#include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <deque>
+#include <optional>
 
 #include "base/log.h"
 #include "base/random.h"
+#include "base/strings.h"
 #include "ws/handshake.h"
 
 namespace partyd::server {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
+namespace json = boost::json;
 
 namespace {
 
@@ -90,9 +95,71 @@ class TailSocket : public std::enable_shared_from_this<TailSocket> {
   bool closeAfterWrite_ = false;
 };
 
+const char* levelName(int level) {
+  static const char* kLevels[] = {"debug", "log", "warn", "error"};
+  return kLevels[level < 0 ? 0 : level > 3 ? 3 : level];
+}
+
+// An error line with a stack (what the runtime logs for an uncaught exception) as a trace
+// event's exception {name, message, timestamp}, appended to *out; false for other lines.
+bool exceptionOf(int level, std::string_view text, std::string* out) {
+  if (level < 3 || text.find("Error") == std::string_view::npos ||
+      text.find('\n') == std::string_view::npos) {
+    return false;
+  }
+  std::string_view first = text.substr(0, text.find('\n'));
+  // "onAlarm failed: Error: boom" → name Error, message boom
+  if (std::size_t failed = first.find(" failed: "); failed != std::string_view::npos) {
+    first = first.substr(failed + 9);
+  }
+  std::size_t colon = first.find(": ");
+  *out += "{\"name\":" +
+          log::jsonQuoted(colon == std::string_view::npos ? "Error" : first.substr(0, colon)) +
+          ",\"message\":" +
+          log::jsonQuoted(colon == std::string_view::npos ? first : first.substr(colon + 2)) +
+          ",\"timestamp\":" + std::to_string(nowMs()) + "}";
+  return true;
+}
+
 }  // namespace
 
+struct TailHub::Filter {
+  double samplingRate = 1;
+  std::vector<std::string> outcomes, methods, clientIps;
+  std::string query;
+  std::optional<std::pair<std::string, std::string>> header;  // key, query (may be empty)
+
+  bool matches(const std::string& event, const Facts& f) const {
+    if (!outcomes.empty() && std::find(outcomes.begin(), outcomes.end(), f.outcome) == outcomes.end())
+      return false;
+    if (!methods.empty()) {
+      if (f.method.empty()) return false;
+      bool any = false;
+      for (const auto& m : methods) any = any || iequals(m, f.method);
+      if (!any) return false;
+    }
+    if (!query.empty() && event.find(query) == std::string::npos) return false;
+    if (header) {
+      bool any = false;
+      for (const auto& [k, v] : f.headers) {
+        if (iequals(k, header->first) &&
+            (header->second.empty() || v.find(header->second) != std::string::npos)) {
+          any = true;
+        }
+      }
+      if (!any) return false;
+    }
+    if (samplingRate < 1) {
+      std::uint32_t r = 0;
+      randomBytes(&r, sizeof r);
+      if (static_cast<double>(r) / 4294967296.0 >= samplingRate) return false;
+    }
+    return true;
+  }
+};
+
 struct TailHub::Tail {
+  Filter filter;
   std::string secret;
   std::int64_t expiresAtMs = 0;
   std::shared_ptr<TailSocket> conn;  // admin thread only
@@ -103,9 +170,66 @@ TailHub::TailHub(asio::io_context& adminIo, std::string scriptName)
 
 TailHub::~TailHub() = default;
 
-TailHub::Ticket TailHub::create() {
+namespace {
+
+bool stringList(const json::value& v, std::vector<std::string>* out) {
+  if (v.is_string()) {
+    out->emplace_back(v.as_string());
+    return true;
+  }
+  if (!v.is_array()) return false;
+  for (const auto& x : v.as_array()) {
+    if (!x.is_string()) return false;
+    out->emplace_back(x.as_string());
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<TailHub::Ticket> TailHub::create(std::string_view filterJson) {
+  Filter filter;
+  bool blank = filterJson.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  if (!blank) {
+    boost::system::error_code ec;
+    json::value v = json::parse(filterJson, ec);
+    const json::value* list = !ec && v.is_object() ? v.as_object().if_contains("filters") : nullptr;
+    if (ec || !v.is_object() || (list && !list->is_array())) {
+      return makeError("a tail's body is {\"filters\":[…]} (what `partykit tail` sends)");
+    }
+    for (const auto& f : list ? list->as_array() : json::array()) {
+      const json::object* o = f.if_object();
+      if (!o) return makeError("each tail filter is an object");
+      bool ok = true;
+      if (auto* x = o->if_contains("sampling_rate")) {
+        ok = x->is_number() && x->to_number<double>() > 0 && x->to_number<double>() <= 1;
+        if (ok) filter.samplingRate = x->to_number<double>();
+      } else if (auto* x = o->if_contains("outcome")) {
+        ok = stringList(*x, &filter.outcomes);
+      } else if (auto* x = o->if_contains("method")) {
+        ok = stringList(*x, &filter.methods);
+      } else if (auto* x = o->if_contains("client_ip")) {
+        ok = stringList(*x, &filter.clientIps);
+      } else if (auto* x = o->if_contains("query")) {
+        ok = x->is_string();
+        if (ok) filter.query = std::string(x->as_string());
+      } else if (auto* x = o->if_contains("header")) {
+        const json::object* h = x->if_object();
+        ok = h && h->contains("key") && h->at("key").is_string();
+        if (ok) {
+          const json::value* q = h->if_contains("query");
+          filter.header = {std::string(h->at("key").as_string()),
+                           q && q->is_string() ? std::string(q->as_string()) : ""};
+        }
+      } else {
+        ok = false;
+      }
+      if (!ok) return makeError("a tail filter partyd does not know: " + json::serialize(f));
+    }
+  }
   Ticket t{hex(16), hex(24), nowMs() + 3600 * 1000};
   auto tail = std::make_shared<Tail>();
+  tail->filter = std::move(filter);
   tail->secret = t.secret;
   tail->expiresAtMs = t.expiresAtMs;
   std::lock_guard lock(mutex_);
@@ -174,18 +298,22 @@ void TailHub::attach(const std::string& id, const std::string& secret,
   ++open_;
 }
 
-void TailHub::publish(std::string event) {
+void TailHub::publish(std::string event, Facts facts) {
   if (open_.load(std::memory_order_relaxed) == 0) return;
-  asio::post(io_, [self = shared_from_this(), frame = ws::makeFrame(ws::Opcode::kText, event)] {
+  asio::post(io_, [self = shared_from_this(), event = std::move(event),
+                   facts = std::move(facts)] {
+    ws::Frame frame;
     std::lock_guard lock(self->mutex_);
     for (auto& [id, tail] : self->tails_) {
-      if (!tail->conn || tail->conn->closed()) continue;
+      if (!tail->conn || tail->conn->closed() || !tail->filter.matches(event, facts)) continue;
+      if (!frame) frame = ws::makeFrame(ws::Opcode::kText, event);
       tail->conn->write(frame);
     }
   });
 }
 
-void TailHub::request(std::string_view method, std::string_view url, unsigned status) {
+void TailHub::request(std::string_view method, std::string_view url, unsigned status,
+                      const std::vector<std::pair<std::string, std::string>>& headers) {
   if (open_.load(std::memory_order_relaxed) == 0) return;
   std::string e = "{\"outcome\":\"ok\",\"scriptName\":" + log::jsonQuoted(scriptName_) +
                   ",\"exceptions\":[],\"logs\":[],\"eventTimestamp\":" + std::to_string(nowMs()) +
@@ -193,26 +321,17 @@ void TailHub::request(std::string_view method, std::string_view url, unsigned st
                   ",\"url\":" + log::jsonQuoted(url) + ",\"headers\":{},\"cf\":{}}" +
                   (status ? ",\"response\":{\"status\":" + std::to_string(status) + "}" : "") +
                   "}}";
-  publish(std::move(e));
+  publish(std::move(e), {"ok", std::string(method), headers});
 }
 
 void TailHub::log(int level, std::string_view where, std::string_view text) {
   if (open_.load(std::memory_order_relaxed) == 0) return;
-  static const char* kLevels[] = {"debug", "log", "warn", "error"};
-  const char* lv = kLevels[level < 0 ? 0 : level > 3 ? 3 : level];
-  bool exception = level >= 3 && text.find("Error") != std::string_view::npos &&
-                   text.find('\n') != std::string_view::npos;
+  const char* lv = levelName(level);
+  std::string exceptions;
+  bool exception = exceptionOf(level, text, &exceptions);
   std::string e = "{\"outcome\":" + std::string(exception ? "\"exception\"" : "\"ok\"") +
-                  ",\"scriptName\":" + log::jsonQuoted(scriptName_) + ",\"exceptions\":[";
-  if (exception) {
-    std::string_view first = text.substr(0, text.find('\n'));
-    std::size_t colon = first.find(": ");
-    e += "{\"name\":" +
-         log::jsonQuoted(colon == std::string_view::npos ? "Error" : first.substr(0, colon)) +
-         ",\"message\":" +
-         log::jsonQuoted(colon == std::string_view::npos ? first : first.substr(colon + 2)) +
-         ",\"timestamp\":" + std::to_string(nowMs()) + "}";
-  }
+                  ",\"scriptName\":" + log::jsonQuoted(scriptName_) + ",\"exceptions\":[" +
+                  exceptions;
   e += "],\"logs\":[{\"level\":\"" + std::string(lv) + "\",\"message\":[" + log::jsonQuoted(text) +
        "],\"timestamp\":" + std::to_string(nowMs()) +
        "}],\"eventTimestamp\":" + std::to_string(nowMs()) +
@@ -220,7 +339,36 @@ void TailHub::log(int level, std::string_view where, std::string_view text) {
        log::jsonQuoted(where.empty() ? std::string("partyd://") + scriptName_
                                 : "partyd://" + std::string(where)) +
        ",\"headers\":{},\"cf\":{}}}}";
-  publish(std::move(e));
+  publish(std::move(e), {exception ? "exception" : "ok", "", {}});
+}
+
+void TailHub::scheduled(bool cron, std::string_view where, std::string_view cronName,
+                        std::string_view cronExpr, std::int64_t scheduledTimeMs, bool ok,
+                        const std::vector<std::pair<int, std::string>>& logs) {
+  if (open_.load(std::memory_order_relaxed) == 0) return;
+  std::string exceptions, lines;
+  for (const auto& [level, text] : logs) {
+    std::string one;
+    if (exceptionOf(level, text, &one)) {
+      if (!exceptions.empty()) exceptions += ',';
+      exceptions += one;
+    }
+    if (!lines.empty()) lines += ',';
+    lines += "{\"level\":\"" + std::string(levelName(level)) + "\",\"message\":[" +
+             log::jsonQuoted(text) + "],\"timestamp\":" + std::to_string(nowMs()) + "}";
+  }
+  const char* outcome = ok ? "ok" : "exception";
+  std::string e = "{\"outcome\":\"" + std::string(outcome) + "\",\"scriptName\":" +
+                  log::jsonQuoted(scriptName_) + ",\"exceptions\":[" + exceptions +
+                  "],\"logs\":[" + lines + "],\"eventTimestamp\":" + std::to_string(nowMs()) +
+                  ",\"event\":{";
+  if (cron) {
+    e += "\"cron\":" + log::jsonQuoted(cronExpr) + ",\"name\":" + log::jsonQuoted(cronName) + ",";
+  } else {
+    e += "\"room\":" + log::jsonQuoted(where) + ",";
+  }
+  e += "\"scheduledTime\":" + std::to_string(scheduledTimeMs) + "}}";
+  publish(std::move(e), {outcome, "", {}});
 }
 
 }  // namespace partyd::server
