@@ -28,6 +28,8 @@ constexpr const char* kUsage = R"(partyd: run PartyKit projects on your own mach
 usage:
   partyd dev [options] [DIR]   serve the project in DIR (default: .) on port 1999
   partyd serve [options] [DIR] host deployed projects (and DIR, built once, if given)
+  partyd deploy|list|info|delete|rollback|env|tail [options]
+                               deploy to and manage a `partyd serve` (see below)
   partyd --version             print the version
 
 options for dev:

@@ -67,7 +67,7 @@ struct Options {
 };
 
 int usage(const std::string& msg) {
-  std::fprintf(stderr, "partyd %s\n", msg.c_str());
+  std::fprintf(stderr, "partyd: %s\n", msg.c_str());
   return 2;
 }
 
