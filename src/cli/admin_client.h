@@ -33,8 +33,7 @@ class AdminClient {
   // One request to `path` (from the API's root, e.g. "/parties/team/name"). A 2xx answer is
   // returned; any other status, or no answer at all, is an error whose message says why (the
   // server's own "error" text for a 4xx, what to check for a 401 or a refused connection).
-  Result<AdminReply> call(const std::string& method, const std::string& path,
-                          std::string body = {},
+  Result<AdminReply> call(const std::string& method, const std::string& path, std::string body = {},
                           std::vector<std::pair<std::string, std::string>> headers = {});
 
   const AdminTarget& target() const { return target_; }

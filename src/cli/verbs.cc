@@ -121,22 +121,26 @@ struct Target {
   std::string team, name, preview;
   std::string path() const { return "/parties/" + team + "/" + name; }
   std::string query() const { return preview.empty() ? "" : "?preview=" + preview; }
-  std::string key() const { return team + "/" + name + (preview.empty() ? "" : " (preview " + preview + ")"); }
+  std::string key() const {
+    return team + "/" + name + (preview.empty() ? "" : " (preview " + preview + ")");
+  }
 };
 
 Result<Target> resolveTarget(const Options& o, const project::Config* config) {
   Target t;
-  t.team = o.team ? *o.team : env("PARTYD_TEAM").value_or(
-                                  config && config->team ? *config->team : "default");
+  t.team = o.team ? *o.team
+                  : env("PARTYD_TEAM").value_or(config && config->team ? *config->team : "default");
   if (o.name) {
     t.name = *o.name;
   } else if (config && !config->configFile.empty()) {
     t.name = config->name;
   } else {
-    return makeError("which project? Pass --name NAME (or run it in a folder with a partykit.json)");
+    return makeError(
+        "which project? Pass --name NAME (or run it in a folder with a partykit.json)");
   }
   t.preview = o.preview.value_or("");
-  if (!validName(t.team)) return makeError("the team \"" + t.team + "\" is not 1 to 64 of a-z, 0-9, - and _");
+  if (!validName(t.team))
+    return makeError("the team \"" + t.team + "\" is not 1 to 64 of a-z, 0-9, - and _");
   if (!validName(t.name)) {
     return makeError("the project name \"" + t.name + "\" is not 1 to 64 of a-z, 0-9, - and _");
   }
@@ -268,9 +272,9 @@ int deploy(const Options& o) {
       std::string bytes = ss.str();
       std::string name = assetName(bytes);
       std::string rel = fs::relative(it->path(), config->serve->path, ec).generic_string();
-      auto r = api.call("PUT", path + "/assets" + q, std::move(bytes),
-                        {{"x-partykit-asset-name", name},
-                         {"content-type", "application/octet-stream"}});
+      auto r =
+          api.call("PUT", path + "/assets" + q, std::move(bytes),
+                   {{"x-partykit-asset-name", name}, {"content-type", "application/octet-stream"}});
       if (!r) return failed("uploading " + rel + ": " + r.error().message);
       assets[rel] = name;
       ++uploaded;
@@ -378,7 +382,8 @@ int envVerb(const Options& o, AdminClient& api, const Target& t) {
     return 0;
   }
   if (sub == "add") {
-    if (o.positional.size() < 2) return usage("env add needs KEY (and VALUE, or the value on stdin)");
+    if (o.positional.size() < 2)
+      return usage("env add needs KEY (and VALUE, or the value on stdin)");
     const std::string& key = o.positional[1];
     std::string value;
     if (o.positional.size() >= 3) {
@@ -400,7 +405,8 @@ int envVerb(const Options& o, AdminClient& api, const Target& t) {
     if (o.positional.size() < 2 && !o.all) return usage("env remove needs KEY (or --all)");
     auto r = api.call("DELETE", o.positional.size() >= 2 ? base + "/" + o.positional[1] : base);
     if (!r) return failed(r.error().message);
-    std::printf("Removed %s of %s\n", o.positional.size() >= 2 ? o.positional[1].c_str() : "every env value",
+    std::printf("Removed %s of %s\n",
+                o.positional.size() >= 2 ? o.positional[1].c_str() : "every env value",
                 t.key().c_str());
     return 0;
   }
@@ -452,9 +458,10 @@ void printPretty(const std::string& message) {
       if (auto* m = l.as_object().if_contains("message"); m && m->is_array()) {
         for (const auto& part : m->as_array()) text += (text.empty() ? "" : " ") + plain(part);
       }
-      std::printf("  (%s) %s\n",
-                  l.as_object().contains("level") ? plain(l.as_object().at("level")).c_str() : "log",
-                  text.c_str());
+      std::printf(
+          "  (%s) %s\n",
+          l.as_object().contains("level") ? plain(l.as_object().at("level")).c_str() : "log",
+          text.c_str());
     }
   }
   if (auto* ex = e.if_contains("exceptions"); ex && ex->is_array()) {
@@ -523,28 +530,28 @@ int tail(const Options& o, AdminClient& api, const Target& t) {
   std::uint64_t conn = 0;
   conn = wsc.connect(
       url, {"trace-v1"}, {},
-      ws::WsClient::Events{
-          [&](std::string) {
-            wsc.send(conn, false, "{\"debug\":false}");
-            if (format == "pretty") {
-              std::fprintf(stderr, "Connected to %s, waiting for logs...\n", t.key().c_str());
-            }
-          },
-          [&](bool, std::string data) {
-            if (weClosed) return;
-            if (format == "json") {
-              std::printf("%s\n", data.c_str());
-            } else {
-              printPretty(data);
-            }
-            std::fflush(stdout);
-            if (o.maxEvents > 0 && ++seen >= o.maxEvents) {
-              weClosed = true;
-              wsc.close(conn, 1000, "done");
-            }
-          },
-          [&](std::uint16_t, std::string, bool) { finished = true; },
-          [&](std::string message) { error = message; }});
+      ws::WsClient::Events{[&](std::string) {
+                             wsc.send(conn, false, "{\"debug\":false}");
+                             if (format == "pretty") {
+                               std::fprintf(stderr, "Connected to %s, waiting for logs...\n",
+                                            t.key().c_str());
+                             }
+                           },
+                           [&](bool, std::string data) {
+                             if (weClosed) return;
+                             if (format == "json") {
+                               std::printf("%s\n", data.c_str());
+                             } else {
+                               printPretty(data);
+                             }
+                             std::fflush(stdout);
+                             if (o.maxEvents > 0 && ++seen >= o.maxEvents) {
+                               weClosed = true;
+                               wsc.close(conn, 1000, "done");
+                             }
+                           },
+                           [&](std::uint16_t, std::string, bool) { finished = true; },
+                           [&](std::string message) { error = message; }});
   boost::asio::signal_set signals(api.io(), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec || finished) return;
@@ -569,11 +576,11 @@ Result<Options> parseOptions(std::string_view verb, const std::vector<std::strin
       if (i + 1 >= args.size()) return makeError(std::string(a) + " needs " + what);
       return std::string(args[++i]);
     };
-#define VALUE(var, what)                 \
-  do {                                   \
-    auto v_ = value(what);               \
-    if (!v_) return v_.error();          \
-    var = std::move(*v_);                \
+#define VALUE(var, what)        \
+  do {                          \
+    auto v_ = value(what);      \
+    if (!v_) return v_.error(); \
+    var = std::move(*v_);       \
   } while (0)
     std::string v;
     if (a == "--server") {
@@ -617,8 +624,9 @@ Result<Options> parseOptions(std::string_view verb, const std::vector<std::strin
       char* end = nullptr;
       o.samplingRate = std::strtod(v.c_str(), &end);
       if (*end || !(o.samplingRate > 0 && o.samplingRate < 1)) {
-        return makeError("--sampling-rate needs a number between 0 and 1 (0.25: a quarter of "
-                         "the events)");
+        return makeError(
+            "--sampling-rate needs a number between 0 and 1 (0.25: a quarter of "
+            "the events)");
       }
     } else if (verb == "tail" && a == "--max-events") {
       VALUE(v, "a number");
@@ -662,9 +670,11 @@ int runDeployVerb(std::string_view verb, const std::vector<std::string_view>& ar
   auto c = client(*o, &owner);
   if (!c) return usage(c.error().message);
   if (verb == "list") {
-    std::string team = o->team ? *o->team : env("PARTYD_TEAM").value_or(
-                                               config && config->team ? *config->team : "default");
-    if (!validName(team)) return usage("the team \"" + team + "\" is not 1 to 64 of a-z, 0-9, - and _");
+    std::string team =
+        o->team ? *o->team
+                : env("PARTYD_TEAM").value_or(config && config->team ? *config->team : "default");
+    if (!validName(team))
+      return usage("the team \"" + team + "\" is not 1 to 64 of a-z, 0-9, - and _");
     return list(*o, **c, team);
   }
   auto t = resolveTarget(*o, config ? &*config : nullptr);

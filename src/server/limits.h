@@ -10,9 +10,9 @@
 namespace partyd::server {
 
 struct RoomLimits {
-  std::int64_t idleTimeoutSec = 30;       // --idle-timeout
-  std::int64_t handlerTimeoutMs = 2'000;  // --cpu-limit (alias --handler-timeout)
-  std::size_t heapLimitMb = 1024;         // --heap-limit: per shard
+  std::int64_t idleTimeoutSec = 30;               // --idle-timeout
+  std::int64_t handlerTimeoutMs = 2'000;          // --cpu-limit (alias --handler-timeout)
+  std::size_t heapLimitMb = 1024;                 // --heap-limit: per shard
   std::size_t maxRoomConnections = 10'000;        // --max-room-connections (0: none)
   double maxMessagesPerSecond = 0;                // --max-messages-per-second (0: none)
   std::size_t maxQueuedBytes = 32 * 1024 * 1024;  // --max-pending-bytes per socket
