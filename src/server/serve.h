@@ -26,6 +26,7 @@ struct ServeOptions {
   std::int64_t handlerTimeoutMs = 30'000;
   std::int64_t hibernateAfterMs = 10'000;
   std::uint64_t maxUploadBytes = 64ull * 1024 * 1024;
+  std::string version;  // partyd_build_info's
 };
 
 // Runs until SIGINT or SIGTERM; returns the process exit status.
