@@ -536,6 +536,37 @@ void Runtime::hibernate(const party::Room& room, party::HibernateMode mode) {
   callEntry("hibernate", 2, args);
 }
 
+std::vector<party::PeekedSocket> Runtime::peekConnections(const party::Room& room) {
+  std::vector<party::PeekedSocket> out;
+  v8::Isolate* iso = engine_->isolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = engine_->context();
+  v8::Local<v8::Function> fn = entryFunction("peekConnections");
+  if (fn.IsEmpty()) return out;
+  v8::TryCatch tryCatch(iso);
+  v8::Local<v8::Value> args[] = {u32(iso, room.handle)};
+  v8::Local<v8::Value> result;
+  if (!fn->Call(ctx, entry_.Get(iso), 1, args).ToLocal(&result) || !result->IsArray()) return out;
+  v8::Local<v8::Array> list = result.As<v8::Array>();
+  // [handle, [id, uri, tags, state, attachment], handle, ...]
+  for (uint32_t i = 0; i + 1 < list->Length(); i += 2) {
+    v8::Local<v8::Value> handle, item;
+    if (!list->Get(ctx, i).ToLocal(&handle) || !handle->IsNumber() ||
+        !list->Get(ctx, i + 1).ToLocal(&item)) {
+      break;
+    }
+    party::PeekedSocket socket;
+    socket.conn = static_cast<std::uint64_t>(handle.As<v8::Number>()->Value());
+    if (auto bytes = engine_->serialize(item)) {
+      socket.bytes = std::move(*bytes);
+    } else {
+      socket.error = bytes.error().message;
+    }
+    out.push_back(std::move(socket));
+  }
+  return out;
+}
+
 void Runtime::edge(std::uint64_t call, const party::EdgeCall& hook) {
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);

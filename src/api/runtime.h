@@ -118,6 +118,7 @@ class Runtime final : public party::UserCode {
                const party::InternalRequest& request) override;
   void alarm(const party::Room& room, std::uint32_t retries) override;
   void hibernate(const party::Room& room, party::HibernateMode mode) override;
+  std::vector<party::PeekedSocket> peekConnections(const party::Room& room) override;
   Result<void> prepareCode(const party::CodeBundle& next) override;
   void commitCode() override;
   void abandonCode() override;

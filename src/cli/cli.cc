@@ -302,6 +302,7 @@ int runServe(const std::vector<std::string_view>& args) {
       return fail("more than one project directory given");
     }
   }
+  f.version = PARTYD_VERSION;
   return server::runServe(f);
 }
 

@@ -79,19 +79,27 @@ void Session::fail(unsigned status, std::string body) {
 
 void Session::noteRequest(const Request& request) {
   keepAlive_ = request.keep_alive();
+  started_ = std::chrono::steady_clock::now();
+  std::string_view target(request.target().data(), request.target().size());
+  if (request.find(bhttp::field::upgrade) != request.end()) {
+    kind_ = RequestKind::kUpgrade;
+  } else if (target.starts_with("/parties/") || target.starts_with("/party/")) {
+    kind_ = RequestKind::kParty;
+  } else {
+    kind_ = RequestKind::kFetch;
+  }
   if (log::enabled(log::Level::kInfo)) {
     requestLine_.assign(request.method_string().data(), request.method_string().size());
     requestLine_ += ' ';
-    requestLine_.append(request.target().data(), request.target().size());
-    started_ = std::chrono::steady_clock::now();
+    requestLine_.append(target.data(), target.size());
   }
 }
 
 void Session::respond(Response response, bool keepAlive) {
   if (released_) return;
-  if (statusCounts_) {
-    unsigned cls = response.status / 100;
-    ++statusCounts_[cls >= 1 && cls <= 5 ? cls : 0];
+  if (counts_) {
+    RequestKind kind = response.asset && kind_ == RequestKind::kFetch ? RequestKind::kAsset : kind_;
+    counts_->count(kind, response.status, std::chrono::steady_clock::now() - started_);
   }
   if (!requestLine_.empty()) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -11,6 +11,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -18,6 +19,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "base/metrics.h"
 
 namespace partyd::http {
 
@@ -27,6 +30,42 @@ struct Response {
   unsigned status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  bool asset = false;  // a static asset's (StaticFiles sets it), for the request-kind label
+};
+
+// What a request was, for partyd_http_request_duration_seconds: a party route (/parties/...,
+// /party/...), a static asset, anything else (the static onFetch, or its 404), or a WebSocket
+// upgrade (whatever its answer: 101 or a refusal).
+enum class RequestKind : std::uint8_t { kParty, kAsset, kFetch, kUpgrade };
+inline constexpr std::array<std::string_view, 4> kRequestKinds = {"party", "asset", "fetch",
+                                                                  "upgrade"};
+
+// What Sessions count about the responses they write, for /metrics: owned by the shard's
+// metrics (party::PartyCounters::http) and touched only on its thread.
+struct ResponseCounts {
+  std::array<std::uint64_t, 6> byClass{};  // [status / 100]; [0] for a status outside 100-599
+  // From the request's parse (or its hand-off to the room's shard) to the response's write,
+  // by [kind][status class].
+  std::array<std::array<metrics::Histogram, 6>, kRequestKinds.size()> seconds{};
+
+  static std::size_t statusClass(unsigned status) {
+    unsigned cls = status / 100;
+    return cls >= 1 && cls <= 5 ? cls : 0;
+  }
+  void count(RequestKind kind, unsigned status, std::chrono::steady_clock::duration took) {
+    std::size_t cls = statusClass(status);
+    ++byClass[cls];
+    seconds[static_cast<std::size_t>(kind)][cls].observeNanos(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+  }
+  void add(const ResponseCounts& o) {
+    for (std::size_t i = 0; i < byClass.size(); ++i) byClass[i] += o.byClass[i];
+    for (std::size_t k = 0; k < seconds.size(); ++k) {
+      for (std::size_t c = 0; c < seconds[k].size(); ++c) seconds[k][c].add(o.seconds[k][c]);
+    }
+  }
+  // What Edge hands to Session::countResponses.
+  ResponseCounts* data() { return this; }
 };
 
 struct Limits {
@@ -58,9 +97,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   boost::asio::ip::tcp::endpoint remote() const;
 
-  // Counts each response into byClass[status / 100] ([0] for a status outside 100-599): an
-  // array of 6 owned by the shard's metrics (party::PartyCounters::http), or none.
-  void countResponses(std::uint64_t* byClass) { statusCounts_ = byClass; }
+  // Counts each response (by status class, and its time by kind and class) into `counts`,
+  // owned by the shard's metrics (party::PartyCounters::http), or nowhere (null).
+  void countResponses(ResponseCounts* counts) { counts_ = counts; }
+  // When the request being answered was parsed (or handed to this shard), and its kind.
+  std::chrono::steady_clock::time_point requestStarted() const { return started_; }
 
  private:
   void onRead(boost::system::error_code ec);
@@ -75,7 +116,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool released_ = false;
   std::string requestLine_;  // "GET /path" of the request being answered, for the log
   std::chrono::steady_clock::time_point started_;
-  std::uint64_t* statusCounts_ = nullptr;
+  RequestKind kind_ = RequestKind::kFetch;
+  ResponseCounts* counts_ = nullptr;
 };
 
 }  // namespace partyd::http

@@ -314,4 +314,35 @@ TEST_F(SessionTest, RespondCanRefuseKeepAlive) {
 }
 
 }  // namespace
+// Each response is counted by status class and timed by the request's kind: a party route, a
+// static asset (the response says so), anything else, and an upgrade that was answered here.
+TEST_F(SessionTest, CountsAndTimesResponsesByKindAndClass) {
+  ResponseCounts counts;
+  onRequest = [&counts](std::shared_ptr<Session> session, Request&& request) {
+    session->countResponses(&counts);
+    Response r;
+    std::string_view target(request.target().data(), request.target().size());
+    r.status = target == "/missing" ? 404 : 200;
+    r.asset = target == "/app.js";
+    session->respond(std::move(r));
+  };
+  connect();
+  for (std::string_view target : {"/parties/main/r1", "/party/r2", "/app.js", "/missing"}) {
+    send(get(target));
+    ASSERT_TRUE(readResponse());
+  }
+  send(get("/parties/main/r1", "Upgrade: websocket\r\nConnection: Upgrade\r\n"));
+  ASSERT_TRUE(readResponse());
+  auto n = [&](RequestKind kind, std::size_t cls) {
+    return counts.seconds[static_cast<std::size_t>(kind)][cls].count();
+  };
+  EXPECT_EQ(counts.byClass[2], 4u);
+  EXPECT_EQ(counts.byClass[4], 1u);
+  EXPECT_EQ(n(RequestKind::kParty, 2), 2u);
+  EXPECT_EQ(n(RequestKind::kAsset, 2), 1u);
+  EXPECT_EQ(n(RequestKind::kFetch, 4), 1u);
+  EXPECT_EQ(n(RequestKind::kUpgrade, 2), 1u);
+  EXPECT_EQ(n(RequestKind::kFetch, 2), 0u);
+}
+
 }  // namespace partyd::http

@@ -107,14 +107,17 @@ std::optional<Response> StaticFiles::serve(const Request& request) const {
   }
   std::string_view target(request.target().data(), request.target().size());
   std::string path = percentDecode(target.substr(0, target.find_first_of("?#")));
-  if (auto file = resolve(path)) return load(*file, &request);
-  if (options_.singlePageApp) {
+  std::optional<Response> hit;
+  if (auto file = resolve(path)) {
+    hit = load(*file, &request);
+  } else if (options_.singlePageApp) {
     auto mode = request["sec-fetch-mode"];
     if (std::string_view(mode.data(), mode.size()) == "navigate") {
-      if (auto index = resolve("/index.html")) return load(*index, &request);
+      if (auto index = resolve("/index.html")) hit = load(*index, &request);
     }
   }
-  return std::nullopt;
+  if (hit) hit->asset = true;
+  return hit;
 }
 
 std::optional<Response> StaticFiles::serveFile(std::string_view path) const {

@@ -24,7 +24,7 @@ void PartyCounters::add(const PartyCounters& o) {
   alarmRuns += o.alarmRuns;
   alarmRetries += o.alarmRetries;
   alarmFailures += o.alarmFailures;
-  for (std::size_t i = 0; i < http.size(); ++i) http[i] += o.http[i];
+  http.add(o.http);
   roomsActive += o.roomsActive;
   roomsAsleep += o.roomsAsleep;
   connectionsOpen += o.connectionsOpen;
@@ -100,22 +100,26 @@ constexpr PartyFamily kPartyFamilies[] = {
 
 }  // namespace
 
-void writeMetrics(const ShardMetrics& m, std::string_view project, TextWriter& w) {
+void writeMetrics(std::span<const ProjectMetrics> projects, TextWriter& w) {
   for (const PartyFamily& f : kPartyFamilies) {
     w.family(f.name, f.type, f.help);
-    for (const auto& [party, c] : m.parties) {
-      w.sample(f.name, {{"project", project}, {"party", party}}, c.*(f.field));
+    for (const auto& [project, m] : projects) {
+      for (const auto& [party, c] : m.parties) {
+        w.sample(f.name, {{"project", project}, {"party", party}}, c.*(f.field));
+      }
     }
   }
 
   w.family("partyd_connections_closed_total", kCounter,
            "WebSocket connections closed, by close code (1000-1015 each, 3xxx, 4xxx, other).");
-  for (const auto& [party, c] : m.parties) {
-    for (std::size_t i = 0; i < kCloseClasses.size(); ++i) {
-      if (c.connectionsClosed[i] == 0) continue;
-      w.sample("partyd_connections_closed_total",
-               {{"project", project}, {"party", party}, {"code", kCloseClasses[i]}},
-               c.connectionsClosed[i]);
+  for (const auto& [project, m] : projects) {
+    for (const auto& [party, c] : m.parties) {
+      for (std::size_t i = 0; i < kCloseClasses.size(); ++i) {
+        if (c.connectionsClosed[i] == 0) continue;
+        w.sample("partyd_connections_closed_total",
+                 {{"project", project}, {"party", party}, {"code", kCloseClasses[i]}},
+                 c.connectionsClosed[i]);
+      }
     }
   }
 
@@ -123,31 +127,67 @@ void writeMetrics(const ShardMetrics& m, std::string_view project, TextWriter& w
   w.family("partyd_http_requests_total", kCounter,
            "HTTP responses sent, by status class (WebSocket upgrades are counted as "
            "connections).");
-  for (const auto& [party, c] : m.parties) {
-    for (std::size_t i = 0; i < c.http.size(); ++i) {
-      if (c.http[i] == 0) continue;
-      w.sample("partyd_http_requests_total",
-               {{"project", project}, {"party", party}, {"code", kClasses[i]}}, c.http[i]);
+  for (const auto& [project, m] : projects) {
+    for (const auto& [party, c] : m.parties) {
+      for (std::size_t i = 0; i < c.http.byClass.size(); ++i) {
+        if (c.http.byClass[i] == 0) continue;
+        w.sample("partyd_http_requests_total",
+                 {{"project", project}, {"party", party}, {"code", kClasses[i]}},
+                 c.http.byClass[i]);
+      }
     }
   }
 
-  const metrics::Labels labels = {{"project", project}};
-  w.family("partyd_handler_duration_seconds", TextWriter::Type::kHistogram,
-           "Time of each run of user code (an event handler, a hook, a timer), start to end.");
-  w.histogram("partyd_handler_duration_seconds", labels, m.handlerSeconds);
-  w.family("partyd_turn_commit_duration_seconds", TextWriter::Type::kHistogram,
-           "Time of a loop pass's output gate: the storage commit, then the responses and "
-           "frames let out.");
-  w.histogram("partyd_turn_commit_duration_seconds", labels, m.turnCommitSeconds);
-  w.family("partyd_storage_commit_duration_seconds", TextWriter::Type::kHistogram,
-           "Time of the storage transaction's commit (what the output gate waits for).");
-  w.histogram("partyd_storage_commit_duration_seconds", labels, m.storageCommitSeconds);
+  // Request times by kind and status class, summed over the parties (a bounded label set:
+  // 4 kinds by 6 classes at most, per project).
+  w.family("partyd_http_request_duration_seconds", TextWriter::Type::kHistogram,
+           "Time from an HTTP request's parse (or its hand-off to the room's shard) to its "
+           "response's write, by kind (party, asset, fetch, upgrade) and status class.");
+  for (const auto& [project, m] : projects) {
+    http::ResponseCounts total;
+    for (const auto& [party, c] : m.parties) total.add(c.http);
+    for (std::size_t k = 0; k < total.seconds.size(); ++k) {
+      for (std::size_t i = 0; i < total.seconds[k].size(); ++i) {
+        if (total.seconds[k][i].count() == 0) continue;
+        w.histogram("partyd_http_request_duration_seconds",
+                    {{"project", project}, {"kind", http::kRequestKinds[k]}, {"code", kClasses[i]}},
+                    total.seconds[k][i]);
+      }
+    }
+  }
+
+  struct Timing {
+    const char* name;
+    const char* help;
+    metrics::Histogram ShardMetrics::*field;
+  };
+  static constexpr Timing kTimings[] = {
+      {"partyd_handler_duration_seconds",
+       "Time of each run of user code (an event handler, a hook, a timer), start to end.",
+       &ShardMetrics::handlerSeconds},
+      {"partyd_turn_commit_duration_seconds",
+       "Time of a loop pass's output gate: the storage commit, then the responses and frames "
+       "let out.",
+       &ShardMetrics::turnCommitSeconds},
+      {"partyd_storage_commit_duration_seconds",
+       "Time of the storage transaction's commit (what the output gate waits for).",
+       &ShardMetrics::storageCommitSeconds},
+  };
+  for (const Timing& t : kTimings) {
+    w.family(t.name, TextWriter::Type::kHistogram, t.help);
+    for (const auto& [project, m] : projects) w.histogram(t.name, {{"project", project}}, m.*(t.field));
+  }
   w.family("partyd_storage_commit_failures_total", kCounter,
            "Storage commits that failed (that turn's writes were rolled back).");
-  w.sample("partyd_storage_commit_failures_total", labels, m.storageCommitFailures);
+  for (const auto& [project, m] : projects) {
+    w.sample("partyd_storage_commit_failures_total", {{"project", project}},
+             m.storageCommitFailures);
+  }
   w.family("partyd_storage_bytes", kGauge,
            "Bytes of the room storage databases in use (SQLite pages not on the free list).");
-  w.sample("partyd_storage_bytes", labels, m.storageBytes);
+  for (const auto& [project, m] : projects) {
+    w.sample("partyd_storage_bytes", {{"project", project}}, m.storageBytes);
+  }
 }
 
 }  // namespace partyd::party

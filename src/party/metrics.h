@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "base/metrics.h"
+#include "http/session.h"
 
 namespace partyd::party {
 
@@ -43,8 +45,9 @@ struct PartyCounters {
   std::uint64_t messagesIn = 0, bytesIn = 0, messagesOut = 0, bytesOut = 0;
   // alarms
   std::uint64_t alarmRuns = 0, alarmRetries = 0, alarmFailures = 0;
-  // HTTP responses by status class: [1] 1xx ... [5] 5xx ([0]: anything else)
-  std::array<std::uint64_t, 6> http{};
+  // HTTP responses by status class, and their times by request kind and class (Session counts
+  // them; upgrades that got a 101 are counted by RoomHost::accept, in the times only)
+  http::ResponseCounts http;
   // gauges, filled in when a copy is taken
   std::uint64_t roomsActive = 0, roomsAsleep = 0, connectionsOpen = 0;
 
@@ -69,7 +72,14 @@ struct ShardMetrics {
   void add(const ShardMetrics& o);
 };
 
-// Writes `m` in the exposition format, every family with HELP and TYPE lines.
-void writeMetrics(const ShardMetrics& m, std::string_view project, metrics::TextWriter& w);
+// One project's figures, summed over its shards.
+struct ProjectMetrics {
+  std::string project;  // the `project` label
+  ShardMetrics metrics;
+};
+
+// Writes every project's figures in the exposition format: each family once, with its HELP and
+// TYPE lines, then the samples of every project (labelled by `project`).
+void writeMetrics(std::span<const ProjectMetrics> projects, metrics::TextWriter& w);
 
 }  // namespace partyd::party

@@ -3,6 +3,7 @@
 // alarm state. It holds no JS: the user's object lives in the engine, keyed by the handle.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -31,6 +32,8 @@ struct Socket {
   std::string stash;      // while the room hibernates: id, uri, tags, state (engine-serialized)
   std::int64_t openedMs = 0;  // monotonic, when the upgrade arrived (for the inspector)
   std::string id;             // the connection's id, as onConnect got it (for the inspector)
+  // When the upgrade request was parsed, for partyd_http_request_duration_seconds{kind="upgrade"}.
+  std::chrono::steady_clock::time_point requestedAt{};
   // --max-messages-per-second: a token bucket (a second's worth of burst), when limited.
   double tokens = -1;  // -1: full, not yet used
   std::int64_t tokensAtMs = 0;

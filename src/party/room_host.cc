@@ -275,7 +275,9 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
   conn->setOwner(this, handle);
   std::string id = http::queryParam(view(request.target()), "_pk").value_or("");
   if (id.empty()) id = randomUuid();
-  attach(room, handle, Socket{conn, ws::acceptKey(clientKey), {}, clock_.monotonicMs(), id});
+  Socket socket{conn, ws::acceptKey(clientKey), {}, clock_.monotonicMs(), id};
+  socket.requestedAt = session->requestStarted();
+  attach(room, handle, std::move(socket));
   room.busy++;
 
   turn_.run(room.handle, [&] { code_.connect(room, handle, id, request); });
@@ -332,6 +334,7 @@ void RoomHost::accept(std::uint64_t conn, std::uint16_t closeCode, std::string_v
   s->second.conn->open(ws::buildSwitchingProtocols(s->second.acceptKey, ""));
   s->second.acceptKey = std::string();
   ++room->stats->connectionsOpened;
+  timeUpgrade(*room, s->second, 101);
   if (log::enabled(log::Level::kInfo)) {
     log::Fields fields{room->key.party, room->key.room, "connect", 101};
     log::write(log::Level::kInfo,
@@ -342,6 +345,18 @@ void RoomHost::accept(std::uint64_t conn, std::uint16_t closeCode, std::string_v
   if (closeCode != 0) s->second.conn->close(closeCode, reason);
 }
 
+// An upgrade answered (101, or refused after its room heard of it): its time from the request's
+// parse, for /metrics (the count is the connection's, not an HTTP response's).
+void RoomHost::timeUpgrade(Room& room, const Socket& socket, unsigned status) {
+  if (!room.stats || socket.requestedAt == std::chrono::steady_clock::time_point{}) return;
+  room.stats->http
+      .seconds[static_cast<std::size_t>(http::RequestKind::kUpgrade)]
+              [http::ResponseCounts::statusClass(status)]
+      .observeNanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - socket.requestedAt)
+                        .count());
+}
+
 void RoomHost::refuse(std::uint64_t conn, unsigned status, std::string_view body) {
   auto it = connRoom_.find(conn);
   if (it == connRoom_.end()) return;
@@ -350,6 +365,7 @@ void RoomHost::refuse(std::uint64_t conn, unsigned status, std::string_view body
   auto s = room->sockets.find(conn);
   if (s == room->sockets.end() || !s->second.pending()) return;
   std::shared_ptr<ws::Connection> c = s->second.conn;
+  timeUpgrade(*room, s->second, status);
   c->setOwner(nullptr, 0);
   detach(*room, conn);
   if (room->busy > 0) room->busy--;

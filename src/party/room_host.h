@@ -143,6 +143,9 @@ class RoomHost final : public ws::ConnectionOwner {
   PartyCounters& partyStats(std::string_view party) { return metrics_.party(party); }
   // A copy of this shard's figures, with the gauges (rooms, connections, bytes) filled in.
   ShardMetrics metrics();
+  // For the inspector: each connection of a room whose object is live, read from the object as
+  // one run of no handler (UserCode::peekConnections); none for a hibernated room.
+  std::vector<PeekedSocket> peekConnections(Room& room);
   template <typename F>
   void forEachRoom(F&& fn) {
     rooms_.forEach(fn);
@@ -185,6 +188,7 @@ class RoomHost final : public ws::ConnectionOwner {
   // room_host_observe.cc: each room's recent log lines, for the inspector.
   void observeLog();
   void noteClose(Room& room, std::uint64_t conn, std::uint16_t code, std::string_view reason);
+  void timeUpgrade(Room& room, const Socket& socket, unsigned status);
   void keepLine(Room& room, std::string line);
 
   boost::asio::io_context& io_;

@@ -28,6 +28,13 @@ ShardMetrics RoomHost::metrics() {
   return copy;
 }
 
+std::vector<PeekedSocket> RoomHost::peekConnections(Room& room) {
+  std::vector<PeekedSocket> out;
+  if (room.hibernated) return out;
+  turn_.run(room.handle, [&] { out = code_.peekConnections(room); });
+  return out;
+}
+
 namespace {
 
 std::string stamp(log::Level level) {

@@ -40,6 +40,15 @@ struct EdgeCall {
 // uri, tags and state).
 using RestoredSockets = std::vector<std::pair<std::uint64_t, std::string>>;
 
+// One live connection as the inspector reads it from a room's object (UserCode::peekConnections):
+// the engine-serialized [id, uri, tags, state, attachment] (a hibernated socket's stash has the
+// same shape, with null tags when they are only the id), or why it could not be serialized.
+struct PeekedSocket {
+  std::uint64_t conn = 0;
+  std::string bytes;
+  std::string error;
+};
+
 // One build of the project: what a code update (a dev rebuild, a deploy, a rollback) swaps in.
 struct CodeBundle {
   std::string code;                     // the bundled ES module (sets __partyd_parties)
@@ -94,6 +103,12 @@ class UserCode {
   // Asks the room's object to stash its sockets (when its party hibernates) and confirm
   // (RoomHost::roomHibernated); a room that is not idle enough for `mode` stays awake.
   virtual void hibernate(const Room& room, HibernateMode mode) = 0;
+  // For the inspector: each connection of a live room's object, read without calling the room's
+  // handlers (a getter on a connection's state does run: serializing reads it).
+  virtual std::vector<PeekedSocket> peekConnections(const Room& room) {
+    (void)room;
+    return {};
+  }
 
   // ---- code updates (RoomHost::prepareUpdate / commitUpdate) ----
   // Loads `next` beside the code that serves: evaluates its module and checks its parties. On an

@@ -32,15 +32,37 @@ class Reader {
  public:
   explicit Reader(std::string_view b) : b_(b) {}
 
-  std::string run() {
+  void header() {
     if (pos_ < b_.size() && static_cast<unsigned char>(b_[pos_]) == 0xFF) {
       ++pos_;
       auto v = varint();
       version_ = v.value_or(0);
     }
+  }
+
+  std::string run() {
+    header();
     std::string out;
     if (!value(out, 0)) {
       out += "<unreadable at byte " + std::to_string(pos_) + ">";
+    }
+    return out;
+  }
+
+  // The text of each element of a top-level dense array, or nothing when the bytes hold
+  // something else (or an element cannot be read).
+  std::optional<std::vector<std::string>> items() {
+    header();
+    if (peek() != 'A') return std::nullopt;
+    ++pos_;
+    ++nextId_;
+    auto len = varint();
+    if (!len || *len > b_.size()) return std::nullopt;
+    std::vector<std::string> out;
+    for (std::uint64_t i = 0; i < *len; ++i) {
+      std::string text;
+      if (!value(text, 1)) return std::nullopt;
+      out.push_back(std::move(text));
     }
     return out;
   }
@@ -490,6 +512,10 @@ class Reader {
 
 std::string cloneToText(std::string_view bytes) {
   return Reader(bytes).run();
+}
+
+std::optional<std::vector<std::string>> cloneArrayToTexts(std::string_view bytes) {
+  return Reader(bytes).items();
 }
 
 }  // namespace partyd::server

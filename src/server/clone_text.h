@@ -5,11 +5,16 @@
 // What it cannot read is shown as <unreadable ...> in place; it never throws.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace partyd::server {
 
 std::string cloneToText(std::string_view bytes);
+// The text of each element of a structured-clone array (a hibernated socket's stash: id, uri,
+// tags, state, attachment), or nothing when the bytes are not an array that reads whole.
+std::optional<std::vector<std::string>> cloneArrayToTexts(std::string_view bytes);
 
 }  // namespace partyd::server

@@ -49,4 +49,20 @@ TEST(CloneText, DamagedBytesNeverThrow) {
 }
 
 }  // namespace
+TEST(CloneText, ArrayItemsEachAsText) {
+  // ["id", null, [true]]: a stash's shape, each element read on its own.
+  std::string stash = bytes({0xFF, 0x0F, 'A', 3, '"', 2, 'i', 'd', '0', 'A', 1, 'T', '$', 0, 1,
+                             '$', 0, 3});
+  auto items = cloneArrayToTexts(stash);
+  ASSERT_TRUE(items.has_value());
+  ASSERT_EQ(items->size(), 3u);
+  EXPECT_EQ((*items)[0], "\"id\"");
+  EXPECT_EQ((*items)[1], "null");
+  EXPECT_EQ((*items)[2], "[true]");
+  // Not an array, or an array cut short: nothing.
+  EXPECT_FALSE(cloneArrayToTexts(bytes({0xFF, 0x0F, 'I', 0x54})).has_value());
+  EXPECT_FALSE(cloneArrayToTexts(bytes({0xFF, 0x0F, 'A', 3, 'T'})).has_value());
+  EXPECT_FALSE(cloneArrayToTexts("").has_value());
+}
+
 }  // namespace partyd::server

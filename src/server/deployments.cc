@@ -290,6 +290,15 @@ void Deployments::route(std::size_t shard, std::shared_ptr<http::Session> sessio
   edge->onRequest(std::move(session), std::move(request));
 }
 
+std::vector<ObservedProject> Deployments::observed() const {
+  std::shared_lock lock(mutex_);
+  std::vector<ObservedProject> out;
+  for (const auto& e : entries_) {
+    if (e->host) out.push_back({e->id.key(), e->host->edgeTable()});
+  }
+  return out;
+}
+
 std::vector<RouteEntry> Deployments::routeTable() const {
   std::vector<RouteEntry> out;
   for (const auto& e : entries_) out.push_back({e->id, e->domain});

@@ -30,6 +30,7 @@
 #include "party/room_host.h"
 #include "server/host_routing.h"
 #include "server/multipart.h"
+#include "server/observe.h"
 #include "server/project_host.h"
 #include "server/shard_pool.h"
 #include "server/tail.h"
@@ -67,6 +68,9 @@ class Deployments {
   // Runs a local folder's build as project `id` (partyd serve DIR); not kept in the data folder.
   Result<void> addLocal(const ProjectId& id, ProjectOptions options);
   void stopAll();
+  // The projects running now (TEAM/NAME, or TEAM/NAME/PREVIEW) with their Edge tables, for the
+  // admin listener's /metrics and inspector, which reach each shard's Edge through invokeOn.
+  std::vector<ObservedProject> observed() const;
 
   // The shard router: finds the project by Host and hands the request to its Edge.
   void route(std::size_t shard, std::shared_ptr<http::Session> session, http::Request&& request);

@@ -43,6 +43,7 @@ pre,code,.mono{font:12px ui-monospace,Menlo,monospace}pre{white-space:pre-wrap;w
 #plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:.6em;grid-column:1/-1}
 .plot{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.4em .6em}.plot .v{font-size:15px;font-weight:600}
 .plot svg{width:100%;height:40px;display:block}button{font:inherit}
+.project{font-weight:700;font-size:14px;margin-top:.8em;border-bottom:2px solid #23232b}.cut{color:#b00;font-style:italic}
 </style></head><body>
 <header><h1>partyd inspector</h1><span id="project" class="muted"></span><span id="status" class="muted"></span></header>
 <main>
@@ -65,27 +66,33 @@ async function api(path) {
 }
 
 // ---- rooms: projects → parties → rooms, sortable, live ----
-const state = {sort: "messageRate", asc: false, selected: null, prev: new Map(), rooms: []};
+const state = {sort: "messageRate", asc: false, selected: null, prev: new Map(), rooms: [], projects: []};
 const columns = [
   ["room", "room"], ["connections", "conns"], ["messageRate", "msg/s"], ["storageBytes", "storage"],
   ["nextAlarm", "next alarm"], ["hibernated", "state"], ["idleMs", "last activity"]];
 async function refreshRooms() {
   const data = await (await api("/api/rooms")).json();
-  $("project").textContent = "project " + data.project;
+  $("project").textContent = data.projects.length === 1 ? "project " + data.projects[0] : data.projects.length + " projects";
   const t = performance.now();
   for (const r of data.rooms) {
-    const key = r.party + "/" + r.room, msgs = r.messagesIn + r.messagesOut, p = state.prev.get(key);
+    const key = r.project + "\u0000" + r.party + "/" + r.room, msgs = r.messagesIn + r.messagesOut, p = state.prev.get(key);
     r.messageRate = p ? Math.max(0, (msgs - p.msgs) / ((t - p.t) / 1000)) : 0;
     r.key = key;
     state.prev.set(key, {msgs, t});
   }
   state.rooms = data.rooms;
-  state.project = data.project;
+  state.projects = data.projects;
   renderRooms();
 }
 function renderRooms() {
+  let html = "";
+  if (!state.projects.length) html += "<p>No project is running.</p>";
+  for (const project of state.projects) html += renderProject(project, state.rooms.filter((r) => r.project === project));
+  $("rooms").innerHTML = html;
+}
+function renderProject(project, projectRooms) {
   const byParty = new Map();
-  for (const r of state.rooms) {
+  for (const r of projectRooms) {
     if (!byParty.has(r.party)) byParty.set(r.party, []);
     byParty.get(r.party).push(r);
   }
@@ -94,22 +101,22 @@ function renderRooms() {
     const x = a[k] ?? -Infinity, y = b[k] ?? -Infinity;
     return (x < y ? -1 : x > y ? 1 : 0) * dir;
   };
-  let html = '<div class="mono">' + esc(state.project || "") + "</div>";
-  if (!state.rooms.length) html += "<p>No live rooms. A room appears when a client connects or sends a request.</p>";
+  let html = '<div class="project mono" data-project="' + esc(project) + '">' + esc(project) + "</div>";
+  if (!projectRooms.length) html += "<p>No live rooms. A room appears when a client connects or sends a request.</p>";
   for (const [party, rooms] of [...byParty].sort()) {
     rooms.sort(cmp);
     html += '<div class="party">party ' + esc(party || "(none)") + " · " + rooms.length + " room(s)</div><table><tr>";
     for (const [ck, label] of columns) html += '<th data-k="' + ck + '" class="' + (ck === k ? "sorted" + (state.asc ? " asc" : "") : "") + '">' + label + "</th>";
     html += "</tr>";
     for (const r of rooms) {
-      html += '<tr class="room' + (state.selected === r.key ? " selected" : "") + '" data-key="' + esc(r.key) + '" data-party="' + esc(r.party) + '" data-room="' + esc(r.room) + '">' +
+      html += '<tr class="room' + (state.selected === r.key ? " selected" : "") + '" data-key="' + esc(r.key) + '" data-project="' + esc(r.project) + '" data-party="' + esc(r.party) + '" data-room="' + esc(r.room) + '">' +
         "<td>" + esc(r.room) + '</td><td class="num conns">' + r.connections + '</td><td class="num rate">' + r.messageRate.toFixed(1) +
         '</td><td class="num storage">' + fmtBytes(r.storageBytes) + "</td><td>" + (r.nextAlarm ? new Date(r.nextAlarm).toLocaleTimeString() : "") +
         "</td><td>" + (r.hibernated ? '<span class="tag sleep">hibernated</span>' : '<span class="tag live">live</span>') + "</td><td>" + fmtAgo(r.idleMs) + "</td></tr>";
     }
     html += "</table>";
   }
-  $("rooms").innerHTML = html;
+  return html;
 }
 $("rooms").addEventListener("click", (e) => {
   const th = e.target.closest("th");
@@ -118,16 +125,18 @@ $("rooms").addEventListener("click", (e) => {
     return renderRooms();
   }
   const tr = e.target.closest("tr.room");
-  if (tr) select(tr.dataset.party, tr.dataset.room);
+  if (tr) select(tr.dataset.project, tr.dataset.party, tr.dataset.room);
 });
 
 // ---- one room: connections, storage (paged), live log ----
 let storagePages = [];
-function select(party, room) {
-  state.selected = party + "/" + room;
-  state.party = party; state.room = room;
+const roomBase = () => "/api/rooms/" + encodeURIComponent(state.party) + "/" + encodeURIComponent(state.room);
+const inProject = (sep) => sep + "project=" + encodeURIComponent(state.project);
+function select(project, party, room) {
+  state.selected = project + "\u0000" + party + "/" + room;
+  state.project = project; state.party = party; state.room = room;
   storagePages = [];
-  $("detailTitle").textContent = "Room " + party + "/" + room;
+  $("detailTitle").textContent = "Room " + party + "/" + room + (state.projects.length > 1 ? " of " + project : "");
   $("detailBody").innerHTML = '<h3>Connections</h3><div id="conns"></div><h3>Storage</h3><div id="storage"></div>' +
     '<button id="moreKeys" hidden>more keys</button><h3>Log</h3><pre id="log"></pre>';
   $("moreKeys").onclick = () => loadStorage(true);
@@ -137,14 +146,19 @@ function select(party, room) {
 }
 async function refreshRoom() {
   if (!state.selected) return;
-  const r = await fetch("/api/rooms/" + encodeURIComponent(state.party) + "/" + encodeURIComponent(state.room), {cache: "no-store"});
+  const r = await fetch(roomBase() + inProject("?"), {cache: "no-store"});
   if (r.status === 404) { $("conns").textContent = "The room is no longer live (evicted)."; return; }
   if (!r.ok) return;
   const d = await r.json();
-  let html = "<table><tr><th>handle</th><th>id</th><th>state</th><th>age</th><th>queued</th><th>uri, tags, state, attachment (hibernated)</th></tr>";
+  // A connection's tags, state and attachment: cloned text, cut at 1000 characters each.
+  const item = (it, cls) => it == null ? "" : '<pre class="' + cls + '">' + esc(it.text) + "</pre>" +
+    (it.truncated ? '<span class="cut">… truncated (' + it.length + " characters)</span>" : "");
+  let html = "<table><tr><th>handle</th><th>id</th><th>socket</th><th>age</th><th>queued</th><th>tags</th><th>state</th><th>attachment</th></tr>";
   for (const c of d.connections) {
-    html += "<tr><td>" + c.handle + '</td><td class="mono">' + esc(c.id) + "</td><td>" + esc(c.state) + "</td><td>" + fmtAge(c.ageMs) + "</td><td>" + fmtBytes(c.queuedBytes) +
-      "</td><td><pre>" + esc(c.stash ?? (d.summary.hibernated ? "" : "(held by the live object)")) + "</pre></td></tr>";
+    html += '<tr class="conn" data-id="' + esc(c.id) + '"><td>' + c.handle + '</td><td class="mono">' + esc(c.id) + "</td><td>" + esc(c.state) +
+      (c.source === "stash" ? ' <span class="tag sleep">stashed</span>' : "") + "</td><td>" + fmtAge(c.ageMs) + "</td><td>" + fmtBytes(c.queuedBytes) + "</td>" +
+      (c.error ? '<td colspan="3" class="cut">' + esc(c.error) + "</td>"
+               : "<td>" + item(c.tags, "tags") + "</td><td>" + item(c.stateValue, "state") + "</td><td>" + item(c.attachment, "attachment") + "</td>") + "</tr>";
   }
   $("conns").innerHTML = d.connections.length ? html + "</table>" : "No connections.";
   if (storagePages.length <= 1) await loadStorage(false);
@@ -153,9 +167,9 @@ async function refreshRoom() {
   if (atEnd) log.scrollTop = log.scrollHeight;
 }
 async function loadStorage(more) {
-  const base = "/api/rooms/" + encodeURIComponent(state.party) + "/" + encodeURIComponent(state.room);
+  const base = roomBase();
   const after = more && storagePages.length ? storagePages[storagePages.length - 1].next : "";
-  const d = await (await api(base + "/storage?limit=50" + (after ? "&after=" + encodeURIComponent(after) : ""))).json();
+  const d = await (await api(base + "/storage?limit=50" + inProject("&") + (after ? "&after=" + encodeURIComponent(after) : ""))).json();
   if (!more) storagePages = [];
   storagePages.push(d);
   renderStorage(base);
@@ -171,7 +185,7 @@ function renderStorage(base) {
   $("moreKeys").hidden = !storagePages[storagePages.length - 1].more;
   for (const b of $("storage").querySelectorAll("button.page")) {
     b.onclick = async () => {
-      const d = await (await api(base + "/value?key=" + encodeURIComponent(b.dataset.key) + "&offset=" + b.dataset.offset)).json();
+      const d = await (await api(base + "/value?key=" + encodeURIComponent(b.dataset.key) + "&offset=" + b.dataset.offset + inProject("&"))).json();
       b.previousElementSibling.textContent += d.text;
       const next = d.offset + d.text.length;
       if (next >= d.textLength) b.remove(); else b.dataset.offset = next;

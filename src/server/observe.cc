@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -21,20 +22,29 @@ namespace {
 
 constexpr auto kShardWait = std::chrono::seconds(5);
 
-// Runs fn(Edge&) on every shard's loop and gathers the answers (a shard that has stopped, or does
-// not answer in time, gives none).
+using Table = std::shared_ptr<net::Sharded<party::Edge>>;
+
+// Posts fn(Edge&) to every shard's loop of `table`; the futures of its answers.
 template <typename T, typename F>
-std::vector<T> onEachShard(net::Sharded<party::Edge>& shards, F fn) {
+std::vector<std::future<T>> postEachShard(const Table& table, F fn) {
   std::vector<std::future<T>> futures;
-  for (std::size_t i = 0; i < shards.count(); ++i) {
+  for (std::size_t i = 0; i < table->count(); ++i) {
     auto promise = std::make_shared<std::promise<T>>();
     futures.push_back(promise->get_future());
-    shards.invokeOn(i, [promise, fn](party::Edge& edge) { promise->set_value(fn(edge)); });
+    // The lambda holds the table, so that it outlives the post even when this stops waiting.
+    table->invokeOn(i, [promise, fn, table](party::Edge& edge) { promise->set_value(fn(edge)); });
   }
+  return futures;
+}
+
+// The answers that came (a shard that has stopped, or does not answer by `until`, gives none).
+template <typename T>
+std::vector<T> gather(std::vector<std::future<T>>& futures,
+                      std::chrono::steady_clock::time_point until) {
   std::vector<T> out;
   for (auto& f : futures) {
     try {
-      if (f.wait_for(kShardWait) == std::future_status::ready) out.push_back(f.get());
+      if (f.wait_until(until) == std::future_status::ready) out.push_back(f.get());
     } catch (const std::future_error&) {
       // the shard stopped before it ran fn
     }
@@ -42,12 +52,24 @@ std::vector<T> onEachShard(net::Sharded<party::Edge>& shards, F fn) {
   return out;
 }
 
+// Runs fn(Edge&) on every shard of every project, all at once, and gathers the answers.
+template <typename T, typename F>
+std::vector<std::vector<T>> onEveryShard(const std::vector<ObservedProject>& projects, F fn) {
+  std::vector<std::vector<std::future<T>>> posted;
+  for (const auto& p : projects) posted.push_back(postEachShard<T>(p.edges, fn));
+  auto until = std::chrono::steady_clock::now() + kShardWait;
+  std::vector<std::vector<T>> out;
+  for (auto& futures : posted) out.push_back(gather(futures, until));
+  return out;
+}
+
 // Runs fn(Edge&) on one shard's loop and waits for its answer.
 template <typename T, typename F>
-std::optional<T> onShard(net::Sharded<party::Edge>& shards, std::size_t index, F fn) {
+std::optional<T> onShard(const Table& table, std::size_t index, F fn) {
   auto promise = std::make_shared<std::promise<T>>();
   auto future = promise->get_future();
-  shards.invokeOn(index, [promise, fn](party::Edge& edge) { promise->set_value(fn(edge)); });
+  table->invokeOn(index,
+                  [promise, fn, table](party::Edge& edge) { promise->set_value(fn(edge)); });
   try {
     if (future.wait_for(kShardWait) == std::future_status::ready) return future.get();
   } catch (const std::future_error&) {
@@ -110,63 +132,136 @@ std::string roomJson(party::RoomHost& host, party::Room& room, std::size_t shard
   return j;
 }
 
-void metricsRoute(AdminRequest& r, net::Sharded<party::Edge>& shards,
-                  const ObserveOptions& options) {
-  auto copies = onEachShard<party::ShardMetrics>(
-      shards, [](party::Edge& edge) { return edge.host().metrics(); });
-  party::ShardMetrics total;
-  for (const auto& c : copies) total.add(c);
+void metricsRoute(AdminRequest& r, const ProjectSource& source, const std::string& version) {
+  std::vector<ObservedProject> projects = source();
+  auto copies = onEveryShard<party::ShardMetrics>(
+      projects, [](party::Edge& edge) { return edge.host().metrics(); });
+  std::vector<party::ProjectMetrics> totals(projects.size());
+  for (std::size_t i = 0; i < projects.size(); ++i) {
+    totals[i].project = projects[i].name;
+    for (const auto& c : copies[i]) totals[i].metrics.add(c);
+  }
   metrics::TextWriter w;
   w.family("partyd_build_info", metrics::TextWriter::Type::kGauge,
            "Always 1; its labels name the partyd version and the project served.");
-  w.sample("partyd_build_info", {{"version", options.version}, {"project", options.project}},
-           std::uint64_t{1});
+  for (const auto& p : projects) {
+    w.sample("partyd_build_info", {{"version", version}, {"project", p.name}}, std::uint64_t{1});
+  }
   w.family("partyd_shards", metrics::TextWriter::Type::kGauge,
            "Shards (threads with an event loop each) serving, and those that answered this "
            "scrape.");
-  w.sample("partyd_shards", {{"project", options.project}, {"state", "configured"}},
-           static_cast<std::uint64_t>(shards.count()));
-  w.sample("partyd_shards", {{"project", options.project}, {"state", "answered"}},
-           static_cast<std::uint64_t>(copies.size()));
-  party::writeMetrics(total, options.project, w);
+  for (std::size_t i = 0; i < projects.size(); ++i) {
+    w.sample("partyd_shards", {{"project", projects[i].name}, {"state", "configured"}},
+             static_cast<std::uint64_t>(projects[i].edges->count()));
+    w.sample("partyd_shards", {{"project", projects[i].name}, {"state", "answered"}},
+             static_cast<std::uint64_t>(copies[i].size()));
+  }
+  party::writeMetrics(totals, w);
   addText(r, 200, metrics::TextWriter::kContentType, w.take());
 }
 
-void roomsRoute(AdminRequest& r, net::Sharded<party::Edge>& shards, const ObserveOptions& options) {
-  auto lists = onEachShard<std::string>(shards, [](party::Edge& edge) {
-    std::string out;
-    edge.host().forEachRoom([&](party::Room& room) {
-      if (!out.empty()) out += ',';
-      out += roomJson(edge.host(), room, edge.shard());
-    });
+void roomsRoute(AdminRequest& r, const ProjectSource& source) {
+  std::vector<ObservedProject> projects = source();
+  auto lists = onEveryShard<std::vector<std::string>>(projects, [](party::Edge& edge) {
+    std::vector<std::string> out;
+    edge.host().forEachRoom(
+        [&](party::Room& room) { out.push_back(roomJson(edge.host(), room, edge.shard())); });
     return out;
   });
-  std::string body = "{\"project\":" + log::jsonQuoted(options.project) +
-                     ",\"now\":" + std::to_string(nowMono()) + ",\"rooms\":[";
+  std::string names;
+  for (const auto& p : projects) names += (names.empty() ? "" : ",") + log::jsonQuoted(p.name);
+  // "project": the first one's name, for a client of one project (partyd dev).
+  std::string body = "{\"project\":" +
+                     (projects.empty() ? std::string("null") : log::jsonQuoted(projects[0].name)) +
+                     ",\"projects\":[" + names + "],\"now\":" + std::to_string(nowMono()) +
+                     ",\"rooms\":[";
   bool first = true;
-  for (const auto& l : lists) {
-    if (l.empty()) continue;
-    if (!first) body += ',';
-    body += l;
-    first = false;
+  for (std::size_t i = 0; i < projects.size(); ++i) {
+    std::string tag = "{\"project\":" + log::jsonQuoted(projects[i].name) + ",";
+    for (const auto& shard : lists[i]) {
+      for (const auto& room : shard) {
+        if (!first) body += ',';
+        first = false;
+        body += tag;
+        body.append(room, 1);  // the room's object, its project first
+      }
+    }
   }
   body += "]}";
   r.respondJson(200, std::move(body));
+}
+
+// The project a room request names (?project=NAME), or the only one; null after answering.
+std::optional<ObservedProject> projectOf(AdminRequest& r, const ProjectSource& source) {
+  std::vector<ObservedProject> projects = source();
+  auto wanted = r.query("project");
+  if (!wanted || wanted->empty()) {
+    if (projects.size() == 1) return projects[0];
+    r.fail(projects.empty() ? 404 : 400,
+           projects.empty() ? "no project is running"
+                            : "several projects run here: name one with ?project=NAME");
+    return std::nullopt;
+  }
+  for (auto& p : projects) {
+    if (p.name == *wanted) return p;
+  }
+  r.fail(404, "no project " + *wanted + " is running");
+  return std::nullopt;
 }
 
 party::RoomKey keyOf(AdminRequest& r) {
   return {r.params["party"], r.params["room"]};
 }
 
-void roomRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
+constexpr std::size_t kItemText = 1000;  // characters of a connection's tags, state or attachment
+
+// `text` cut to at most `max` bytes, at a UTF-8 character's start.
+std::string_view cut(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
+
+// {"text": ..., "length": N, "truncated": bool}: one item of a connection, cut to kItemText.
+std::string itemJson(std::string_view text) {
+  std::string_view shown = cut(text, kItemText);
+  return "{\"text\":" + log::jsonQuoted(shown) + ",\"length\":" + std::to_string(text.size()) +
+         ",\"truncated\":" + (shown.size() < text.size() ? "true" : "false") + "}";
+}
+
+// The tags, state and attachment of one connection, from its serialized [id, uri, tags, state,
+// attachment] (a live object's, or a hibernated socket's stash, whose tags are null when they
+// are only the id).
+std::string connectionData(const std::string& id, std::string_view bytes, const char* source) {
+  auto items = cloneArrayToTexts(bytes);
+  if (!items || items->size() < 5) {
+    return ",\"source\":" + log::jsonQuoted(source) +
+           ",\"error\":\"its serialized form could not be read\"";
+  }
+  std::string tags = (*items)[2] == "null" ? "[" + log::jsonQuoted(id) + "]" : (*items)[2];
+  return ",\"source\":" + log::jsonQuoted(source) + ",\"tags\":" + itemJson(tags) +
+         ",\"stateValue\":" + itemJson((*items)[3]) + ",\"attachment\":" + itemJson((*items)[4]);
+}
+
+void roomRoute(AdminRequest& r, const ProjectSource& source) {
   party::RoomKey key = keyOf(r);
-  if (shards.count() == 0) return r.fail(503, "no shard is running");
-  std::size_t owner = party::shardOf(key, shards.count());
+  auto project = projectOf(r, source);
+  if (!project) return;
+  const Table& shards = project->edges;
+  if (shards->count() == 0) return r.fail(503, "no shard is running");
+  std::size_t owner = party::shardOf(key, shards->count());
   auto json = onShard<std::string>(shards, owner, [key](party::Edge& edge) -> std::string {
     party::RoomHost& host = edge.host();
     party::Room* room = host.findRoom(key);
     if (!room) return "";
     std::int64_t now = host.clock().monotonicMs();
+    // A live object's connections are read from it (as one run of no handler); a hibernated
+    // room's from the stash each socket keeps, without waking it.
+    std::map<std::uint64_t, party::PeekedSocket> live;
+    for (auto& p : host.peekConnections(*room)) live.emplace(p.conn, std::move(p));
+    room = host.findRoom(key);  // a runaway getter may have reset it
+    if (!room) return "";
     std::string j = "{\"summary\":" + roomJson(host, *room, edge.shard()) + ",\"connections\":[";
     bool first = true;
     for (const auto& [handle, socket] : room->sockets) {
@@ -176,8 +271,16 @@ void roomRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
            ",\"state\":" + log::jsonQuoted(stateName(socket)) +
            ",\"ageMs\":" + std::to_string(now - socket.openedMs) +
            ",\"queuedBytes\":" + std::to_string(socket.conn->queuedBytes());
-      // A hibernated room's sockets keep their id, tags, state and attachment in the stash.
-      if (!socket.stash.empty()) j += ",\"stash\":" + log::jsonQuoted(cloneToText(socket.stash));
+      if (!socket.stash.empty()) {
+        j += ",\"stash\":" + log::jsonQuoted(cloneToText(socket.stash));
+        j += connectionData(socket.id, socket.stash, "stash");
+      } else if (auto it = live.find(handle); it != live.end()) {
+        if (!it->second.error.empty()) {
+          j += ",\"source\":\"object\",\"error\":" + log::jsonQuoted(it->second.error);
+        } else {
+          j += connectionData(socket.id, it->second.bytes, "object");
+        }
+      }
       j += '}';
     }
     j += "],\"log\":[";
@@ -197,7 +300,7 @@ void roomRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
 
 constexpr std::size_t kValueText = 2000;  // characters of a value shown in a listing
 
-void storageRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
+void storageRoute(AdminRequest& r, const ProjectSource& source) {
   party::RoomKey key = keyOf(r);
   storage::ListOptions list;
   if (auto after = r.query("after"); after && !after->empty()) list.startAfter = *after;
@@ -211,8 +314,11 @@ void storageRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
     }
   }
   list.limit = limit + 1;
-  if (shards.count() == 0) return r.fail(503, "no shard is running");
-  std::size_t owner = party::shardOf(key, shards.count());
+  auto project = projectOf(r, source);
+  if (!project) return;
+  const Table& shards = project->edges;
+  if (shards->count() == 0) return r.fail(503, "no shard is running");
+  std::size_t owner = party::shardOf(key, shards->count());
   auto json = onShard<std::string>(shards, owner, [key, list, limit](party::Edge& edge) {
     auto entries = edge.host().storage().list(key, list);
     if (!entries) return "{\"error\":" + log::jsonQuoted(entries.error().message) + "}";
@@ -221,11 +327,12 @@ void storageRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
     for (std::size_t i = 0; i < n; ++i) {
       const auto& [k, v] = (*entries)[i];
       std::string text = cloneToText(v);
+      std::string_view shown = cut(text, kValueText);
       if (i) j += ',';
       j += "{\"key\":" + log::jsonQuoted(k) + ",\"bytes\":" + std::to_string(v.size()) +
            ",\"textLength\":" + std::to_string(text.size()) +
-           ",\"value\":" + log::jsonQuoted(text.size() > kValueText ? text.substr(0, kValueText) : text) +
-           ",\"truncated\":" + (text.size() > kValueText ? "true" : "false") + "}";
+           ",\"value\":" + log::jsonQuoted(shown) +
+           ",\"truncated\":" + (shown.size() < text.size() ? "true" : "false") + "}";
     }
     j += "],\"more\":" + std::string(entries->size() > limit ? "true" : "false");
     if (entries->size() > limit) j += ",\"next\":" + log::jsonQuoted((*entries)[limit - 1].first);
@@ -238,7 +345,7 @@ void storageRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
 }
 
 // One page of one value's text: ?key=K&offset=N&length=M.
-void valueRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
+void valueRoute(AdminRequest& r, const ProjectSource& source) {
   party::RoomKey key = keyOf(r);
   auto k = r.query("key");
   if (!k) return r.fail(400, "key is required");
@@ -249,8 +356,11 @@ void valueRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
   } catch (...) {
     return r.fail(400, "offset and length must be numbers");
   }
-  if (shards.count() == 0) return r.fail(503, "no shard is running");
-  std::size_t owner = party::shardOf(key, shards.count());
+  auto project = projectOf(r, source);
+  if (!project) return;
+  const Table& shards = project->edges;
+  if (shards->count() == 0) return r.fail(503, "no shard is running");
+  std::size_t owner = party::shardOf(key, shards->count());
   std::string name = *k;
   auto json = onShard<std::string>(shards, owner, [key, name, offset, length](party::Edge& edge) {
     auto v = edge.host().storage().get(key, name);
@@ -270,27 +380,35 @@ void valueRoute(AdminRequest& r, net::Sharded<party::Edge>& shards) {
 
 }  // namespace
 
-void addObservabilityRoutes(AdminServer& admin, net::Sharded<party::Edge>& shards,
-                            ObserveOptions options) {
-  auto opts = std::make_shared<ObserveOptions>(std::move(options));
+void addObservabilityRoutes(AdminServer& admin, ProjectSource projects, std::string version) {
+  auto source = std::make_shared<ProjectSource>(std::move(projects));
+  auto v = std::make_shared<std::string>(std::move(version));
   log::keepRoomLines(true);  // the inspector shows each room's recent lines
-  net::Sharded<party::Edge>* s = &shards;
   admin.route(bhttp::verb::get, "/metrics",
-              [s, opts](AdminRequest& r) { metricsRoute(r, *s, *opts); });
+              [source, v](AdminRequest& r) { metricsRoute(r, *source, *v); });
   admin.route(bhttp::verb::get, "/api/rooms",
-              [s, opts](AdminRequest& r) { roomsRoute(r, *s, *opts); });
+              [source](AdminRequest& r) { roomsRoute(r, *source); });
   admin.route(bhttp::verb::get, "/api/rooms/:party/:room",
-              [s](AdminRequest& r) { roomRoute(r, *s); });
+              [source](AdminRequest& r) { roomRoute(r, *source); });
   admin.route(bhttp::verb::get, "/api/rooms/:party/:room/storage",
-              [s](AdminRequest& r) { storageRoute(r, *s); });
+              [source](AdminRequest& r) { storageRoute(r, *source); });
   admin.route(bhttp::verb::get, "/api/rooms/:party/:room/value",
-              [s](AdminRequest& r) { valueRoute(r, *s); });
+              [source](AdminRequest& r) { valueRoute(r, *source); });
   admin.route(bhttp::verb::get, "/",
               [](AdminRequest& r) { addText(r, 200, "text/html; charset=utf-8", kInspectorHtml); });
   admin.route(
       bhttp::verb::get, "/login",
       [](AdminRequest& r) { addText(r, 200, "text/html; charset=utf-8", kLoginHtml); },
       AdminServer::Access::kPublic);
+}
+
+void addObservabilityRoutes(AdminServer& admin, net::Sharded<party::Edge>& shards,
+                            ObserveOptions options) {
+  // The table is the caller's: a shared_ptr that does not own it.
+  Table table(std::shared_ptr<void>(), &shards);
+  std::vector<ObservedProject> one{{std::move(options.project), table}};
+  addObservabilityRoutes(
+      admin, [one] { return one; }, std::move(options.version));
 }
 
 Result<std::unique_ptr<AdminServer>> startDevAdmin(const std::string& addr,

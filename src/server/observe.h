@@ -5,8 +5,10 @@
 // Storage, not through the room's code.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/sharded.h"
 #include "party/edge.h"
@@ -19,8 +21,20 @@ struct ObserveOptions {
   std::string version;  // partyd_build_info's
 };
 
+// One project the admin listener shows: its name (the `project` label; TEAM/NAME under serve)
+// and its table of Edges, which a scrape reaches each shard of through invokeOn.
+struct ObservedProject {
+  std::string name;
+  std::shared_ptr<net::Sharded<party::Edge>> edges;
+};
+// The projects live now, asked for on the admin thread at each request (Deployments::observed
+// under serve; the one project under dev).
+using ProjectSource = std::function<std::vector<ObservedProject>()>;
+
 // Adds GET /metrics, GET / (the inspector), GET /login (public: the page that sets the
-// partyd_admin cookie) and GET /api/... to `admin`. `shards` must outlive it.
+// partyd_admin cookie) and GET /api/... to `admin`, over every project `projects` names.
+void addObservabilityRoutes(AdminServer& admin, ProjectSource projects, std::string version);
+// The same for one project; `shards` must outlive `admin`.
 void addObservabilityRoutes(AdminServer& admin, net::Sharded<party::Edge>& shards,
                             ObserveOptions options);
 

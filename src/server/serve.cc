@@ -10,6 +10,7 @@
 #include "project/config.h"
 #include "server/admin.h"
 #include "server/deployments.h"
+#include "server/observe.h"
 
 namespace partyd::server {
 
@@ -152,6 +153,7 @@ int runServe(const ServeOptions& f) {
   }
   if (f.admin) {
     addDeployRoutes(admin, deployments);
+    addObservabilityRoutes(admin, [&deployments] { return deployments.observed(); }, f.version);
     if (auto r = admin.start(); !r) {
       std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
       deployments.stopAll();

@@ -29,6 +29,7 @@ struct ServeOptions : RoomLimits {
   std::size_t threads = 0;
   bool syncFull = false;
   std::uint64_t maxUploadBytes = 64ull * 1024 * 1024;
+  std::string version;  // partyd_build_info's
 };
 
 // Runs until SIGINT or SIGTERM; returns the process exit status.

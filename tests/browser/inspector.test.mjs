@@ -70,6 +70,11 @@ describe("room inspector in Chromium", { skip }, () => {
     await c.waitFor((m) => m === "stored profile");
     await page.waitForFunction(() => document.querySelector("#storage")?.textContent.includes('"name": "Ada"'), { timeout: T });
     assert.match(await text("#storage"), /profile/);
+    // Its connection: id, tags (getConnectionTags), state (setState) and attachment, read from
+    // the live object.
+    await page.waitForFunction(() => document.querySelector("tr.conn pre.attachment")?.textContent === '{"seat": 12}', { timeout: T });
+    assert.match(await text("tr.conn pre.tags"), /"watcher"/);
+    assert.match(await text("tr.conn pre.state"), /^\{"joined": \d+\}$/);
 
     // Its message rate goes up while a client sends, and its log shows the messages.
     const sending = setInterval(() => c.send("tick"), 20);

@@ -231,6 +231,17 @@ class Connection extends EventTarget {
     const onlyId = this.tags.length === 1 && this.tags[0] === this.id;
     return [this.id, this.uri, onlyId ? null : this.tags, this.#state, this.#attachment];
   }
+  // For the inspector: what _stash() keeps, tags included; a state that structured clone refuses
+  // (a function, a class with private fields) is shown by the error it gives.
+  _peek() {
+    let state = this.#state;
+    try {
+      this.#native.serialize(state);
+    } catch (e) {
+      state = `<not serializable: ${errorMessage(e)}>`;
+    }
+    return [this.id, this.uri, [...this.tags], state, this.#attachment];
+  }
   _restore([id, , tags, state, attachment]) {
     this.tags = tags ?? [id];
     this.#state = state;
@@ -716,6 +727,15 @@ export function createEntry(native) {
     },
     destroyRoom(handle) {
       rooms.delete(handle);
+    },
+    // For the inspector: [handle, [id, uri, tags, state, attachment], ...] of a live room's
+    // connections; no handler of the room runs.
+    peekConnections(handle) {
+      const rt = rooms.get(handle);
+      const out = [];
+      if (!rt) return out;
+      for (const conn of rt.byHandle.values()) out.push(conn._handle, conn._peek());
+      return out;
     },
     connect(room, handle, id, url, headers, geo) {
       noteHost(url);
