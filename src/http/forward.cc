@@ -213,6 +213,7 @@ void Forward::connect(const tcp::endpoint& endpoint) {
     socket.bind(tcp::endpoint(source, 0), ec);
     if (ec) return ioFailure("bind to " + options_.sourceAddress, ec);
   }
+  socket.set_option(tcp::no_delay(true), ec);  // relayed frames are small and latency counts
   upstream_.expires_after(options_.connectTimeout);
   upstream_.async_connect(endpoint,
                           [self = shared_from_this()](error_code ec) { self->onConnect(ec); });

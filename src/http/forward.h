@@ -79,7 +79,7 @@ struct ForwardOptions {
   // The session's peer address is appended to X-Forwarded-For, so an owner that trusts cluster
   // peers as proxies (--trusted-proxy) sees the real client address.
   bool appendForwardedFor = true;
-  ForwardCounters* counters = nullptr;  // or none
+  ForwardCounters* counters = nullptr;  // or none; it must outlive the forward (and its relay)
 };
 
 struct ForwardResult {
@@ -106,7 +106,8 @@ struct ForwardResult {
 };
 
 // Forwards `request` (already read by `session`, which is waiting for its answer) to `target`.
-// `done` is called exactly once, on `io`, after the answer went out (or the relay ended).
+// `done` is called exactly once, on `io`, after the answer went out (or the relay ended), unless
+// the io_context is destroyed first (its handlers, and so the sockets, go with it).
 void forward(boost::asio::io_context& io, std::shared_ptr<Session> session, Request&& request,
              const ForwardTarget& target, ForwardOptions options,
              std::function<void(ForwardResult)> done);

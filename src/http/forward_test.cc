@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -543,6 +544,25 @@ TEST_F(ForwardTest, TheClientClosingGivesTheOwnerEof) {
   ASSERT_TRUE(runUntil([&] { return !outcomes_.empty(); }));
   EXPECT_EQ(outcomes_[0].kind, Kind::kForwarded);
   EXPECT_EQ(counters_.relaysOpen, 0u);
+}
+
+TEST_F(ForwardTest, AHalfOpenRelayEndsAfterTheTimeout) {
+  Target owner(io_, "127.0.0.1", Target::Mode::kWebSocket);
+  target_ = owner.target();
+  options_.halfCloseTimeout = 100ms;
+  websocket::stream<tcp::socket> ws(io_);
+  ASSERT_TRUE(openWebSocket(ws, "/parties/main/half"));
+  ws.next_layer().shutdown(tcp::socket::shutdown_send);
+  auto& x = *owner.exchanges[0];
+  ASSERT_TRUE(runUntil([&] { return x.wsReadEnded; }));
+  // The owner keeps its half open; the relay gives up on it and closes both sides.
+  ASSERT_TRUE(runUntil([&] { return !outcomes_.empty(); }));
+  EXPECT_EQ(outcomes_[0].kind, Kind::kForwarded);
+  EXPECT_EQ(counters_.relaysOpen, 0u);
+  std::array<char, 16> scratch;
+  error_code ec;
+  x.ws->next_layer().read_some(asio::buffer(scratch), ec);
+  EXPECT_EQ(ec, asio::error::eof);
 }
 
 TEST_F(ForwardTest, TheOwnerFailingClosesTheClientSocket) {
