@@ -230,6 +230,7 @@ class Relay {
 // Runs `io` until `done()` or the timeout; true if done.
 inline bool runUntil(boost::asio::io_context& io, const std::function<bool()>& done,
                      std::chrono::milliseconds timeout) {
+  if (io.stopped()) io.restart();  // a work count that reached zero stopped it
   auto guard = boost::asio::make_work_guard(io);
   auto end = std::chrono::steady_clock::now() + timeout;
   while (!done()) {
@@ -241,6 +242,7 @@ inline bool runUntil(boost::asio::io_context& io, const std::function<bool()>& d
 
 // Runs `io` for `d`.
 inline void runFor(boost::asio::io_context& io, std::chrono::milliseconds d) {
+  if (io.stopped()) io.restart();
   auto guard = boost::asio::make_work_guard(io);
   auto end = std::chrono::steady_clock::now() + d;
   while (std::chrono::steady_clock::now() < end) io.run_for(std::chrono::milliseconds(5));
