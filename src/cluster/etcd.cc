@@ -137,7 +137,9 @@ Result<RangeResult> parseRange(const json::object& o) {
   return r;
 }
 
-std::string b64(std::string_view bytes) { return base64Encode(bytes); }
+std::string b64(std::string_view bytes) {
+  return base64Encode(bytes);
+}
 
 std::string prefixEnd(std::string_view prefix) {
   std::string end(prefix);
@@ -193,8 +195,7 @@ void Etcd::Impl::open(Clock::time_point deadline, OpenCallback done) {
 void Etcd::Impl::openFrom(std::size_t first, std::size_t attempt, Clock::time_point deadline,
                           std::string errors, OpenCallback done) {
   if (attempt == endpoints.size()) {
-    asio::post(io, [self = shared_from_this(), errors = std::move(errors),
-                    done = std::move(done)] {
+    asio::post(io, [self = shared_from_this(), errors = std::move(errors), done = std::move(done)] {
       if (!self->closed) done(makeError("etcd: " + errors));
     });
     return;
@@ -217,8 +218,8 @@ void Etcd::Impl::openFrom(std::size_t first, std::size_t attempt, Clock::time_po
       });
     }
   };
-  auto connectTo = [self = shared_from_this(), conn, deadline, done, fail](
-                       tcp::endpoint target) mutable {
+  auto connectTo = [self = shared_from_this(), conn, deadline, done,
+                    fail](tcp::endpoint target) mutable {
     error_code ec;
     tcp::socket& s = conn->stream.socket();
     s.open(target.protocol(), ec);
@@ -329,23 +330,22 @@ void Etcd::Impl::exchange(const std::shared_ptr<Call>& c, const std::shared_ptr<
         }
         auto parser = std::make_shared<bhttp::response_parser<bhttp::string_body>>();
         parser->body_limit(kMaxResponseBytes);
-        bhttp::async_read(
-            conn->stream, conn->buffer, *parser,
-            [self, c, conn, parser](error_code ec, std::size_t) {
-              if (self->closed) return;
-              if (ec) {
-                self->transportError(c, conn, ec);
-                return;
-              }
-              auto& res = parser->get();
-              if (res.keep_alive() && self->idle.size() < kMaxIdle) {
-                conn->stream.expires_never();
-                self->idle.push_back(conn);
-              } else {
-                conn->close();
-              }
-              self->finish(c, parseReply(res.result_int(), res.body()));
-            });
+        bhttp::async_read(conn->stream, conn->buffer, *parser,
+                          [self, c, conn, parser](error_code ec, std::size_t) {
+                            if (self->closed) return;
+                            if (ec) {
+                              self->transportError(c, conn, ec);
+                              return;
+                            }
+                            auto& res = parser->get();
+                            if (res.keep_alive() && self->idle.size() < kMaxIdle) {
+                              conn->stream.expires_never();
+                              self->idle.push_back(conn);
+                            } else {
+                              conn->close();
+                            }
+                            self->finish(c, parseReply(res.result_int(), res.body()));
+                          });
       });
 }
 
@@ -373,7 +373,7 @@ void Etcd::Impl::transportError(const std::shared_ptr<Call>& c, const std::share
   if (timedOut) {
     endpointFailed(conn->endpoint);
     finish(c, makeError("etcd: timed out after " + std::to_string(options.timeout.count()) +
-                            " ms (" + endpoints[conn->endpoint].url + ")"));
+                        " ms (" + endpoints[conn->endpoint].url + ")"));
     return;
   }
   // A pooled connection may have been closed by the server while idle: one fresh try on the
@@ -418,11 +418,19 @@ Result<std::unique_ptr<Etcd>> Etcd::create(asio::io_context& io, EtcdOptions opt
   return std::unique_ptr<Etcd>(new Etcd(std::move(impl)));
 }
 
-Etcd::~Etcd() { impl_->shutdown(); }
+Etcd::~Etcd() {
+  impl_->shutdown();
+}
 
-asio::io_context& Etcd::io() const { return impl_->io; }
-const EtcdOptions& Etcd::options() const { return impl_->options; }
-std::size_t Etcd::currentEndpoint() const { return impl_->current; }
+asio::io_context& Etcd::io() const {
+  return impl_->io;
+}
+const EtcdOptions& Etcd::options() const {
+  return impl_->options;
+}
+std::size_t Etcd::currentEndpoint() const {
+  return impl_->current;
+}
 
 void Etcd::put(std::string key, std::string value, std::int64_t lease,
                Callback<std::int64_t> done) {
@@ -527,13 +535,12 @@ void Etcd::leaseGrant(std::int64_t ttlSeconds, Callback<LeaseGrant> done) {
 void Etcd::leaseKeepAlive(std::int64_t id, Callback<std::int64_t> done) {
   json::object b;
   b["ID"] = std::to_string(id);
-  impl_->call("/v3/lease/keepalive", std::move(b),
-              [done = std::move(done)](Result<json::value> r) {
-                if (!r) return done(r.error());
-                // A server stream over the gateway: the one reply comes wrapped in "result".
-                const json::object* res = objectField(r->as_object(), "result");
-                done(res ? int64Field(*res, "TTL") : 0);
-              });
+  impl_->call("/v3/lease/keepalive", std::move(b), [done = std::move(done)](Result<json::value> r) {
+    if (!r) return done(r.error());
+    // A server stream over the gateway: the one reply comes wrapped in "result".
+    const json::object* res = objectField(r->as_object(), "result");
+    done(res ? int64Field(*res, "TTL") : 0);
+  });
 }
 
 void Etcd::leaseRevoke(std::int64_t id, Callback<void> done) {

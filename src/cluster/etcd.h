@@ -22,8 +22,8 @@
 namespace partyd::cluster {
 
 struct EtcdOptions {
-  std::vector<std::string> endpoints;  // "http://host:port" (IPv6 as http://[::1]:2379)
-  std::string sourceAddress;           // if set, every outgoing socket binds to this IP first
+  std::vector<std::string> endpoints;       // "http://host:port" (IPv6 as http://[::1]:2379)
+  std::string sourceAddress;                // if set, every outgoing socket binds to this IP first
   std::chrono::milliseconds timeout{2000};  // per call: connect, write and read together
 };
 

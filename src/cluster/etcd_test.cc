@@ -168,9 +168,12 @@ TEST_F(EtcdTest, LeasedKeyGoesWhenKeepalivesStop) {
   put(*client_, "/short", "x", (*g.value)->id);
   std::vector<WatchEvent> seen;
   WatchHandlers h;
-  h.onEvents = [&](const std::vector<WatchEvent>& e) { seen.insert(seen.end(), e.begin(), e.end()); };
+  h.onEvents = [&](const std::vector<WatchEvent>& e) {
+    seen.insert(seen.end(), e.begin(), e.end());
+  };
   auto w = client_->watch("/short", Etcd::Range::kKey, h);
-  ASSERT_TRUE(runUntil(io_, [&] { return !seen.empty(); }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return !seen.empty(); }, 5000ms));
   EXPECT_EQ(seen[0].type, WatchEvent::Type::kDelete);
   ASSERT_TRUE(seen[0].prevKv.has_value());
   EXPECT_EQ(seen[0].prevKv->value, "x");
@@ -186,7 +189,8 @@ TEST_F(EtcdTest, WatchListsThenStreamsPutsAndDeletesWithPrevKv) {
     events.insert(events.end(), e.begin(), e.end());
   };
   auto w = client_->watch("/w/", Etcd::Range::kPrefix, h);
-  ASSERT_TRUE(runUntil(io_, [&] { return w->connected(); }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return w->connected(); }, 5000ms));
   ASSERT_EQ(snaps.size(), 1u);
   ASSERT_EQ(snaps[0].kvs.size(), 1u);
   EXPECT_EQ(snaps[0].kvs[0].key, "/w/old");
@@ -196,7 +200,8 @@ TEST_F(EtcdTest, WatchListsThenStreamsPutsAndDeletesWithPrevKv) {
   Waiter<Result<std::int64_t>> del;
   client_->del("/w/a", Etcd::Range::kKey, del.cb());
   ASSERT_TRUE(del.wait(io_));
-  ASSERT_TRUE(runUntil(io_, [&] { return events.size() >= 3; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return events.size() >= 3; }, 5000ms));
   runFor(io_, 100ms);
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].type, WatchEvent::Type::kPut);
@@ -232,21 +237,26 @@ TEST_F(EtcdTest, WatchResumesAfterADropAndRelistsAfterCompaction) {
   };
   h.onDisconnected = [&](const Error&) { ++drops; };
   auto w = viaRelay->watch("/r/", Etcd::Range::kPrefix, h);
-  ASSERT_TRUE(runUntil(io_, [&] { return w->connected(); }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return w->connected(); }, 5000ms));
   put(*client_, "/r/k", "1");
-  ASSERT_TRUE(runUntil(io_, [&] { return values.size() == 1; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return values.size() == 1; }, 5000ms));
 
   relay.cut();
-  ASSERT_TRUE(runUntil(io_, [&] { return drops >= 1; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return drops >= 1; }, 5000ms));
   put(*client_, "/r/k", "2");
   put(*client_, "/r/k", "3");
   relay.open();
-  ASSERT_TRUE(runUntil(io_, [&] { return values.size() == 3; }, 10000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return values.size() == 3; }, 10000ms));
   EXPECT_EQ(values, (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_EQ(snaps, 1);
 
   relay.cut();
-  ASSERT_TRUE(runUntil(io_, [&] { return !w->connected(); }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return !w->connected(); }, 5000ms));
   put(*client_, "/r/k", "4");
   std::int64_t last = put(*client_, "/r/j", "5");
   Waiter<Result<void>> c;
@@ -254,11 +264,13 @@ TEST_F(EtcdTest, WatchResumesAfterADropAndRelistsAfterCompaction) {
   ASSERT_TRUE(c.wait(io_));
   ASSERT_TRUE(c.value->ok()) << c.value->error().message;
   relay.open();
-  ASSERT_TRUE(runUntil(io_, [&] { return snaps == 2 && w->connected(); }, 10000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return snaps == 2 && w->connected(); }, 10000ms));
   EXPECT_EQ(lastSnapshotSize, 2u) << "the re-list has both keys";
   EXPECT_EQ(values.size(), 3u) << "events lost to compaction come as the snapshot instead";
   put(*client_, "/r/k", "6");
-  ASSERT_TRUE(runUntil(io_, [&] { return values.size() == 4; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return values.size() == 4; }, 5000ms));
   EXPECT_EQ(values.back(), "6");
 }
 
@@ -311,7 +323,8 @@ TEST_F(EtcdTest, ReconnectsAfterEtcdIsKilledAndRestartedOnItsDataDir) {
   };
   h.onDisconnected = [&](const Error&) { ++drops; };
   auto w = client_->watch("/d/", Etcd::Range::kPrefix, h);
-  ASSERT_TRUE(runUntil(io_, [&] { return w->connected(); }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return w->connected(); }, 5000ms));
 
   server_.kill9();
   Waiter<Result<std::int64_t>> down;
@@ -319,13 +332,15 @@ TEST_F(EtcdTest, ReconnectsAfterEtcdIsKilledAndRestartedOnItsDataDir) {
   ASSERT_TRUE(down.wait(io_));
   ASSERT_FALSE(down.value->ok());
   EXPECT_NE(down.value->error().message.find("etcd: "), std::string::npos);
-  ASSERT_TRUE(runUntil(io_, [&] { return drops >= 1; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return drops >= 1; }, 5000ms));
 
   ASSERT_TRUE(server_.start());
   EXPECT_EQ(range(*client_, "/d/before", Etcd::Range::kKey).kvs.size(), 1u)
       << "the data dir survived";
   put(*client_, "/d/after", "2");
-  ASSERT_TRUE(runUntil(io_, [&] { return !values.empty(); }, 10000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return !values.empty(); }, 10000ms));
   EXPECT_EQ(values, std::vector<std::string>{"2"});
 }
 

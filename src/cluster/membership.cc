@@ -140,8 +140,8 @@ void Membership::join(std::function<void(Result<void>)> done) {
                 if (alive.expired()) return;
                 joining_ = false;
                 // Too late to be safe: the lease may be about to run out already.
-                bool stale = monotonicMs() >= sent + options_.ttl.count() * 1000 -
-                                                  options_.margin.count();
+                bool stale =
+                    monotonicMs() >= sent + options_.ttl.count() * 1000 - options_.margin.count();
                 if (!p || stale || !running_) {
                   etcd_.leaseRevoke(lease, [](Result<void>) {});
                   done(!p ? p.error()
@@ -155,8 +155,8 @@ void Membership::join(std::function<void(Result<void>)> done) {
                 healthy_ = true;
                 armFence();
                 scheduleKeepAlive(milliseconds(options_.ttl) / 3);
-                log::info("cluster: node " + nodeId_ + " joined (lease " + std::to_string(leaseId_) +
-                          ", epoch " + std::to_string(epoch_) + ")");
+                log::info("cluster: node " + nodeId_ + " joined (lease " +
+                          std::to_string(leaseId_) + ", epoch " + std::to_string(epoch_) + ")");
                 done(Result<void>());
               });
   });
@@ -183,34 +183,34 @@ void Membership::keepAlive() {
   // Several may be in flight when etcd is slow: each ack moves t_sent to its own send time.
   std::int64_t sent = monotonicMs();
   std::int64_t lease = leaseId_;
-  etcd_.leaseKeepAlive(lease, [this, alive = std::weak_ptr<bool>(alive_), sent,
-                               lease](Result<std::int64_t> ttl) {
-    if (alive.expired() || !running_ || !healthy_ || lease != leaseId_) return;
-    if (!ttl) {
-      log::warn("cluster: keepalive of lease " + std::to_string(lease) + ": " +
-                ttl.error().message);
-      return;  // the fence timer decides
-    }
-    if (*ttl <= 0) {
-      fence("the lease is gone");
-      return;
-    }
-    if (sent > lastAckSentMs_) {
-      lastAckSentMs_ = sent;
-      armFence();
-    }
-  });
+  etcd_.leaseKeepAlive(
+      lease, [this, alive = std::weak_ptr<bool>(alive_), sent, lease](Result<std::int64_t> ttl) {
+        if (alive.expired() || !running_ || !healthy_ || lease != leaseId_) return;
+        if (!ttl) {
+          log::warn("cluster: keepalive of lease " + std::to_string(lease) + ": " +
+                    ttl.error().message);
+          return;  // the fence timer decides
+        }
+        if (*ttl <= 0) {
+          fence("the lease is gone");
+          return;
+        }
+        if (sent > lastAckSentMs_) {
+          lastAckSentMs_ = sent;
+          armFence();
+        }
+      });
 }
 
 void Membership::armFence() {
   fenceTimer_.expires_at(SteadyTime(milliseconds(fenceAtMs())));
-  fenceTimer_.async_wait([this, alive = std::weak_ptr<bool>(alive_),
-                          epoch = epoch_](boost::system::error_code ec) {
-    if (ec || alive.expired() || epoch != epoch_) return;
-    // A later ack may have moved the deadline while this wait was already due.
-    if (monotonicMs() < fenceAtMs()) return;
-    fence("no keepalive acknowledged in time");
-  });
+  fenceTimer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_), epoch = epoch_](boost::system::error_code ec) {
+        if (ec || alive.expired() || epoch != epoch_) return;
+        // A later ack may have moved the deadline while this wait was already due.
+        if (monotonicMs() < fenceAtMs()) return;
+        fence("no keepalive acknowledged in time");
+      });
 }
 
 void Membership::fence(const char* why) {
@@ -230,33 +230,36 @@ void Membership::fence(const char* why) {
 
 void Membership::scheduleRejoin(milliseconds after) {
   rejoinTimer_.expires_after(after);
-  rejoinTimer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-    if (ec || alive.expired() || !running_ || healthy_ || joining_) return;
-    if (paused_) {
-      scheduleRejoin(milliseconds(options_.ttl) / 3);
-      return;
-    }
-    // The old lease's keys (this node's rooms) go at once instead of at its expiry.
-    std::int64_t old = leaseId_;
-    auto rejoin = [this, alive] {
-      if (alive.expired() || !running_) return;
-      join([this, alive](Result<void> r) {
-        if (alive.expired()) return;
-        if (!r) {
-          log::warn("cluster: rejoin failed: " + r.error().message);
+  rejoinTimer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        if (ec || alive.expired() || !running_ || healthy_ || joining_) return;
+        if (paused_) {
           scheduleRejoin(milliseconds(options_.ttl) / 3);
           return;
         }
-        if (onRejoined) onRejoined();
+        // The old lease's keys (this node's rooms) go at once instead of at its expiry.
+        std::int64_t old = leaseId_;
+        auto rejoin = [this, alive] {
+          if (alive.expired() || !running_) return;
+          join([this, alive](Result<void> r) {
+            if (alive.expired()) return;
+            if (!r) {
+              log::warn("cluster: rejoin failed: " + r.error().message);
+              scheduleRejoin(milliseconds(options_.ttl) / 3);
+              return;
+            }
+            if (onRejoined) onRejoined();
+          });
+        };
+        if (old == 0) return rejoin();
+        leaseId_ = 0;
+        etcd_.leaseRevoke(old, [rejoin](Result<void>) { rejoin(); });
       });
-    };
-    if (old == 0) return rejoin();
-    leaseId_ = 0;
-    etcd_.leaseRevoke(old, [rejoin](Result<void>) { rejoin(); });
-  });
 }
 
-void Membership::setPausedForTesting(bool paused) { paused_ = paused; }
+void Membership::setPausedForTesting(bool paused) {
+  paused_ = paused;
+}
 
 // ---- the live set -----------------------------------------------------------------------------
 
@@ -290,8 +293,8 @@ void Membership::publishLive() {
     return a.id == b.id && a.addr == b.addr && a.region == b.region && a.started == b.started &&
            a.weight == b.weight;
   };
-  bool changed = live.size() != live_.size() ||
-                 !std::equal(live.begin(), live.end(), live_.begin(), same);
+  bool changed =
+      live.size() != live_.size() || !std::equal(live.begin(), live.end(), live_.begin(), same);
   live_ = std::move(live);
   if (changed && onNodesChanged) onNodesChanged();
 }

@@ -27,8 +27,8 @@ namespace partyd::cluster {
 
 struct NodeInfo {
   std::string id;
-  std::string addr;    // advertised host:port (the client port)
-  std::string region;  // may be empty
+  std::string addr;          // advertised host:port (the client port)
+  std::string region;        // may be empty
   std::int64_t started = 0;  // wall ms when this record's epoch began
   double weight = 1.0;       // for weighted HRW; "weight" in the record, 1 when absent
 };

@@ -60,7 +60,8 @@ TEST_F(ClusterTest, NodesJoinSeeEachOtherAndLeave) {
   EXPECT_TRUE(a.healthy());
   EXPECT_NE(a.leaseId(), 0);
   EXPECT_EQ(a.epoch(), 1u);
-  ASSERT_TRUE(runUntil(io_, [&] { return a.live().size() == 2 && b.live().size() == 2; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return a.live().size() == 2 && b.live().size() == 2; }, 5000ms));
   const NodeInfo* seen = nullptr;
   for (const auto& n : b.live())
     if (n.id == a.nodeId()) seen = &n;
@@ -74,7 +75,8 @@ TEST_F(ClusterTest, NodesJoinSeeEachOtherAndLeave) {
   EXPECT_EQ(b.live().size(), 2u);
   bool stopped = false;
   a.stop([&] { stopped = true; });
-  ASSERT_TRUE(runUntil(io_, [&] { return stopped && b.live().size() == 1; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return stopped && b.live().size() == 1; }, 5000ms));
   EXPECT_EQ(b.live()[0].id, b.nodeId());
 }
 
@@ -111,19 +113,22 @@ TEST_F(ClusterTest, SelfFencesBeforeTheLeaseCanExpireThenRejoins) {
   std::int64_t firstLease = m.leaseId();
   runFor(io_, 1000ms);
   server_.pause();
-  ASSERT_TRUE(runUntil(io_, [&] { return fenced == 1; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return fenced == 1; }, 5000ms));
   EXPECT_LT(firedAt, ackSentAt + 2000) << "fenced before the lease could expire";
   EXPECT_GE(firedAt, ackSentAt + 2000 - 400);
   runFor(io_, 2000ms);  // etcd stays stopped longer than T
   EXPECT_EQ(fenced, 1) << "onFenced fires once";
   EXPECT_EQ(rejoined, 0);
   server_.resume();
-  ASSERT_TRUE(runUntil(io_, [&] { return rejoined == 1; }, 10000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return rejoined == 1; }, 10000ms));
   EXPECT_TRUE(m.healthy());
   EXPECT_NE(m.leaseId(), firstLease);
   EXPECT_EQ(m.epoch(), 2u);
   EXPECT_EQ(counters.selfFences.load(), 1u);
-  ASSERT_TRUE(runUntil(io_, [&] { return m.live().size() == 1; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return m.live().size() == 1; }, 5000ms));
   runFor(io_, 2500ms);
   EXPECT_TRUE(m.healthy()) << "the new lease is kept alive";
   EXPECT_EQ(m.live().size(), 1u);
@@ -133,7 +138,8 @@ TEST_F(ClusterTest, SelfFencesBeforeTheLeaseCanExpireThenRejoins) {
 
 struct Node {
   Node(ClusterTest* t, std::unique_ptr<Etcd> e, MembershipOptions o)
-      : etcd(std::move(e)), membership(*etcd, std::move(o), &counters),
+      : etcd(std::move(e)),
+        membership(*etcd, std::move(o), &counters),
         ownership(*etcd, membership, &counters) {}
   Counters counters;
   std::unique_ptr<Etcd> etcd;
@@ -168,10 +174,13 @@ TEST_F(ClusterTest, TwoNodesRaceAClaimExactlyOneWinsAndTheOtherSeesTheOwner) {
   EXPECT_EQ(a.counters.claimsWon + b.counters.claimsWon, 1u);
   EXPECT_EQ(a.counters.claimsLost + b.counters.claimsLost, 1u);
   // Both caches learn the owner from the watch.
-  ASSERT_TRUE(runUntil(io_, [&] {
-    auto x = a.ownership.lookup(room), y = b.ownership.lookup(room);
-    return x && y && x->epoch == won.epoch && y->epoch == won.epoch;
-  }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_,
+      [&] {
+        auto x = a.ownership.lookup(room), y = b.ownership.lookup(room);
+        return x && y && x->epoch == won.epoch && y->epoch == won.epoch;
+      },
+      5000ms));
   // The key is the contract's.
   EXPECT_EQ(a.ownership.roomKey(room), "/partyd/t/rooms/proj/main/room%2F1%20%C3%BC");
   auto parsed = a.ownership.parseRoomKey(a.ownership.roomKey(room));
@@ -240,11 +249,13 @@ TEST_F(ClusterTest, LeaseExpiryDeletesTheRoomsAndTheOtherNodeSeesTheOwnerGone) {
   ASSERT_TRUE(c1.wait(io_) && c2.wait(io_));
   ASSERT_TRUE(c1.value->ok() && (*c1.value)->won);
   ASSERT_TRUE(c2.value->ok() && (*c2.value)->won);
-  ASSERT_TRUE(runUntil(io_, [&] { return b.ownership.cachedCount() == 2; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return b.ownership.cachedCount() == 2; }, 5000ms));
 
   a.membership.setPausedForTesting(true);
   auto t0 = std::chrono::steady_clock::now();
-  ASSERT_TRUE(runUntil(io_, [&] { return gone.size() == 2; }, 8000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return gone.size() == 2; }, 8000ms));
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 1000ms) << "not before the lease ran out";
   EXPECT_EQ(fenced, 1) << "a fenced itself first";
   for (auto& [room, owner] : gone) {
@@ -267,7 +278,8 @@ TEST_F(ClusterTest, LeaseExpiryDeletesTheRoomsAndTheOtherNodeSeesTheOwnerGone) {
   int rejoined = 0;
   a.membership.onRejoined = [&] { ++rejoined; };
   a.membership.setPausedForTesting(false);
-  ASSERT_TRUE(runUntil(io_, [&] { return rejoined == 1; }, 5000ms));
+  ASSERT_TRUE(runUntil(
+      io_, [&] { return rejoined == 1; }, 5000ms));
   Waiter<Result<ClaimResult>> back;
   a.ownership.claim(r2, back.cb());
   ASSERT_TRUE(back.wait(io_) && back.value->ok());

@@ -18,8 +18,8 @@ std::string encodeComponent(std::string_view s) {
   out.reserve(s.size());
   for (unsigned char c : s) {
     bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '_' || c == '.' || c == '!' || c == '~' || c == '*' ||
-                c == '\'' || c == '(' || c == ')';
+                c == '-' || c == '_' || c == '.' || c == '!' || c == '~' || c == '*' || c == '\'' ||
+                c == '(' || c == ')';
     if (keep) {
       out.push_back(static_cast<char>(c));
     } else {
@@ -99,7 +99,9 @@ std::optional<Owner> Ownership::ownerOf(const KeyValue& kv) const {
 Ownership::Ownership(Etcd& etcd, Membership& membership, Counters* counters)
     : etcd_(etcd), membership_(membership), counters_(counters) {}
 
-Ownership::~Ownership() { *alive_ = false; }
+Ownership::~Ownership() {
+  *alive_ = false;
+}
 
 void Ownership::start() {
   std::weak_ptr<bool> alive = alive_;
@@ -114,9 +116,13 @@ void Ownership::start() {
   watch_ = etcd_.watch(roomsPrefix(), Etcd::Range::kPrefix, std::move(h));
 }
 
-void Ownership::stop() { watch_.reset(); }
+void Ownership::stop() {
+  watch_.reset();
+}
 
-bool Ownership::watching() const { return watch_ && watch_->connected(); }
+bool Ownership::watching() const {
+  return watch_ && watch_->connected();
+}
 
 // ---- claim and release ------------------------------------------------------------------------
 
@@ -140,45 +146,46 @@ void Ownership::claimOnce(const RoomRef& room, bool retried,
   v["node"] = membership_.nodeId();
   v["addr"] = membership_.self().addr;
   std::weak_ptr<bool> alive = alive_;
-  etcd_.createIfAbsent(key, json::serialize(v), lease, [this, alive, room, retried, lease, key,
-                                                         done](Result<CreateResult> r) {
-    if (alive.expired()) return;
-    if (!r) return done(r.error());
-    const std::string& me = membership_.nodeId();
-    std::optional<Owner> current = r->current ? ownerOf(*r->current) : std::nullopt;
-    std::int64_t wonEpoch = 0;
-    if (r->won) {
-      wonEpoch = r->revision;
-    } else if (current && current->node == me && current->lease == lease) {
-      wonEpoch = current->epoch;  // an earlier try of this claim went through
-    }
-    if (wonEpoch != 0) {
-      if (!membership_.healthy() || membership_.leaseId() != lease) {
-        etcd_.deleteIfCreated(key, wonEpoch, [](Result<bool>) {});
-        return done(makeError("cluster: this node fenced itself while claiming the room"));
-      }
-      Owner self{me, membership_.self().addr, wonEpoch, lease};
-      held_[room] = wonEpoch;
-      cache_[room] = self;
-      if (counters_) counters_->claimsWon.fetch_add(1, std::memory_order_relaxed);
-      return done(ClaimResult{true, wonEpoch, std::move(self)});
-    }
-    if (!current || (current->node == me && !retried)) {
-      // Gone between compare and read (cannot happen in one txn, but cheap to handle), or a claim
-      // of this node from an older membership epoch (a lease that is being revoked or expiring):
-      // that instance was fenced, so its key may go.
-      if (retried) return done(makeError("cluster: the room's owner key keeps changing"));
-      auto again = [this, alive, room, done](Result<bool>) {
-        if (!alive.expired()) claimOnce(room, true, done);
-      };
-      if (!current) return again(true);
-      etcd_.deleteIfCreated(key, current->epoch, std::move(again));
-      return;
-    }
-    cache_[room] = *current;
-    if (counters_) counters_->claimsLost.fetch_add(1, std::memory_order_relaxed);
-    done(ClaimResult{false, current->epoch, std::move(*current)});
-  });
+  etcd_.createIfAbsent(
+      key, json::serialize(v), lease,
+      [this, alive, room, retried, lease, key, done](Result<CreateResult> r) {
+        if (alive.expired()) return;
+        if (!r) return done(r.error());
+        const std::string& me = membership_.nodeId();
+        std::optional<Owner> current = r->current ? ownerOf(*r->current) : std::nullopt;
+        std::int64_t wonEpoch = 0;
+        if (r->won) {
+          wonEpoch = r->revision;
+        } else if (current && current->node == me && current->lease == lease) {
+          wonEpoch = current->epoch;  // an earlier try of this claim went through
+        }
+        if (wonEpoch != 0) {
+          if (!membership_.healthy() || membership_.leaseId() != lease) {
+            etcd_.deleteIfCreated(key, wonEpoch, [](Result<bool>) {});
+            return done(makeError("cluster: this node fenced itself while claiming the room"));
+          }
+          Owner self{me, membership_.self().addr, wonEpoch, lease};
+          held_[room] = wonEpoch;
+          cache_[room] = self;
+          if (counters_) counters_->claimsWon.fetch_add(1, std::memory_order_relaxed);
+          return done(ClaimResult{true, wonEpoch, std::move(self)});
+        }
+        if (!current || (current->node == me && !retried)) {
+          // Gone between compare and read (cannot happen in one txn, but cheap to handle), or a
+          // claim of this node from an older membership epoch (a lease that is being revoked or
+          // expiring): that instance was fenced, so its key may go.
+          if (retried) return done(makeError("cluster: the room's owner key keeps changing"));
+          auto again = [this, alive, room, done] {
+            if (!alive.expired()) claimOnce(room, true, done);
+          };
+          if (!current) return again();
+          etcd_.deleteIfCreated(key, current->epoch, [again](const Result<bool>&) { again(); });
+          return;
+        }
+        cache_[room] = *current;
+        if (counters_) counters_->claimsLost.fetch_add(1, std::memory_order_relaxed);
+        done(ClaimResult{false, current->epoch, std::move(*current)});
+      });
 }
 
 void Ownership::release(const RoomRef& room, std::function<void(Result<bool>)> done) {
@@ -186,21 +193,24 @@ void Ownership::release(const RoomRef& room, std::function<void(Result<bool>)> d
   if (auto it = held_.find(room); it != held_.end()) {
     epoch = it->second;
     held_.erase(it);
-  } else if (auto c = cache_.find(room); c != cache_.end() && c->second.node == membership_.nodeId()) {
+  } else if (auto c = cache_.find(room);
+             c != cache_.end() && c->second.node == membership_.nodeId()) {
     epoch = c->second.epoch;
   }
   if (epoch == 0) {
     asio::post(etcd_.io(), [done = std::move(done)] { done(false); });
     return;
   }
-  etcd_.deleteIfCreated(roomKey(room), epoch,
-                        [alive = std::weak_ptr<bool>(alive_), done = std::move(done)](
-                            Result<bool> r) {
-                          if (!alive.expired()) done(std::move(r));
-                        });
+  etcd_.deleteIfCreated(
+      roomKey(room), epoch,
+      [alive = std::weak_ptr<bool>(alive_), done = std::move(done)](Result<bool> r) {
+        if (!alive.expired()) done(std::move(r));
+      });
 }
 
-void Ownership::forgetAll() { held_.clear(); }
+void Ownership::forgetAll() {
+  held_.clear();
+}
 
 std::optional<Owner> Ownership::lookup(const RoomRef& room) const {
   auto it = cache_.find(room);

@@ -31,8 +31,8 @@ struct RoomRef {
 };
 
 struct Owner {
-  std::string node;   // node id
-  std::string addr;   // its advertised host:port
+  std::string node;        // node id
+  std::string addr;        // its advertised host:port
   std::int64_t epoch = 0;  // the create_revision of the owner key
   std::int64_t lease = 0;
 };
@@ -87,8 +87,7 @@ class Ownership {
   std::string roomsPrefix() const;
 
  private:
-  void claimOnce(const RoomRef& room, bool retried,
-                 std::function<void(Result<ClaimResult>)> done);
+  void claimOnce(const RoomRef& room, bool retried, std::function<void(Result<ClaimResult>)> done);
   std::optional<Owner> ownerOf(const KeyValue& kv) const;
   void onSnapshot(const RangeResult& r);
   void onEvents(const std::vector<WatchEvent>& events);

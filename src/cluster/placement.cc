@@ -15,7 +15,9 @@ constexpr std::uint64_t kP3 = 0x165667B19E3779F9ULL;
 constexpr std::uint64_t kP4 = 0x85EBCA77C2B2AE63ULL;
 constexpr std::uint64_t kP5 = 0x27D4EB2F165667C5ULL;
 
-std::uint64_t rotl(std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+std::uint64_t rotl(std::uint64_t x, int r) {
+  return (x << r) | (x >> (64 - r));
+}
 
 std::uint64_t read64(const unsigned char* p) {
   std::uint64_t v = 0;

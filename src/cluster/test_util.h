@@ -202,21 +202,21 @@ class Relay {
   }
   void pump(std::shared_ptr<Pair> pair, boost::asio::ip::tcp::socket& from,
             boost::asio::ip::tcp::socket& to, char* buf) {
-    from.async_read_some(boost::asio::buffer(buf, 16384),
-                         [this, pair, &from, &to, buf](boost::system::error_code ec, std::size_t n) {
-                           if (ec) {
-                             boost::system::error_code e;
-                             to.close(e);
-                             from.close(e);
-                             return;
-                           }
-                           boost::asio::async_write(
-                               to, boost::asio::buffer(buf, n),
-                               [this, pair, &from, &to, buf](boost::system::error_code ec,
-                                                             std::size_t) {
-                                 if (!ec) pump(pair, from, to, buf);
-                               });
-                         });
+    from.async_read_some(
+        boost::asio::buffer(buf, 16384),
+        [this, pair, &from, &to, buf](boost::system::error_code ec, std::size_t n) {
+          if (ec) {
+            boost::system::error_code e;
+            to.close(e);
+            from.close(e);
+            return;
+          }
+          boost::asio::async_write(
+              to, boost::asio::buffer(buf, n),
+              [this, pair, &from, &to, buf](boost::system::error_code ec, std::size_t) {
+                if (!ec) pump(pair, from, to, buf);
+              });
+        });
   }
 
   boost::asio::io_context& io_;
@@ -255,9 +255,10 @@ struct Waiter {
   std::function<void(T)> cb() {
     return [this](T v) { value.emplace(std::move(v)); };
   }
-  bool wait(boost::asio::io_context& io, std::chrono::milliseconds timeout =
-                                             std::chrono::milliseconds(10000)) {
-    return runUntil(io, [this] { return value.has_value(); }, timeout);
+  bool wait(boost::asio::io_context& io,
+            std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+    return runUntil(
+        io, [this] { return value.has_value(); }, timeout);
   }
 };
 

@@ -29,7 +29,10 @@ constexpr std::size_t kMaxLine = 64 * 1024 * 1024;
 
 struct Watch::Impl : std::enable_shared_from_this<Watch::Impl> {
   Impl(std::shared_ptr<Etcd::Impl> etcd, std::string key, Etcd::Range kind, WatchHandlers h)
-      : etcd(std::move(etcd)), key(std::move(key)), kind(kind), h(std::move(h)),
+      : etcd(std::move(etcd)),
+        key(std::move(key)),
+        kind(kind),
+        h(std::move(h)),
         retry(this->etcd->io) {
     chunkCb = [this](std::uint64_t, std::string_view body, error_code&) {
       pending.append(body.data(), body.size());
@@ -66,13 +69,13 @@ struct Watch::Impl : std::enable_shared_from_this<Watch::Impl> {
   }
 
   void stream(std::uint64_t gen) {
-    etcd->open(Clock::now() + etcd->options.timeout, [self = shared_from_this(),
-                                                      gen](Result<std::shared_ptr<Conn>> c) {
-      if (self->dead() || gen != self->generation) return;
-      if (!c) return self->drop(gen, c.error(), false);
-      self->conn = *c;
-      self->send(gen);
-    });
+    etcd->open(Clock::now() + etcd->options.timeout,
+               [self = shared_from_this(), gen](Result<std::shared_ptr<Conn>> c) {
+                 if (self->dead() || gen != self->generation) return;
+                 if (!c) return self->drop(gen, c.error(), false);
+                 self->conn = *c;
+                 self->send(gen);
+               });
   }
 
   void send(std::uint64_t gen) {
@@ -82,8 +85,8 @@ struct Watch::Impl : std::enable_shared_from_this<Watch::Impl> {
     create["prev_kv"] = true;
     json::object b;
     b["create_request"] = std::move(create);
-    auto req = std::make_shared<bhttp::request<bhttp::string_body>>(bhttp::verb::post, "/v3/watch",
-                                                                    11);
+    auto req =
+        std::make_shared<bhttp::request<bhttp::string_body>>(bhttp::verb::post, "/v3/watch", 11);
     const Endpoint& e = etcd->endpoints[conn->endpoint];
     req->set(bhttp::field::host, e.host + ":" + std::to_string(e.port));
     req->set(bhttp::field::content_type, "application/json");
@@ -94,43 +97,39 @@ struct Watch::Impl : std::enable_shared_from_this<Watch::Impl> {
     parser->on_chunk_body(chunkCb);
     pending.clear();
     conn->stream.expires_after(etcd->options.timeout);
-    bhttp::async_write(conn->stream, *req,
-                       [self = shared_from_this(), gen, req, c = conn](error_code ec, std::size_t) {
-                         if (self->dead() || gen != self->generation) return;
-                         if (ec) return self->drop(gen, makeError("etcd watch: " + ec.message()), false);
-                         bhttp::async_read_header(
-                             c->stream, c->buffer, *self->parser,
-                             [self, gen, c](error_code ec, std::size_t) {
-                               if (self->dead() || gen != self->generation) return;
-                               if (ec)
-                                 return self->drop(gen, makeError("etcd watch: " + ec.message()),
-                                                   false);
-                               unsigned status = self->parser->get().result_int();
-                               if (status != 200)
-                                 return self->drop(
-                                     gen, makeError("etcd watch: HTTP " + std::to_string(status)),
-                                     false);
-                               c->stream.expires_never();
-                               self->readMore(gen);
-                             });
-                       });
+    bhttp::async_write(
+        conn->stream, *req,
+        [self = shared_from_this(), gen, req, c = conn](error_code ec, std::size_t) {
+          if (self->dead() || gen != self->generation) return;
+          if (ec) return self->drop(gen, makeError("etcd watch: " + ec.message()), false);
+          bhttp::async_read_header(
+              c->stream, c->buffer, *self->parser, [self, gen, c](error_code ec, std::size_t) {
+                if (self->dead() || gen != self->generation) return;
+                if (ec) return self->drop(gen, makeError("etcd watch: " + ec.message()), false);
+                unsigned status = self->parser->get().result_int();
+                if (status != 200)
+                  return self->drop(gen, makeError("etcd watch: HTTP " + std::to_string(status)),
+                                    false);
+                c->stream.expires_never();
+                self->readMore(gen);
+              });
+        });
   }
 
   void readMore(std::uint64_t gen) {
-    bhttp::async_read_some(conn->stream, conn->buffer, *parser,
-                           [self = shared_from_this(), gen, c = conn](error_code ec, std::size_t) {
-                             if (self->dead() || gen != self->generation) return;
-                             self->lines(gen);
-                             if (self->dead() || gen != self->generation) return;
-                             if (ec || self->parser->is_done()) {
-                               return self->drop(
-                                   gen,
-                                   makeError("etcd watch: " +
-                                             (ec ? ec.message() : std::string("stream ended"))),
-                                   false);
-                             }
-                             self->readMore(gen);
-                           });
+    bhttp::async_read_some(
+        conn->stream, conn->buffer, *parser,
+        [self = shared_from_this(), gen, c = conn](error_code ec, std::size_t) {
+          if (self->dead() || gen != self->generation) return;
+          self->lines(gen);
+          if (self->dead() || gen != self->generation) return;
+          if (ec || self->parser->is_done()) {
+            return self->drop(
+                gen, makeError("etcd watch: " + (ec ? ec.message() : std::string("stream ended"))),
+                false);
+          }
+          self->readMore(gen);
+        });
   }
 
   // Handles each complete line in `pending`.
@@ -171,8 +170,9 @@ struct Watch::Impl : std::enable_shared_from_this<Watch::Impl> {
       std::int64_t compacted = int64Field(*res, "compact_revision");
       if (compacted > 0) {
         needList = true;
-        drop(gen, makeError("etcd watch: revision " + std::to_string(revision + 1) +
-                                " was compacted (at " + std::to_string(compacted) + "): re-listing"),
+        drop(gen,
+             makeError("etcd watch: revision " + std::to_string(revision + 1) +
+                       " was compacted (at " + std::to_string(compacted) + "): re-listing"),
              true);
       } else {
         drop(gen, makeError("etcd watch: canceled by the server"), false);
@@ -186,8 +186,8 @@ struct Watch::Impl : std::enable_shared_from_this<Watch::Impl> {
       if (!ev.is_object()) continue;
       const json::object& e = ev.as_object();
       WatchEvent out;
-      if (auto t = e.find("type"); t != e.end() && t->value().is_string() &&
-                                   t->value().as_string() == "DELETE")
+      if (auto t = e.find("type");
+          t != e.end() && t->value().is_string() && t->value().as_string() == "DELETE")
         out.type = WatchEvent::Type::kDelete;
       if (const json::object* kv = objectField(e, "kv")) {
         auto parsed = parseKv(*kv);
@@ -250,9 +250,15 @@ struct Watch::Impl : std::enable_shared_from_this<Watch::Impl> {
   bool stopped = false;
 };
 
-Watch::~Watch() { impl_->stop(); }
-std::int64_t Watch::revision() const { return impl_->revision; }
-bool Watch::connected() const { return impl_->connected; }
+Watch::~Watch() {
+  impl_->stop();
+}
+std::int64_t Watch::revision() const {
+  return impl_->revision;
+}
+bool Watch::connected() const {
+  return impl_->connected;
+}
 void Watch::reconnect() {
   if (impl_->stopped) return;
   impl_->drop(impl_->generation, makeError("etcd watch: reconnect asked"), true);
