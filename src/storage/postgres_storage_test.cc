@@ -72,6 +72,7 @@ class PostgresStorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!pgUrl()) GTEST_SKIP() << "PARTYD_PG_URL is not set (ctest runs this with a PostgreSQL)";
+    raw_ = std::make_unique<Raw>();
     project_ = uniqueProject(::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
@@ -111,14 +112,14 @@ class PostgresStorageTest : public ::testing::Test {
 
   std::string q(const std::string& s) { return "'" + s + "'"; }
   std::string stored(const RoomKey& room, const std::string& key) {
-    return raw_.one("SELECT encode(v, 'escape') FROM room_kv WHERE project = " + q(project_) +
+    return raw_->one("SELECT encode(v, 'escape') FROM room_kv WHERE project = " + q(project_) +
                     " AND party = " + q(room.party) + " AND room = " + q(room.room) +
                     " AND k = " + q(key) + "::bytea");
   }
 
   asio::io_context io_;
   std::string project_;
-  Raw raw_;
+  std::unique_ptr<Raw> raw_;
 };
 
 const RoomKey kRoom{"main", "room-1"};
@@ -327,9 +328,9 @@ TEST_F(PostgresStorageTest, AStaleWriteIsRefusedTheOtherRoomsOfTheCommitStillCom
   EXPECT_FALSE(old->acquired(kRoom)) << "a fenced room is dropped";
   EXPECT_EQ(stored(kRoom, "k"), "v5");
   EXPECT_EQ(stored(kRoom, "k2"), "<none>");
-  EXPECT_EQ(raw_.one("SELECT count(*) FROM room_alarm WHERE project = " + q(project_)), "0");
+  EXPECT_EQ(raw_->one("SELECT count(*) FROM room_alarm WHERE project = " + q(project_)), "0");
   EXPECT_EQ(stored(other, "k"), "fine") << "the other room was committed without the fenced one";
-  EXPECT_EQ(raw_.one("SELECT epoch || owner FROM room_owner WHERE project = " + q(project_) +
+  EXPECT_EQ(raw_->one("SELECT epoch || owner FROM room_owner WHERE project = " + q(project_) +
                      " AND room = 'room-1'"),
             "9new-node");
   // Its later commits go on for the rooms it still owns.
@@ -399,7 +400,7 @@ TEST_F(PostgresStorageTest, ATakeoverTerminatesAStuckSessionOfAnotherNode) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms) << "it waited for lock_timeout first";
   EXPECT_NE(stuck.one("SELECT 1").find("<error"), std::string::npos)
       << "the stuck session was terminated";
-  EXPECT_EQ(raw_.one("SELECT epoch FROM room_owner WHERE project = " + q(project_)), "9");
+  EXPECT_EQ(raw_->one("SELECT epoch FROM room_owner WHERE project = " + q(project_)), "9");
 }
 
 TEST_F(PostgresStorageTest, AnAsyncCommitDoesNotBlockTheLoop) {
@@ -463,7 +464,7 @@ TEST_F(PostgresStorageTest, ALostConnectionFailsTheCommitAndTheNextAcquireReconn
   ASSERT_OK(s->put(kRoom, "k", "1"));
   ASSERT_OK(commitAsync(*s));
   const int backend = s->backendPid();
-  EXPECT_EQ(raw_.one("SELECT pg_terminate_backend(" + std::to_string(backend) + ")"), "t");
+  EXPECT_EQ(raw_->one("SELECT pg_terminate_backend(" + std::to_string(backend) + ")"), "t");
   std::this_thread::sleep_for(100ms);
   ASSERT_OK(s->put(kRoom, "k", "2"));
   auto r = commitAsync(*s);
