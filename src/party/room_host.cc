@@ -59,6 +59,9 @@ RoomHost::RoomHost(asio::io_context& io, std::unique_ptr<storage::Storage> stora
     }
     code_.afterRoomReset();
   };
+  turn_.onCommitFailed = [this](const auto& fenced, const auto& lost) {
+    return resetAfterFailedCommit(fenced, lost);
+  };
 }
 
 RoomHost::~RoomHost() {

@@ -107,6 +107,11 @@ class RoomHost final : public ws::ConnectionOwner {
   // the next event builds a new object.
   void resetRoom(std::uint32_t room, const std::string& why, std::uint16_t closeCode = 1011,
                  unsigned status = 500);
+  // An asynchronous commit failed (room_host_cluster.cc): fenced rooms (their owner changed) close
+  // their sockets with 1012, their unsent frames dropped, and leave this node without touching
+  // storage; rooms whose writes were lost reset (1011). Returns the handles of both.
+  std::vector<std::uint32_t> resetAfterFailedCommit(const std::vector<RoomKey>& fenced,
+                                                    const std::vector<RoomKey>& lost);
   // ---- code updates (room_host_update.cc; docs/design-notes.md) ----
   // Loads a new build beside the serving one (UserCode::prepareCode); on an error nothing changed.
   Result<void> prepareUpdate(const CodeBundle& next);

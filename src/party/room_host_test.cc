@@ -4,13 +4,13 @@
 // loopback TCP; the loop is driven with poll(), never with sleeps.
 #include "party/room_host.h"
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
-#include <gtest/gtest.h>
-
 #include <map>
 #include <set>
 
@@ -26,10 +26,10 @@ struct FakeCode : UserCode {
   RoomHost* host = nullptr;
   std::vector<std::string> calls;
   int creates = 0, drops = 0;
-  bool hibernating = false;     // createRoom asks for hibernation
-  bool timeOutNext = false;     // the next run passes its deadline
-  bool answerRequests = true;   // request(): write storage, then respond 200
-  bool acceptSockets = true;    // connect(): accept at once
+  bool hibernating = false;    // createRoom asks for hibernation
+  bool timeOutNext = false;    // the next run passes its deadline
+  bool answerRequests = true;  // request(): write storage, then respond 200
+  bool acceptSockets = true;   // connect(): accept at once
   bool alarmFails = false;
   std::optional<RestoredSockets> lastRestore;
   std::vector<std::uint64_t> conns;
@@ -150,9 +150,9 @@ class RoomHostTest : public ::testing::Test {
     tcp::socket client(io);
     client.connect(acceptor.local_endpoint());
     tcp::socket server = acceptor.accept();
-    auto session = std::make_shared<http::Session>(
-        std::move(server), std::string(), http::Limits{},
-        [](std::shared_ptr<http::Session>, http::Request&&) {});
+    auto session =
+        std::make_shared<http::Session>(std::move(server), std::string(), http::Limits{},
+                                        [](std::shared_ptr<http::Session>, http::Request&&) {});
     http::Request req{boost::beast::http::verb::get, "/parties/main/" + room, 11};
     req.set(boost::beast::http::field::upgrade, "websocket");
     req.set(boost::beast::http::field::connection, "Upgrade");
@@ -698,8 +698,9 @@ TEST_F(RoomHostTest, ANewEngineKeepsTheSocketsOfHibernatedRoomsOnly) {
   std::string closeFrame = readSome(awake);
   ASSERT_GE(closeFrame.size(), 4u);
   EXPECT_EQ(static_cast<unsigned char>(closeFrame[0]), 0x88);
-  EXPECT_EQ((static_cast<unsigned char>(closeFrame[2]) << 8) | static_cast<unsigned char>(closeFrame[3]),
-            1011);
+  EXPECT_EQ(
+      (static_cast<unsigned char>(closeFrame[2]) << 8) | static_cast<unsigned char>(closeFrame[3]),
+      1011);
 
   sendText(sleeper, "hi");
   for (int i = 0; i < 100 && code.calls.back() != "message hi"; ++i) io.run_one();
@@ -724,10 +725,123 @@ TEST_F(RoomHostTest, AConnectionPastTheRoomLimitIsClosedWith1013) {
   std::string frame = out.substr(out.find("\r\n\r\n") + 4);
   ASSERT_GE(frame.size(), 4u);
   EXPECT_EQ(static_cast<unsigned char>(frame[0]), 0x88);
-  EXPECT_EQ((static_cast<unsigned char>(frame[2]) << 8) | static_cast<unsigned char>(frame[3]), 1013);
+  EXPECT_EQ((static_cast<unsigned char>(frame[2]) << 8) | static_cast<unsigned char>(frame[3]),
+            1013);
   EXPECT_EQ(host->socketCount(), 1u);
   EXPECT_EQ(code.conns.size(), 1u) << "the room's code never saw the refused socket";
   EXPECT_EQ(host->limitRefusals(), 1u);
+}
+
+// ---- the output gate with an asynchronous commit (PostgresStorage's mode) ----
+
+// SQLite underneath, but commits complete only when the test says so, as a commit over the
+// network would; `fenced` is what the storage reports for a refused commit.
+struct AsyncStorage final : storage::Storage {
+  std::unique_ptr<storage::SqliteStorage> db = std::move(*storage::SqliteStorage::openInMemory());
+  std::vector<std::function<void(Result<void>)>> inFlight;
+  std::vector<storage::RoomKey> fenced;
+
+  Result<std::optional<std::string>> get(const RoomKey& r, std::string_view k) override {
+    return db->get(r, k);
+  }
+  Result<std::vector<storage::Entry>> getMany(const RoomKey& r,
+                                              const std::vector<std::string>& k) override {
+    return db->getMany(r, k);
+  }
+  Result<void> put(const RoomKey& r, std::string_view k, std::string_view v) override {
+    return db->put(r, k, v);
+  }
+  Result<bool> del(const RoomKey& r, std::string_view k) override { return db->del(r, k); }
+  Result<std::vector<storage::Entry>> list(const RoomKey& r,
+                                           const storage::ListOptions& o) override {
+    return db->list(r, o);
+  }
+  Result<void> deleteAll(const RoomKey& r) override { return db->deleteAll(r); }
+  Result<std::optional<std::int64_t>> getAlarm(const RoomKey& r) override {
+    return db->getAlarm(r);
+  }
+  Result<void> setAlarm(const RoomKey& r, std::int64_t t) override { return db->setAlarm(r, t); }
+  Result<void> deleteAlarm(const RoomKey& r) override { return db->deleteAlarm(r); }
+  Result<std::vector<storage::Alarm>> allAlarms() override { return db->allAlarms(); }
+  Result<void> commit() override { return db->commit(); }
+  void rollback() override { db->rollback(); }
+  bool dirty() const override { return db->dirty(); }
+  bool commitsAsync() const override { return true; }
+  void commitAsync(std::function<void(Result<void>)> done) override {
+    (void)db->commit();  // later writes go into the next one
+    inFlight.push_back(std::move(done));
+  }
+  std::vector<storage::RoomKey> fencedRooms() override { return fenced; }
+  // Completes the oldest commit in flight.
+  void complete(Result<void> r) {
+    auto done = std::move(inFlight.front());
+    inFlight.erase(inFlight.begin());
+    done(std::move(r));
+  }
+};
+
+class AsyncCommitTest : public RoomHostTest {
+ protected:
+  void SetUp() override {
+    auto store = std::make_unique<AsyncStorage>();
+    async = store.get();
+    storage = store.get();
+    host = std::make_unique<RoomHost>(io, std::move(store), code, HostConfig{}, clock);
+    code.host = host.get();
+    ASSERT_TRUE(host->start().ok());
+  }
+  AsyncStorage* async = nullptr;
+};
+
+TEST_F(AsyncCommitTest, OutputWaitsForTheCommitOfTheWritesBeforeItAndRunsGoOnMeanwhile) {
+  tcp::socket client = connectSocket("b");
+  EXPECT_NE(readSome(client).find("101"), std::string::npos) << "no commit in flight: at once";
+
+  ask("a", "v1");
+  poll();
+  ASSERT_EQ(async->inFlight.size(), 1u);
+  EXPECT_TRUE(answers.empty()) << "held until the commit is done";
+  ask("a", "v2");  // runs while the commit is in flight; its write goes into the next one
+  sendText(client, "hi");
+  poll();
+  EXPECT_EQ(code.calls.back(), "message hi");
+  EXPECT_TRUE(answers.empty());
+  EXPECT_EQ(async->inFlight.size(), 1u) << "one commit at a time";
+  EXPECT_EQ(client.available(), 0u) << "the echo may have read what the commit in flight wrote";
+
+  async->complete({});
+  poll();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].body, "v1 from v1");
+  ASSERT_EQ(async->inFlight.size(), 1u) << "the second commit started";
+  EXPECT_EQ(client.available(), 0u) << "the echo came after v2's write: it waits for its commit";
+
+  async->complete({});
+  poll();
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[1].body, "v2 from v1");
+  EXPECT_NE(readSome(client).find("echo hi"), std::string::npos);
+}
+
+TEST_F(AsyncCommitTest, AFencedRoomsHeldOutputNeverLeavesAndTheRoomIsDropped) {
+  tcp::socket client = connectSocket("a");
+  (void)readSome(client);  // the 101
+  ask("a", "stale");
+  sendText(client, "hi");
+  poll();
+  ASSERT_EQ(async->inFlight.size(), 1u);
+  async->fenced = {RoomKey{"main", "a"}};
+  async->complete(makeError("the owner of room(s) main/a changed"));
+  poll();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 503u);
+  EXPECT_EQ(answers[0].body.find("stale"), std::string::npos);
+  EXPECT_EQ(host->roomCount(), 0u) << "dropped from this node";
+  std::string got = readSome(client);
+  EXPECT_EQ(got.find("echo hi"), std::string::npos) << "its frames were discarded";
+  ASSERT_GE(got.size(), 4u);
+  EXPECT_EQ(static_cast<unsigned char>(got[0]), 0x88) << "a close frame";
+  EXPECT_EQ((static_cast<unsigned char>(got[2]) << 8) | static_cast<unsigned char>(got[3]), 1012);
 }
 
 }  // namespace

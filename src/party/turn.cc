@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/log.h"
@@ -21,6 +22,8 @@ std::int64_t nowNs() {
 Turn::Turn(asio::io_context& io, storage::Storage& storage, UserCode& code,
            std::int64_t budgetMs)
     : io_(io), storage_(storage), code_(code), budgetMs_(budgetMs) {
+  async_ = storage.commitsAsync();
+  flushQueue_.setGated(async_);
   // This shard's info lines (one per request and connection) go out once per loop pass.
   log::holdLines([this] { scheduleLogFlush(); });
 }
@@ -88,8 +91,14 @@ void Turn::readBatch(bool begin) {
     ++readBatch_;
     return;
   }
-  if (--readBatch_ > 0 || !outputHeld_) return;
+  if (--readBatch_ > 0) return;
+  if (async_ && !flushQueue_.empty()) outputHeld_ = true;  // pongs, close echoes: gated too
+  if (!outputHeld_) return;
   outputHeld_ = false;
+  if (async_) {
+    end();
+    return;
+  }
   if (!flushPosted_ && outbox_.empty() && !storage_.dirty() && flushQueue_.size() <= 1) {
     flushQueue_.flushAll();
     return;
@@ -99,6 +108,7 @@ void Turn::readBatch(bool begin) {
 
 void Turn::release(Reply reply, http::Response response) {
   outbox_.emplace_back(std::move(reply), std::move(response));
+  if (async_) outboxRooms_.push_back(depth_ > 0 ? room_ : 0);
   if (depth_ == 0) end();
 }
 
@@ -115,6 +125,10 @@ void Turn::scheduleLogFlush() {
 }
 
 void Turn::commitAndFlush() {
+  if (async_) {
+    commitAndFlushAsync();
+    return;
+  }
   flushing_ = true;
   const std::int64_t started = nowNs();
   if (storage_.dirty()) {
@@ -128,13 +142,7 @@ void Turn::commitAndFlush() {
   }
   auto outbox = std::move(outbox_);
   outbox_.clear();
-  for (auto& [reply, response] : outbox) {
-    if (reply.session) {
-      reply.session->respond(std::move(response));
-    } else if (reply.fn) {
-      reply.fn(std::move(response));
-    }
-  }
+  send(outbox);
   flushQueue_.flushAll();
   commitSeconds.observeNanos(nowNs() - started);
   runTasks();
@@ -158,6 +166,87 @@ void Turn::runTasks() {
   }
   --depth_;
   if (!flushPosted_ && pendingOutput()) end();
+}
+
+}  // namespace partyd::party
+
+namespace partyd::party {
+
+void Turn::send(std::vector<std::pair<Reply, http::Response>>& outbox) {
+  for (auto& [reply, response] : outbox) {
+    if (reply.session) {
+      reply.session->respond(std::move(response));
+    } else if (reply.fn) {
+      reply.fn(std::move(response));
+    }
+  }
+}
+
+// The output gate with a commit over the network (PostgresStorage): the pass's responses and
+// frames are sealed and held until the commit that covers every write made before them is done;
+// runs go on meanwhile, and their writes go into the next commit. Held output leaves in order.
+void Turn::commitAndFlushAsync() {
+  flushing_ = true;
+  const bool dirty = storage_.dirty();
+  Held h;
+  // Writes pending: the next commit (started now, or after the one in flight). None: the last
+  // one started, which the pass may have read from.
+  h.commit = dirty ? commitsStarted_ + 1 : commitsStarted_;
+  h.frames = flushQueue_.seal();
+  h.outbox = std::move(outbox_);
+  outbox_.clear();
+  h.rooms = std::move(outboxRooms_);
+  outboxRooms_.clear();
+  if (!h.frames.empty() || !h.outbox.empty()) held_.push_back(std::move(h));
+  if (dirty && !commitInFlight_) startCommit();
+  releaseHeld();
+  runTasks();
+  flushing_ = false;
+  log::flushHeld();
+}
+
+void Turn::startCommit() {
+  commitInFlight_ = true;
+  const std::uint64_t id = ++commitsStarted_;
+  const std::int64_t started = nowNs();
+  storage_.commitAsync([this, alive = alive_, id, started](Result<void> r) {
+    if (!*alive) return;
+    storageCommitSeconds.observeNanos(nowNs() - started);
+    onCommitDone(id, std::move(r));
+  });
+}
+
+void Turn::onCommitDone(std::uint64_t id, Result<void> r) {
+  commitInFlight_ = false;
+  commitsDone_ = id;
+  if (!r) {
+    ++commitFailures_;
+    log::error("storage commit failed: " + r.error().message);
+    std::vector<std::uint32_t> reset;
+    if (onCommitFailed) reset = onCommitFailed(storage_.fencedRooms(), storage_.lostRooms());
+    // Responses of those rooms still held (this commit's and later passes') become errors.
+    for (Held& h : held_) {
+      for (std::size_t i = 0; i < h.outbox.size(); ++i) {
+        if (h.rooms[i] != 0 && std::find(reset.begin(), reset.end(), h.rooms[i]) != reset.end()) {
+          h.outbox[i].second = http::Response{};
+          h.outbox[i].second.status = 503;
+          h.outbox[i].second.body = "the room's writes were not stored: " + r.error().message;
+        }
+      }
+    }
+  }
+  releaseHeld();
+  if (storage_.dirty() && !commitInFlight_) startCommit();
+  if (!flushPosted_ && pendingOutput()) end();
+}
+
+void Turn::releaseHeld() {
+  while (!held_.empty() && held_.front().commit <= commitsDone_) {
+    Held h = std::move(held_.front());
+    held_.pop_front();
+    send(h.outbox);
+    ws::FlushQueue::release(h.frames);
+  }
 }
 
 }  // namespace partyd::party

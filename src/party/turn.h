@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -58,11 +59,18 @@ class Turn {
   // The engine's own tasks, as a run of no room.
   void runTasks();
   bool pendingOutput() const {
-    return !flushQueue_.empty() || !outbox_.empty() || storage_.dirty();
+    return !flushQueue_.empty() || !outbox_.empty() || (storage_.dirty() && !commitInFlight_);
   }
   std::size_t commitFailures() const { return commitFailures_; }
 
   std::function<void(std::uint32_t room, const std::string& why)> onTimeout;
+  // An asynchronous commit failed: `fenced` rooms lost their owner, `lost` rooms their writes.
+  // RoomHost resets them (dropping their unsent frames) and returns their handles; responses of
+  // those rooms still held become errors. Runs before the held output of that commit is released.
+  std::function<std::vector<std::uint32_t>(const std::vector<storage::RoomKey>& fenced,
+                                           const std::vector<storage::RoomKey>& lost)>
+      onCommitFailed;
+  std::size_t commitsInFlight() const { return commitInFlight_ ? 1 : 0; }
 
   // For /metrics: each outermost run's time, each commitAndFlush's, and its storage commit's.
   metrics::Histogram handlerSeconds, commitSeconds, storageCommitSeconds;
@@ -71,6 +79,25 @@ class Turn {
   void enter(std::uint32_t room);
   void leave();
   void scheduleLogFlush();
+  // Asynchronous commits (storage.commitsAsync()): the pass's output waits for the commit that
+  // covers every write made before it.
+  void commitAndFlushAsync();
+  void startCommit();
+  void onCommitDone(std::uint64_t id, Result<void> r);
+  void releaseHeld();
+  void send(std::vector<std::pair<Reply, http::Response>>& outbox);
+  struct Held {
+    std::uint64_t commit;  // released when this commit is done
+    ws::FlushQueue::Sealed frames;
+    std::vector<std::pair<Reply, http::Response>> outbox;
+    std::vector<std::uint32_t> rooms;  // the room of each response (0: none)
+    bool failed = false;
+  };
+  std::deque<Held> held_;
+  std::vector<std::uint32_t> outboxRooms_;  // async only
+  std::uint64_t commitsStarted_ = 0, commitsDone_ = 0;
+  bool commitInFlight_ = false;
+  bool async_ = false;
 
   boost::asio::io_context& io_;
   storage::Storage& storage_;

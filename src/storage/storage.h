@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,6 +71,19 @@ class Storage {
   // Discards every write since the last commit.
   virtual void rollback() = 0;
   virtual bool dirty() const = 0;
+
+  // ---- asynchronous commits (PostgresStorage; SQLite keeps the defaults) ----
+  // Whether commit work goes over the network: then the caller uses commitAsync and holds the
+  // output of the writes it covers until `done` (party/turn.h), instead of calling commit().
+  virtual bool commitsAsync() const { return false; }
+  // Commits every write made before the call; writes made while it is in flight go into the next
+  // one. `done` runs on the caller's thread, later (or at once for the default).
+  virtual void commitAsync(std::function<void(Result<void>)> done) { done(commit()); }
+  // After a failed commit: the rooms whose writes the fence refused (their owner changed), and the
+  // rooms whose writes were lost otherwise (the fenced ones excepted). Both describe the last
+  // commit that completed.
+  virtual std::vector<RoomKey> fencedRooms() { return {}; }
+  virtual std::vector<RoomKey> lostRooms() { return {}; }
 
   // ---- observation (/metrics, the inspector): reads only, never a write ----
   struct Usage {

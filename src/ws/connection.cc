@@ -50,6 +50,21 @@ void FlushQueue::flushAll() {
   }
 }
 
+FlushQueue::Sealed FlushQueue::seal() {
+  Sealed out;
+  out.reserve(pending_.size());
+  for (auto& c : pending_) {
+    c->inFlushQueue_ = false;
+    out.emplace_back(c, c->queueEnd());
+  }
+  pending_.clear();
+  return out;
+}
+
+void FlushQueue::release(const Sealed& sealed) {
+  for (const auto& [c, end] : sealed) c->releaseTo(end);
+}
+
 // ---- Connection -----------------------------------------------------------------------------
 
 namespace {
@@ -79,7 +94,27 @@ Connection::Connection(tcp::socket socket, std::string leftover, const Connectio
 
 Connection::~Connection() = default;
 
+void Connection::noteQueued() {
+  if (!flushQueue_ || !flushQueue_->gated()) return;
+  if (limit_ == kNoLimit) limit_ = base_ + queue_.size();
+  flushQueue_->add(this);
+}
+
+void Connection::releaseTo(std::uint64_t end) {
+  if (limit_ != kNoLimit && end > limit_) limit_ = end;
+  flush();
+}
+
+void Connection::discardHeld() {
+  if (limit_ == kNoLimit) return;
+  std::size_t keep = limit_ > base_ ? static_cast<std::size_t>(limit_ - base_) : 0;
+  keep = std::max(keep, head_ + (headOffset_ > 0 ? 1 : 0));
+  for (std::size_t i = keep; i < queue_.size(); ++i) queuedBytes_ -= queue_[i]->size();
+  if (keep < queue_.size()) queue_.resize(keep);
+}
+
 void Connection::queueRaw(std::string bytes) {
+  noteQueued();
   queuedBytes_ += bytes.size();
   queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(head_),
                 std::make_shared<const std::string>(std::move(bytes)));
@@ -99,8 +134,9 @@ void Connection::open(std::string switchingProtocols) {
 
 void Connection::reject(std::string httpResponse) {
   if (state_ != State::kPending) return;
-  // Frames queued while pending must not follow an HTTP error.
+  // Frames queued while pending must not follow an HTTP error; the error itself is not gated.
   queue_.clear();
+  limit_ = kNoLimit;
   head_ = headOffset_ = 0;
   queuedBytes_ = 0;
   queueRaw(std::move(httpResponse));
@@ -127,6 +163,7 @@ SendStatus Connection::send(const Frame& frame) {
     close(1008, "send queue full: the client reads too slowly");
     return SendStatus::kOverflow;
   }
+  noteQueued();
   queuedBytes_ += frame->size();
   queue_.push_back(frame);
   scheduleFlush();
@@ -142,6 +179,7 @@ void Connection::close(std::uint16_t code, std::string_view reason) {
   if (finished_ || closeSent_) return;
   closeSent_ = true;
   Frame frame = makeCloseFrame(code, reason);
+  noteQueued();
   queuedBytes_ += frame->size();
   queue_.push_back(std::move(frame));
   if (state_ == State::kPending) return;  // sent right after the 101
@@ -277,6 +315,7 @@ void Connection::handleFrames() {
       case FrameParser::Status::kPing:
         if (!closeSent_) {
           Frame pong = makeFrame(Opcode::kPong, parser.payload());
+          noteQueued();
           queuedBytes_ += pong->size();
           queue_.push_back(std::move(pong));
           flush();
@@ -290,6 +329,7 @@ void Connection::handleFrames() {
         if (!closeSent_) {
           closeSent_ = true;
           Frame frame = makeCloseFrame(code, reason);
+          noteQueued();
           queuedBytes_ += frame->size();
           queue_.push_back(std::move(frame));
         }
@@ -303,6 +343,7 @@ void Connection::handleFrames() {
         if (!closeSent_) {
           closeSent_ = true;
           Frame frame = makeCloseFrame(code, reason);
+          noteQueued();
           queuedBytes_ += frame->size();
           queue_.push_back(std::move(frame));
         }
@@ -318,10 +359,14 @@ void Connection::handleFrames() {
 
 void Connection::flush() {
   if (writeWaiting_ || !socket_.is_open() || state_ == State::kPending) return;
-  while (head_ < queue_.size()) {
+  // Past limit_ the frames wait for their commit (the gate of asynchronous commits).
+  const std::size_t end =
+      limit_ == kNoLimit ? queue_.size()
+                         : std::min<std::size_t>(queue_.size(), limit_ > base_ ? limit_ - base_ : 0);
+  while (head_ < end) {
     thread_local std::vector<asio::const_buffer> iov;
     iov.clear();
-    for (std::size_t i = head_; i < queue_.size() && iov.size() < kMaxIov; ++i) {
+    for (std::size_t i = head_; i < end && iov.size() < kMaxIov; ++i) {
       const std::string& bytes = *queue_[i];
       std::size_t skip = (i == head_) ? headOffset_ : 0;
       iov.emplace_back(bytes.data() + skip, bytes.size() - skip);
@@ -350,6 +395,8 @@ void Connection::flush() {
       }
     }
   }
+  if (head_ < queue_.size()) return;  // the rest is held
+  base_ += queue_.size();
   queue_.clear();
   head_ = headOffset_ = 0;
   if (closeAfterFlush_ && finished_) startDrain();

@@ -45,7 +45,17 @@ class FlushQueue {
   bool empty() const { return pending_.empty(); }
   std::size_t size() const { return pending_.size(); }
 
+  // The output gate of asynchronous commits (party/turn.h). While gated, what a connection queues
+  // is held until released: seal() hands over the connections with output queued since the last
+  // seal, each with the end of its queue; release() lets each write up to that end.
+  using Sealed = std::vector<std::pair<std::shared_ptr<class Connection>, std::uint64_t>>;
+  void setGated(bool on) { gated_ = on; }
+  bool gated() const { return gated_; }
+  Sealed seal();
+  static void release(const Sealed& sealed);
+
  private:
+  bool gated_ = false;
   std::vector<std::shared_ptr<class Connection>> pending_;
   std::vector<std::shared_ptr<class Connection>> scratch_;
 };
@@ -91,6 +101,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void abort();
 
   void flush();
+  // The output gate (FlushQueue::setGated): lets the queue be written up to `end` (an absolute
+  // frame count), and drops what is queued past the released part (a room reset after a failed
+  // commit: its unsent output must never leave).
+  void releaseTo(std::uint64_t end);
+  void discardHeld();
+  std::uint64_t queueEnd() const { return base_ + queue_.size(); }
   std::size_t queuedBytes() const { return queuedBytes_; }
   // Gives back what an idle connection holds besides its socket: the frame parser (made again
   // when bytes arrive) and the write queue's capacity. For sockets of hibernated rooms.
@@ -107,6 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void startDrain();
   void closeSocket();
   void scheduleFlush();
+  void noteQueued();  // before every frame joins the queue
 
   Socket socket_;
   std::unique_ptr<FrameParser> parser_;  // null while idle and trimmed
@@ -118,6 +135,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t head_ = 0;        // first frame not fully written
   std::size_t headOffset_ = 0;  // bytes of queue_[head_] already written
   std::size_t queuedBytes_ = 0;
+  static constexpr std::uint64_t kNoLimit = ~std::uint64_t{0};
+  std::uint64_t base_ = 0;         // frames written and dropped from queue_ so far
+  std::uint64_t limit_ = kNoLimit;  // frames before this absolute index may be written
   std::unique_ptr<boost::asio::steady_timer> closeTimer_;
   State state_ = State::kPending;
   bool readWaiting_ = false;
