@@ -130,7 +130,7 @@ int runServe(const ServeOptions& f) {
   signal(SIGPIPE, SIG_IGN);
 
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
-  DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig};
+  DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig, {}};
   if (local && dopts.defaultProject.empty()) dopts.defaultProject = local->first.key();
   Deployments deployments(pool, admin.io(), dopts);
   auto started = pool.start(
