@@ -165,6 +165,28 @@ class Node {
     return api(bhttp::verb::post, "/parties/team/app", form(bundle(version)),
                "multipart/form-data; boundary=B");
   }
+  Answer upload(const std::string& name, const std::string& bytes) {
+    try {
+      asio::io_context io;
+      tcp::socket socket(io);
+      socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), admin_->port()));
+      http::Request req{bhttp::verb::put, "/parties/team/app/assets", 11};
+      req.set(bhttp::field::host, "127.0.0.1");
+      req.set("x-partykit-asset-name", name);
+      req.body() = bytes;
+      req.prepare_payload();
+      bhttp::write(socket, req);
+      boost::beast::flat_buffer buffer;
+      bhttp::response<bhttp::string_body> res;
+      bhttp::read(socket, buffer, res);
+      return {res.result_int(), res.body()};
+    } catch (const std::exception& e) {
+      return {0, e.what()};
+    }
+  }
+  Answer file(const std::string& path) {
+    return call(pool_->port(), bhttp::verb::get, path, "", "", "app.team.test");
+  }
   Answer get() {
     return call(pool_->port(), bhttp::verb::get, "/parties/main/r1", "", "", "app.team.test");
   }
@@ -287,6 +309,25 @@ TEST_F(ReplicationTest, WithPostgresDownAnAdminOpIsRefusedAndNothingChanges) {
   }));
   EXPECT_EQ(a.deploy("v3").status, 200u);
   EXPECT_TRUE(eventually([&] { return b.get().body == "v3 red"; })) << b.get().body;
+}
+
+TEST_F(ReplicationTest, AnAssetUploadedOnOneNodeServesFromADeployMadeOnAnother) {
+  Node a(root_ / "a"), b(root_ / "b");
+  ASSERT_EQ(a.upload("hello-1.txt", "hello from a").status, 200u);
+  ASSERT_EQ(a.upload("hello-1.txt", "hello from a").status, 200u);  // a retry: logged once
+  EXPECT_EQ(pg->psql("SELECT count(*) FROM partyd_admin_ops WHERE op = 'asset'"), "1");
+  ASSERT_TRUE(
+      eventually([&] { return b.replicator()->appliedSeq() == a.replicator()->appliedSeq(); }));
+  std::string manifest = "{\"assets\":{\"hello.txt\":\"hello-1.txt\"}}";
+  std::string body = "--B\r\nContent-Disposition: form-data; name=\"code\"\r\n\r\n" + bundle("v1") +
+                     "\r\n--B\r\nContent-Disposition: form-data; "
+                     "name=\"staticAssetsManifest\"\r\n\r\n" +
+                     manifest + "\r\n--B--\r\n";
+  Answer deployed =
+      b.api(bhttp::verb::post, "/parties/team/app", body, "multipart/form-data; boundary=B");
+  ASSERT_EQ(deployed.status, 200u) << deployed.body;
+  EXPECT_TRUE(eventually([&] { return a.file("/hello.txt").body == "hello from a"; }))
+      << a.file("/hello.txt").body;
 }
 
 }  // namespace
