@@ -15,6 +15,7 @@
 #include "base/random.h"
 #include "server/admin.h"
 #include "server/deployments.h"
+#include "server/replication.h"
 
 namespace partyd::server {
 
@@ -525,6 +526,16 @@ ApiAnswer Deployments::envRemove(const ProjectId& id, const std::optional<std::s
   return {200, "{\"result\":{}}"};
 }
 
+ApiAnswer Deployments::envReplace(const ProjectId& id, const std::string& body) {
+  std::lock_guard serial(deployMutex_);
+  auto v = parseJson(body);
+  if (!v || !v->is_object()) return ApiAnswer::error(400, "the env is not a JSON object");
+  if (auto r = writeFile(projectDir(id) / "env.json", json::serialize(*v), 0600); !r) {
+    return ApiAnswer::error(500, r.error().message);
+  }
+  return {200, "{\"result\":{}}"};
+}
+
 // ---- tail -----------------------------------------------------------------------------------
 
 ApiAnswer Deployments::tailCreate(const ProjectId& id, const std::string& adminBase,
@@ -610,10 +621,14 @@ void addDeployRoutes(AdminServer& admin, Deployments& d) {
     }
     auto form = parseMultipart(req.request.body(), *boundary);
     if (!form) return req.fail(400, form.error().message);
-    send(req, d.deploy(*id, *form));
+    send(req, replicated(
+                  d.replicator(), "deploy", *id, "", [&] { return d.deploy(*id, *form); },
+                  [&] { return encodeForm(*form); }));
   });
   admin.route(verb::delete_, "/parties/:team/:name", [&d, idOf, send](AdminRequest& req) {
-    if (auto id = idOf(req)) send(req, d.remove(*id));
+    auto id = idOf(req);
+    if (id)
+      send(req, replicated(d.replicator(), "delete", *id, "", [&] { return d.remove(*id); }, {}));
   });
   admin.route(verb::post, "/parties/:team/:name/rollback", [&d, idOf, send](AdminRequest& req) {
     if (auto id = idOf(req)) send(req, d.rollback(*id));
@@ -624,11 +639,20 @@ void addDeployRoutes(AdminServer& admin, Deployments& d) {
   admin.route(verb::put, "/parties/:team/:name/assets", [&d, idOf, send](AdminRequest& req) {
     auto id = idOf(req);
     if (!id) return;
-    auto name = req.request["x-partykit-asset-name"];
-    send(req, d.putAsset(*id, std::string(name.data(), name.size()), req.request.body()));
+    auto field = req.request["x-partykit-asset-name"];
+    std::string name(field.data(), field.size());
+    const std::string& bytes = req.request.body();
+    send(req, replicated(
+                  d.replicator(), "asset", *id, name, [&] { return d.putAsset(*id, name, bytes); },
+                  [&] { return bytes; }));
   });
   admin.route(verb::post, "/parties/:team/:name/assets", [&d, idOf, send, body](AdminRequest& req) {
-    if (auto id = idOf(req)) send(req, d.saveAssetsManifest(*id, body(req)));
+    auto id = idOf(req);
+    if (!id) return;
+    std::string manifest = body(req);
+    send(req, replicated(
+                  d.replicator(), "manifest", *id, "",
+                  [&] { return d.saveAssetsManifest(*id, manifest); }, [&] { return manifest; }));
   });
   admin.route(verb::post, "/parties/:team/:name/prepare_assets", [idOf](AdminRequest& req) {
     if (auto id = idOf(req)) req.respondJson(200, "{\"result\":{}}");
@@ -636,19 +660,37 @@ void addDeployRoutes(AdminServer& admin, Deployments& d) {
   admin.route(verb::get, "/parties/:team/:name/env", [&d, idOf, send](AdminRequest& req) {
     if (auto id = idOf(req)) send(req, d.envGet(*id, req.query("keys").has_value()));
   });
-  admin.route(verb::post, "/parties/:team/:name/env", [&d, idOf, send, body](AdminRequest& req) {
-    if (auto id = idOf(req)) send(req, d.envPush(*id, body(req)));
-  });
-  admin.route(verb::delete_, "/parties/:team/:name/env", [&d, idOf, send](AdminRequest& req) {
-    if (auto id = idOf(req)) send(req, d.envRemove(*id, std::nullopt));
-  });
-  admin.route(verb::post, "/parties/:team/:name/env/:key",
-              [&d, idOf, send, body](AdminRequest& req) {
-                if (auto id = idOf(req)) send(req, d.envSet(*id, req.params["key"], body(req)));
+  // An env change goes into the cluster's log as the project's whole env after it ("env").
+  auto envChange = [&d](const ProjectId& id, const std::function<ApiAnswer()>& change) {
+    ProjectId project{id.team, id.name, ""};
+    return replicated(d.replicator(), "env", project, "", change,
+                      [&d, project] { return d.envGet(project, false).json; });
+  };
+  admin.route(verb::post, "/parties/:team/:name/env",
+              [&d, idOf, send, body, envChange](AdminRequest& req) {
+                auto id = idOf(req);
+                if (id) send(req, envChange(*id, [&] { return d.envPush(*id, body(req)); }));
               });
-  admin.route(verb::delete_, "/parties/:team/:name/env/:key", [&d, idOf, send](AdminRequest& req) {
-    if (auto id = idOf(req)) send(req, d.envRemove(*id, req.params["key"]));
-  });
+  admin.route(verb::delete_, "/parties/:team/:name/env",
+              [&d, idOf, send, envChange](AdminRequest& req) {
+                auto id = idOf(req);
+                if (id) send(req, envChange(*id, [&] { return d.envRemove(*id, std::nullopt); }));
+              });
+  admin.route(verb::post, "/parties/:team/:name/env/:key",
+              [&d, idOf, send, body, envChange](AdminRequest& req) {
+                auto id = idOf(req);
+                if (id) {
+                  send(req,
+                       envChange(*id, [&] { return d.envSet(*id, req.params["key"], body(req)); }));
+                }
+              });
+  admin.route(verb::delete_, "/parties/:team/:name/env/:key",
+              [&d, idOf, send, envChange](AdminRequest& req) {
+                auto id = idOf(req);
+                if (id) {
+                  send(req, envChange(*id, [&] { return d.envRemove(*id, req.params["key"]); }));
+                }
+              });
   admin.route(verb::post, "/parties/:team/:name/tail", [&d, idOf, send, body](AdminRequest& req) {
     auto id = idOf(req);
     if (!id) return;

@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/random.h"
+#include "server/replication.h"
 
 namespace partyd::server {
 
@@ -392,8 +393,7 @@ Result<void> Deployments::startEntry(const ProjectId& id, const fs::path& dir,
 
 void Deployments::loadAll() {
   std::error_code ec;
-  fs::path root = options_.data / "projects";
-  if (!fs::is_directory(root, ec)) return;
+  fs::path root = options_.data / "projects";  // none yet: the loop below finds nothing
   for (const auto& team : fs::directory_iterator(root, ec)) {
     if (!team.is_directory()) continue;
     for (const auto& project : fs::directory_iterator(team.path(), ec)) {
@@ -420,6 +420,14 @@ void Deployments::loadAll() {
       }
     }
   }
+  // In a cluster, what the other nodes deployed while this one was away comes next.
+  if (!options_.replicateUrl.empty() && !replicator_) {
+    ReplicationOptions ro;
+    ro.url = options_.replicateUrl;
+    ro.data = options_.data;
+    replicator_ = std::make_unique<Replicator>(*this, std::move(ro));
+    replicator_->start();
+  }
 }
 
 Result<void> Deployments::addLocal(const ProjectId& id, ProjectOptions options) {
@@ -438,6 +446,7 @@ Result<void> Deployments::addLocal(const ProjectId& id, ProjectOptions options) 
 }
 
 void Deployments::stopAll() {
+  if (replicator_) replicator_->stop();
   std::vector<std::shared_ptr<Entry>> all;
   {
     std::unique_lock lock(mutex_);

@@ -44,7 +44,12 @@ struct DeploymentsOptions {
   bool syncFull = false;
   party::HostConfig host;  // the limits of `dev`, for every project
   std::size_t heapLimitMb = 0;  // --heap-limit, per shard of each project
+  // Cluster mode: the PostgreSQL URL of the admin op log (server/replication.h), which makes
+  // deploys and env changes made on any node reach every node. Empty: one node alone.
+  std::string replicateUrl;
 };
+
+class Replicator;
 
 // An answer for the admin API: a status and a JSON body.
 struct ApiAnswer {
@@ -92,9 +97,14 @@ class Deployments {
   ApiAnswer envRemove(const ProjectId& id, const std::optional<std::string>& key);
   ApiAnswer tailCreate(const ProjectId& id, const std::string& adminBase,
                        const std::string& filterJson);
+  // Replaces the project's env with `json` (an object of strings): how a peer's env change lands.
+  ApiAnswer envReplace(const ProjectId& id, const std::string& json);
   ApiAnswer tailDelete(const ProjectId& id, const std::string& tailId);
   void tailAttach(const std::string& key, const std::string& tailId, const std::string& secret,
                   std::shared_ptr<http::Session> session, http::Request&& request);
+
+  // The op log that the state-changing routes go through in a cluster; null on one node alone.
+  Replicator* replicator() const { return replicator_.get(); }
 
   // The directory of a deploy, and of its project.
   std::filesystem::path projectDir(const ProjectId& id) const;
@@ -132,7 +142,8 @@ class Deployments {
   std::vector<RouteEntry> routes_;  // parallel to entries_
   std::mutex deployMutex_;          // one deploy, delete or env change at a time
   std::vector<std::shared_ptr<net::Sharded<party::Edge>>> retired_;
-  std::unique_ptr<ShardPool> scratch_;  // one shard, no listener: where a deploy is tried first
+  std::unique_ptr<ShardPool> scratch_;      // one shard, no listener: where a deploy is tried first
+  std::unique_ptr<Replicator> replicator_;  // started by loadAll() when replicateUrl is set
 };
 
 class AdminServer;

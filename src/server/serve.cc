@@ -131,7 +131,7 @@ int runServe(const ServeOptions& f) {
 
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
   DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig,
-                           f.heapLimitMb};
+                           f.heapLimitMb, {}};
   if (local && dopts.defaultProject.empty()) dopts.defaultProject = local->first.key();
   Deployments deployments(pool, admin.io(), dopts);
   auto started = pool.start(
