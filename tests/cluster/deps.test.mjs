@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { etcdMissing, etcdPut, etcdRange, startEtcd } from "./lib/etcd.mjs";
 import { postgresMissing, psql, startPostgres } from "./lib/postgres.mjs";
-import { pidAlive, sleep } from "./lib/proc.mjs";
+import { pidAlive, sleep, waitFor } from "./lib/proc.mjs";
 
 const started = [];
 after(async () => {
@@ -42,7 +42,8 @@ describe("cluster test dependencies", { timeout: 120_000 }, () => {
     await etcdPut(etcd.urls[0], "/partyd-test/x", "1");
     etcd.kill9(0);
     await etcd.members[0].proc.exited;
-    await etcdPut(etcd.urls[1], "/partyd-test/x", "2");
+    // A new leader may need an election first (election timeout 1 s).
+    await waitFor(() => etcdPut(etcd.urls[1], "/partyd-test/x", "2"), { timeout: 10_000, what: "a put on the two members left" });
     const kvs = await etcdRange(etcd.urls[2], "/partyd-test/x");
     assert.equal(kvs[0].value, "2");
     await etcd.restart(0);

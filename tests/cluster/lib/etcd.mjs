@@ -16,13 +16,19 @@ const unb64 = (s) => Buffer.from(s ?? "", "base64").toString();
 
 /** POSTs JSON to an etcd v3 gateway endpoint; returns the parsed answer. */
 export async function etcdCall(url, path, body, { timeout = 3000 } = {}) {
-  const res = await fetch(url + path, {
-    method: "POST",
-    body: JSON.stringify(body),
-    headers: { "content-type": "application/json" },
-    signal: AbortSignal.timeout(timeout),
-  });
-  const text = await res.text();
+  let res;
+  let text;
+  try {
+    res = await fetch(url + path, {
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+      signal: AbortSignal.timeout(timeout),
+    });
+    text = await res.text();
+  } catch (e) {
+    throw new Error(`etcd ${url}${path}: ${e.name}: ${e.message}${e.cause ? ` (${e.cause.code ?? e.cause})` : ""}`);
+  }
   if (res.status !== 200) throw new Error(`etcd ${path}: ${res.status} ${text}`);
   return JSON.parse(text);
 }
@@ -82,6 +88,10 @@ export async function startEtcd({ members = 1, host = "127.0.0.1", timeout = 20_
     get urls() {
       return etcd.members.map((m) => m.url);
     },
+    /** The client URL of the first member that is running and not paused (for the tests' own reads). */
+    get liveUrl() {
+      return (etcd.members.find((m) => m.proc?.running && !m.paused) ?? etcd.members[0]).url;
+    },
     logs() {
       return etcd.members.map((m) => `--- ${m.name} (${m.url}) ---\n${m.proc?.logs() ?? ""}`).join("\n");
     },
@@ -103,9 +113,11 @@ export async function startEtcd({ members = 1, host = "127.0.0.1", timeout = 20_
       return etcd.members[i].proc.signal("SIGKILL");
     },
     pause(i = 0) {
+      etcd.members[i].paused = true;
       return etcd.members[i].proc.signal("SIGSTOP");
     },
     resume(i = 0) {
+      etcd.members[i].paused = false;
       return etcd.members[i].proc.signal("SIGCONT");
     },
     /** Stops member i (SIGTERM, then SIGKILL) and waits for it to be gone. */
