@@ -53,7 +53,9 @@ describe("cluster: a partition isolating one node", { timeout: 400_000 }, () => 
       if (why) return t.skip(why);
       const child = spawn("unshare", ["-n", "sh", "-c", 'ip link set lo up && exec "$0" --test --test-reporter=tap "$1"',
                                       process.execPath, SELF], {
-        env: { ...process.env, PARTYD_TEST_NETNS: "1" },
+        // Without NODE_TEST_CONTEXT: the child is a test run of its own, not a file of this one.
+        env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_TEST_CONTEXT")),
+               PARTYD_TEST_NETNS: "1" },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let out = "";

@@ -15,7 +15,8 @@ const PER_CLIENT = 10;
 
 async function partySocket(host, room) {
   const { default: PartySocket } = await import("partysocket");
-  const socket = new PartySocket({ host, room, party: "main", WebSocket, maxRetries: 0 });
+  // protocol: partysocket picks wss for any host but localhost, 127.0.0.1 and private ranges.
+  const socket = new PartySocket({ host, room, party: "main", protocol: "ws", WebSocket });
   const messages = [];
   socket.addEventListener("message", (ev) => messages.push(JSON.parse(String(ev.data))));
   socket.addEventListener("error", () => {});

@@ -133,9 +133,8 @@ export async function startNodes({ etcd, pg, n = 3, ttl = 2, clusterName, region
     await Promise.all(nodes.map((x) => x.start()));
     await cluster.waitMembers(n);
   } catch (e) {
-    e.message += `\n${cluster.logs()}`;
     await cluster.stop();
-    throw e;
+    throw new Error(`${e.message}\n${cluster.logs()}`, { cause: e });
   }
   return cluster;
 }
@@ -259,8 +258,10 @@ export async function withCluster(t, opts, fn) {
     try {
       fs.writeFileSync(file, `${e.stack}\n\n${logs}`);
     } catch {}
-    e.message += `\n(all logs: ${file})\n${logs.slice(-15_000)}`;
-    throw e;
+    // node:test prints the stack, which holds the message as it was when the error was made.
+    const err = new Error(`${e.message}\n(all logs: ${file})\n${logs.slice(-15_000)}`, { cause: e });
+    err.stack = `${err.message}\n${(e.stack ?? "").split("\n").slice(1).join("\n")}`;
+    throw err;
   } finally {
     for (const s of started.reverse()) await s.stop().catch(() => {});
   }
