@@ -66,7 +66,7 @@ describe("cluster: etcd down", { timeout: 300_000 }, () => {
         await sleep(1500);
         etcd.kill9(0);
         tKill = h.now();
-        await sleep(TTL * 1000 * 3);
+        await sleep(TTL * 1000 * 5);
         await cluster.waitMembers(3, 5000); // every node still registered
       } finally {
         await load.stop();

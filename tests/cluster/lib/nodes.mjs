@@ -33,8 +33,12 @@ export function clusterSkipReason() {
   if (!fs.existsSync(PARTYD)) {
     supportCache = `no partyd binary at ${PARTYD} (build it, or set PARTYD)`;
   } else {
-    const r = spawnSync(PARTYD, ["serve", "--help"], { encoding: "utf8", timeout: 10_000 });
-    if (!`${r.stdout}${r.stderr}`.includes("--cluster")) {
+    // `serve --help` (today an unknown option that prints the usage), then the top-level usage.
+    const help = (args) => {
+      const r = spawnSync(PARTYD, args, { encoding: "utf8", timeout: 10_000 });
+      return `${r.stdout}${r.stderr}`;
+    };
+    if (!help(["serve", "--help"]).includes("--cluster") && !help(["--help"]).includes("--cluster")) {
       supportCache = "partyd serve --help does not list --cluster: cluster mode (issue 12) is not in this build";
     }
   }
