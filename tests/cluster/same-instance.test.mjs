@@ -4,24 +4,13 @@
 // Skips while `partyd serve` has no --cluster.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import WebSocket from "ws";
-import { finalRead, incrOp } from "./lib/client.mjs";
+import { finalRead, incrOp, partySocket } from "./lib/client.mjs";
 import { History, assertLinearizable } from "./lib/history.mjs";
 import { clusterSkipReason, withCluster } from "./lib/nodes.mjs";
 import { waitFor } from "./lib/proc.mjs";
 
 const skip = clusterSkipReason() ?? false;
 const PER_CLIENT = 10;
-
-async function partySocket(host, room) {
-  const { default: PartySocket } = await import("partysocket");
-  // protocol: partysocket picks wss for any host but localhost, 127.0.0.1 and private ranges.
-  const socket = new PartySocket({ host, room, party: "main", protocol: "ws", WebSocket });
-  const messages = [];
-  socket.addEventListener("message", (ev) => messages.push(JSON.parse(String(ev.data))));
-  socket.addEventListener("error", () => {});
-  return { socket, messages };
-}
 
 describe("cluster: one instance per room", { timeout: 240_000 }, () => {
   test("a counter reached through every node is one instance", { skip }, (t) =>

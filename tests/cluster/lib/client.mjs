@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
+import WebSocket from "ws";
 import { assertLinearizable } from "./history.mjs";
 import { sleep } from "./proc.mjs";
 
@@ -161,4 +162,24 @@ export function showOps(ops, max = 8) {
 /** Ops that ended with an HTTP error status (>= 500) and a message: the "clear errors". */
 export function clearErrors(ops) {
   return ops.filter((o) => o.status >= 500 && o.error && !/HTTP \d+: $/.test(o.error));
+}
+
+/**
+ * A PartySocket (the npm client, unmodified) to a room through `host`, reconnecting quickly;
+ * every message is parsed as JSON into `messages`. Returns { socket, messages }; close with
+ * socket.close().
+ */
+export async function partySocket(host, room, options = {}) {
+  const { default: PartySocket } = await import("partysocket");
+  // protocol: partysocket picks wss for any host but localhost, 127.0.0.1 and private ranges.
+  const socket = new PartySocket({ host, room, party: "main", protocol: "ws", WebSocket,
+                                   minReconnectionDelay: 200, maxReconnectionDelay: 1000, ...options });
+  const messages = [];
+  socket.addEventListener("message", (ev) => {
+    try {
+      messages.push(JSON.parse(String(ev.data)));
+    } catch {}
+  });
+  socket.addEventListener("error", () => {});
+  return { socket, messages };
 }

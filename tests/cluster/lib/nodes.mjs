@@ -87,9 +87,14 @@ export async function startNodes({ etcd, pg, n = 3, ttl = 2, clusterName, region
   const nodes = [];
   for (let i = 0; i < n; i++) {
     const address = NODE_ADDRESSES[i];
+    const dataDir = tmpDir(`partyd-node${i + 1}-`);
+    // Each node serves its own copy of the project: nodes started together on one folder race on
+    // its .partykit/build output ("esbuild reported success but wrote no …/bundle.js").
+    const projectCopy = path.join(dataDir, "project");
+    fs.cpSync(project, projectCopy, { recursive: true, filter: (src) => !src.includes(`${path.sep}.partykit`) });
     nodes.push(makeNode({ index: i, address, port: await freePort(address), adminPort: await freePort(address),
-                          dataDir: tmpDir(`partyd-node${i + 1}-`), etcd, pg, ttl, clusterName,
-                          region: regions[i], project, extraArgs, clientAddress }));
+                          dataDir: path.join(dataDir, "data"), rootDir: dataDir, etcd, pg, ttl, clusterName,
+                          region: regions[i], project: projectCopy, extraArgs, clientAddress }));
   }
   const cluster = {
     nodes,
@@ -124,13 +129,28 @@ export async function startNodes({ etcd, pg, n = 3, ttl = 2, clusterName, region
       const v = JSON.parse(hit[0].value);
       return { key: hit[0].key, node: v.node, addr: v.addr, epoch: hit[0].createRevision };
     },
+    /**
+     * The fencing epoch of a room in PostgreSQL's room_owner (CLUSTER-PLAN.md), looked up in every
+     * schema that has that table; null if no row. Throws if two schemas disagree.
+     */
+    pgEpoch(room, party = "main") {
+      const schemas = pg.query("SELECT table_schema FROM information_schema.tables WHERE table_name = 'room_owner'")
+        .split("\n").filter(Boolean);
+      if (!schemas.length) throw new Error("no room_owner table in PostgreSQL");
+      const lit = (x) => `'${String(x).replaceAll("'", "''")}'`;
+      const epochs = schemas.flatMap((sc) =>
+        pg.query(`SELECT epoch FROM "${sc.replaceAll('"', '""')}".room_owner WHERE party = ${lit(party)} AND room = ${lit(room)}`)
+          .split("\n").filter(Boolean).map(Number));
+      if (epochs.length > 1) throw new Error(`room ${room} has ${epochs.length} room_owner rows: ${epochs}`);
+      return epochs.length ? epochs[0] : null;
+    },
     /** The test node whose advertised address is `addr`. */
     nodeAt(addr) {
       return nodes.find((x) => x.host === addr) ?? null;
     },
     async stop() {
       await Promise.all(nodes.map((x) => x.stop()));
-      for (const x of nodes) fs.rmSync(x.dataDir, { recursive: true, force: true });
+      for (const x of nodes) fs.rmSync(x.rootDir, { recursive: true, force: true });
     },
   };
   try {
@@ -143,7 +163,7 @@ export async function startNodes({ etcd, pg, n = 3, ttl = 2, clusterName, region
   return cluster;
 }
 
-function makeNode({ index, address, port, adminPort, dataDir, etcd, pg, ttl, clusterName, region, project, extraArgs, clientAddress }) {
+function makeNode({ index, address, port, adminPort, dataDir, rootDir, etcd, pg, ttl, clusterName, region, project, extraArgs, clientAddress }) {
   const args = () => [
     "serve",
     "--cluster", `etcd=${etcd.urls.join(",")}`,
@@ -170,6 +190,8 @@ function makeNode({ index, address, port, adminPort, dataDir, etcd, pg, ttl, clu
     port,
     adminPort,
     dataDir,
+    rootDir,
+    project,
     host: `${address}:${port}`,
     adminHost: `${address}:${adminPort}`,
     paused: false,
