@@ -2,7 +2,7 @@
 // with free ports and a temp data dir, one member or three. Talks to it over the v3 JSON
 // gateway (plain HTTP, keys and values base64), as partyd does.
 import fs from "node:fs";
-import { freePort, pidAlive, sleep, startProcess, tmpDir, waitFor } from "./proc.mjs";
+import { fatal, freePort, pidAlive, sleep, startProcess, tmpDir, waitFor } from "./proc.mjs";
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? "/usr/bin/etcd";
 
@@ -99,7 +99,7 @@ export async function startEtcd({ members = 1, host = "127.0.0.1", timeout = 20_
     async ready(i = 0, ms = timeout) {
       const m = etcd.members[i];
       await waitFor(async () => {
-        if (!m.proc.running) throw new Error(`etcd ${m.name} exited:\n${m.proc.logs().slice(-3000)}`);
+        if (!m.proc.running) throw fatal(`etcd ${m.name} exited:\n${m.proc.logs().slice(-3000)}`);
         const v = await fetch(`${m.url}/version`, { signal: AbortSignal.timeout(1000) });
         if (v.status !== 200) return false;
         await etcdPut(m.url, "/partyd-test/ready", String(Date.now()));

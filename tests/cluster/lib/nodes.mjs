@@ -16,7 +16,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { etcdMissing, etcdRange, startEtcd } from "./etcd.mjs";
 import { postgresMissing, startPostgres } from "./postgres.mjs";
-import { freePort, sleep, startProcess, tmpDir, waitFor } from "./proc.mjs";
+import { fatal, freePort, sleep, startProcess, tmpDir, waitFor } from "./proc.mjs";
 
 const LIB_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const CLUSTER_DIR = path.resolve(LIB_DIR, "..");
@@ -205,16 +205,20 @@ function makeNode({ index, address, port, adminPort, dataDir, rootDir, etcd, pg,
       return proc?.exited;
     },
     logs: () => previous + (proc?.logs() ?? ""),
+    /** False while the test has killed or stopped it on purpose. */
+    expectedUp: true,
     async start() {
+      node.expectedUp = true;
       proc = startProcess(node.name, PARTYD, args(), { env: { ...process.env, NO_COLOR: "1" } });
       node.paused = false;
       await waitFor(async () => {
-        if (!proc.running) throw new Error(`${node.name} exited (${JSON.stringify(await proc.exited)}) before ready`);
+        if (!proc.running) throw fatal(`${node.name} exited (${JSON.stringify(await proc.exited)}) before ready`);
         return proc.logs().includes("Ready on") && (await canConnect(address, port, clientAddress));
       }, { timeout: 30_000, interval: 100, what: `${node.name} ready on ${node.host}` });
     },
     /** kill -9; resolves when the process is gone. */
     async kill9() {
+      node.expectedUp = false;
       proc.signal("SIGKILL");
       await proc.exited;
       node.paused = false;
@@ -229,6 +233,7 @@ function makeNode({ index, address, port, adminPort, dataDir, rootDir, etcd, pg,
     },
     /** Stops it if running (SIGTERM, then SIGKILL), then starts it again on the same ports and data dir. */
     async restart() {
+      node.expectedUp = false;
       if (proc) {
         await proc.stop();
         previous += proc.logs() + `\n--- ${node.name} restarted ---\n`;
@@ -236,6 +241,7 @@ function makeNode({ index, address, port, adminPort, dataDir, rootDir, etcd, pg,
       await node.start();
     },
     async stop() {
+      node.expectedUp = false;
       if (proc) await proc.stop({ timeout: 5000 });
     },
     /** The admin /metrics text (with the admin token). */
@@ -274,6 +280,12 @@ export async function withCluster(t, opts, fn) {
     started.push(env.cluster);
     env.nodes = env.cluster.nodes;
     await fn(env);
+    // A node that died without the test killing it is a failure (a crash under faults).
+    const died = env.nodes.filter((x) => x.expectedUp && !x.running);
+    if (died.length) {
+      const how = await Promise.all(died.map(async (x) => `${x.name} ${JSON.stringify(await x.exited)}`));
+      throw new Error(`nodes exited that the test did not stop: ${how.join(", ")}`);
+    }
   } catch (e) {
     const logs = [
       env.cluster?.logs() ?? "",

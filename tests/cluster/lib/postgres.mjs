@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { childPids, freePort, pidAlive, startProcess, tmpDir, waitFor } from "./proc.mjs";
+import { childPids, fatal, freePort, pidAlive, startProcess, tmpDir, waitFor } from "./proc.mjs";
 
 export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 const PSQL = fs.existsSync("/usr/bin/psql") ? "/usr/bin/psql" : path.join(PG_BIN, "psql");
@@ -125,7 +125,7 @@ export async function startPostgres({ db = "partyd", host = "127.0.0.1", timeout
     },
     async ready(ms = timeout) {
       await waitFor(() => {
-        if (!pg.proc.running) throw new Error(`postgres exited:\n${pg.logs().slice(-3000)}`);
+        if (!pg.proc.running) throw fatal(`postgres exited:\n${pg.logs().slice(-3000)}`);
         return psql(adminUrl, "SELECT 1", { timeout: 3000 }).stdout === "1";
       }, { timeout: ms, interval: 100, what: `postgres on ${host}:${port}` });
     },

@@ -46,7 +46,10 @@ export function tmpDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Calls `check` until it returns a truthy value, or throws after `timeout` ms. */
+/**
+ * Calls `check` until it returns a truthy value, or throws after `timeout` ms. An error thrown by
+ * `check` is retried, unless it has `fatal: true` (see `fatal`).
+ */
 export async function waitFor(check, { timeout = 10_000, interval = 50, what = "condition" } = {}) {
   const end = Date.now() + timeout;
   let last;
@@ -55,11 +58,17 @@ export async function waitFor(check, { timeout = 10_000, interval = 50, what = "
       last = await check();
       if (last) return last;
     } catch (e) {
+      if (e?.fatal) throw e; // no point waiting (e.g. the process exited)
       last = e;
     }
     if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
     await sleep(interval);
   }
+}
+
+/** An Error that waitFor does not retry. */
+export function fatal(message) {
+  return Object.assign(new Error(message), { fatal: true });
 }
 
 /** True while a process with this pid exists (a zombie counts as gone). */
