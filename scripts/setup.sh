@@ -39,6 +39,9 @@ if [ ${#optional[@]} -gt 0 ]; then
     echo "setup: could not install ${optional[*]}; the tests that need them will be skipped" >&2
 fi
 
+# The cluster tests start their own etcd and PostgreSQL (and use iptables): test-only as well.
+if [ "${SETUP_NPM:-1}" = 1 ]; then ./scripts/cluster_deps.sh; fi
+
 NODE_DIR=$ROOT/third_party/node
 if [ ! -f "$NODE_DIR/.ok" ]; then
   echo "setup: fetching libnode108 and libnode-dev (V8 10.2) into third_party/node"
