@@ -360,6 +360,7 @@ Result<void> Deployments::startEntry(const ProjectId& id, const fs::path& dir,
   }
   auto po = optionsFor(id, dir, *meta, entry->hub);
   if (!po) return po.error();
+  if (options_.configureProject) options_.configureProject(id.key(), *po);
   entry->host = std::make_unique<ProjectHost>(pool_, std::move(*po));
   if (auto r = entry->host->start(); !r) return r;
   std::unique_lock lock(mutex_);
@@ -409,6 +410,7 @@ Result<void> Deployments::addLocal(const ProjectId& id, ProjectOptions options) 
   options.runtime.onLog = [hub](int level, std::string_view where, std::string_view text) {
     hub->log(level, where, text);
   };
+  if (options_.configureProject) options_.configureProject(id.key(), options);
   entry->host = std::make_unique<ProjectHost>(pool_, std::move(options));
   if (auto r = entry->host->start(); !r) return r;
   std::unique_lock lock(mutex_);

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,9 @@ struct DeploymentsOptions {
   std::string defaultProject;  // --default-project TEAM/NAME
   bool syncFull = false;
   party::HostConfig host;  // the limits of `dev`, for every project
+  // Cluster mode: gives a project's options PostgreSQL storage and the cluster's hooks, before
+  // it starts (ClusterNode::configure). Not applied to a deploy's trial load.
+  std::function<void(const std::string& project, ProjectOptions&)> configureProject;
 };
 
 // An answer for the admin API: a status and a JSON body.

@@ -9,6 +9,7 @@
 #include "project/bundler.h"
 #include "project/config.h"
 #include "server/admin.h"
+#include "server/cluster_node.h"
 #include "server/deployments.h"
 
 namespace partyd::server {
@@ -130,7 +131,19 @@ int runServe(const ServeOptions& f) {
   signal(SIGPIPE, SIG_IGN);
 
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
-  DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig};
+  DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig, {}};
+  std::unique_ptr<ClusterNode> cluster;
+  if (!f.cluster.etcd.empty()) {
+    ClusterOptions co = f.cluster;
+    if (co.sourceAddress.empty() && f.address != "0.0.0.0" && f.address != "::") {
+      co.sourceAddress = f.address;
+    }
+    cluster = std::make_unique<ClusterNode>(pool, std::move(co));
+    dopts.configureProject = [node = cluster.get()](const std::string& project,
+                                                     ProjectOptions& po) {
+      node->configure(project, po);
+    };
+  }
   if (local && dopts.defaultProject.empty()) dopts.defaultProject = local->first.key();
   Deployments deployments(pool, admin.io(), dopts);
   auto started = pool.start(
@@ -140,6 +153,13 @@ int runServe(const ServeOptions& f) {
   if (!started) {
     std::fprintf(stderr, "partyd: %s\n", started.error().message.c_str());
     return 1;
+  }
+  if (cluster) {
+    if (auto r = cluster->start(); !r) {
+      std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
+      pool.stop();
+      return 1;
+    }
   }
   deployments.loadAll();
   if (local) {
@@ -179,6 +199,7 @@ int runServe(const ServeOptions& f) {
   }
   log::info("stopping");
   pool.closeListeners();
+  if (cluster) cluster->stop();
   admin.stop();
   deployments.stopAll();
   pool.stop();

@@ -8,8 +8,20 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace partyd::server {
+
+// partyd serve --cluster (docs/cluster.md): empty etcd means a single node.
+struct ClusterOptions {
+  std::vector<std::string> etcd;  // http://HOST:PORT of each member
+  std::string postgres;           // libpq URL
+  std::string advertise;          // HOST:PORT where peers reach this node's client port
+  std::string region;
+  std::string name = "partyd";
+  std::int64_t leaseTtlMs = 10'000;
+  std::string sourceAddress;  // outgoing sockets bind to it (the --address, when not 0.0.0.0)
+};
 
 struct ServeOptions {
   std::optional<std::string> dir;  // partyd serve DIR
@@ -26,6 +38,7 @@ struct ServeOptions {
   std::int64_t handlerTimeoutMs = 30'000;
   std::int64_t hibernateAfterMs = 10'000;
   std::uint64_t maxUploadBytes = 64ull * 1024 * 1024;
+  ClusterOptions cluster;
 };
 
 // Runs until SIGINT or SIGTERM; returns the process exit status.
