@@ -368,8 +368,10 @@ void ClusterNode::claimed(const std::string& id, std::int64_t epoch) {
   party::RoomKey key = first->key;
   std::string region = options_.region;
   std::weak_ptr<net::Sharded<party::Edge>> table = first->project->edges;
-  edges->invokeOn(owner, [this, id, key, epoch, region, table, owner](party::Edge& edge) {
-    auto* store = dynamic_cast<storage::PostgresStorage*>(&edge.host().storage());
+  std::shared_ptr<Project> project = first->project;
+  edges->invokeOn(owner, [this, id, key, epoch, region, table, owner, project](party::Edge&) {
+    // The Edge is alive on this shard, so its RoomHost and the storage it owns are too.
+    storage::PostgresStorage* store = project->stores[owner];
     auto report = [this, id, epoch](Result<void> r) {
       asio::post(io_, [this, id, epoch, r = std::move(r)] {
         auto it = rooms_.find(id);
