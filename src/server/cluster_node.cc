@@ -1,10 +1,12 @@
 #include "server/cluster_node.h"
 
 #include <boost/asio/post.hpp>
+#include <libpq-fe.h>
 
 #include <chrono>
 #include <future>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/random.h"
 #include "cluster/etcd.h"
@@ -150,6 +152,7 @@ Result<void> ClusterNode::start() {
     return makeError("cluster: could not join through etcd: " + r.error().message);
   }
   serving_ = true;
+  sweeper_ = std::thread([this] { alarmSweepLoop(); });
   log::info("cluster: joined " + options_.name + " as node " + nodeId_ + " (" +
             options_.advertise + (options_.region.empty() ? "" : ", region " + options_.region) +
             ")");
@@ -158,6 +161,12 @@ Result<void> ClusterNode::start() {
 
 void ClusterNode::stop() {
   if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(sweepMutex_);
+    sweepStop_ = true;
+  }
+  sweepWake_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
   // Leave: drop the rooms here and revoke the lease, so other nodes take them over at once.
   std::promise<void> left;
   asio::post(io_, [this, &left] {
@@ -500,6 +509,83 @@ void ClusterNode::fenced(const std::string& why) {
     }
   }
   rooms_.clear();
+}
+
+// ---- alarms of rooms nobody owns ------------------------------------------------------------------
+
+void ClusterNode::alarmSweepLoop() {
+  PGconn* conn = nullptr;
+  const auto period = std::chrono::milliseconds(std::max<std::int64_t>(options_.leaseTtlMs, 2000));
+  std::unique_lock lock(sweepMutex_);
+  while (!sweepWake_.wait_for(lock, period, [this] { return sweepStop_; })) {
+    lock.unlock();
+    if (conn && PQstatus(conn) != CONNECTION_OK) {
+      PQfinish(conn);
+      conn = nullptr;
+    }
+    if (!conn) {
+      std::string info = options_.postgres;
+      info += info.find('?') == std::string::npos ? "?" : "&";
+      info += "connect_timeout=3&application_name=" + nodeId_ + "-alarms&options=-c%20statement_timeout%3D5000";
+      conn = PQconnectdb(info.c_str());
+      if (PQstatus(conn) != CONNECTION_OK) {
+        log::warn(std::string("cluster: the alarm sweep cannot reach PostgreSQL: ") +
+                  PQerrorMessage(conn));
+        PQfinish(conn);
+        conn = nullptr;
+      }
+    }
+    if (conn) {
+      // Due within two sweeps: a room is claimed (and its alarm armed) before its time.
+      std::int64_t horizon = wallMs() + 2 * period.count();
+      std::string h = std::to_string(horizon);
+      const char* params[] = {h.c_str()};
+      PGresult* res = PQexecParams(conn,
+                                   "SELECT project, party, room FROM room_alarm "
+                                   "WHERE at_ms <= $1::bigint ORDER BY at_ms LIMIT 1000",
+                                   1, nullptr, params, nullptr, nullptr, 0);
+      if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples(res); ++i) {
+          std::string project = PQgetvalue(res, i, 0);
+          party::RoomKey key{PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)};
+          asio::post(io_, [this, project = std::move(project), key = std::move(key)] {
+            claimForAlarm(project, key);
+          });
+        }
+      } else if (const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+                 !state || std::string_view(state) != "42P01") {
+        // 42P01: no room_alarm table yet (no room stored anything): nothing to do.
+        log::warn(std::string("cluster: the alarm sweep failed: ") + PQerrorMessage(conn));
+      }
+      PQclear(res);
+    }
+    lock.lock();
+  }
+  if (conn) PQfinish(conn);
+}
+
+void ClusterNode::claimForAlarm(const std::string& projectName, const party::RoomKey& key) {
+  if (!healthy_) return;
+  auto p = projects_.find(projectName);
+  if (p == projects_.end()) return;  // not deployed here (yet)
+  const std::string id = roomId(projectName, key);
+  if (rooms_.count(id)) return;  // owned or being claimed here
+  const cluster::RoomRef name{projectName, key.party, key.room};
+  if (ownership_->lookup(name)) return;  // owned elsewhere: its owner fires it
+  const cluster::NodeInfo* winner = cluster::hrw(
+      membership_->live(), cluster::placementKey(projectName, key.party, key.room),
+      options_.region);
+  if (!winner || winner->id != nodeId_) return;
+  auto ask = std::make_shared<Ask>();
+  ask->project = p->second;
+  ask->key = key;
+  ask->then = [key](Decision d) {
+    if (d.kind != Decision::kHere) {
+      log::warn("cluster: could not take over " + key.party + "/" + key.room +
+                " for its alarm: " + d.why);
+    }
+  };
+  resolve(ask);
 }
 
 // ---- peers ----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -95,6 +96,11 @@ class ClusterNode {
   // On the node's thread.
   void released(const std::string& project, const party::RoomKey& key);
   void fenced(const std::string& why);
+  // Alarms of rooms that no node owns (their owner died): the rooms whose placement is this node
+  // are claimed, which arms their alarms here. A thread of its own asks PostgreSQL (blocking,
+  // with timeouts); the claims happen on the node's thread.
+  void alarmSweepLoop();
+  void claimForAlarm(const std::string& project, const party::RoomKey& key);
   bool isPeer(const boost::asio::ip::address& address) const;
   void refreshPeers();
 
@@ -105,6 +111,10 @@ class ClusterNode {
   std::uint16_t advertisePort_ = 0;
   boost::asio::io_context io_;
   std::thread thread_;
+  std::thread sweeper_;
+  std::mutex sweepMutex_;
+  std::condition_variable sweepWake_;
+  bool sweepStop_ = false;
   std::unique_ptr<cluster::Etcd> etcd_;
   std::unique_ptr<cluster::Membership> membership_;
   std::unique_ptr<cluster::Ownership> ownership_;
