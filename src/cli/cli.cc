@@ -80,6 +80,16 @@ limits --idle-timeout, --cpu-limit/--handler-timeout (default 30000 for serve), 
   --domain DOMAIN         NAME.TEAM.DOMAIN (and PREVIEW.NAME.TEAM.DOMAIN) reach a project
   --default-project T/N   the project for any other Host (default: the only one deployed)
   --max-upload MB         the largest deploy or asset upload (default: 64)
+
+cluster mode (docs/cluster.md): many nodes, one live instance per room
+  --cluster etcd=URL[,URL...]  join the cluster whose etcd members are at URL (http://HOST:PORT)
+  --storage postgres://...     room storage in PostgreSQL (a libpq URL), shared by every node
+  --advertise HOST:PORT        where other nodes reach this one (its client port; required)
+  --region NAME                this node's region: a new room goes to a node of the region
+                               that received its first request (default: none)
+  --lease-ttl SECONDS          the node's etcd lease (default: 10): a dead node's rooms return
+                               on other nodes after about this long
+  --cluster-name NAME          the cluster's key prefix in etcd (default: partyd)
 )";
 
 template <typename T>
@@ -291,6 +301,48 @@ int runServe(const std::vector<std::string_view>& args) {
       log::setLevel(log::Level::kDebug);
     } else if (a == "--quiet") {
       log::setLevel(log::Level::kWarn);
+    } else if (a == "--cluster") {
+      if (!value(&v) || v.substr(0, 5) != "etcd=" || v.size() == 5) {
+        return fail("--cluster needs etcd=URL[,URL...]");
+      }
+      std::string_view urls = v.substr(5);
+      while (!urls.empty()) {
+        std::size_t comma = urls.find(',');
+        std::string_view url = urls.substr(0, comma);
+        if (url.substr(0, 7) != "http://") {
+          return fail("--cluster: " + std::string(url) + " is not an http:// URL (etcd's "
+                      "client URL, e.g. http://127.0.0.1:2379)");
+        }
+        f.cluster.etcd.emplace_back(url);
+        urls = comma == std::string_view::npos ? std::string_view() : urls.substr(comma + 1);
+      }
+    } else if (a == "--storage") {
+      if (!value(&v) || (v.substr(0, 11) != "postgres://" && v.substr(0, 13) != "postgresql://")) {
+        return fail("--storage needs a postgres:// URL");
+      }
+      f.cluster.postgres = v;
+    } else if (a == "--advertise") {
+      if (!value(&v) || v.rfind(':') == std::string_view::npos) {
+        return fail("--advertise needs HOST:PORT");
+      }
+      f.cluster.advertise = v;
+    } else if (a == "--region") {
+      if (!value(&v)) return fail("--region needs a name");
+      f.cluster.region = v;
+    } else if (a == "--lease-ttl") {
+      std::int64_t s = 0;
+      if (!value(&v) || !parseNumber(v, &s) || s < 1 || s > 600) {
+        return fail("--lease-ttl needs a number of seconds (1-600)");
+      }
+      f.cluster.leaseTtlMs = s * 1000;
+    } else if (a == "--cluster-name") {
+      if (!value(&v) || v.empty() || v.find('/') != std::string_view::npos) {
+        return fail("--cluster-name needs a name without /");
+      }
+      f.cluster.name = v;
+    } else if (a == "--help" || a == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
     } else if (a == "--tls-cert" || a == "--tls-key") {
       return fail(std::string(a) + ": TLS is not built into partyd serve yet; put a TLS proxy "
                   "(Caddy, nginx) in front of it (see docs/deploying.md)");
@@ -303,6 +355,12 @@ int runServe(const std::vector<std::string_view>& args) {
     }
   }
   f.version = PARTYD_VERSION;
+  if (!f.cluster.etcd.empty() || !f.cluster.postgres.empty() || !f.cluster.advertise.empty()) {
+    if (f.cluster.etcd.empty() || f.cluster.postgres.empty() || f.cluster.advertise.empty()) {
+      return fail("cluster mode needs all of --cluster etcd=URL, --storage postgres://... and "
+                  "--advertise HOST:PORT");
+    }
+  }
   return server::runServe(f);
 }
 

@@ -618,6 +618,23 @@ void Fetch::onResolved(error_code ec, const tcp::resolver::results_type& results
   if (ec) return fail("fetch failed: cannot resolve host " + url_.host + ": " + ec.message());
   conn_ = std::make_shared<Connection>(core_->io, url_.tls ? core_->tls.ctx.get() : nullptr,
                                        (url_.tls ? "https://" : "http://") + url_.endpoint());
+  if (!req_.sourceAddress.empty()) {
+    // Bound: one socket, to the first address (async_connect over a range reopens the socket).
+    tcp::endpoint target = results.begin()->endpoint();
+    error_code bec;
+    auto source = asio::ip::make_address(req_.sourceAddress, bec);
+    auto& socket = conn_->socket();
+    if (!bec) socket.open(target.protocol(), bec);
+    if (!bec) socket.bind(tcp::endpoint(source, 0), bec);
+    if (bec) {
+      return fail("fetch failed: cannot bind to " + req_.sourceAddress + ": " + bec.message());
+    }
+    socket.async_connect(target, [self = shared_from_this(), conn = conn_,
+                                  attempt = attempt_](error_code ec) {
+      if (!self->stale(attempt)) self->onConnected(ec);
+    });
+    return;
+  }
   asio::async_connect(conn_->socket(), results,
                       [self = shared_from_this(), conn = conn_, attempt = attempt_](
                           error_code ec, const tcp::endpoint&) {

@@ -27,6 +27,9 @@ struct FetchRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   enum class Redirect { kFollow, kManual, kError } redirect = Redirect::kFollow;
+  // The outgoing socket binds to this IP address before connecting (cluster nodes: so that a
+  // peer knows the request comes from a node); empty: the kernel's choice.
+  std::string sourceAddress;
   // The whole request, redirects included. Zero or less means no deadline.
   std::chrono::milliseconds timeout{30000};
   // Limit on the body, after chunked and after gzip/deflate decoding.

@@ -35,6 +35,12 @@ class AlarmSchedule {
   // Removes and returns the alarms due at `nowMs`, earliest first.
   std::vector<Due> takeDue(std::int64_t nowMs);
   std::size_t size() const { return alarms_.size(); }
+  // Every scheduled alarm's room (cluster mode: a node that lost its lease drops them all).
+  std::vector<RoomKey> keys() const {
+    std::vector<RoomKey> out;
+    for (const auto& [flat, entry] : alarms_) out.push_back(entry.key);
+    return out;
+  }
 
  private:
   struct Entry {

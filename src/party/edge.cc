@@ -115,13 +115,17 @@ http::Response Edge::notFound() const {
 // ---- the way in -----------------------------------------------------------------------------
 
 void Edge::onRequest(std::shared_ptr<http::Session> session, http::Request&& req) {
-  if (config_.clientHeaders) setClientAddress(*session, req, config_.trustedProxies);
+  const bool peer = config_.fromPeer && config_.fromPeer(*session, req);
+  if (config_.clientHeaders && !peer) setClientAddress(*session, req, config_.trustedProxies);
   std::string_view target(req.target().data(), req.target().size());
   auto route = http::routeParty(target);
   // Responses count under their party (under "" when the path names none this project has).
   session->countResponses(
       host_.partyStats(route && hasParty(route->party) ? route->party : std::string()).http.data());
   if (!route) return onOtherRequest(std::move(session), std::move(req));
+  if (peer && hasParty(route->party)) {
+    return routeToRoom(std::move(session), std::move(req), RoomKey{route->party, route->room});
+  }
   onPartyRequest(std::move(session), std::move(req), *route);
 }
 
@@ -287,6 +291,22 @@ void Edge::failPendingHooks(const std::string& why) {
 
 void Edge::routeToRoom(std::shared_ptr<http::Session> session, http::Request&& req,
                        const RoomKey& key) {
+  if (!config_.placeRoom) return routeToShard(std::move(session), std::move(req), key);
+  // The answer may come after this project was replaced or removed: find its Edge again.
+  net::Sharded<Edge>* peers = &peers_;
+  std::size_t shard = shard_;
+  config_.placeRoom(key, std::move(session), std::move(req),
+                    [peers, shard, key](std::shared_ptr<http::Session> s, http::Request&& r) {
+                      if (Edge* edge = peers->local(shard)) {
+                        edge->routeToShard(std::move(s), std::move(r), key);
+                      } else {
+                        s->respond(text(404, "this project is no longer deployed\n"));
+                      }
+                    });
+}
+
+void Edge::routeToShard(std::shared_ptr<http::Session> session, http::Request&& req,
+                        const RoomKey& key) {
   std::size_t owner = shardOf(key, peers_.count());
   if (owner != shard_) {
     handOff(owner, std::move(session), std::move(req), key);
@@ -343,7 +363,7 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
           }
         });
     s->noteRequest(*request);
-    target.routeToRoom(std::move(s), std::move(*request), key);
+    target.routeToShard(std::move(s), std::move(*request), key);
   });
 }
 
@@ -360,6 +380,14 @@ std::uint64_t Edge::partyFetch(const http::PartyRoute& route, InternalRequest re
       edge.partyFetchAnswered(call, std::move(response));
     });
   };
+  if (config_.placeFetch) {
+    if (!hasParty(key.party)) {
+      reply(text(404, "Party " + key.party + " not found"));
+    } else {
+      config_.placeFetch(key, std::move(request), std::move(reply));
+    }
+    return call;
+  }
   peers_.invokeOn(owner, [key, request = std::move(request), reply](Edge& edge) mutable {
     if (!edge.hasParty(key.party)) {
       reply(text(404, "Party " + key.party + " not found"));

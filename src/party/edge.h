@@ -75,6 +75,20 @@ struct EdgeConfig {
   // Where the next request of a connection handed to another shard goes (partyd serve: back to
   // the router, which picks the project by Host again); unset: this project's Edge there.
   std::function<void(std::size_t shard, std::shared_ptr<http::Session>, http::Request&&)> rehome;
+  // Cluster mode (partyd serve --cluster; docs/cluster.md). `placeRoom` is asked, on the accepting
+  // shard, for every request to a room after the worker hooks: it calls `here` (on this shard's
+  // loop) once this node owns the room, claimed and loaded, or keeps the request and forwards it
+  // to the owner node. `fromPeer` says whether a request is one a peer node forwarded (it ran
+  // the worker hooks and set the client's address there, so they are not run again). Unset: a
+  // single node, where every room is here.
+  using Here = std::function<void(std::shared_ptr<http::Session>, http::Request&&)>;
+  std::function<void(const RoomKey&, std::shared_ptr<http::Session>, http::Request&&, Here)>
+      placeRoom;
+  std::function<bool(const http::Session&, const http::Request&)> fromPeer;
+  // Cluster mode: a party stub's fetch() to a room, wherever in the cluster it lives. `reply`
+  // may be called on any thread (it posts to the asking shard).
+  std::function<void(const RoomKey&, InternalRequest, std::function<void(http::Response)> reply)>
+      placeFetch;
 };
 
 class Edge {
@@ -120,6 +134,9 @@ class Edge {
                std::string_view extra = {});
   void routeToRoom(std::shared_ptr<http::Session> session, http::Request&& request,
                    const RoomKey& key);
+  // After placement: to the owning shard of this node.
+  void routeToShard(std::shared_ptr<http::Session> session, http::Request&& request,
+                    const RoomKey& key);
   void handOff(std::size_t owner, std::shared_ptr<http::Session> session,
                http::Request&& request, const RoomKey& key);
   void partyFetchAnswered(std::uint64_t call, http::Response response);

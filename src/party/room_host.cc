@@ -604,9 +604,12 @@ std::size_t RoomHost::hibernateQuiet() {
 std::size_t RoomHost::evictIdle() {
   auto idle = rooms_.idleRooms(clock_.monotonicMs(), config_.idleTimeoutMs);
   for (std::uint32_t handle : idle) {
-    ++rooms_.byHandle(handle)->stats->roomsEvicted;
-    if (!rooms_.byHandle(handle)->hibernated) turn_.run(0, [&] { code_.dropRoom(handle); });
+    Room* room = rooms_.byHandle(handle);
+    ++room->stats->roomsEvicted;
+    if (!room->hibernated) turn_.run(0, [&] { code_.dropRoom(handle); });
+    RoomKey key = room->key;
     rooms_.erase(handle);
+    if (config_.roomGone && !alarms_.timeOf(key)) config_.roomGone(key);
   }
   return idle.size();
 }

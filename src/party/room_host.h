@@ -42,6 +42,9 @@ struct HostConfig {
   double maxMessagesPerSecond = 0;          // per connection; past it, close 1008 (0: no limit)
   std::uint64_t maxRoomStorageBytes = 0;    // a write past it throws (0: no limit)
   ws::ConnectionLimits wsLimits;
+  // Cluster mode: a room left this shard's memory with no socket and no alarm (evicted idle), so
+  // the node may give up its ownership. Unset on a single node.
+  std::function<void(const RoomKey&)> roomGone;
 };
 
 class RoomHost final : public ws::ConnectionOwner {
@@ -133,6 +136,14 @@ class RoomHost final : public ws::ConnectionOwner {
   // hibernated rooms keep their stash and stay open (their room wakes on the new isolate), the
   // others get `closeCode`; an alarm being delivered fires again.
   void resetForNewEngine(const std::string& why, std::uint16_t closeCode, unsigned status);
+  // ---- cluster mode (room_host_cluster.cc) ----
+  // This node now owns `key` (claimed, and its storage loaded): arms its stored alarm.
+  void adopt(const RoomKey& key);
+  // This node no longer owns `key` (fenced, or the node lost its lease): the room is dropped
+  // without running user code or touching storage; its sockets get 1012, its requests 503.
+  void disown(const RoomKey& key, const std::string& why);
+  // The same for every room of this shard; returns their keys.
+  std::vector<RoomKey> disownAll(const std::string& why);
   // One sweep: evicts idle rooms, hibernates quiet ones, gives memory back when quiet.
   void sweep();
   void fireDueAlarms();

@@ -383,6 +383,7 @@ Result<void> Deployments::startEntry(const ProjectId& id, const fs::path& dir,
   }
   auto po = optionsFor(id, dir, *meta, entry->hub);
   if (!po) return po.error();
+  if (options_.configureProject) options_.configureProject(id.key(), *po);
   entry->host = std::make_unique<ProjectHost>(pool_, std::move(*po));
   if (auto r = entry->host->start(); !r) return r;
   std::unique_lock lock(mutex_);
@@ -437,6 +438,7 @@ Result<void> Deployments::addLocal(const ProjectId& id, ProjectOptions options) 
   entry->hub = std::make_shared<TailHub>(adminIo_, id.key());
   auto hub = entry->hub;
   traceTo(options.runtime, hub);
+  if (options_.configureProject) options_.configureProject(id.key(), options);
   entry->host = std::make_unique<ProjectHost>(pool_, std::move(options));
   if (auto r = entry->host->start(); !r) return r;
   std::unique_lock lock(mutex_);

@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,9 @@ struct DeploymentsOptions {
   // Cluster mode: the PostgreSQL URL of the admin op log (server/replication.h), which makes
   // deploys and env changes made on any node reach every node. Empty: one node alone.
   std::string replicateUrl;
+  // Cluster mode: gives a project's options PostgreSQL storage and the cluster's hooks, before
+  // it starts (ClusterNode::configure). Not applied to a deploy's trial load.
+  std::function<void(const std::string& project, ProjectOptions&)> configureProject;
 };
 
 class Replicator;

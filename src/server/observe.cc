@@ -132,7 +132,8 @@ std::string roomJson(party::RoomHost& host, party::Room& room, std::size_t shard
   return j;
 }
 
-void metricsRoute(AdminRequest& r, const ProjectSource& source, const std::string& version) {
+void metricsRoute(AdminRequest& r, const ProjectSource& source, const std::string& version,
+                  const NodeMetrics& node) {
   std::vector<ObservedProject> projects = source();
   auto copies = onEveryShard<party::ShardMetrics>(
       projects, [](party::Edge& edge) { return edge.host().metrics(); });
@@ -157,6 +158,7 @@ void metricsRoute(AdminRequest& r, const ProjectSource& source, const std::strin
              static_cast<std::uint64_t>(copies[i].size()));
   }
   party::writeMetrics(totals, w);
+  if (node) node(w);
   addText(r, 200, metrics::TextWriter::kContentType, w.take());
 }
 
@@ -380,12 +382,14 @@ void valueRoute(AdminRequest& r, const ProjectSource& source) {
 
 }  // namespace
 
-void addObservabilityRoutes(AdminServer& admin, ProjectSource projects, std::string version) {
+void addObservabilityRoutes(AdminServer& admin, ProjectSource projects, std::string version,
+                            NodeMetrics node) {
   auto source = std::make_shared<ProjectSource>(std::move(projects));
   auto v = std::make_shared<std::string>(std::move(version));
+  auto n = std::make_shared<NodeMetrics>(std::move(node));
   log::keepRoomLines(true);  // the inspector shows each room's recent lines
   admin.route(bhttp::verb::get, "/metrics",
-              [source, v](AdminRequest& r) { metricsRoute(r, *source, *v); });
+              [source, v, n](AdminRequest& r) { metricsRoute(r, *source, *v, *n); });
   admin.route(bhttp::verb::get, "/api/rooms",
               [source](AdminRequest& r) { roomsRoute(r, *source); });
   admin.route(bhttp::verb::get, "/api/rooms/:party/:room",

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/metrics.h"
 #include "net/sharded.h"
 #include "party/edge.h"
 #include "server/admin.h"
@@ -31,9 +32,13 @@ struct ObservedProject {
 // under serve; the one project under dev).
 using ProjectSource = std::function<std::vector<ObservedProject>()>;
 
+// Families of the node rather than of a project (cluster mode's), written after the projects'.
+using NodeMetrics = std::function<void(metrics::TextWriter&)>;
+
 // Adds GET /metrics, GET / (the inspector), GET /login (public: the page that sets the
 // partyd_admin cookie) and GET /api/... to `admin`, over every project `projects` names.
-void addObservabilityRoutes(AdminServer& admin, ProjectSource projects, std::string version);
+void addObservabilityRoutes(AdminServer& admin, ProjectSource projects, std::string version,
+                            NodeMetrics node = {});
 // The same for one project; `shards` must outlive `admin`.
 void addObservabilityRoutes(AdminServer& admin, net::Sharded<party::Edge>& shards,
                             ObserveOptions options);

@@ -40,7 +40,7 @@ Result<void> ProjectHost::start() {
   }
   if (options_.assets) assets_ = std::make_unique<http::StaticFiles>(*options_.assets);
   std::size_t n = pool_.size();
-  if (options_.state) {
+  if (options_.state && !options_.openStorage) {
     std::error_code ec;
     std::filesystem::create_directories(*options_.state, ec);
     if (ec)
@@ -50,7 +50,11 @@ Result<void> ProjectHost::start() {
   }
   std::vector<std::unique_ptr<storage::Storage>> stores;
   for (std::size_t i = 0; i < n; ++i) {
-    if (options_.state) {
+    if (options_.openStorage) {
+      auto s = options_.openStorage(i, pool_.shard(i).io());
+      if (!s) return makeError(s.error().message);
+      stores.push_back(std::move(*s));
+    } else if (options_.state) {
       storage::SqliteOptions sqlite;
       if (options_.syncFull) sqlite.durability = storage::Durability::kFull;
       auto s = storage::SqliteStorage::open(storage::shardFile(*options_.state, i), sqlite);
@@ -94,8 +98,10 @@ Result<void> ProjectHost::startShard(ShardState& st, std::unique_ptr<storage::St
                               http::Request&& r) { pool->route(shard, std::move(s), std::move(r)); };
   ec.clientHeaders = rc.geoip != nullptr || !options_.trustedProxies.empty();
   ec.trustedProxies = options_.trustedProxies;
+  party::HostConfig hc = options_.host;
+  if (options_.configureShard) options_.configureShard(st.index, edges_, ec, hc);
   st.runtime = std::make_unique<api::Runtime>(io, std::move(rc));
-  st.host = std::make_unique<party::RoomHost>(io, std::move(store), *st.runtime, options_.host);
+  st.host = std::make_unique<party::RoomHost>(io, std::move(store), *st.runtime, std::move(hc));
   st.edge =
       std::make_unique<party::Edge>(*edges_, st.index, io, *st.host, *st.runtime, std::move(ec));
   st.runtime->attach(*st.host, *st.edge);

@@ -35,6 +35,15 @@ struct ProjectOptions {
   std::optional<http::StaticOptions> assets;
   std::vector<std::pair<std::string, std::string>> crons;  // name → expression
   net::TrustedProxies trustedProxies;  // --trusted-proxy (see party::EdgeConfig::clientHeaders)
+  // Cluster mode (server/cluster_node.h): shard i's storage instead of the SQLite files (called
+  // on the starting thread, with that shard's loop), and the hooks of each shard's Edge and
+  // RoomHost (called on the shard's thread as it starts).
+  std::function<Result<std::unique_ptr<storage::Storage>>(std::size_t shard,
+                                                          boost::asio::io_context& io)>
+      openStorage;
+  std::function<void(std::size_t shard, std::weak_ptr<net::Sharded<party::Edge>> edges,
+                     party::EdgeConfig&, party::HostConfig&)>
+      configureShard;
 };
 
 class ProjectHost {
@@ -63,6 +72,11 @@ class ProjectHost {
   const std::string& name() const { return options_.name; }
   // Its Sharded<Edge> table, which sessions handed between shards keep reaching after stop().
   std::shared_ptr<net::Sharded<party::Edge>> edgeTable() const { return edges_; }
+  // Shard `shard`'s RoomHost, on that shard's thread (null once stopped).
+  party::RoomHost* host(std::size_t shard) const {
+    party::Edge* e = edge(shard);
+    return e ? &e->host() : nullptr;
+  }
 
  private:
   struct ShardState;

@@ -9,6 +9,7 @@
 #include "project/bundler.h"
 #include "project/config.h"
 #include "server/admin.h"
+#include "server/cluster_node.h"
 #include "server/deployments.h"
 #include "server/observe.h"
 
@@ -131,7 +132,21 @@ int runServe(const ServeOptions& f) {
 
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
   DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig,
-                           f.heapLimitMb, {}};
+                           f.heapLimitMb, {}, {}};
+  std::unique_ptr<ClusterNode> cluster;
+  if (!f.cluster.etcd.empty()) {
+    ClusterOptions co = f.cluster;
+    if (co.sourceAddress.empty() && f.address != "0.0.0.0" && f.address != "::") {
+      co.sourceAddress = f.address;
+    }
+    cluster = std::make_unique<ClusterNode>(pool, std::move(co));
+    dopts.configureProject = [node = cluster.get()](const std::string& project,
+                                                     ProjectOptions& po) {
+      node->configure(project, po);
+    };
+    // Deploys and env changes made on any node reach every node through PostgreSQL.
+    dopts.replicateUrl = f.cluster.postgres;
+  }
   if (local && dopts.defaultProject.empty()) dopts.defaultProject = local->first.key();
   Deployments deployments(pool, admin.io(), dopts);
   auto started = pool.start(
@@ -141,6 +156,13 @@ int runServe(const ServeOptions& f) {
   if (!started) {
     std::fprintf(stderr, "partyd: %s\n", started.error().message.c_str());
     return 1;
+  }
+  if (cluster) {
+    if (auto r = cluster->start(); !r) {
+      std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
+      pool.stop();
+      return 1;
+    }
   }
   deployments.loadAll();
   if (local) {
@@ -153,7 +175,13 @@ int runServe(const ServeOptions& f) {
   }
   if (f.admin) {
     addDeployRoutes(admin, deployments);
-    addObservabilityRoutes(admin, [&deployments] { return deployments.observed(); }, f.version);
+    NodeMetrics nodeMetrics;
+    if (cluster) {
+      nodeMetrics = [node = cluster.get()](metrics::TextWriter& w) { node->writeMetrics(w); };
+    }
+    addObservabilityRoutes(
+        admin, [&deployments] { return deployments.observed(); }, f.version,
+        std::move(nodeMetrics));
     if (auto r = admin.start(); !r) {
       std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
       deployments.stopAll();
@@ -181,6 +209,7 @@ int runServe(const ServeOptions& f) {
   }
   log::info("stopping");
   pool.closeListeners();
+  if (cluster) cluster->stop();
   admin.stop();
   deployments.stopAll();
   pool.stop();

@@ -8,10 +8,22 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "server/limits.h"
 
 namespace partyd::server {
+
+// partyd serve --cluster (docs/cluster.md): empty etcd means a single node.
+struct ClusterOptions {
+  std::vector<std::string> etcd;  // http://HOST:PORT of each member
+  std::string postgres;           // libpq URL
+  std::string advertise;          // HOST:PORT where peers reach this node's client port
+  std::string region;
+  std::string name = "partyd";
+  std::int64_t leaseTtlMs = 10'000;
+  std::string sourceAddress;  // outgoing sockets bind to it (the --address, when not 0.0.0.0)
+};
 
 // The room limits are RoomLimits, as for dev, except the CPU limit's default (30 s: a deployed
 // project's bundle may do more at load than a dev build).
@@ -30,6 +42,7 @@ struct ServeOptions : RoomLimits {
   bool syncFull = false;
   std::uint64_t maxUploadBytes = 64ull * 1024 * 1024;
   std::string version;  // partyd_build_info's
+  ClusterOptions cluster;
 };
 
 // Runs until SIGINT or SIGTERM; returns the process exit status.

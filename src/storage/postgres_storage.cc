@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -86,7 +87,9 @@ std::string trimMessage(std::string m) {
 
 struct PostgresStorage::Impl {
   Impl(asio::io_context& io, PostgresOptions options)
-      : io(io), opt(std::move(options)), timer(io) {}
+      : io(io), opt(std::move(options)), timer(io) {
+    if (!opt.fencedCounter) opt.fencedCounter = std::make_shared<std::atomic<std::uint64_t>>(0);
+  }
 
   asio::io_context& io;
   PostgresOptions opt;
@@ -116,7 +119,6 @@ struct PostgresStorage::Impl {
   // ---- rooms and commits ----
   std::map<RoomKey, RoomData, RoomKeyLess> rooms;
   std::uint64_t nextGeneration = 1;
-  std::uint64_t fencedTotal = 0;
   std::vector<RoomKey> fenced, lost;
   std::size_t dirtyCount = 0;  // rooms with pending writes
   bool committing = false;
@@ -617,7 +619,7 @@ struct PostgresStorage::Impl {
       if (q.sqlstate == kFenced) {
         std::size_t index = roomOf[i];
         const BatchRoom& b = (*batch)[index];
-        ++fencedTotal;
+        opt.fencedCounter->fetch_add(1, std::memory_order_relaxed);
         fenced.push_back(b.key);
         RoomData* data;
         if (same(b, data)) erase(b.key);
@@ -788,7 +790,7 @@ std::optional<std::int64_t> PostgresStorage::epoch(const RoomKey& room) const {
 }
 
 std::uint64_t PostgresStorage::fencedWritesRejected() const {
-  return impl_->fencedTotal;
+  return impl_->opt.fencedCounter->load(std::memory_order_relaxed);
 }
 
 bool PostgresStorage::connected() const {

@@ -37,6 +37,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -61,6 +62,9 @@ struct PostgresOptions {
   // request fails as "unknown outcome".
   std::chrono::milliseconds requestTimeout{15000};
   bool createSchema = true;
+  // Counts the writes refused by the fence (fencedWritesRejected); storages may share one, and
+  // any thread may read it. Null: the storage makes its own.
+  std::shared_ptr<std::atomic<std::uint64_t>> fencedCounter;
 };
 
 class PostgresStorage final : public Storage {
@@ -81,6 +85,7 @@ class PostgresStorage final : public Storage {
   bool acquired(const RoomKey& room) const;
   std::optional<std::string> homeRegion(const RoomKey& room) const;
   std::optional<std::int64_t> epoch(const RoomKey& room) const;
+  // Reads options.fencedCounter: shared with every storage given the same one.
   std::uint64_t fencedWritesRejected() const;
   bool connected() const;
   // The backend pid of the current session (0 when not connected), for tests and logs.
