@@ -158,7 +158,7 @@ void RoomHost::resetRoom(std::uint32_t handle, const std::string& why, std::uint
   ++room->stats->roomResets;
   for (auto it = requests_.begin(); it != requests_.end();) {
     if (it->second.first == handle) {
-      turn_.release(std::move(it->second.second), textResponse(status, why));
+      turn_.release(std::move(it->second.second), textResponse(status, why), it->second.first);
       it = requests_.erase(it);
     } else {
       ++it;
@@ -189,7 +189,7 @@ void RoomHost::resetRoom(std::uint32_t handle, const std::string& why, std::uint
 void RoomHost::resetForNewEngine(const std::string& why, std::uint16_t closeCode,
                                  unsigned status) {
   for (auto it = requests_.begin(); it != requests_.end(); it = requests_.erase(it)) {
-    turn_.release(std::move(it->second.second), textResponse(status, why));
+    turn_.release(std::move(it->second.second), textResponse(status, why), it->second.first);
   }
   std::vector<std::uint32_t> handles;
   rooms_.forEach([&](Room& room) { handles.push_back(room.handle); });
@@ -387,7 +387,7 @@ void RoomHost::respond(std::uint64_t req, http::Response response) {
     rooms_.touch(*room, clock_.monotonicMs());
     noteActivity(*room);
   }
-  turn_.release(std::move(it->second.second), std::move(response));
+  turn_.release(std::move(it->second.second), std::move(response), it->second.first);
   requests_.erase(it);
 }
 

@@ -59,6 +59,10 @@ void RoomHost::disown(const RoomKey& key, const std::string& why) {
   Room* room = rooms_.find(key);
   if (!room) return;
   std::uint32_t handle = room->handle;
+  // Its writes not yet committed are dropped with the room (the caller releases its storage), so
+  // output that waits for them must never leave as if they were stored.
+  for (auto& [conn, socket] : room->sockets) socket.conn->discardHeld();
+  turn_.failHeld({handle}, 503, "the room left this node before its writes were stored: " + why);
   resetRoom(handle, why, 1012, 503);
   rooms_.erase(handle);
   armAlarmTimer();

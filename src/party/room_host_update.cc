@@ -161,7 +161,7 @@ bool RoomHost::moveRoom(Room& room, bool force) {
         r.status = 503;
         r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
         r.body = why;
-        turn_.release(std::move(it->second.second), std::move(r));
+        turn_.release(std::move(it->second.second), std::move(r), it->second.first);
         it = requests_.erase(it);
       } else {
         ++it;

@@ -106,9 +106,9 @@ void Turn::readBatch(bool begin) {
   end();
 }
 
-void Turn::release(Reply reply, http::Response response) {
+void Turn::release(Reply reply, http::Response response, std::uint32_t room) {
   outbox_.emplace_back(std::move(reply), std::move(response));
-  if (async_) outboxRooms_.push_back(depth_ > 0 ? room_ : 0);
+  if (async_) outboxRooms_.push_back(room);
   if (depth_ == 0) end();
 }
 
@@ -225,19 +225,33 @@ void Turn::onCommitDone(std::uint64_t id, Result<void> r) {
     std::vector<std::uint32_t> reset;
     if (onCommitFailed) reset = onCommitFailed(storage_.fencedRooms(), storage_.lostRooms());
     // Responses of those rooms still held (this commit's and later passes') become errors.
-    for (Held& h : held_) {
-      for (std::size_t i = 0; i < h.outbox.size(); ++i) {
-        if (h.rooms[i] != 0 && std::find(reset.begin(), reset.end(), h.rooms[i]) != reset.end()) {
-          h.outbox[i].second = http::Response{};
-          h.outbox[i].second.status = 503;
-          h.outbox[i].second.body = "the room's writes were not stored: " + r.error().message;
-        }
-      }
-    }
+    failHeld(reset, 503, "the room's writes were not stored: " + r.error().message);
+  }
+  if (!storage_.dirty()) {
+    // Output held for a later commit whose writes were all dropped with their rooms (fenced,
+    // lost, or disowned: failHeld made their responses errors) has no commit left to wait for.
+    for (Held& h : held_) h.commit = std::min(h.commit, commitsDone_);
   }
   releaseHeld();
   if (storage_.dirty() && !commitInFlight_) startCommit();
   if (!flushPosted_ && pendingOutput()) end();
+}
+
+void Turn::failHeld(const std::vector<std::uint32_t>& rooms, unsigned status,
+                    const std::string& why) {
+  if (rooms.empty()) return;
+  auto fail = [&](std::uint32_t room, http::Response& response) {
+    if (room == 0 || std::find(rooms.begin(), rooms.end(), room) == rooms.end()) return;
+    response = http::Response{};
+    response.status = status;
+    response.body = why;
+  };
+  for (Held& h : held_) {
+    for (std::size_t i = 0; i < h.outbox.size(); ++i) fail(h.rooms[i], h.outbox[i].second);
+  }
+  for (std::size_t i = 0; i < outbox_.size() && i < outboxRooms_.size(); ++i) {
+    fail(outboxRooms_[i], outbox_[i].second);
+  }
 }
 
 void Turn::releaseHeld() {

@@ -48,8 +48,10 @@ class Turn {
   std::uint64_t runs() const { return runs_; }
 
   ws::FlushQueue& flushQueue() { return flushQueue_; }
-  // Holds a response until the pass's commit.
-  void release(Reply reply, http::Response response);
+  // Holds a response until the pass's commit. `room` is the room the request was for (0: none):
+  // if a commit fails, that room's held responses become errors (failHeld). It is the request's
+  // room, not the run's: a response made in a timer's or a fetch's callback runs as no room.
+  void release(Reply reply, http::Response response, std::uint32_t room);
   // A socket's read begins or ends: output waits for the end of the read (see .cc).
   void readBatch(bool begin);
   // Schedules the commit and flush for the end of this loop pass.
@@ -71,6 +73,9 @@ class Turn {
                                            const std::vector<storage::RoomKey>& lost)>
       onCommitFailed;
   std::size_t commitsInFlight() const { return commitInFlight_ ? 1 : 0; }
+  // Responses of `rooms` still waiting for a commit (async only) become `status` with `why`:
+  // their writes will not be stored, so nothing of them may be acknowledged.
+  void failHeld(const std::vector<std::uint32_t>& rooms, unsigned status, const std::string& why);
 
   // For /metrics: each outermost run's time, each commitAndFlush's, and its storage commit's.
   metrics::Histogram handlerSeconds, commitSeconds, storageCommitSeconds;

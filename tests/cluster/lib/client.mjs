@@ -51,8 +51,11 @@ export function request(host, path, { method = "GET", timeout = 5000, localAddre
  * value; fail when the connection was refused (nothing was sent); info otherwise (timeout, reset,
  * an error status: a forwarding node may answer 5xx after the owner committed). Returns the op.
  */
-export async function incrOp(history, proc, host, room, { mark, timeout = 5000, localAddress } = {}) {
-  const q = mark ? `?mark=${encodeURIComponent(mark)}` : "";
+export async function incrOp(history, proc, host, room, { mark, delay, timeout = 5000, localAddress } = {}) {
+  const params = new URLSearchParams();
+  if (mark) params.set("mark", mark);
+  if (delay) params.set("delay", String(delay));
+  const q = params.size ? `?${params}` : "";
   const op = history.invoke(proc, "incr", room, { node: host, mark });
   try {
     const res = await request(host, `/parties/main/${encodeURIComponent(room)}${q}`, { method: "POST", timeout, localAddress });

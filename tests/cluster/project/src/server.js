@@ -1,8 +1,10 @@
 // The counter party of the cluster tests (tests/cluster). One instance per room, whichever node a
 // client reaches. The count lives in room.storage (loaded in onStart, so a room that moves to
 // another node continues from what was committed there).
-//   POST /parties/main/<room>[?mark=M]  incr; answers {value, instance}; with mark, also stores
-//                                       "mark:M" = value in the same commit
+//   POST /parties/main/<room>[?mark=M][&delay=MS]
+//                                       incr; answers {value, instance}; with mark, also stores
+//                                       "mark:M" = value in the same commit; with delay, waits MS
+//                                       in the room (a timer) before it increments
 //   GET  /parties/main/<room>           {value, instance}; ?marks=1 adds the stored marks
 //   WebSocket: on connect {type:"state", value, instance}; message "incr" or {"incr":id} ->
 //              {type:"ack", id, value, instance} to the sender and {type:"count", value, instance}
@@ -49,6 +51,8 @@ export default class Counter {
   async onRequest(request) {
     const url = new URL(request.url);
     if (request.method === "POST") {
+      const delay = Number(url.searchParams.get("delay") ?? 0);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       const value = this.incr(url.searchParams.get("mark"));
       return Response.json({ value, instance: this.instance });
     }
