@@ -56,7 +56,11 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::ip::tcp::socket takeSocket();
   std::string takeLeftover();
 
+  // The client's address (for a connection that came through TLS, the TLS client's).
   boost::asio::ip::tcp::endpoint remote() const;
+  // Whether the connection came through partyd's TLS front (net/tls_server.h): each of its
+  // requests then carries `x-forwarded-proto: https`, set here (a client's own is replaced).
+  bool secure() const { return secure_; }
 
   // Counts each response into byClass[status / 100] ([0] for a status outside 100-599): an
   // array of 6 owned by the shard's metrics (party::PartyCounters::http), or none.
@@ -76,6 +80,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string requestLine_;  // "GET /path" of the request being answered, for the log
   std::chrono::steady_clock::time_point started_;
   std::uint64_t* statusCounts_ = nullptr;
+  bool secure_ = false;
+  boost::asio::ip::tcp::endpoint pipedRemote_;
 };
 
 }  // namespace partyd::http

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,8 @@ class Deployments {
   // Runs a local folder's build as project `id` (partyd serve DIR); not kept in the data folder.
   Result<void> addLocal(const ProjectId& id, ProjectOptions options);
   void stopAll();
+  // Runs fn on every running project (drain.cc: the SIGTERM drain, on each shard's thread).
+  void forEachProject(const std::function<void(ProjectHost&)>& fn);
 
   // The shard router: finds the project by Host and hands the request to its Edge.
   void route(std::size_t shard, std::shared_ptr<http::Session> session, http::Request&& request);
