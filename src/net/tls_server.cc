@@ -76,7 +76,12 @@ Result<std::shared_ptr<ssl::context>> makeServerContext(const TlsFiles& files) {
   }
   ctx->use_private_key_file(files.key, ssl::context::pem, ec);
   if (ec) {
-    return makeError("bad TLS key " + files.key + ": " + opensslReason(ec.message()) +
+    std::string reason = opensslReason(ec.message());
+    if (reason.find("mismatch") != std::string::npos) {
+      return makeError("the TLS key " + files.key + " does not match the certificate " +
+                       files.cert);
+    }
+    return makeError("bad TLS key " + files.key + ": " + reason +
                      " (need an unencrypted PEM private key)");
   }
   if (SSL_CTX_check_private_key(native) != 1) {
