@@ -8,14 +8,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <unordered_map>
 
 #include "base/log.h"
@@ -70,8 +70,8 @@ Result<std::shared_ptr<ssl::context>> makeServerContext(const TlsFiles& files) {
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(files.cert, ec);
   if (ec) {
-    return makeError("bad TLS certificate " + files.cert + ": " +
-                     opensslReason(ec.message()) + " (need PEM: the certificate, then any "
+    return makeError("bad TLS certificate " + files.cert + ": " + opensslReason(ec.message()) +
+                     " (need PEM: the certificate, then any "
                      "intermediates)");
   }
   ctx->use_private_key_file(files.key, ssl::context::pem, ec);
@@ -85,8 +85,8 @@ Result<std::shared_ptr<ssl::context>> makeServerContext(const TlsFiles& files) {
                      " (need an unencrypted PEM private key)");
   }
   if (SSL_CTX_check_private_key(native) != 1) {
-    return makeError("the TLS key " + files.key + " does not match the certificate " +
-                     files.cert + ": " + opensslReason("key values mismatch"));
+    return makeError("the TLS key " + files.key + " does not match the certificate " + files.cert +
+                     ": " + opensslReason("key values mismatch"));
   }
   static const unsigned char kSessionContext[] = "partyd";
   SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
@@ -195,7 +195,9 @@ void unregisterPiped(int fd, std::uint64_t id) {
   if (it != pipedTable().end() && it->second.id == id) pipedTable().erase(it);
 }
 
-bool pipesInUse() { return gPipesInUse.load(std::memory_order_relaxed); }
+bool pipesInUse() {
+  return gPipesInUse.load(std::memory_order_relaxed);
+}
 
 bool pipedPeer(int fd, tcp::endpoint* remote) {
   // A TCP socket that took the number of a pipe that just ended is not one.
@@ -271,24 +273,25 @@ class TlsPipe : public std::enable_shared_from_this<TlsPipe> {
 
   // Client → shard.
   void readTls() {
-    tls_.async_read_some(asio::buffer(up_), [self = shared_from_this()](
-                                                boost::system::error_code ec, std::size_t n) {
-      if (self->closed_) return;
-      if (ec) {
-        // The client closed (or broke) its side: the shard's session reads the end.
-        boost::system::error_code ignored;
-        self->plain_.shutdown(asio::socket_base::shutdown_send, ignored);
-        self->upDone_ = true;
-        self->halfClosed();
-        return;
-      }
-      asio::async_write(self->plain_, asio::buffer(self->up_.data(), n),
-                        [self](boost::system::error_code e, std::size_t) {
-                          if (self->closed_) return;
-                          if (e) return self->closeAll();
-                          self->readTls();
-                        });
-    });
+    tls_.async_read_some(asio::buffer(up_),
+                         [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                           if (self->closed_) return;
+                           if (ec) {
+                             // The client closed (or broke) its side: the shard's session reads the
+                             // end.
+                             boost::system::error_code ignored;
+                             self->plain_.shutdown(asio::socket_base::shutdown_send, ignored);
+                             self->upDone_ = true;
+                             self->halfClosed();
+                             return;
+                           }
+                           asio::async_write(self->plain_, asio::buffer(self->up_.data(), n),
+                                             [self](boost::system::error_code e, std::size_t) {
+                                               if (self->closed_) return;
+                                               if (e) return self->closeAll();
+                                               self->readTls();
+                                             });
+                         });
   }
 
   // Shard → client.
@@ -365,16 +368,17 @@ TlsFront::TlsFront(std::shared_ptr<TlsCertificate> certificate, std::size_t thre
   }
 }
 
-TlsFront::~TlsFront() { stop(); }
+TlsFront::~TlsFront() {
+  stop();
+}
 
 Result<void> TlsFront::listen(const std::string& address, unsigned short port) {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
-    auto listener =
-        Listener::open(w.io, address, port, [this, i, &w](tcp::socket socket) {
-          auto ctx = certificate_->current();
-          std::make_shared<TlsPipe>(w.io, std::move(socket), std::move(ctx))->start(i, deliver_);
-        });
+    auto listener = Listener::open(w.io, address, port, [this, i, &w](tcp::socket socket) {
+      auto ctx = certificate_->current();
+      std::make_shared<TlsPipe>(w.io, std::move(socket), std::move(ctx))->start(i, deliver_);
+    });
     if (!listener) return listener.error();
     w.listener = *listener;
     port = w.listener->port();  // port 0: the first picks one, the rest share it

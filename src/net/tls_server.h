@@ -9,11 +9,10 @@
 // that socket (pipedPeer below).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
