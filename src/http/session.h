@@ -4,14 +4,13 @@
 // that owns the room. Malformed requests get 400/413/431 and the connection is closed.
 #pragma once
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-
-#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -95,7 +94,11 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::ip::tcp::socket takeSocket();
   std::string takeLeftover();
 
+  // The client's address (for a connection that came through TLS, the TLS client's).
   boost::asio::ip::tcp::endpoint remote() const;
+  // Whether the connection came through partyd's TLS front (net/tls_server.h): each of its
+  // requests then carries `x-forwarded-proto: https`, set here (a client's own is replaced).
+  bool secure() const { return secure_; }
 
   // Counts each response (by status class, and its time by kind and class) into `counts`,
   // owned by the shard's metrics (party::PartyCounters::http), or nowhere (null).
@@ -118,6 +121,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point started_;
   RequestKind kind_ = RequestKind::kFetch;
   ResponseCounts* counts_ = nullptr;
+  bool secure_ = false;
+  boost::asio::ip::tcp::endpoint pipedRemote_;
 };
 
 }  // namespace partyd::http
