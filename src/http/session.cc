@@ -100,6 +100,7 @@ void Session::noteRequest(const Request& request) {
 
 void Session::respond(Response response, bool keepAlive) {
   if (released_) return;
+  if (auto hook = takeResponseHook()) hook(response.status);
   if (counts_) {
     RequestKind kind = response.asset && kind_ == RequestKind::kFetch ? RequestKind::kAsset : kind_;
     counts_->count(kind, response.status, std::chrono::steady_clock::now() - started_);
@@ -155,7 +156,12 @@ void Session::respond(Response response, bool keepAlive) {
                      });
 }
 
+Session::~Session() {
+  if (hook_) hook_(0);
+}
+
 tcp::socket Session::takeSocket() {
+  if (auto hook = takeResponseHook()) hook(101);
   released_ = true;
   stream_.expires_never();
   return stream_.release_socket();

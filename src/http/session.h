@@ -80,6 +80,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Session(boost::asio::ip::tcp::socket socket, std::string leftover, const Limits& limits,
           Handler handler);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // Reads the next request.
   void start();
@@ -89,6 +92,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void noteRequest(const Request& request);
   // Writes the response, then reads the next request unless the connection is closing.
   void respond(Response response, bool keepAlive = true);
+
+  // Runs once with the status of the answer to the request being handled: the response's
+  // (respond), 101 when the socket is taken after an upgrade (takeSocket), or 0 when the session
+  // ends with no answer (the client left). From the thread the session runs on. For `partyd tail`.
+  using ResponseHook = std::function<void(unsigned status)>;
+  void onResponse(ResponseHook hook) { hook_ = std::move(hook); }
+  // Takes the hook unrun (a hand-off between shards carries it to the session that answers).
+  ResponseHook takeResponseHook() { return std::exchange(hook_, nullptr); }
 
   // Takes the socket and any bytes read past the request; the session is finished after this.
   boost::asio::ip::tcp::socket takeSocket();
@@ -123,6 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
   ResponseCounts* counts_ = nullptr;
   bool secure_ = false;
   boost::asio::ip::tcp::endpoint pipedRemote_;
+  ResponseHook hook_;
 };
 
 }  // namespace partyd::http

@@ -160,6 +160,14 @@ Result<void> AdminServer::start() {
   return {};
 }
 
+void AdminServer::closeListeners() {
+  if (tlsFront_) tlsFront_->closeListeners();
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    if (listener_) listener_->close();
+  });
+}
+
 void AdminServer::stop() {
   if (tlsFront_) tlsFront_->stop();
   if (!thread_.joinable()) return;

@@ -69,6 +69,8 @@ class AdminServer {
 
   // Binds and starts the admin thread.
   Result<void> start();
+  // Stops accepting (the SIGTERM drain); open connections go on until stop().
+  void closeListeners();
   void stop();
   unsigned short port() const { return port_; }
   boost::asio::io_context& io() { return io_; }

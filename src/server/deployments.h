@@ -78,6 +78,8 @@ class Deployments {
   // admin listener's /metrics and inspector, which reach each shard's Edge through invokeOn,
   // and for the SIGTERM drain (drain.cc), which runs on each shard's thread.
   std::vector<ObservedProject> observed() const;
+  // Closes every project's tail WebSockets with 1001 (drain.cc: the SIGTERM drain).
+  void closeTails();
 
   // The shard router: finds the project by Host and hands the request to its Edge.
   void route(std::size_t shard, std::shared_ptr<http::Session> session, http::Request&& request);

@@ -49,4 +49,12 @@ DrainLeft drainPass(ShardPool& pool, Deployments& deployments, bool force) {
   return total;
 }
 
+// Deployments' half for the drain, here so that deployments.cc stays as it is.
+void Deployments::closeTails() {
+  std::shared_lock lock(mutex_);
+  for (const auto& e : entries_) {
+    if (e->hub) e->hub->closeAll(1001, kGoingAway);
+  }
+}
+
 }  // namespace partyd::server

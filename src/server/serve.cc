@@ -104,7 +104,10 @@ int drainAndStop(const ServeOptions& f, ShardPool& pool, AdminServer& admin,
       "events finish (at most " +
       std::to_string(f.drainTimeoutMs) + " ms)");
   pool.closeListeners();
-  admin.stop();
+  // The admin listener stops accepting too; its open connections (the tail WebSockets, closed
+  // here with 1001) stay until the projects stop, so their close frames go out.
+  admin.closeListeners();
+  deployments.closeTails();
   bool cut = false;
   for (;;) {
     bool force = monotonicMs() >= deadline;
@@ -128,6 +131,7 @@ int drainAndStop(const ServeOptions& f, ShardPool& pool, AdminServer& admin,
     std::int64_t pause = std::clamp<std::int64_t>(deadline - monotonicMs(), 50, 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(pause));
   }
+  admin.stop();
   deployments.stopAll();  // commits every room's storage
   pool.stop();
   log::info("stopped");

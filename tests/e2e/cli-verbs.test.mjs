@@ -234,7 +234,13 @@ describe("partyd deploy verbs against partyd serve", () => {
       assert.equal(bad.exceptions[0].message, "alarm broke");
       assert.ok(errors.events.every((e) => e.outcome === "exception"), JSON.stringify(errors.events));
       assert.ok(errors.events.some((e) => e.event.room === "main/broken"));
-      assert.ok(all.events.some((e) => e.event.request?.url?.endsWith("/parties/main/plain")));
+      // A request's event carries its answer's status; the outcome is the invocation's ("ok").
+      const plain = all.events.find((e) => e.event.request?.url?.endsWith("/parties/main/plain"));
+      assert.ok(plain, JSON.stringify(all.events));
+      assert.equal(plain.outcome, "ok");
+      assert.equal(plain.event.response?.status, 200);
+      const posted = onlyPost.events.find((e) => e.event.request?.url?.endsWith("/parties/main/posted"));
+      assert.equal(posted?.event.response?.status, 200, JSON.stringify(onlyPost.events));
     } finally {
       for (const t of [onlyPost, errors, all]) assert.equal(await t.stop(), 0, t.err);
     }
