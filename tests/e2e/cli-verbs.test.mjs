@@ -290,6 +290,23 @@ describe("partyd deploy verbs against partyd serve", () => {
       assert.match(r.stderr, pattern, `${args.join(" ")}:\n${r.out}`);
     }
   });
+
+  test("SIGTERM: an open tail WebSocket is closed with 1001", async () => {
+    const d = writeProject("omega", "v1");
+    assert.equal((await partyd(["deploy", d])).code, 0);
+    const res = await fetch(`http://127.0.0.1:${adminPort}/parties/${TEAM}/omega/tail`, {
+      method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "" });
+    assert.equal(res.status, 200);
+    const { url } = (await res.json()).result;
+    const ws = new WebSocket(url, "trace-v1");
+    const closed = new Promise((r) => ws.on("close", (code, reason) => r({ code, reason: String(reason) })));
+    await new Promise((r, j) => { ws.on("open", r); ws.on("error", j); });
+    await stopServe(server);
+    const c = await closed;
+    assert.equal(c.code, 1001, server.out);
+    assert.match(c.reason, /going away/);
+    server = await startServe();
+  });
 });
 
 describe("partyd serve applies the room limit flags of dev", () => {
