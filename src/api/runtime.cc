@@ -29,7 +29,10 @@ namespace {
 
 std::string fullUrl(const http::Request& request) {
   auto host = request[bhttp::field::host];
-  std::string url = "http://";
+  // https when the connection came through partyd's TLS (http::Session sets the header) or a
+  // proxy in front says so.
+  auto proto = request["x-forwarded-proto"];
+  std::string url = proto == "https" ? "https://" : "http://";
   url += host.empty() ? std::string_view("localhost") : std::string_view(host.data(), host.size());
   url += std::string_view(request.target().data(), request.target().size());
   return url;

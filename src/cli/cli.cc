@@ -80,6 +80,12 @@ limits --idle-timeout, --cpu-limit/--handler-timeout (default 30000 for serve), 
   --domain DOMAIN         NAME.TEAM.DOMAIN (and PREVIEW.NAME.TEAM.DOMAIN) reach a project
   --default-project T/N   the project for any other Host (default: the only one deployed)
   --max-upload MB         the largest deploy or asset upload (default: 64)
+  --tls-cert FILE         serve HTTPS/WSS with this PEM certificate (a chain: the certificate,
+                          then its intermediates); --admin too unless it is on loopback.
+                          SIGHUP reads the files again
+  --tls-key FILE          its PEM private key (unencrypted)
+  --drain-timeout SEC     at SIGTERM/SIGINT: how long open WebSockets (closed with 1001 once
+                          their events finish) and requests in flight get (default: 10)
 
 cluster mode (docs/cluster.md): many nodes, one live instance per room
   --cluster etcd=URL[,URL...]  join the cluster whose etcd members are at URL (http://HOST:PORT)
@@ -344,8 +350,14 @@ int runServe(const std::vector<std::string_view>& args) {
       std::printf("%s", kUsage);
       return 0;
     } else if (a == "--tls-cert" || a == "--tls-key") {
-      return fail(std::string(a) + ": TLS is not built into partyd serve yet; put a TLS proxy "
-                  "(Caddy, nginx) in front of it (see docs/deploying.md)");
+      if (!value(&v) || v.empty()) return fail(std::string(a) + " needs a PEM file");
+      (a == "--tls-cert" ? f.tlsCert : f.tlsKey) = std::string(v);
+    } else if (a == "--drain-timeout") {
+      double sec = 0;
+      if (!value(&v) || !parseNumber(v, &sec) || sec < 0 || sec > 3600) {
+        return fail("--drain-timeout needs a number of seconds (0-3600)");
+      }
+      f.drainTimeoutMs = static_cast<std::int64_t>(sec * 1000);
     } else if (!a.empty() && a[0] == '-') {
       return fail("unknown option " + std::string(a) + "\n\n" + kUsage);
     } else if (!f.dir) {

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "http/route.h"
+#include "net/tls_server.h"
 
 namespace partyd::http {
 
@@ -20,6 +21,7 @@ using asio::ip::tcp;
 
 Session::Session(tcp::socket socket, std::string leftover, const Limits& limits, Handler handler)
     : stream_(std::move(socket)), limits_(limits), handler_(std::move(handler)) {
+  if (net::pipesInUse()) secure_ = net::pipedPeer(stream_.socket().native_handle(), &pipedRemote_);
   if (!leftover.empty()) {
     auto buf = buffer_.prepare(leftover.size());
     asio::buffer_copy(buf, asio::buffer(leftover));
@@ -58,6 +60,7 @@ void Session::onRead(boost::system::error_code ec) {
   stream_.expires_never();
   Request request = parser_->release();
   parser_.reset();
+  if (secure_) request.set("x-forwarded-proto", "https");
   handle(std::move(request));
 }
 
@@ -97,6 +100,7 @@ void Session::noteRequest(const Request& request) {
 
 void Session::respond(Response response, bool keepAlive) {
   if (released_) return;
+  if (auto hook = takeResponseHook()) hook(response.status);
   if (counts_) {
     RequestKind kind = response.asset && kind_ == RequestKind::kFetch ? RequestKind::kAsset : kind_;
     counts_->count(kind, response.status, std::chrono::steady_clock::now() - started_);
@@ -152,7 +156,12 @@ void Session::respond(Response response, bool keepAlive) {
                      });
 }
 
+Session::~Session() {
+  if (hook_) hook_(0);
+}
+
 tcp::socket Session::takeSocket() {
+  if (auto hook = takeResponseHook()) hook(101);
   released_ = true;
   stream_.expires_never();
   return stream_.release_socket();
@@ -165,6 +174,7 @@ std::string Session::takeLeftover() {
 }
 
 tcp::endpoint Session::remote() const {
+  if (secure_) return pipedRemote_;
   boost::system::error_code ec;
   return stream_.socket().remote_endpoint(ec);
 }

@@ -4,14 +4,13 @@
 // that owns the room. Malformed requests get 400/413/431 and the connection is closed.
 #pragma once
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-
-#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -81,6 +80,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Session(boost::asio::ip::tcp::socket socket, std::string leftover, const Limits& limits,
           Handler handler);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // Reads the next request.
   void start();
@@ -91,11 +93,23 @@ class Session : public std::enable_shared_from_this<Session> {
   // Writes the response, then reads the next request unless the connection is closing.
   void respond(Response response, bool keepAlive = true);
 
+  // Runs once with the status of the answer to the request being handled: the response's
+  // (respond), 101 when the socket is taken after an upgrade (takeSocket), or 0 when the session
+  // ends with no answer (the client left). From the thread the session runs on. For `partyd tail`.
+  using ResponseHook = std::function<void(unsigned status)>;
+  void onResponse(ResponseHook hook) { hook_ = std::move(hook); }
+  // Takes the hook unrun (a hand-off between shards carries it to the session that answers).
+  ResponseHook takeResponseHook() { return std::exchange(hook_, nullptr); }
+
   // Takes the socket and any bytes read past the request; the session is finished after this.
   boost::asio::ip::tcp::socket takeSocket();
   std::string takeLeftover();
 
+  // The client's address (for a connection that came through TLS, the TLS client's).
   boost::asio::ip::tcp::endpoint remote() const;
+  // Whether the connection came through partyd's TLS front (net/tls_server.h): each of its
+  // requests then carries `x-forwarded-proto: https`, set here (a client's own is replaced).
+  bool secure() const { return secure_; }
 
   // Counts each response (by status class, and its time by kind and class) into `counts`,
   // owned by the shard's metrics (party::PartyCounters::http), or nowhere (null).
@@ -118,6 +132,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point started_;
   RequestKind kind_ = RequestKind::kFetch;
   ResponseCounts* counts_ = nullptr;
+  bool secure_ = false;
+  boost::asio::ip::tcp::endpoint pipedRemote_;
+  ResponseHook hook_;
 };
 
 }  // namespace partyd::http

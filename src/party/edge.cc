@@ -325,6 +325,7 @@ void Edge::routeToShard(std::shared_ptr<http::Session> session, http::Request&& 
 void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
                    http::Request&& req, const RoomKey& key) {
   std::string leftover = session->takeLeftover();
+  http::Session::ResponseHook hook = session->takeResponseHook();
   tcp::socket socket = session->takeSocket();
   boost::system::error_code ec;
   tcp::endpoint local = socket.local_endpoint(ec);
@@ -334,8 +335,8 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
     return;
   }
   auto request = std::make_shared<http::Request>(std::move(req));
-  peers_.invokeOn(owner, [fd, local, leftover = std::move(leftover), request,
-                          key](Edge& target) mutable {
+  peers_.invokeOn(owner, [fd, local, leftover = std::move(leftover), request, key,
+                          hook = std::move(hook)](Edge& target) mutable {
     tcp::socket moved(target.io_);
     boost::system::error_code ec2;
     moved.assign(local.protocol(), fd, ec2);
@@ -363,6 +364,7 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
           }
         });
     s->noteRequest(*request);
+    s->onResponse(std::move(hook));
     target.routeToShard(std::move(s), std::move(*request), key);
   });
 }

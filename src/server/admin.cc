@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "http/route.h"
@@ -111,22 +112,45 @@ bool AdminServer::authorized(const http::Request& request) const {
   return offered && constantTimeEquals(*offered, *options_.token);
 }
 
+void AdminServer::serve(tcp::socket s) {
+  auto session = std::make_shared<http::Session>(
+      std::move(s), std::string(), options_.limits,
+      [this](std::shared_ptr<http::Session> session, http::Request&& request) {
+        dispatch(std::move(session), std::move(request));
+      });
+  session->start();
+}
+
 Result<void> AdminServer::start() {
-  auto listener = net::Listener::open(io_, options_.address, options_.port, [this](tcp::socket s) {
-    auto session = std::make_shared<http::Session>(
-        std::move(s), std::string(), options_.limits,
-        [this](std::shared_ptr<http::Session> session, http::Request&& request) {
-          dispatch(std::move(session), std::move(request));
-        });
-    session->start();
-  });
-  if (!listener) {
-    return makeError("cannot listen for the admin API on " + options_.address + ":" +
-                     std::to_string(options_.port) + ": " + listener.error().message);
+  if (options_.tls) {
+    tlsFront_ = std::make_unique<net::TlsFront>(options_.tls, 1, [this](std::size_t, int fd) {
+      asio::post(io_, [this, fd] {
+        tcp::socket socket(io_);
+        boost::system::error_code ec;
+        socket.assign(tcp::v6(), fd, ec);
+        if (ec) {
+          ::close(fd);
+          return;
+        }
+        serve(std::move(socket));
+      });
+    });
+    if (auto r = tlsFront_->listen(options_.address, options_.port); !r) {
+      return makeError("cannot listen for the admin API on " + options_.address + ":" +
+                       std::to_string(options_.port) + ": " + r.error().message);
+    }
+    port_ = tlsFront_->port();
+  } else {
+    auto listener = net::Listener::open(io_, options_.address, options_.port,
+                                        [this](tcp::socket s) { serve(std::move(s)); });
+    if (!listener) {
+      return makeError("cannot listen for the admin API on " + options_.address + ":" +
+                       std::to_string(options_.port) + ": " + listener.error().message);
+    }
+    listener_ = *listener;
+    port_ = listener_->port();
+    listener_->start();
   }
-  listener_ = *listener;
-  port_ = listener_->port();
-  listener_->start();
   started_ = true;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "admin");
@@ -136,7 +160,16 @@ Result<void> AdminServer::start() {
   return {};
 }
 
+void AdminServer::closeListeners() {
+  if (tlsFront_) tlsFront_->closeListeners();
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    if (listener_) listener_->close();
+  });
+}
+
 void AdminServer::stop() {
+  if (tlsFront_) tlsFront_->stop();
   if (!thread_.joinable()) return;
   asio::post(io_, [this] {
     if (listener_) listener_->close();

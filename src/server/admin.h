@@ -25,6 +25,7 @@
 #include "base/result.h"
 #include "http/session.h"
 #include "net/listener.h"
+#include "net/tls_server.h"
 
 namespace partyd::server {
 
@@ -33,6 +34,7 @@ struct AdminOptions {
   unsigned short port = 0;
   std::optional<std::string> token;  // none: no authentication (dev, on loopback)
   http::Limits limits;
+  std::shared_ptr<net::TlsCertificate> tls;  // set: the listener speaks only TLS
 };
 
 // One request on the admin listener, as a route handler sees it. Answer it once, with
@@ -67,6 +69,8 @@ class AdminServer {
 
   // Binds and starts the admin thread.
   Result<void> start();
+  // Stops accepting (the SIGTERM drain); open connections go on until stop().
+  void closeListeners();
   void stop();
   unsigned short port() const { return port_; }
   boost::asio::io_context& io() { return io_; }
@@ -82,12 +86,14 @@ class AdminServer {
     Access access;
   };
   void dispatch(std::shared_ptr<http::Session> session, http::Request&& request);
+  void serve(boost::asio::ip::tcp::socket socket);
 
   AdminOptions options_;
   std::vector<Route> routes_;
   boost::asio::io_context io_{1};
   std::thread thread_;
   std::shared_ptr<net::Listener> listener_;
+  std::unique_ptr<net::TlsFront> tlsFront_;  // with options.tls: one TLS thread in front
   unsigned short port_ = 0;
   bool started_ = false;
 };

@@ -286,7 +286,11 @@ void Deployments::route(std::size_t shard, std::shared_ptr<http::Session> sessio
     for (const auto& f : request) {
       headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     }
-    hub->request(method, url, 0, headers);
+    // Published once the answer's status is known (or the client left: 0).
+    session->onResponse([hub, method = std::string(method), url = std::move(url),
+                         headers = std::move(headers)](unsigned status) {
+      hub->request(method, url, status, headers);
+    });
   }
   edge->onRequest(std::move(session), std::move(request));
 }

@@ -43,7 +43,7 @@ struct DeploymentsOptions {
   std::string domain;          // --domain: NAME.TEAM.DOMAIN reaches a project
   std::string defaultProject;  // --default-project TEAM/NAME
   bool syncFull = false;
-  party::HostConfig host;  // the limits of `dev`, for every project
+  party::HostConfig host;       // the limits of `dev`, for every project
   std::size_t heapLimitMb = 0;  // --heap-limit, per shard of each project
   // Cluster mode: the PostgreSQL URL of the admin op log (server/replication.h), which makes
   // deploys and env changes made on any node reach every node. Empty: one node alone.
@@ -78,8 +78,11 @@ class Deployments {
   Result<void> addLocal(const ProjectId& id, ProjectOptions options);
   void stopAll();
   // The projects running now (TEAM/NAME, or TEAM/NAME/PREVIEW) with their Edge tables, for the
-  // admin listener's /metrics and inspector, which reach each shard's Edge through invokeOn.
+  // admin listener's /metrics and inspector, which reach each shard's Edge through invokeOn,
+  // and for the SIGTERM drain (drain.cc), which runs on each shard's thread.
   std::vector<ObservedProject> observed() const;
+  // Closes every project's tail WebSockets with 1001 (drain.cc: the SIGTERM drain).
+  void closeTails();
 
   // The shard router: finds the project by Host and hands the request to its Edge.
   void route(std::size_t shard, std::shared_ptr<http::Session> session, http::Request&& request);

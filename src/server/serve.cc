@@ -2,15 +2,22 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
+#include "base/clock.h"
 #include "base/log.h"
+#include "net/sd_notify.h"
+#include "net/tls_server.h"
 #include "project/asset_builder.h"
 #include "project/bundler.h"
 #include "project/config.h"
 #include "server/admin.h"
 #include "server/cluster_node.h"
 #include "server/deployments.h"
+#include "server/drain.h"
 #include "server/observe.h"
 
 namespace partyd::server {
@@ -84,10 +91,77 @@ Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
 
 }  // namespace
 
+namespace {
+
+// After SIGINT/SIGTERM: stop accepting, close each room's WebSockets with 1001 once it has
+// nothing in flight, and stop the projects (which commits their storage) when none is left or
+// the drain timeout is up. A second signal cuts the drain short. Returns the exit status.
+int drainAndStop(const ServeOptions& f, ShardPool& pool, AdminServer& admin,
+                 Deployments& deployments, const sigset_t& stopSignals, ClusterNode* cluster) {
+  net::sdNotify("STOPPING=1");
+  std::int64_t deadline = monotonicMs() + f.drainTimeoutMs;
+  log::info(
+      "draining: no new connections; open WebSockets close with 1001 once their rooms' "
+      "events finish (at most " +
+      std::to_string(f.drainTimeoutMs) + " ms)");
+  pool.closeListeners();
+  // The admin listener stops accepting too; its open connections (the tail WebSockets, closed
+  // here with 1001) stay until the projects stop, so their close frames go out.
+  admin.closeListeners();
+  deployments.closeTails();
+  bool cut = false;
+  for (;;) {
+    bool force = monotonicMs() >= deadline;
+    DrainLeft left = drainPass(pool, deployments, force);
+    if (left.done()) break;
+    if (force) {
+      log::warn("drain timeout: closed " + std::to_string(left.sockets) + " WebSockets of " +
+                std::to_string(left.busy) + " rooms with events in flight");
+      break;
+    }
+    timespec wait{0, 50'000'000};
+    siginfo_t info;
+    if (sigtimedwait(&stopSignals, &info, &wait) > 0) {
+      log::warn("second stop signal: stopping now");
+      cut = true;
+      break;
+    }
+  }
+  // The close frames (and the last responses) are queued on their sockets: let them go out.
+  if (!cut) {
+    std::int64_t pause = std::clamp<std::int64_t>(deadline - monotonicMs(), 50, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+  }
+  admin.stop();
+  deployments.stopAll();  // commits every room's storage
+  // Cluster mode: leave (the lease is revoked), so other nodes take this node's rooms at once
+  // rather than after the lease's TTL.
+  if (cluster) cluster->stop();
+  pool.stop();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
 int runServe(const ServeOptions& f) {
   party::HostConfig hostConfig;
   f.applyTo(hostConfig);
 
+  std::shared_ptr<net::TlsCertificate> tls;
+  if (f.tlsCert.has_value() != f.tlsKey.has_value()) {
+    std::fprintf(stderr, "partyd: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  if (f.tlsCert) {
+    auto loaded = net::TlsCertificate::load({*f.tlsCert, *f.tlsKey});
+    if (!loaded) {
+      std::fprintf(stderr, "partyd: %s\n", loaded.error().message.c_str());
+      return 1;
+    }
+    tls = *loaded;
+    log::info("TLS certificate: " + tls->describe());
+  }
   std::optional<std::pair<ProjectId, ProjectOptions>> local;
   if (f.dir) {
     auto p = localProject(f, hostConfig);
@@ -112,6 +186,9 @@ int runServe(const ServeOptions& f) {
     }
     adminOptions.limits.maxBodyBytes = f.maxUploadBytes;
     adminOptions.limits.jsonErrors = true;
+    // TLS on the admin API too, unless it is on loopback: there the traffic never leaves the
+    // machine, and the certificate (for the public name) would not match 127.0.0.1.
+    if (tls && !loopback(adminOptions.address)) adminOptions.tls = tls;
   }
   AdminServer admin(adminOptions);
 
@@ -123,14 +200,19 @@ int runServe(const ServeOptions& f) {
     return 1;
   }
 
+  // Blocked before any thread starts, so that every thread inherits the mask and only the
+  // main thread takes them (sigwaitinfo below).
   sigset_t stopSignals;
   sigemptyset(&stopSignals);
   sigaddset(&stopSignals, SIGINT);
   sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  sigset_t signals = stopSignals;
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
+  pool.setTls(tls);
   DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig,
                            f.heapLimitMb, {}, {}};
   std::unique_ptr<ClusterNode> cluster;
@@ -198,22 +280,33 @@ int runServe(const ServeOptions& f) {
   }
   log::info("serving from " + f.data.string() + " (" + std::to_string(pool.size()) + " shards)");
   if (f.admin) {
-    std::printf("[partyd:inf] Admin API on http://%s:%u\n", adminOptions.address.c_str(),
-                admin.port());
+    std::printf("[partyd:inf] Admin API on %s://%s:%u\n", adminOptions.tls ? "https" : "http",
+                adminOptions.address.c_str(), admin.port());
   }
-  std::printf("[partyd:inf] Ready on http://%s:%u\n", f.address.c_str(), pool.port());
+  std::printf("[partyd:inf] Ready on %s://%s:%u\n", tls ? "https" : "http", f.address.c_str(),
+              pool.port());
   std::fflush(stdout);
+  net::sdNotify("READY=1");
 
-  siginfo_t info;
-  while (sigwaitinfo(&stopSignals, &info) < 0) {
+  for (;;) {
+    siginfo_t info;
+    int sig = sigwaitinfo(&signals, &info);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    if (sig != SIGHUP) continue;
+    if (!tls) {
+      log::info("SIGHUP: no TLS certificate to reload");
+      continue;
+    }
+    // New connections get the new certificate; open ones keep theirs.
+    net::sdNotify("RELOADING=1");
+    if (auto r = tls->reload(); r) {
+      log::info("SIGHUP: reloaded the TLS certificate: " + tls->describe());
+    } else {
+      log::error("SIGHUP: kept the old TLS certificate: " + r.error().message);
+    }
+    net::sdNotify("READY=1");
   }
-  log::info("stopping");
-  pool.closeListeners();
-  if (cluster) cluster->stop();
-  admin.stop();
-  deployments.stopAll();
-  pool.stop();
-  return 0;
+  return drainAndStop(f, pool, admin, deployments, stopSignals, cluster.get());
 }
 
 }  // namespace partyd::server

@@ -43,9 +43,15 @@ struct ServeOptions : RoomLimits {
   std::uint64_t maxUploadBytes = 64ull * 1024 * 1024;
   std::string version;  // partyd_build_info's
   ClusterOptions cluster;
+  // --tls-cert/--tls-key (PEM): the public port speaks TLS only, and so does --admin unless it is
+  // on loopback. SIGHUP reads them again.
+  std::optional<std::string> tlsCert;
+  std::optional<std::string> tlsKey;
+  std::int64_t drainTimeoutMs = 10'000;  // --drain-timeout
 };
 
-// Runs until SIGINT or SIGTERM; returns the process exit status.
+// Runs until SIGINT or SIGTERM, then drains (server/drain.h) for at most drainTimeoutMs; a second
+// signal stops at once. Storage is committed either way. Returns the process exit status.
 int runServe(const ServeOptions& options);
 
 }  // namespace partyd::server

@@ -1,6 +1,7 @@
 #include "server/shard_pool.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -50,18 +51,42 @@ Result<void> ShardPool::start(Router router) {
   return {};
 }
 
+void ShardPool::serve(std::size_t i, tcp::socket socket) {
+  auto session = std::make_shared<http::Session>(
+      std::move(socket), std::string(), options_.httpLimits,
+      [this, i](std::shared_ptr<http::Session> s, http::Request&& req) {
+        router_(i, std::move(s), std::move(req));
+      });
+  session->start();
+}
+
 Result<void> ShardPool::listen() {
+  if (tls_) {
+    // TLS threads accept and shake hands; each plaintext end goes to a shard, in turn.
+    tlsFront_ = std::make_unique<net::TlsFront>(
+        tls_, shards_.size(), [this](std::size_t thread, int fd) {
+          std::size_t i = thread % shards_.size();
+          shards_[i]->post([this, i, fd] {
+            tcp::socket socket(shards_[i]->io());
+            boost::system::error_code ec;
+            socket.assign(tcp::v6(), fd, ec);
+            if (ec) {
+              ::close(fd);
+              return;
+            }
+            serve(i, std::move(socket));
+          });
+        });
+    if (auto r = tlsFront_->listen(options_.address, options_.port); !r) return r;
+    port_ = tlsFront_->port();
+    return {};
+  }
   unsigned short port = options_.port;
   Result<void> out = onEach([this, &port](std::size_t i) -> Result<void> {
-    auto listener = net::Listener::open(
-        shards_[i]->io(), options_.address, port, [this, i](tcp::socket socket) {
-          auto session = std::make_shared<http::Session>(
-              std::move(socket), std::string(), options_.httpLimits,
-              [this, i](std::shared_ptr<http::Session> s, http::Request&& req) {
-                router_(i, std::move(s), std::move(req));
-              });
-          session->start();
-        });
+    auto listener = net::Listener::open(shards_[i]->io(), options_.address, port,
+                                        [this, i](tcp::socket socket) {
+                                          serve(i, std::move(socket));
+                                        });
     if (!listener) return listener.error();
     listeners_[i] = *listener;
     port = listeners_[i]->port();
@@ -100,6 +125,7 @@ void ShardPool::unwatch(js::Engine* engine) {
 }
 
 void ShardPool::closeListeners() {
+  if (tlsFront_) tlsFront_->closeListeners();
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
     if (auto l = listeners_[i]) shards_[i]->post([l] { l->close(); });
     listeners_[i].reset();
@@ -109,6 +135,8 @@ void ShardPool::closeListeners() {
 void ShardPool::stop() {
   running_ = false;
   closeListeners();
+  // The TLS threads first: a pipe's last bytes may still be posted to a shard.
+  if (tlsFront_) tlsFront_->stop();
   for (auto& s : shards_) s->stop();
   for (auto& s : shards_) s->join();
   if (watchdog_.joinable()) watchdog_.join();

@@ -19,6 +19,7 @@
 #include "js/engine.h"
 #include "net/listener.h"
 #include "net/shard.h"
+#include "net/tls_server.h"
 
 namespace partyd::server {
 
@@ -47,6 +48,9 @@ class ShardPool {
   void stop();
   // Stops accepting (the first step of stop(), before the projects go).
   void closeListeners();
+  // --tls-cert/--tls-key, before listen(): the port speaks only TLS, terminated on threads of its
+  // own (as many as shards) in front of the shards (net/tls_server.h).
+  void setTls(std::shared_ptr<net::TlsCertificate> tls) { tls_ = std::move(tls); }
 
   // Runs fn(shard) on every shard's thread, one after the other, and returns the first error.
   Result<void> onEach(const std::function<Result<void>(std::size_t)>& fn);
@@ -66,11 +70,15 @@ class ShardPool {
 
  private:
   void watchdog();
+  // On shard i's thread: serves an accepted (or piped) connection.
+  void serve(std::size_t i, boost::asio::ip::tcp::socket socket);
 
   PoolOptions options_;
   Router router_;
   std::vector<std::unique_ptr<net::Shard>> shards_;
   std::vector<std::shared_ptr<net::Listener>> listeners_;
+  std::shared_ptr<net::TlsCertificate> tls_;
+  std::unique_ptr<net::TlsFront> tlsFront_;
   std::mutex enginesMutex_;
   std::set<js::Engine*> engines_;
   std::thread watchdog_;

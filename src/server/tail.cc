@@ -56,8 +56,8 @@ class TailSocket : public std::enable_shared_from_this<TailSocket> {
     queue_.push_back(std::move(frame));
     if (queue_.size() == 1) writeNext();
   }
-  void close() {
-    write(ws::makeCloseFrame(1000, "tail closed"));
+  void close(std::uint16_t code, const std::string& reason) {
+    write(ws::makeCloseFrame(code, reason));
     closeAfterWrite_ = true;
   }
   bool closed() const { return closed_; }
@@ -248,14 +248,14 @@ bool TailHub::remove(const std::string& id) {
   }
   asio::post(io_, [self = shared_from_this(), tail] {
     if (tail->conn) {
-      tail->conn->close();
+      tail->conn->close(1000, "tail closed");
       --self->open_;
     }
   });
   return true;
 }
 
-void TailHub::closeAll() {
+void TailHub::closeAll(std::uint16_t code, std::string reason) {
   std::map<std::string, std::shared_ptr<Tail>> all;
   {
     std::lock_guard lock(mutex_);
@@ -264,7 +264,7 @@ void TailHub::closeAll() {
   for (auto& [id, tail] : all) {
     if (tail->conn) {
       auto conn = tail->conn;
-      asio::post(io_, [conn] { conn->close(); });
+      asio::post(io_, [conn, code, reason] { conn->close(code, reason); });
     }
   }
   open_ = 0;
@@ -315,13 +315,18 @@ void TailHub::publish(std::string event, Facts facts) {
 void TailHub::request(std::string_view method, std::string_view url, unsigned status,
                       const std::vector<std::pair<std::string, std::string>>& headers) {
   if (open_.load(std::memory_order_relaxed) == 0) return;
-  std::string e = "{\"outcome\":\"ok\",\"scriptName\":" + log::jsonQuoted(scriptName_) +
+  // As in Workers' trace events, the outcome is the invocation's, not the HTTP status's (that is
+  // event.response.status): "ok" once an answer went out, whatever its status; "canceled" when
+  // the client left before any (status 0, no response).
+  const char* outcome = status ? "ok" : "canceled";
+  std::string e = "{\"outcome\":\"" + std::string(outcome) + "\",\"scriptName\":" +
+                  log::jsonQuoted(scriptName_) +
                   ",\"exceptions\":[],\"logs\":[],\"eventTimestamp\":" + std::to_string(nowMs()) +
                   ",\"event\":{\"request\":{\"method\":" + log::jsonQuoted(method) +
                   ",\"url\":" + log::jsonQuoted(url) + ",\"headers\":{},\"cf\":{}}" +
                   (status ? ",\"response\":{\"status\":" + std::to_string(status) + "}" : "") +
                   "}}";
-  publish(std::move(e), {"ok", std::string(method), headers});
+  publish(std::move(e), {outcome, std::string(method), headers});
 }
 
 void TailHub::log(int level, std::string_view where, std::string_view text) {

@@ -41,8 +41,8 @@ class TailHub : public std::enable_shared_from_this<TailHub> {
   // On the admin thread: upgrades `session` to the tail WebSocket `id` if `secret` matches.
   void attach(const std::string& id, const std::string& secret,
               std::shared_ptr<http::Session> session, http::Request&& request);
-  // Closes every tail socket (the project was deleted).
-  void closeAll();
+  // Closes every tail socket: the project was deleted (1000), or the server drains (1001).
+  void closeAll(std::uint16_t code = 1000, std::string reason = "tail closed");
 
   // Trace events, from any thread.
   // A request; `headers` are its request headers (for the header filter).

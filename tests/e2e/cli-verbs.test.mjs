@@ -234,7 +234,13 @@ describe("partyd deploy verbs against partyd serve", () => {
       assert.equal(bad.exceptions[0].message, "alarm broke");
       assert.ok(errors.events.every((e) => e.outcome === "exception"), JSON.stringify(errors.events));
       assert.ok(errors.events.some((e) => e.event.room === "main/broken"));
-      assert.ok(all.events.some((e) => e.event.request?.url?.endsWith("/parties/main/plain")));
+      // A request's event carries its answer's status; the outcome is the invocation's ("ok").
+      const plain = all.events.find((e) => e.event.request?.url?.endsWith("/parties/main/plain"));
+      assert.ok(plain, JSON.stringify(all.events));
+      assert.equal(plain.outcome, "ok");
+      assert.equal(plain.event.response?.status, 200);
+      const posted = onlyPost.events.find((e) => e.event.request?.url?.endsWith("/parties/main/posted"));
+      assert.equal(posted?.event.response?.status, 200, JSON.stringify(onlyPost.events));
     } finally {
       for (const t of [onlyPost, errors, all]) assert.equal(await t.stop(), 0, t.err);
     }
@@ -283,6 +289,23 @@ describe("partyd deploy verbs against partyd serve", () => {
       assert.notEqual(r.code, 0, `${args.join(" ")} exited 0:\n${r.out}`);
       assert.match(r.stderr, pattern, `${args.join(" ")}:\n${r.out}`);
     }
+  });
+
+  test("SIGTERM: an open tail WebSocket is closed with 1001", async () => {
+    const d = writeProject("omega", "v1");
+    assert.equal((await partyd(["deploy", d])).code, 0);
+    const res = await fetch(`http://127.0.0.1:${adminPort}/parties/${TEAM}/omega/tail`, {
+      method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "" });
+    assert.equal(res.status, 200);
+    const { url } = (await res.json()).result;
+    const ws = new WebSocket(url, "trace-v1");
+    const closed = new Promise((r) => ws.on("close", (code, reason) => r({ code, reason: String(reason) })));
+    await new Promise((r, j) => { ws.on("open", r); ws.on("error", j); });
+    await stopServe(server);
+    const c = await closed;
+    assert.equal(c.code, 1001, server.out);
+    assert.match(c.reason, /going away/);
+    server = await startServe();
   });
 });
 
