@@ -132,7 +132,19 @@ export async function startPostgres({ db = "partyd", host = "127.0.0.1", timeout
     /** Starts the server again on the same port and data (after stopServer or kill9). */
     async restart() {
       // After a kill -9 the orphaned backends would keep the old shared memory: end the group.
-      if (pg.proc) await (pg.proc.running ? pg.stopServer() : pg.proc.stop());
+      if (pg.proc) {
+        await (pg.proc.running ? pg.stopServer() : pg.proc.stop());
+        // The killed backends must be gone too, or the new postmaster finds their shared memory.
+        const group = pg.proc.pid;
+        await waitFor(() => {
+          try {
+            process.kill(-group, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        }, { timeout: 10_000, what: "the old postgres process group gone" });
+      }
       pg.proc = launch();
       await pg.ready();
     },
