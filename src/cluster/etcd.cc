@@ -464,7 +464,7 @@ void Etcd::del(std::string key, Range kind, Callback<std::int64_t> done) {
 }
 
 void Etcd::createIfAbsent(std::string key, std::string value, std::int64_t lease,
-                          Callback<CreateResult> done) {
+                          Callback<CreateResult> done, std::optional<Put> also) {
   json::object cmp;
   cmp["key"] = b64(key);
   cmp["target"] = "CREATE";
@@ -478,7 +478,14 @@ void Etcd::createIfAbsent(std::string key, std::string value, std::int64_t lease
   get["key"] = b64(key);
   json::object b;
   b["compare"] = json::array{cmp};
-  b["success"] = json::array{json::object{{"request_put", put}}};
+  json::array success{json::object{{"request_put", put}}};
+  if (also) {
+    json::object extra;
+    extra["key"] = b64(also->key);
+    extra["value"] = b64(also->value);
+    success.push_back(json::object{{"request_put", extra}});
+  }
+  b["success"] = std::move(success);
   b["failure"] = json::array{json::object{{"request_range", get}}};
   impl_->call("/v3/kv/txn", std::move(b), [done = std::move(done)](Result<json::value> r) {
     if (!r) return done(r.error());

@@ -117,9 +117,13 @@ class Etcd {
   void range(std::string key, Range kind, Callback<RangeResult> done);
   // Deletes the key (or prefix); the result is the number deleted.
   void del(std::string key, Range kind, Callback<std::int64_t> done);
-  // txn: if create_revision(key) == 0 then put(key, value, lease) else range(key).
+  // txn: if create_revision(key) == 0 then put(key, value, lease) [and put(also), leaseless]
+  // else range(key).
+  struct Put {
+    std::string key, value;
+  };
   void createIfAbsent(std::string key, std::string value, std::int64_t lease,
-                      Callback<CreateResult> done);
+                      Callback<CreateResult> done, std::optional<Put> also = std::nullopt);
   // txn: if create_revision(key) == createRevision then delete(key). True if it deleted, false if
   // the key is gone or belongs to a newer creation (someone else's).
   void deleteIfCreated(std::string key, std::int64_t createRevision, Callback<bool> done);

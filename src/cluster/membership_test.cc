@@ -155,8 +155,8 @@ TEST_F(ClusterTest, TwoNodesRaceAClaimExactlyOneWinsAndTheOtherSeesTheOwner) {
   b.ownership.start();
   RoomRef room{"proj", "main", "room/1 ü"};
   Waiter<Result<ClaimResult>> wa, wb;
-  a.ownership.claim(room, wa.cb());
-  b.ownership.claim(room, wb.cb());
+  a.ownership.claim(room, "", wa.cb());
+  b.ownership.claim(room, "", wb.cb());
   ASSERT_TRUE(wa.wait(io_) && wb.wait(io_));
   ASSERT_TRUE(wa.value->ok()) << wa.value->error().message;
   ASSERT_TRUE(wb.value->ok()) << wb.value->error().message;
@@ -188,11 +188,48 @@ TEST_F(ClusterTest, TwoNodesRaceAClaimExactlyOneWinsAndTheOtherSeesTheOwner) {
   EXPECT_EQ(*parsed, room);
   // A claim by the owner again is won with the same epoch.
   Waiter<Result<ClaimResult>> again;
-  winner.ownership.claim(room, again.cb());
+  winner.ownership.claim(room, "", again.cb());
   ASSERT_TRUE(again.wait(io_));
   ASSERT_TRUE(again.value->ok());
   EXPECT_TRUE((*again.value)->won);
   EXPECT_EQ((*again.value)->epoch, won.epoch);
+}
+
+TEST_F(ClusterTest, AWinningClaimRecordsTheHomeRegionWhichOutlivesTheOwner) {
+  Node a(this, client(), opts("127.0.0.11:1999", "us")), b(this, client(), opts("127.0.0.12:1999"));
+  join(a.membership);
+  join(b.membership);
+  RoomRef room{"p", "main", "home"}, plain{"p", "main", "plain"};
+  Waiter<Result<std::string>> none;
+  b.ownership.homeRegion(room, none.cb());
+  ASSERT_TRUE(none.wait(io_) && none.value->ok());
+  EXPECT_EQ(**none.value, "") << "a room never claimed has no home";
+  Waiter<Result<ClaimResult>> c1, c2;
+  a.ownership.claim(room, "us", c1.cb());
+  a.ownership.claim(plain, "", c2.cb());
+  ASSERT_TRUE(c1.wait(io_) && c1.value->ok() && (*c1.value)->won);
+  ASSERT_TRUE(c2.wait(io_) && c2.value->ok() && (*c2.value)->won);
+  EXPECT_EQ(a.ownership.homeKey(room), "/partyd/t/home/p/main/home");
+  // The owner leaves (its lease and owner keys go); the home stays, for b to place the room by.
+  Waiter<Result<bool>> rel;
+  a.ownership.release(room, rel.cb());
+  ASSERT_TRUE(rel.wait(io_) && rel.value->ok() && **rel.value);
+  Waiter<Result<std::string>> home, plainHome;
+  b.ownership.homeRegion(room, home.cb());
+  b.ownership.homeRegion(plain, plainHome.cb());
+  ASSERT_TRUE(home.wait(io_) && home.value->ok());
+  EXPECT_EQ(**home.value, "us");
+  ASSERT_TRUE(plainHome.wait(io_) && plainHome.value->ok());
+  EXPECT_EQ(**plainHome.value, "") << "a claim with no region records no home";
+  // A lost claim does not change the home.
+  Waiter<Result<ClaimResult>> lost;
+  b.ownership.claim(plain, "eu", lost.cb());
+  ASSERT_TRUE(lost.wait(io_) && lost.value->ok());
+  EXPECT_FALSE((*lost.value)->won);
+  Waiter<Result<std::string>> still;
+  a.ownership.homeRegion(plain, still.cb());
+  ASSERT_TRUE(still.wait(io_) && still.value->ok());
+  EXPECT_EQ(**still.value, "");
 }
 
 TEST_F(ClusterTest, ReleaseThenReclaimGivesAHigherEpochAndReleaseSparesOthers) {
@@ -201,7 +238,7 @@ TEST_F(ClusterTest, ReleaseThenReclaimGivesAHigherEpochAndReleaseSparesOthers) {
   join(b.membership);
   RoomRef room{"p", "main", "r"};
   Waiter<Result<ClaimResult>> c1;
-  a.ownership.claim(room, c1.cb());
+  a.ownership.claim(room, "", c1.cb());
   ASSERT_TRUE(c1.wait(io_) && c1.value->ok() && (*c1.value)->won);
   Waiter<Result<bool>> notMine;
   b.ownership.release(room, notMine.cb());
@@ -214,7 +251,7 @@ TEST_F(ClusterTest, ReleaseThenReclaimGivesAHigherEpochAndReleaseSparesOthers) {
   ASSERT_TRUE(rel.value->ok());
   EXPECT_TRUE(**rel.value);
   Waiter<Result<ClaimResult>> c2;
-  b.ownership.claim(room, c2.cb());
+  b.ownership.claim(room, "", c2.cb());
   ASSERT_TRUE(c2.wait(io_) && c2.value->ok());
   EXPECT_TRUE((*c2.value)->won);
   EXPECT_GT((*c2.value)->epoch, (*c1.value)->epoch);
@@ -244,8 +281,8 @@ TEST_F(ClusterTest, LeaseExpiryDeletesTheRoomsAndTheOtherNodeSeesTheOwnerGone) {
   };
   RoomRef r1{"p", "main", "one"}, r2{"p", "main", "two"};
   Waiter<Result<ClaimResult>> c1, c2;
-  a.ownership.claim(r1, c1.cb());
-  a.ownership.claim(r2, c2.cb());
+  a.ownership.claim(r1, "", c1.cb());
+  a.ownership.claim(r2, "", c2.cb());
   ASSERT_TRUE(c1.wait(io_) && c2.wait(io_));
   ASSERT_TRUE(c1.value->ok() && (*c1.value)->won);
   ASSERT_TRUE(c2.value->ok() && (*c2.value)->won);
@@ -264,13 +301,13 @@ TEST_F(ClusterTest, LeaseExpiryDeletesTheRoomsAndTheOtherNodeSeesTheOwnerGone) {
   }
   EXPECT_FALSE(b.ownership.lookup(r1).has_value());
   Waiter<Result<ClaimResult>> take;
-  b.ownership.claim(r1, take.cb());
+  b.ownership.claim(r1, "", take.cb());
   ASSERT_TRUE(take.wait(io_) && take.value->ok());
   EXPECT_TRUE((*take.value)->won);
   EXPECT_GT((*take.value)->epoch, (*c2.value)->epoch);
   // While a is fenced, its claims fail with a clear error and send nothing.
   Waiter<Result<ClaimResult>> refused;
-  a.ownership.claim(r2, refused.cb());
+  a.ownership.claim(r2, "", refused.cb());
   ASSERT_TRUE(refused.wait(io_));
   ASSERT_FALSE(refused.value->ok());
   EXPECT_NE(refused.value->error().message.find("not serving"), std::string::npos);
@@ -281,7 +318,7 @@ TEST_F(ClusterTest, LeaseExpiryDeletesTheRoomsAndTheOtherNodeSeesTheOwnerGone) {
   ASSERT_TRUE(runUntil(
       io_, [&] { return rejoined == 1; }, 5000ms));
   Waiter<Result<ClaimResult>> back;
-  a.ownership.claim(r2, back.cb());
+  a.ownership.claim(r2, "", back.cb());
   ASSERT_TRUE(back.wait(io_) && back.value->ok());
   EXPECT_TRUE((*back.value)->won);
   EXPECT_GT((*back.value)->epoch, (*take.value)->epoch);
@@ -290,7 +327,7 @@ TEST_F(ClusterTest, LeaseExpiryDeletesTheRoomsAndTheOtherNodeSeesTheOwnerGone) {
 TEST_F(ClusterTest, ClaimFailsBeforeJoining) {
   Node a(this, client(), opts("127.0.0.11:1999"));
   Waiter<Result<ClaimResult>> w;
-  a.ownership.claim({"p", "main", "r"}, w.cb());
+  a.ownership.claim({"p", "main", "r"}, "", w.cb());
   ASSERT_TRUE(w.wait(io_));
   ASSERT_FALSE(w.value->ok());
   EXPECT_NE(w.value->error().message.find("not serving"), std::string::npos);

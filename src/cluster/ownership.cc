@@ -63,6 +63,11 @@ std::string Ownership::roomKey(const RoomRef& r) const {
          encodeComponent(r.room);
 }
 
+std::string Ownership::homeKey(const RoomRef& r) const {
+  return "/partyd/" + membership_.clusterName() + "/home/" + encodeComponent(r.project) + "/" +
+         encodeComponent(r.party) + "/" + encodeComponent(r.room);
+}
+
 std::optional<RoomRef> Ownership::parseRoomKey(std::string_view key) const {
   std::string prefix = roomsPrefix();
   if (key.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -126,7 +131,8 @@ bool Ownership::watching() const {
 
 // ---- claim and release ------------------------------------------------------------------------
 
-void Ownership::claim(const RoomRef& room, std::function<void(Result<ClaimResult>)> done) {
+void Ownership::claim(const RoomRef& room, std::string homeRegion,
+                      std::function<void(Result<ClaimResult>)> done) {
   if (!membership_.healthy() || membership_.leaseId() == 0) {
     asio::post(etcd_.io(), [done = std::move(done)] {
       done(makeError(
@@ -135,10 +141,10 @@ void Ownership::claim(const RoomRef& room, std::function<void(Result<ClaimResult
     });
     return;
   }
-  claimOnce(room, false, std::move(done));
+  claimOnce(room, std::move(homeRegion), false, std::move(done));
 }
 
-void Ownership::claimOnce(const RoomRef& room, bool retried,
+void Ownership::claimOnce(const RoomRef& room, std::string homeRegion, bool retried,
                           std::function<void(Result<ClaimResult>)> done) {
   std::int64_t lease = membership_.leaseId();
   std::string key = roomKey(room);
@@ -146,9 +152,11 @@ void Ownership::claimOnce(const RoomRef& room, bool retried,
   v["node"] = membership_.nodeId();
   v["addr"] = membership_.self().addr;
   std::weak_ptr<bool> alive = alive_;
+  std::optional<Etcd::Put> home;
+  if (!homeRegion.empty()) home = Etcd::Put{homeKey(room), homeRegion};
   etcd_.createIfAbsent(
       key, json::serialize(v), lease,
-      [this, alive, room, retried, lease, key, done](Result<CreateResult> r) {
+      [this, alive, room, homeRegion, retried, lease, key, done](Result<CreateResult> r) {
         if (alive.expired()) return;
         if (!r) return done(r.error());
         const std::string& me = membership_.nodeId();
@@ -165,6 +173,7 @@ void Ownership::claimOnce(const RoomRef& room, bool retried,
             return done(makeError("cluster: this node fenced itself while claiming the room"));
           }
           Owner self{me, membership_.self().addr, wonEpoch, lease};
+          if (r->won && !homeRegion.empty()) rememberHome(room, homeRegion);
           held_[room] = wonEpoch;
           cache_[room] = self;
           if (counters_) counters_->claimsWon.fetch_add(1, std::memory_order_relaxed);
@@ -175,8 +184,8 @@ void Ownership::claimOnce(const RoomRef& room, bool retried,
           // claim of this node from an older membership epoch (a lease that is being revoked or
           // expiring): that instance was fenced, so its key may go.
           if (retried) return done(makeError("cluster: the room's owner key keeps changing"));
-          auto again = [this, alive, room, done] {
-            if (!alive.expired()) claimOnce(room, true, done);
+          auto again = [this, alive, room, homeRegion, done] {
+            if (!alive.expired()) claimOnce(room, homeRegion, true, done);
           };
           if (!current) return again();
           etcd_.deleteIfCreated(key, current->epoch, [again](const Result<bool>&) { again(); });
@@ -185,7 +194,29 @@ void Ownership::claimOnce(const RoomRef& room, bool retried,
         cache_[room] = *current;
         if (counters_) counters_->claimsLost.fetch_add(1, std::memory_order_relaxed);
         done(ClaimResult{false, current->epoch, std::move(*current)});
-      });
+      },
+      std::move(home));
+}
+
+void Ownership::homeRegion(const RoomRef& room, std::function<void(Result<std::string>)> done) {
+  if (auto it = homes_.find(room); it != homes_.end()) {
+    asio::post(etcd_.io(), [region = it->second, done = std::move(done)] { done(region); });
+    return;
+  }
+  etcd_.range(homeKey(room), Etcd::Range::kKey,
+              [this, alive = std::weak_ptr<bool>(alive_), room, done](Result<RangeResult> r) {
+                if (alive.expired()) return;
+                if (!r) return done(r.error());
+                if (r->kvs.empty()) return done(std::string());
+                rememberHome(room, r->kvs.front().value);
+                done(r->kvs.front().value);
+              });
+}
+
+void Ownership::rememberHome(const RoomRef& room, std::string region) {
+  constexpr std::size_t kMaxHomes = 65536;
+  if (homes_.size() >= kMaxHomes) homes_.clear();
+  homes_[room] = std::move(region);
 }
 
 void Ownership::release(const RoomRef& room, std::function<void(Result<bool>)> done) {

@@ -4,6 +4,9 @@
 // the key only if absent; its revision is the room's fencing epoch. A release deletes the key only
 // if it is still the one this node created. A list-and-watch of the rooms prefix keeps a cache of
 // every owner for lookups and tells when an owner's key goes (onOwnerGone).
+// A room's home region (the region it was placed in when first claimed) is kept apart, in
+// /partyd/<c>/home/<project>/<party>/<room>, with no lease: it outlives its owners, so a room
+// that fails over is placed in its home region again (docs/cluster.md, "Placement").
 // Runs on the io_context of its Etcd; not thread-safe.
 #pragma once
 
@@ -60,8 +63,14 @@ class Ownership {
   void stop();
 
   // Claims the room for this node: won with the fencing epoch, or lost with the current owner.
-  // Fails (an error, no claim sent) while the membership is not healthy.
-  void claim(const RoomRef& room, std::function<void(Result<ClaimResult>)> done);
+  // A claim that wins also records `homeRegion` (when not empty) as the room's home, in the same
+  // transaction. Fails (an error, no claim sent) while the membership is not healthy.
+  void claim(const RoomRef& room, std::string homeRegion,
+             std::function<void(Result<ClaimResult>)> done);
+  // The room's home region: "" when it has none (never claimed with a region). Answered from a
+  // bounded cache when it can be (a home changes only when a claim wins, which needs the room to
+  // have no owner), else with one range.
+  void homeRegion(const RoomRef& room, std::function<void(Result<std::string>)> done);
   // Deletes the room's key if it is still this node's claim; true if it deleted it. Forgets the
   // claim either way.
   void release(const RoomRef& room, std::function<void(Result<bool>)> done);
@@ -85,9 +94,12 @@ class Ownership {
   std::string roomKey(const RoomRef& room) const;
   std::optional<RoomRef> parseRoomKey(std::string_view key) const;
   std::string roomsPrefix() const;
+  std::string homeKey(const RoomRef& room) const;
 
  private:
-  void claimOnce(const RoomRef& room, bool retried, std::function<void(Result<ClaimResult>)> done);
+  void claimOnce(const RoomRef& room, std::string homeRegion, bool retried,
+                 std::function<void(Result<ClaimResult>)> done);
+  void rememberHome(const RoomRef& room, std::string region);
   std::optional<Owner> ownerOf(const KeyValue& kv) const;
   void onSnapshot(const RangeResult& r);
   void onEvents(const std::vector<WatchEvent>& events);
@@ -98,6 +110,7 @@ class Ownership {
   std::unique_ptr<Watch> watch_;
   std::map<RoomRef, Owner> cache_;
   std::map<RoomRef, std::int64_t> held_;  // claims this node won: room → epoch
+  std::map<RoomRef, std::string> homes_;  // home regions seen (bounded: cleared when full)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -184,6 +184,7 @@ void Forward::prepareRequest() {
   stripHopHeaders(request_);
   request_.set(kHopHeader, "1");
   request_.set(kEpochSeenHeader, std::to_string(options_.epochSeen));
+  if (!options_.homeRegion.empty()) request_.set(kHomeRegionHeader, options_.homeRegion);
   if (options_.appendForwardedFor) {
     tcp::endpoint peer = session_->remote();
     if (!peer.address().is_unspecified()) {
@@ -317,11 +318,7 @@ void Forward::fail(unsigned status, std::string message) {
   error_code ignored;
   upstream_.socket().close(ignored);
   if (options_.counters) ++options_.counters->failed;
-  Response response;
-  response.status = status;
-  response.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-  response.body = message + "\n";
-  session_->respond(std::move(response));
+  session_->respond(textResponse(status, message + "\n"));
   ForwardResult r;
   r.kind = ForwardResult::Kind::kFailed;
   r.status = status;
@@ -455,17 +452,19 @@ std::optional<std::int64_t> epochSeen(const Request& request) {
   return value;
 }
 
+std::string homeRegion(const Request& request) {
+  auto it = request.find(kHomeRegionHeader);
+  return it == request.end() ? std::string() : std::string(view(it->value()));
+}
+
 void stripHopHeaders(Request& request) {
   request.erase(kHopHeader);
   request.erase(kEpochSeenHeader);
+  request.erase(kHomeRegionHeader);
 }
 
 Response notOwnerResponse() {
-  Response r;
-  r.status = 421;
-  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-  r.body = "Misdirected Request: this partyd node does not own the room\n";
-  return r;
+  return textResponse(421, "Misdirected Request: this partyd node does not own the room\n");
 }
 
 void forward(asio::io_context& io, std::shared_ptr<Session> session, Request&& request,

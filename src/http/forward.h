@@ -1,7 +1,8 @@
 // forward() carries one client request that arrived on this node to the node that owns its room
 // (cluster mode, issue 12; /work/shared/CLUSTER.md §3 "Forwarding vs redirect: forward", relay
 // phase 1). It connects to the owner's client port from a given source address, sends the request
-// with `x-partyd-hop: 1` and `x-partyd-epoch-seen: N`, and brings the owner's answer back:
+// with `x-partyd-hop: 1`, `x-partyd-epoch-seen: N` (and the room's home region as
+// `x-partyd-home-region`, when it has one), and brings the owner's answer back:
 //   - a plain request: the owner's response (body read in full, up to a limit) goes to the client
 //     through Session::respond, so the client's keep-alive connection goes on with its next
 //     request;
@@ -14,7 +15,7 @@
 // runs the session (the shard's), and `done` runs there too, never from inside forward().
 //
 // Trust: the hop headers are what stop a request from going round the cluster. A node must treat
-// `x-partyd-hop` and `x-partyd-epoch-seen` as valid only on a connection whose peer address is a
+// the `x-partyd-` hop headers as valid only on a connection whose peer address is a
 // live cluster node (the caller checks that); from anyone else it strips them (stripHopHeaders)
 // before deciding, so a client can neither make a node skip forwarding nor stop it.
 #pragma once
@@ -34,13 +35,17 @@ namespace partyd::http {
 
 inline constexpr std::string_view kHopHeader = "x-partyd-hop";
 inline constexpr std::string_view kEpochSeenHeader = "x-partyd-epoch-seen";
+inline constexpr std::string_view kHomeRegionHeader = "x-partyd-home-region";
 
 // True when the request carries x-partyd-hop (whatever its value): it was forwarded once already
 // (if its peer is a cluster node) and must not be forwarded again.
 bool isHop(const Request& request);
 // The x-partyd-epoch-seen value, when present and a decimal int64.
 std::optional<std::int64_t> epochSeen(const Request& request);
-// Removes x-partyd-hop and x-partyd-epoch-seen: for a request whose peer is not a cluster node.
+// The x-partyd-home-region value ("" when absent): the region the forwarding node placed the
+// room in, which the owner records as its home if it claims the room.
+std::string homeRegion(const Request& request);
+// Removes the three hop headers: for a request whose peer is not a cluster node.
 void stripHopHeaders(Request& request);
 // The 421 a node gives a hop request for a room it does not own (text/plain, a one-line reason).
 Response notOwnerResponse();
@@ -69,6 +74,8 @@ struct ForwardOptions {
   std::string sourceAddress;
   // Sent as x-partyd-epoch-seen: the room's fencing epoch as this node last saw it (0: none).
   std::int64_t epochSeen = 0;
+  // Sent as x-partyd-home-region when not empty.
+  std::string homeRegion;
   std::chrono::milliseconds connectTimeout{3000};
   // From the request's first byte sent to the response's last byte read (a 101 ends it).
   std::chrono::milliseconds responseTimeout{30000};

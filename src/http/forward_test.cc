@@ -249,6 +249,7 @@ class ForwardTest : public ::testing::Test {
   ForwardOptions options_ = [this] {
     ForwardOptions o;
     o.epochSeen = 42;
+    o.homeRegion = "eu";
     o.counters = &counters_;
     return o;
   }();
@@ -288,6 +289,7 @@ TEST_F(ForwardTest, ForwardsAGetAndAPostOnOneKeepAliveConnection) {
   const Request& got = owner.exchanges[0]->request;
   EXPECT_EQ(got[kHopHeader], "1");
   EXPECT_EQ(got[kEpochSeenHeader], "42");
+  EXPECT_EQ(got[kHomeRegionHeader], "eu");
   EXPECT_EQ(got[bhttp::field::host], "example.test");
   EXPECT_EQ(got["x-custom"], "kept");
   EXPECT_EQ(got.count("x-client-private"), 0u);
@@ -366,9 +368,13 @@ TEST(ForwardHeaders, HopHeadersAreReadAndStripped) {
   EXPECT_EQ(epochSeen(r), 12345678901);
   r.set(kEpochSeenHeader, "12x");
   EXPECT_FALSE(epochSeen(r));
+  EXPECT_EQ(homeRegion(r), "");
+  r.set("X-Partyd-Home-Region", "eu-west");
+  EXPECT_EQ(homeRegion(r), "eu-west");
   stripHopHeaders(r);
   EXPECT_FALSE(isHop(r));
   EXPECT_EQ(r.count(kEpochSeenHeader), 0u);
+  EXPECT_EQ(r.count(kHomeRegionHeader), 0u);
 }
 
 TEST_F(ForwardTest, TargetDownGets502WithTheReason) {

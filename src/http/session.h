@@ -32,6 +32,16 @@ struct Response {
   bool asset = false;  // a static asset's (StaticFiles sets it), for the request-kind label
 };
 
+// A response of plain text: partyd's own answers (errors, 404s, 503s), which clients and the
+// partykit CLI print as they are.
+inline Response textResponse(unsigned status, std::string body) {
+  Response r;
+  r.status = status;
+  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
+  r.body = std::move(body);
+  return r;
+}
+
 // What a request was, for partyd_http_request_duration_seconds: a party route (/parties/...,
 // /party/...), a static asset, anything else (the static onFetch, or its 404), or a WebSocket
 // upgrade (whatever its answer: 101 or a refusal).

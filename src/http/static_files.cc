@@ -130,11 +130,7 @@ Response StaticFiles::notFound() const {
     page->status = 404;
     return *page;
   }
-  Response r;
-  r.status = 404;
-  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-  r.body = "Not found";
-  return r;
+  return textResponse(404, "Not found");
 }
 
 }  // namespace partyd::http

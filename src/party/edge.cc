@@ -18,24 +18,22 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using asio::ip::tcp;
 
-const std::string& internalToken() {
-  static const std::string token = randomUuid();
+namespace {
+std::string& tokenStorage() {
+  static std::string token = randomUuid();
   return token;
 }
+}  // namespace
+
+const std::string& internalToken() { return tokenStorage(); }
+
+void setInternalToken(std::string token) { tokenStorage() = std::move(token); }
 
 namespace {
 
 bool isUpgrade(const http::Request& req) {
   auto up = req[bhttp::field::upgrade];
   return boost::beast::iequals(std::string_view(up.data(), up.size()), "websocket");
-}
-
-http::Response text(unsigned status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-  r.body = std::move(body);
-  return r;
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& x) {
@@ -109,7 +107,7 @@ Edge::Edge(net::Sharded<Edge>& peers, std::size_t shard, asio::io_context& io, R
 bool Edge::hasParty(const std::string& name) const { return contains(config_.partyNames, name); }
 
 http::Response Edge::notFound() const {
-  return config_.assets ? config_.assets->notFound() : text(404, "Not found");
+  return config_.assets ? config_.assets->notFound() : http::textResponse(404, "Not found");
 }
 
 // ---- the way in -----------------------------------------------------------------------------
@@ -132,7 +130,7 @@ void Edge::onRequest(std::shared_ptr<http::Session> session, http::Request&& req
 void Edge::onPartyRequest(std::shared_ptr<http::Session> session, http::Request&& req,
                           const http::PartyRoute& route) {
   if (!hasParty(route.party)) {
-    session->respond(text(404, "Party " + route.party + " not found"));
+    session->respond(http::textResponse(404, "Party " + route.party + " not found"));
     return;
   }
   const bool upgrade = isUpgrade(req);
@@ -280,9 +278,7 @@ void Edge::failPendingHooks(const std::string& why) {
   for (std::uint64_t call : calls) {
     EdgeResult r;
     r.action = EdgeResult::kRespond;
-    r.response.status = 500;
-    r.response.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-    r.response.body = why;
+    r.response = http::textResponse(500, why);
     edgeDone(call, std::move(r));
   }
 }
@@ -300,7 +296,7 @@ void Edge::routeToRoom(std::shared_ptr<http::Session> session, http::Request&& r
                       if (Edge* edge = peers->local(shard)) {
                         edge->routeToShard(std::move(s), std::move(r), key);
                       } else {
-                        s->respond(text(404, "this project is no longer deployed\n"));
+                        s->respond(http::textResponse(404, "this project is no longer deployed\n"));
                       }
                     });
 }
@@ -384,7 +380,7 @@ std::uint64_t Edge::partyFetch(const http::PartyRoute& route, InternalRequest re
   };
   if (config_.placeFetch) {
     if (!hasParty(key.party)) {
-      reply(text(404, "Party " + key.party + " not found"));
+      reply(http::textResponse(404, "Party " + key.party + " not found"));
     } else {
       config_.placeFetch(key, std::move(request), std::move(reply));
     }
@@ -392,7 +388,7 @@ std::uint64_t Edge::partyFetch(const http::PartyRoute& route, InternalRequest re
   }
   peers_.invokeOn(owner, [key, request = std::move(request), reply](Edge& edge) mutable {
     if (!edge.hasParty(key.party)) {
-      reply(text(404, "Party " + key.party + " not found"));
+      reply(http::textResponse(404, "Party " + key.party + " not found"));
       return;
     }
     edge.host_.request(key, std::move(request), reply);

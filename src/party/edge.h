@@ -27,11 +27,15 @@
 
 namespace partyd::party {
 
-// partyd's own loopback requests (a party stub's socket()) carry this header with a secret made
-// once per process: they skip the target's worker hooks, as PartyKit's in-process stubs do, and
-// the header is removed before the room sees the request.
+// partyd's own requests (a party stub's socket(), which goes out through a listener) carry this
+// header with a secret: they skip the target's worker hooks, as PartyKit's in-process stubs do,
+// and the header is removed before the room sees the request. The secret is made once per
+// process, or (cluster mode) shared by every node of the cluster, since a stub's socket may
+// reach the room through another node.
 inline constexpr char kInternalHeader[] = "x-partyd-internal";
 const std::string& internalToken();
+// Replaces the secret; only before any project is loaded (the runtime copies it at start).
+void setInternalToken(std::string token);
 
 // What a worker hook decided about a request. For a WebSocket upgrade, a hook may also answer
 // with a 101 Response whose webSocket is a party stub's (kRoute: the upgrade goes to that room,

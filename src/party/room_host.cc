@@ -19,13 +19,7 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-http::Response textResponse(unsigned status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-  r.body = std::move(body);
-  return r;
-}
+using http::textResponse;
 
 std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
 

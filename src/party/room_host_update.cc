@@ -157,11 +157,8 @@ bool RoomHost::moveRoom(Room& room, bool force) {
   if (force) {
     for (auto it = requests_.begin(); it != requests_.end();) {
       if (it->second.first == handle) {
-        http::Response r;
-        r.status = 503;
-        r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-        r.body = why;
-        turn_.release(std::move(it->second.second), std::move(r), it->second.first);
+        turn_.release(std::move(it->second.second), http::textResponse(503, why),
+                      it->second.first);
         it = requests_.erase(it);
       } else {
         ++it;

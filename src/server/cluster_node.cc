@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
@@ -36,6 +37,11 @@ struct ClusterNode::Decision {
   std::uint16_t port = 0;
   std::int64_t epoch = 0;
   std::string why;
+  std::string region;  // kForward: the region the room was placed by, for the owner to record
+
+  static Decision here(std::int64_t epoch) { return {kHere, {}, 0, epoch, {}, {}}; }
+  static Decision notOwner(std::int64_t epoch) { return {kNotOwner, {}, 0, epoch, {}, {}}; }
+  static Decision unavailable(std::string why) { return {kUnavailable, {}, 0, 0, std::move(why), {}}; }
 };
 
 // One request (a client's, or a party stub's fetch) waiting for the node to say where its room
@@ -45,6 +51,10 @@ struct ClusterNode::Ask {
   party::RoomKey key;
   bool hop = false;    // a peer forwarded it: claim rather than forward again
   bool retry = false;  // the owner it was forwarded to said 421 once already
+  // The region placement prefers: the room's home region (once `placed`), else this node's. For
+  // a hop, the one the forwarding node placed it by. A claim records it as the room's home.
+  bool placed = false;
+  std::string region;
   std::function<void(Decision)> then;
 };
 
@@ -55,6 +65,8 @@ struct ClusterNode::RoomState {
 };
 
 namespace {
+
+using http::textResponse;
 
 std::string roomId(const std::string& project, const party::RoomKey& key) {
   std::string id;
@@ -80,14 +92,6 @@ bool splitHostPort(const std::string& s, std::string* host, std::uint16_t* port)
   }
   *port = static_cast<std::uint16_t>(p);
   return *port != 0;
-}
-
-http::Response textResponse(unsigned status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-  r.body = std::move(body);
-  return r;
 }
 
 }  // namespace
@@ -128,12 +132,21 @@ Result<void> ClusterNode::start() {
   auto result = joined->get_future();
   asio::post(io_, [this, joined] {
     membership_->start([this, joined](Result<void> r) {
-      if (r) {
-        ownership_->start();
-        healthy_ = true;
-        refreshPeers();
-      }
-      joined->set_value(std::move(r));
+      if (!r) return joined->set_value(std::move(r));
+      ownership_->start();
+      healthy_ = true;
+      refreshPeers();
+      // The secret of partyd's own requests is the cluster's: a party stub's socket() may reach
+      // its room through another node (the first node to join makes it; it has no lease).
+      std::string mine = randomUuid();
+      etcd_->createIfAbsent(
+          "/partyd/" + options_.name + "/internal-token", mine, 0,
+          [joined, mine](Result<cluster::CreateResult> t) {
+            if (!t) return joined->set_value(makeError("reading the cluster's secret: " +
+                                                       t.error().message));
+            party::setInternalToken(t->won || !t->current ? mine : t->current->value);
+            joined->set_value(Result<void>{});
+          });
     });
   });
   thread_ = std::thread([this] {
@@ -245,7 +258,12 @@ void ClusterNode::place(const std::shared_ptr<Project>& project, const party::Ro
   ask->project = project;
   ask->key = key;
   ask->hop = http::isHop(request) && isPeer(session->remote().address());
-  if (!ask->hop) http::stripHopHeaders(request);
+  if (ask->hop) {
+    ask->region = http::homeRegion(request);
+    if (ask->region.empty()) ask->region = options_.region;
+  } else {
+    http::stripHopHeaders(request);
+  }
   ask->retry = retry;
   auto client = std::make_shared<Client>(Client{shard, std::move(session), std::move(request),
                                                 std::move(here)});
@@ -287,6 +305,9 @@ void ClusterNode::placeFetch(const std::shared_ptr<Project>& project, const part
         fr.headers = req->headers;
         fr.headers.emplace_back(std::string(http::kHopHeader), "1");
         fr.headers.emplace_back(std::string(http::kEpochSeenHeader), std::to_string(d.epoch));
+        if (!d.region.empty()) {
+          fr.headers.emplace_back(std::string(http::kHomeRegionHeader), d.region);
+        }
         fr.body = std::move(req->body);
         fr.redirect = net::FetchRequest::Redirect::kManual;
         fr.sourceAddress = options_.sourceAddress;
@@ -315,37 +336,39 @@ void ClusterNode::placeFetch(const std::shared_ptr<Project>& project, const part
 void ClusterNode::resolve(std::shared_ptr<Ask> ask) {
   auto answer = [ask](Decision d) { ask->then(std::move(d)); };
   if (!healthy_) {
-    return answer({Decision::kUnavailable, {}, 0, 0,
-                   "this partyd node has lost its cluster lease and serves no rooms until it "
-                   "rejoins; connect through another node or retry shortly"});
+    return answer(Decision::unavailable("this partyd node has lost its cluster lease and serves no rooms until it "
+                   "rejoins; connect through another node or retry shortly"));
   }
   const std::string id = roomId(ask->project->name, ask->key);
   auto it = rooms_.find(id);
   if (it != rooms_.end()) {
-    if (it->second.owned) return answer({Decision::kHere, {}, 0, it->second.epoch, {}});
+    if (it->second.owned) return answer(Decision::here(it->second.epoch));
     it->second.waiting.push_back(ask);  // being claimed
     return;
   }
   const cluster::RoomRef name{ask->project->name, ask->key.party, ask->key.room};
   if (!ask->retry) {
     if (auto owner = ownership_->lookup(name); owner && owner->node != nodeId_) {
-      if (ask->hop) return answer({Decision::kNotOwner, {}, 0, owner->epoch, {}});
-      Decision d{Decision::kForward, {}, 0, owner->epoch, {}};
+      if (ask->hop) return answer(Decision::notOwner(owner->epoch));
+      Decision d{Decision::kForward, {}, 0, owner->epoch, {}, ask->region};
       if (!splitHostPort(owner->addr, &d.host, &d.port)) {
-        return answer({Decision::kUnavailable, {}, 0, 0, "bad owner address " + owner->addr});
+        return answer(Decision::unavailable("bad owner address " + owner->addr));
       }
       return answer(std::move(d));
     }
   }
   if (!ask->hop) {
+    // No owner: place the room by rendezvous hashing, in its home region when it has one (a
+    // room that failed over stays in its region), else in this node's (its first request's).
+    if (!ask->placed) return placeByHome(ask, name);
     auto nodes = membership_->live();
     const cluster::NodeInfo* winner = cluster::hrw(
         nodes, cluster::placementKey(ask->project->name, ask->key.party, ask->key.room),
-        options_.region);
+        ask->region);
     if (winner && winner->id != nodeId_) {
-      Decision d{Decision::kForward, {}, 0, 0, {}};
+      Decision d{Decision::kForward, {}, 0, 0, {}, ask->region};
       if (!splitHostPort(winner->addr, &d.host, &d.port)) {
-        return answer({Decision::kUnavailable, {}, 0, 0, "bad node address " + winner->addr});
+        return answer(Decision::unavailable("bad node address " + winner->addr));
       }
       return answer(std::move(d));
     }
@@ -353,17 +376,37 @@ void ClusterNode::resolve(std::shared_ptr<Ask> ask) {
   // This node claims it: etcd first (the claim's revision is the epoch), then PostgreSQL.
   RoomState& st = rooms_[id];
   st.waiting.push_back(ask);
-  ownership_->claim(name, [this, id, ask](Result<cluster::ClaimResult> claim) {
+  ownership_->claim(name, ask->region, [this, id, ask](Result<cluster::ClaimResult> claim) {
     if (!claim) {
-      return finish(id, {Decision::kUnavailable, {}, 0, 0,
-                         "cluster: claiming the room failed: " + claim.error().message});
+      return finish(id, Decision::unavailable("cluster: claiming the room failed: " + claim.error().message));
     }
     if (claim->won || claim->owner.node == nodeId_) return claimed(id, claim->epoch);
-    Decision d{Decision::kForward, {}, 0, claim->epoch, {}};
+    Decision d{Decision::kForward, {}, 0, claim->epoch, {}, ask->region};
     if (!splitHostPort(claim->owner.addr, &d.host, &d.port)) {
-      return finish(id, {Decision::kUnavailable, {}, 0, 0, "bad owner address"});
+      return finish(id, Decision::unavailable("bad owner address"));
     }
     finish(id, d);
+  });
+}
+
+// Reads the room's home region (cached, or one etcd range), then resolves the ask again: by
+// then another ask may be claiming the room, or an owner may have appeared. In a cluster whose
+// nodes name no region, there is nothing to read.
+void ClusterNode::placeByHome(std::shared_ptr<Ask> ask, const cluster::RoomRef& name) {
+  ask->placed = true;
+  ask->region = options_.region;
+  auto nodes = membership_->live();
+  bool regions = std::any_of(nodes.begin(), nodes.end(),
+                             [](const cluster::NodeInfo& n) { return !n.region.empty(); });
+  if (!regions) return resolve(std::move(ask));
+  ownership_->homeRegion(name, [this, ask](Result<std::string> home) {
+    if (!home) {
+      log::warn("cluster: reading a room's home region failed (placing it by this node's): " +
+                home.error().message);
+    } else if (!home->empty()) {
+      ask->region = std::move(*home);
+    }
+    resolve(ask);
   });
 }
 
@@ -373,10 +416,10 @@ void ClusterNode::claimed(const std::string& id, std::int64_t epoch) {
   if (it == rooms_.end() || it->second.waiting.empty()) return;
   std::shared_ptr<Ask> first = it->second.waiting.front();
   auto edges = first->project->edges.lock();
-  if (!edges) return finish(id, {Decision::kUnavailable, {}, 0, 0, "the project was removed"});
+  if (!edges) return finish(id, Decision::unavailable("the project was removed"));
   std::size_t owner = party::shardOf(first->key, edges->count());
   party::RoomKey key = first->key;
-  std::string region = options_.region;
+  std::string region = first->region.empty() ? options_.region : first->region;
   std::weak_ptr<net::Sharded<party::Edge>> table = first->project->edges;
   std::shared_ptr<Project> project = first->project;
   edges->invokeOn(owner, [this, id, key, epoch, region, table, owner, project](party::Edge&) {
@@ -389,13 +432,12 @@ void ClusterNode::claimed(const std::string& id, std::int64_t epoch) {
         if (!r) {
           log::error("cluster: loading a claimed room from PostgreSQL failed: " +
                      r.error().message);
-          finish(id, {Decision::kUnavailable, {}, 0, 0,
-                      "the room's storage could not be loaded: " + r.error().message});
+          finish(id, Decision::unavailable("the room's storage could not be loaded: " + r.error().message));
           return;
         }
         it->second.owned = true;
         it->second.epoch = epoch;
-        finish(id, {Decision::kHere, {}, 0, epoch, {}});
+        finish(id, Decision::here(epoch));
       });
     };
     if (!store) return report(makeError("the project's storage is not PostgreSQL"));
@@ -447,6 +489,7 @@ void ClusterNode::act(Client& c, const std::shared_ptr<Project>& project,
     http::ForwardOptions fo;
     fo.sourceAddress = options_.sourceAddress;
     fo.epochSeen = decision.epoch;
+    fo.homeRegion = decision.region;
     const bool upgrade = client.request.find("upgrade") != client.request.end();
     auto session = client.session;
     auto here = std::move(client.here);
@@ -506,7 +549,7 @@ void ClusterNode::fenced(const std::string& why) {
   }
   for (auto& [id, st] : rooms_) {
     for (auto& ask : st.waiting) {
-      ask->then({Decision::kUnavailable, {}, 0, 0, "this node lost its cluster lease; retry"});
+      ask->then(Decision::unavailable("this node lost its cluster lease; retry"));
     }
   }
   rooms_.clear();
@@ -573,15 +616,13 @@ void ClusterNode::claimForAlarm(const std::string& projectName, const party::Roo
   if (rooms_.count(id)) return;  // owned or being claimed here
   const cluster::RoomRef name{projectName, key.party, key.room};
   if (ownership_->lookup(name)) return;  // owned elsewhere: its owner fires it
-  const cluster::NodeInfo* winner = cluster::hrw(
-      membership_->live(), cluster::placementKey(projectName, key.party, key.room),
-      options_.region);
-  if (!winner || winner->id != nodeId_) return;
+  // Every node that sees the alarm places the room the same way (its home region first); only
+  // the winner claims it, and the others' asks end as a forward, which is dropped.
   auto ask = std::make_shared<Ask>();
   ask->project = p->second;
   ask->key = key;
   ask->then = [key](Decision d) {
-    if (d.kind != Decision::kHere) {
+    if (d.kind != Decision::kHere && d.kind != Decision::kForward) {
       log::warn("cluster: could not take over " + key.party + "/" + key.room +
                 " for its alarm: " + d.why);
     }

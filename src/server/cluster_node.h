@@ -42,8 +42,8 @@ namespace partyd::cluster {
 class Etcd;
 class Membership;
 class Ownership;
+struct RoomRef;
 }  // namespace partyd::cluster
-
 
 namespace partyd::server {
 
@@ -89,6 +89,7 @@ class ClusterNode {
                   party::InternalRequest request, std::function<void(http::Response)> reply);
   // On the node's thread: where `ask`'s room lives (claiming it when it is this node's).
   void resolve(std::shared_ptr<Ask> ask);
+  void placeByHome(std::shared_ptr<Ask> ask, const cluster::RoomRef& name);
   void claimed(const std::string& id, std::int64_t epoch);
   void finish(const std::string& id, const Decision& decision);
   // The answer for a client's request, carried out on its shard.

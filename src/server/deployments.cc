@@ -269,12 +269,9 @@ void Deployments::route(std::size_t shard, std::shared_ptr<http::Session> sessio
   auto index = resolveHost(host, options_.domain, routes_, options_.defaultProject);
   party::Edge* edge = index ? entries_[*index]->host->edge(shard) : nullptr;
   if (!edge) {
-    http::Response r;
-    r.status = 404;
-    r.headers.emplace_back("content-type", "text/plain;charset=UTF-8");
-    r.body = index ? "this project is starting or stopping\n"
-                   : "no project is deployed at " + std::string(host) + " on this partyd\n";
-    session->respond(std::move(r));
+    session->respond(http::textResponse(
+        404, index ? "this project is starting or stopping\n"
+                   : "no project is deployed at " + std::string(host) + " on this partyd\n"));
     return;
   }
   auto& hub = entries_[*index]->hub;

@@ -8,8 +8,16 @@
 //   GET  /parties/main/<room>           {value, instance}; ?marks=1 adds the stored marks
 //   WebSocket: on connect {type:"state", value, instance}; message "incr" or {"incr":id} ->
 //              {type:"ack", id, value, instance} to the sender and {type:"count", value, instance}
-//              to every connection.
+//              to every connection. A WebSocket with ?gated=1 is refused (403) by onBeforeConnect:
+//              only partyd's own stub sockets get past it (tests/cluster/stubs.test.mjs).
 export default class Counter {
+  static onBeforeConnect(request) {
+    if (new URL(request.url).searchParams.get("gated")) {
+      return new Response("gated: only a party stub's socket gets in", { status: 403 });
+    }
+    return request;
+  }
+
   constructor(room) {
     this.room = room;
     this.instance = crypto.randomUUID();
