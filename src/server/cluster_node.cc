@@ -41,7 +41,9 @@ struct ClusterNode::Decision {
 
   static Decision here(std::int64_t epoch) { return {kHere, {}, 0, epoch, {}, {}}; }
   static Decision notOwner(std::int64_t epoch) { return {kNotOwner, {}, 0, epoch, {}, {}}; }
-  static Decision unavailable(std::string why) { return {kUnavailable, {}, 0, 0, std::move(why), {}}; }
+  static Decision unavailable(std::string why) {
+    return {kUnavailable, {}, 0, 0, std::move(why), {}};
+  }
 };
 
 // One request (a client's, or a party stub's fetch) waiting for the node to say where its room
@@ -336,8 +338,9 @@ void ClusterNode::placeFetch(const std::shared_ptr<Project>& project, const part
 void ClusterNode::resolve(std::shared_ptr<Ask> ask) {
   auto answer = [ask](Decision d) { ask->then(std::move(d)); };
   if (!healthy_) {
-    return answer(Decision::unavailable("this partyd node has lost its cluster lease and serves no rooms until it "
-                   "rejoins; connect through another node or retry shortly"));
+    return answer(Decision::unavailable(
+        "this partyd node has lost its cluster lease and serves no rooms until it rejoins; "
+        "connect through another node or retry shortly"));
   }
   const std::string id = roomId(ask->project->name, ask->key);
   auto it = rooms_.find(id);
@@ -378,7 +381,8 @@ void ClusterNode::resolve(std::shared_ptr<Ask> ask) {
   st.waiting.push_back(ask);
   ownership_->claim(name, ask->region, [this, id, ask](Result<cluster::ClaimResult> claim) {
     if (!claim) {
-      return finish(id, Decision::unavailable("cluster: claiming the room failed: " + claim.error().message));
+      return finish(id, Decision::unavailable("cluster: claiming the room failed: " +
+                                              claim.error().message));
     }
     if (claim->won || claim->owner.node == nodeId_) return claimed(id, claim->epoch);
     Decision d{Decision::kForward, {}, 0, claim->epoch, {}, ask->region};
@@ -432,7 +436,8 @@ void ClusterNode::claimed(const std::string& id, std::int64_t epoch) {
         if (!r) {
           log::error("cluster: loading a claimed room from PostgreSQL failed: " +
                      r.error().message);
-          finish(id, Decision::unavailable("the room's storage could not be loaded: " + r.error().message));
+          finish(id, Decision::unavailable("the room's storage could not be loaded: " +
+                                           r.error().message));
           return;
         }
         it->second.owned = true;
