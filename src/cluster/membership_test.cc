@@ -230,6 +230,22 @@ TEST_F(ClusterTest, AWinningClaimRecordsTheHomeRegionWhichOutlivesTheOwner) {
   a.ownership.homeRegion(plain, still.cb());
   ASSERT_TRUE(still.wait(io_) && still.value->ok());
   EXPECT_EQ(**still.value, "");
+  // The project is deleted: its homes go, and another project's stay.
+  RoomRef other{"p2", "main", "home"};
+  Waiter<Result<ClaimResult>> c3;
+  a.ownership.claim(other, "eu", c3.cb());
+  ASSERT_TRUE(c3.wait(io_) && c3.value->ok() && (*c3.value)->won);
+  Waiter<Result<std::int64_t>> forgot;
+  b.ownership.forgetProject("p", forgot.cb());
+  ASSERT_TRUE(forgot.wait(io_) && forgot.value->ok());
+  EXPECT_EQ(**forgot.value, 1) << "one home of p was recorded";
+  Waiter<Result<std::string>> gone, kept;
+  b.ownership.homeRegion(room, gone.cb());
+  b.ownership.homeRegion(other, kept.cb());
+  ASSERT_TRUE(gone.wait(io_) && gone.value->ok());
+  EXPECT_EQ(**gone.value, "") << "the cached home of a deleted project was used";
+  ASSERT_TRUE(kept.wait(io_) && kept.value->ok());
+  EXPECT_EQ(**kept.value, "eu");
 }
 
 TEST_F(ClusterTest, ReleaseThenReclaimGivesAHigherEpochAndReleaseSparesOthers) {

@@ -213,6 +213,16 @@ void Ownership::homeRegion(const RoomRef& room, std::function<void(Result<std::s
               });
 }
 
+void Ownership::forgetProject(const std::string& project,
+                              std::function<void(Result<std::int64_t>)> done) {
+  std::erase_if(homes_, [&](const auto& kv) { return kv.first.project == project; });
+  etcd_.del("/partyd/" + membership_.clusterName() + "/home/" + encodeComponent(project) + "/",
+            Etcd::Range::kPrefix,
+            [alive = std::weak_ptr<bool>(alive_), done = std::move(done)](Result<std::int64_t> r) {
+              if (!alive.expired()) done(std::move(r));
+            });
+}
+
 void Ownership::rememberHome(const RoomRef& room, std::string region) {
   constexpr std::size_t kMaxHomes = 65536;
   if (homes_.size() >= kMaxHomes) homes_.clear();

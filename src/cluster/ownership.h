@@ -96,6 +96,10 @@ class Ownership {
   std::string roomsPrefix() const;
   std::string homeKey(const RoomRef& room) const;
 
+  // A project was deleted: its rooms' home regions go (from etcd and the cache), so that a new
+  // project of the same name starts without them. `done` gets the number of keys deleted.
+  void forgetProject(const std::string& project, std::function<void(Result<std::int64_t>)> done);
+
  private:
   void claimOnce(const RoomRef& room, std::string homeRegion, bool retried,
                  std::function<void(Result<ClaimResult>)> done);

@@ -210,6 +210,17 @@ void ClusterNode::stop() {
   thread_.join();
 }
 
+void ClusterNode::forget(const std::string& project) {
+  asio::post(io_, [this, project] {
+    ownership_->forgetProject(project, [project](Result<std::int64_t> r) {
+      if (!r) {
+        log::warn("cluster: the home regions of deleted project " + project +
+                  " stay in etcd: " + r.error().message);
+      }
+    });
+  });
+}
+
 void ClusterNode::configure(const std::string& name, ProjectOptions& po) {
   auto project = std::make_shared<Project>();
   project->name = name;

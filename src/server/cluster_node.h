@@ -63,6 +63,8 @@ class ClusterNode {
 
   // Cluster mode for one project (called before its ProjectHost starts).
   void configure(const std::string& project, ProjectOptions& options);
+  // A project was deleted (on this node): the home regions of its rooms go from etcd.
+  void forget(const std::string& project);
 
   // partyd_cluster_* and partyd_fenced_writes_rejected_total, in Prometheus text.
   void writeMetrics(metrics::TextWriter& out) const;

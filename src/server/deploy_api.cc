@@ -418,6 +418,7 @@ ApiAnswer Deployments::remove(const ProjectId& id) {
   fs::remove_all(deployDir(id), ec);
   // The last deploy of a project takes its env with it, as on PartyKit.
   if (fs::is_empty(projectDir(id) / "deploys", ec)) fs::remove_all(projectDir(id), ec);
+  if (options_.forgetProject) options_.forgetProject(id.key());
   log::info("serve: deleted " + id.key());
   return {200, "{\"result\":{\"deleted\":" + log::jsonQuoted(id.key()) + "}}"};
 }

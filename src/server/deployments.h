@@ -51,6 +51,8 @@ struct DeploymentsOptions {
   // Cluster mode: gives a project's options PostgreSQL storage and the cluster's hooks, before
   // it starts (ClusterNode::configure). Not applied to a deploy's trial load.
   std::function<void(const std::string& project, ProjectOptions&)> configureProject;
+  // Cluster mode: a project was deleted (ClusterNode::forget).
+  std::function<void(const std::string& project)> forgetProject;
 };
 
 class Replicator;

@@ -214,7 +214,7 @@ int runServe(const ServeOptions& f) {
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
   pool.setTls(tls);
   DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig,
-                           f.heapLimitMb, {}, {}};
+                           f.heapLimitMb, {}, {}, {}};
   std::unique_ptr<ClusterNode> cluster;
   if (!f.cluster.etcd.empty()) {
     ClusterOptions co = f.cluster;
@@ -225,6 +225,9 @@ int runServe(const ServeOptions& f) {
     dopts.configureProject = [node = cluster.get()](const std::string& project,
                                                      ProjectOptions& po) {
       node->configure(project, po);
+    };
+    dopts.forgetProject = [node = cluster.get()](const std::string& project) {
+      node->forget(project);
     };
     // Deploys and env changes made on any node reach every node through PostgreSQL.
     dopts.replicateUrl = f.cluster.postgres;

@@ -15,7 +15,12 @@ namespace partyd::storage::pgsql {
 // which conflicts with the takeover's UPDATE (FOR NO KEY UPDATE), so a takeover waits for a fenced
 // transaction in flight and a fenced transaction waits for a takeover in flight; FOR KEY SHARE
 // would let a stale write land after a takeover (CLUSTER.md §3).
+//
+// Nodes that start together create it at once, and concurrent catalog updates (CREATE OR REPLACE
+// FUNCTION, CREATE TABLE IF NOT EXISTS) fail with "tuple concurrently updated": the first
+// statement serialises them. PQexec runs the whole string as one transaction, which holds the lock.
 constexpr const char* kSchema = R"sql(
+SELECT pg_advisory_xact_lock(7233010600000002);
 CREATE TABLE IF NOT EXISTS room_owner (
   project text NOT NULL, party text NOT NULL, room text NOT NULL,
   epoch bigint NOT NULL, owner text NOT NULL, home_region text,
