@@ -2,6 +2,7 @@
 // plus explicit cases for setters, IPv4/IPv6, IDNA and form encoding.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { newURLRecord, parseURL } from "../../src/api/js/web/url_parser.js";
 import { g } from "./web_harness.mjs";
 
 const kProps = [
@@ -39,6 +40,11 @@ const kInputs = [
   "http://a/..", "http://a/.%2E/x", "http://a/b/%2e", "http://a^b", "foo://a^b", "http://a|b",
   "urn:isbn:123", "about:blank", "http://a?x", "http://a#x", "x:/.//p", "http://a/\u{1F600}",
   "http://user@/x", "https://example.com:443/", "http://example.com/a//b",
+  // The parser's fast path (canonical absolute http(s) URLs) and the shapes next to it.
+  "http://127.0.0.1:1999/parties/main/room-1?_pk=abc&x=%41", "https://a.example.com/p/q/",
+  "http://a:8080", "http://a:65535/x?", "http://a:080/", "http://1.2.3/", "http://1.2.3.256/",
+  "http://01.2.3.4/", "http://a.0x10/", "http://a.1b/", "http://a/b/%2E%2e/c", "http://a/b/./c",
+  "http://a/b?c'd|e`f{g}", "http://a/b|c[d]", "http://a.b-c.d/x;y=z@w:v!$&'()*+,~",
 ];
 const kBases = [undefined, "http://base.com/a/b?c#d", "file:///C:/dir/file", "foo://h/p/q"];
 
@@ -48,6 +54,21 @@ describe("URL parsing", () => {
       for (const input of kInputs) {
         assert.deepEqual(snapshot(g.URL, input, base), snapshot(URL, input, base), `${input} @ ${base}`);
       }
+    }
+  });
+
+  test("the fast path gives the state machine's record", () => {
+    const inputs = [...kInputs];
+    for (const host of ["a", "a.b", "127.0.0.1", "0.0.0.0", "255.255.255.255", "1.2.3.4.", "a-", "xn--a.b", "09", "0x", "a..b"]) {
+      for (const port of ["", ":1", ":80", ":443", ":1999", ":65535", ":65536", ":0", ":01"]) {
+        for (const rest of ["", "/", "/p/q", "/p/../q", "/./p", "/%2e%2E/p", "/p/.", "?", "?q=1&r=%zz", "/p?q'", "/p|[]"]) {
+          for (const scheme of ["http", "https", "ws", "HTTP"]) inputs.push(`${scheme}://${host}${port}${rest}`);
+        }
+      }
+    }
+    for (const input of inputs) {
+      if (input.trim() !== input || /[\t\n\r]/.test(input)) continue;
+      assert.deepEqual(parseURL(input), parseURL(input, null, newURLRecord()), input);
     }
   });
 
