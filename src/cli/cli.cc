@@ -171,11 +171,17 @@ bool parseClientGeoFlag(std::string_view a, Value value, server::ClientGeoFlags*
                         std::string* error) {
   std::string_view v;
   if (a == "--geoip") {
-    if (!value(&v) || v.empty()) *error = "--geoip needs a MaxMind database file";
-    else f->geoip.emplace_back(v);
+    if (!value(&v) || v.empty()) {
+      *error = "--geoip needs a MaxMind database file";
+    } else {
+      f->geoip.emplace_back(v);
+    }
   } else if (a == "--trusted-proxy") {
-    if (!value(&v) || v.empty()) *error = "--trusted-proxy needs an address or CIDR range";
-    else f->trustedProxies.emplace_back(v);
+    if (!value(&v) || v.empty()) {
+      *error = "--trusted-proxy needs an address or CIDR range";
+    } else {
+      f->trustedProxies.emplace_back(v);
+    }
   } else {
     return false;
   }
@@ -193,8 +199,8 @@ int runDev(const std::vector<std::string_view>& args) {
       return true;
     };
     std::string_view v;
-    if (std::string error; parseLimitFlag(a, value, &f, &error) ||
-                           parseClientGeoFlag(a, value, &f, &error)) {
+    if (std::string error;
+        parseLimitFlag(a, value, &f, &error) || parseClientGeoFlag(a, value, &f, &error)) {
       if (!error.empty()) return fail(error);
     } else if (a == "-p" || a == "--port") {
       unsigned short p;
@@ -263,8 +269,8 @@ int runServe(const std::vector<std::string_view>& args) {
       return true;
     };
     std::string_view v;
-    if (std::string error; parseLimitFlag(a, value, &f, &error) ||
-                           parseClientGeoFlag(a, value, &f, &error)) {
+    if (std::string error;
+        parseLimitFlag(a, value, &f, &error) || parseClientGeoFlag(a, value, &f, &error)) {
       if (!error.empty()) return fail(error);
     } else if (a == "-p" || a == "--port") {
       if (!value(&v) || !parseNumber(v, &f.port)) return fail("--port needs a number 0-65535");
