@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { http, startServer } from "../harness.mjs";
+import { IS_PARTYKIT, http, startServer } from "../harness.mjs";
 
 const fixture = fileURLToPath(new URL("./html_rewriter_fixture", import.meta.url));
 
@@ -87,5 +87,28 @@ describe("HTMLRewriter", { timeout: 30_000 }, () => {
 
   test("many transforms in a row do not leak: the room still answers", async () => {
     for (let i = 0; i < 20; i++) await run(i % 2 ? "throwing" : "asyncHandlers");
+  });
+});
+
+describe("HTMLRewriter and a handler stopped at --cpu-limit", { skip: IS_PARTYKIT && "partyd's flag", timeout: 30_000 }, () => {
+  let limited;
+  before(async () => {
+    // One shard, so that the stopped write and the later transforms share a WebAssembly instance.
+    limited = await startServer(fixture, { args: ["--cpu-limit", "300", "--threads", "1"] });
+  });
+  after(async () => {
+    await limited?.stop();
+  });
+
+  test("a transform whose handler is stopped does not hold up the shard's later transforms", async () => {
+    // The stopped write runs in a promise job, outside the room's event: partyd stops it and
+    // resets no room, so that request gets no answer (what partyd does for any run stopped there).
+    await assert.rejects(http(limited.host, "/parties/main/spin/spin", { timeout: 2_000 }));
+    assert.match(limited.logs(), /ran longer than 300 ms and was stopped/);
+    for (const which of ["elements", "asyncHandlers", "concurrent", "throwing"]) {
+      const ok = await http(limited.host, `/parties/main/after/${which}`);
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(ok.json().error, undefined);
+    }
   });
 });

@@ -16,6 +16,8 @@
 //   write returns the rewriter is freed and the body's stream errors with the handler's error.
 // - An error that does come out of the WebAssembly side (a bad selector, a trap) drops the whole
 //   instance: the next use loads a fresh one, rather than one whose state is unknown.
+// - A handler stopped for overrunning its CPU budget never finishes its write: the runtime calls
+//   resetHTMLRewriter() then, which drops the instance and lets the next transforms run.
 
 const ELEMENT_HANDLERS = ["element", "comments", "text"];
 const DOCUMENT_HANDLERS = ["doctype", "comments", "text", "end"];
@@ -23,7 +25,11 @@ const DOCUMENT_HANDLERS = ["doctype", "comments", "text", "end"];
 let native = null;
 let lib = null; // html-rewriter-wasm's exports in this context, once loaded
 let current = null; // the transform whose write or end runs now (for Element.onEndTag)
-let tail = Promise.resolve();
+// The one write or end running (busy) and those waiting for it; `generation` tells a run that was
+// given up by resetHTMLRewriter not to start the next one.
+let busy = false;
+let generation = 0;
+const waiting = [];
 
 function load() {
   if (lib !== null) return lib;
@@ -56,12 +62,37 @@ function dropInstance(which) {
 }
 
 function serialized(fn) {
-  const run = tail.then(fn);
-  tail = run.then(
-    () => {},
-    () => {},
-  );
-  return run;
+  return new Promise((resolve, reject) => {
+    waiting.push({ fn, resolve, reject });
+    pump();
+  });
+}
+
+function pump() {
+  if (busy || waiting.length === 0) return;
+  busy = true;
+  const { fn, resolve, reject } = waiting.shift();
+  const mine = generation;
+  Promise.resolve()
+    .then(fn)
+    .then(resolve, reject)
+    .finally(() => {
+      if (mine !== generation) return;
+      busy = false;
+      pump();
+    });
+}
+
+// After the runtime stopped a handler (C++ calls the entry asyncContextReset): a write that was
+// running may never finish, so its instance is dropped and the lock handed on. A transform still
+// running on the old instance goes on there; new ones load a fresh instance.
+export function resetHTMLRewriter() {
+  current = null;
+  if (!busy) return;
+  generation++;
+  busy = false;
+  lib = null;
+  pump();
 }
 
 function fail(state, error) {

@@ -10,7 +10,7 @@ import { createFetch } from "./fetch.js";
 import { installNodeModules } from "./node/index.js";
 import { resetAsyncContext } from "./node/async_context.js";
 import { installPolyfills } from "./polyfills.js";
-import { installHTMLRewriter } from "./html_rewriter.js";
+import { installHTMLRewriter, resetHTMLRewriter } from "./html_rewriter.js";
 
 const native = globalThis.__partyd_native;
 delete globalThis.__partyd_native;
@@ -47,7 +47,10 @@ Object.defineProperty(globalThis, "WebSocketPair", hidden(WebSocketPair));
 globalThis.__partyd_entry = {
   ...createEntry(native),
   timer: fireTimer,
-  asyncContextReset: resetAsyncContext,
+  asyncContextReset() {
+    resetAsyncContext();
+    resetHTMLRewriter();
+  },
   fetchResolved: fetcher.fetchResolved,
   fetchRejected: fetcher.fetchRejected,
   ...wsDispatchers,

@@ -184,6 +184,27 @@ const cases = {
       ).body,
     };
   },
+  // A handler that never returns (partyd stops it at --cpu-limit): while a second transform waits
+  // for the WebAssembly instance's lock. Run by the partyd-only test.
+  async spin() {
+    const waiting = new HTMLRewriter()
+      .on("p", {
+        async element(el) {
+          await sleep(50);
+          el.setInnerContent("late");
+        },
+      })
+      .transform(new Response("<p>x</p>"))
+      .text();
+    waiting.catch(() => {});
+    return rewrite("<p>x</p>", (r) =>
+      r.on("p", {
+        element() {
+          for (;;);
+        },
+      }),
+    );
+  },
   // A body that arrives in pieces (an element split across chunks) streams out rewritten.
   async streamed() {
     const parts = ["<p cla", 'ss="x">he', "llo</p><p>", "two</p>"];
