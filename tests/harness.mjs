@@ -158,6 +158,14 @@ function commandFor(fixtureDir, port, opts) {
   if (!fs.existsSync(bin)) {
     throw new Error(`no partyd binary at ${bin}: build it (make build), set PARTYD, or use TARGET=partykit`);
   }
+  if (opts.serve) {
+    // `partyd serve DIR`: the folder built once as the default project, its state under --data.
+    return {
+      cmd: bin,
+      args: ["serve", "--port", String(port), "--data", opts.serve.data, ...extra, fixtureDir],
+      cwd: TESTS_DIR,
+    };
+  }
   return {
     cmd: bin,
     args: ["dev", "--port", String(port), ...persist, ...extra, fixtureDir],
@@ -170,7 +178,8 @@ const READY_RE = /Ready on https?:\/\/\S+:(\d+)/; // \S+ backtracks to the last 
 /**
  * Starts a server for a project: `project` is a fixture name under tests/fixtures/, or an
  * absolute directory (a corpus project passes its own, `projectDir(import.meta.url)`).
- * opts: { persist?: dir, args?: string[], env?: object }
+ * opts: { persist?: dir, args?: string[], env?: object, serve?: { data: dir } } (serve: run
+ * `partyd serve DIR` instead of `partyd dev`; partyd only)
  * Returns { host, port, dir, stop(), kill(signal), logs(), restart(), exited }.
  */
 export async function startServer(project, opts = {}) {

@@ -4,6 +4,7 @@
 // random, clock, console), io_natives.cc (fetch, WebSocket client, timers), web_natives.cc
 // (TextDecoder's encodings and UTS #46 on ICU), stream_natives.cc (structured clone with
 // transfer, zlib streams), crypto_*.cc (crypto.subtle) and node_natives.cc (the Node built-ins).
+// html_rewriter_natives.cc (HTMLRewriter's embedded glue and .wasm) has its own header.
 // Every group registers the same way, with js::addFunctions. Each validates its arguments and throws a JS error itself; no C++
 // exception crosses into V8. This header is for those files only.
 #pragma once

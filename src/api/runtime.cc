@@ -11,6 +11,7 @@
 #include "api/crypto_natives.h"
 #include "api/natives.h"
 #include "api/node_natives.h"
+#include "api/html_rewriter_natives.h"
 #include "api/stream_natives.h"
 #include "api/web_natives.h"
 #include "base/log.h"
@@ -94,8 +95,8 @@ Result<void> Runtime::initEngine() {
   v8::Local<v8::Context> ctx = engine_->context();
   v8::Local<v8::Object> native = v8::Object::New(iso);
   if (!installRuntimeNatives(*this, iso, ctx, native) || !installCryptoNatives(iso, ctx, native) ||
-      !installWebNatives(iso, ctx, native) || !installStreamNatives(iso, ctx, native) ||
-      !installNodeNatives(iso, ctx, native) ||
+      !installWebNatives(iso, ctx, native) || !installHtmlRewriterNatives(iso, ctx, native) ||
+      !installStreamNatives(iso, ctx, native) || !installNodeNatives(iso, ctx, native) ||
       ctx->Global()->Set(ctx, str(iso, "__partyd_native"), native).IsNothing()) {
     return makeError("the partyd runtime could not install its natives");
   }

@@ -69,10 +69,10 @@ options for dev:
   --verbose               debug logging
   --quiet                 only warnings and errors (no line per request)
 
-options for serve (and --port, --address, --threads, --sync, --verbose, --quiet and the room
-limits --idle-timeout, --cpu-limit/--handler-timeout (default 30000 for serve), --heap-limit,
---max-room-connections, --max-messages-per-second, --max-pending-bytes, --max-room-storage and
---hibernate-after, as for dev, applied to every project):
+options for serve (and --port, --address, --threads, --sync, --verbose, --quiet, --geoip,
+--trusted-proxy and the room limits --idle-timeout, --cpu-limit/--handler-timeout (default 30000
+for serve), --heap-limit, --max-room-connections, --max-messages-per-second, --max-pending-bytes,
+--max-room-storage and --hibernate-after, as for dev, applied to every project):
   --data DIR              every project's code, assets, env and storage (default: ./partyd-data)
   --admin ADDR:PORT       the deploy API, for `partykit deploy` with PARTYKIT_API_BASE
   --admin-token TOKEN     the token it needs (GITHUB_TOKEN for the partykit CLI)
@@ -165,6 +165,29 @@ bool parseLimitFlag(std::string_view a, Value value, server::RoomLimits* f, std:
   return true;
 }
 
+// --geoip and --trusted-proxy, shared by dev and serve, as parseLimitFlag is.
+template <typename Value>
+bool parseClientGeoFlag(std::string_view a, Value value, server::ClientGeoFlags* f,
+                        std::string* error) {
+  std::string_view v;
+  if (a == "--geoip") {
+    if (!value(&v) || v.empty()) {
+      *error = "--geoip needs a MaxMind database file";
+    } else {
+      f->geoip.emplace_back(v);
+    }
+  } else if (a == "--trusted-proxy") {
+    if (!value(&v) || v.empty()) {
+      *error = "--trusted-proxy needs an address or CIDR range";
+    } else {
+      f->trustedProxies.emplace_back(v);
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
 int runDev(const std::vector<std::string_view>& args) {
   server::DevOptions f;
   bool dirSet = false;
@@ -176,7 +199,8 @@ int runDev(const std::vector<std::string_view>& args) {
       return true;
     };
     std::string_view v;
-    if (std::string error; parseLimitFlag(a, value, &f, &error)) {
+    if (std::string error;
+        parseLimitFlag(a, value, &f, &error) || parseClientGeoFlag(a, value, &f, &error)) {
       if (!error.empty()) return fail(error);
     } else if (a == "-p" || a == "--port") {
       unsigned short p;
@@ -215,12 +239,6 @@ int runDev(const std::vector<std::string_view>& args) {
     } else if (a == "--log-format") {
       if (!value(&v) || (v != "text" && v != "json")) return fail("--log-format needs text or json");
       log::setFormat(v == "json" ? log::Format::kJson : log::Format::kText);
-    } else if (a == "--geoip") {
-      if (!value(&v) || v.empty()) return fail("--geoip needs a MaxMind database file");
-      f.geoip.emplace_back(v);
-    } else if (a == "--trusted-proxy") {
-      if (!value(&v) || v.empty()) return fail("--trusted-proxy needs an address or CIDR range");
-      f.trustedProxies.emplace_back(v);
     } else if (a == "--verbose") {
       log::setLevel(log::Level::kDebug);
     } else if (a == "--quiet") {
@@ -251,7 +269,8 @@ int runServe(const std::vector<std::string_view>& args) {
       return true;
     };
     std::string_view v;
-    if (std::string error; parseLimitFlag(a, value, &f, &error)) {
+    if (std::string error;
+        parseLimitFlag(a, value, &f, &error) || parseClientGeoFlag(a, value, &f, &error)) {
       if (!error.empty()) return fail(error);
     } else if (a == "-p" || a == "--port") {
       if (!value(&v) || !parseNumber(v, &f.port)) return fail("--port needs a number 0-65535");

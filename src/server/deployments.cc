@@ -336,6 +336,7 @@ Result<ProjectOptions> Deployments::optionsFor(const ProjectId& id, const fs::pa
   po.syncFull = options_.syncFull;
   po.host = options_.host;
   po.runtime.heapLimitMb = options_.heapLimitMb;
+  options_.clientGeo.applyTo(po);
   po.runtime.userBundle = std::move(*code);
   po.runtime.userBundleName = id.key() + "/bundle.js";
   std::string vars = m.contains("vars") ? json::serialize(m.at("vars")) : "{}";

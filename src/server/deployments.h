@@ -29,6 +29,7 @@
 #include "base/result.h"
 #include "http/session.h"
 #include "party/room_host.h"
+#include "server/client_geo.h"
 #include "server/host_routing.h"
 #include "server/multipart.h"
 #include "server/observe.h"
@@ -45,6 +46,7 @@ struct DeploymentsOptions {
   bool syncFull = false;
   party::HostConfig host;       // the limits of `dev`, for every project
   std::size_t heapLimitMb = 0;  // --heap-limit, per shard of each project
+  ClientGeo clientGeo;          // --geoip and --trusted-proxy, for every project
   // Cluster mode: the PostgreSQL URL of the admin op log (server/replication.h), which makes
   // deploys and env changes made on any node reach every node. Empty: one node alone.
   std::string replicateUrl;

@@ -6,8 +6,6 @@
 #include <cstdio>
 
 #include "base/log.h"
-#include "net/client_address.h"
-#include "net/geoip.h"
 #include "project/asset_builder.h"
 #include "project/bundler.h"
 #include "project/config.h"
@@ -65,23 +63,10 @@ std::vector<fs::path> watchList(const project::Config& config, const project::Bu
 
 int runDev(const DevOptions& f) {
   // --geoip and --trusted-proxy: checked first, so that a bad one fails before any build.
-  std::shared_ptr<const net::GeoIp> geoip;
-  if (!f.geoip.empty()) {
-    auto opened = net::GeoIp::open(f.geoip);
-    if (!opened) {
-      std::fprintf(stderr, "partyd: %s\n", opened.error().message.c_str());
-      return 1;
-    }
-    geoip = std::move(*opened);
-  }
-  net::TrustedProxies trusted;
-  for (const auto& cidr : f.trustedProxies) {
-    auto parsed = net::parseCidr(cidr);
-    if (!parsed) {
-      std::fprintf(stderr, "partyd: --trusted-proxy: %s\n", parsed.error().message.c_str());
-      return 1;
-    }
-    trusted.add(*parsed);
+  auto geo = ClientGeo::open(f);
+  if (!geo) {
+    std::fprintf(stderr, "partyd: %s\n", geo.error().message.c_str());
+    return 1;
   }
 
   project::LoadOptions loadOptions;
@@ -130,8 +115,8 @@ int runDev(const DevOptions& f) {
                                          config->serve->browserTTL};
   }
   options.crons = config->crons;
-  options.trustedProxies = std::move(trusted);
-  options.runtime.geoip = std::move(geoip);
+  options.trustedProxies = geo->trustedProxies;
+  options.runtime.geoip = geo->geoip;
   options.runtime.userBundle = std::move(bundle->code);
   options.runtime.userBundleName = bundle->outFile.string();
   options.runtime.envJson = config->varsJson;

@@ -12,12 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include "server/client_geo.h"
 #include "server/limits.h"
 
 namespace partyd::server {
 
-// The room limits (idle timeout, CPU limit, heap, ...) are RoomLimits, shared with serve.
-struct DevOptions : RoomLimits {
+// The room limits (idle timeout, CPU limit, heap, ...) are RoomLimits, and --geoip and
+// --trusted-proxy ClientGeoFlags, both shared with serve.
+struct DevOptions : RoomLimits, ClientGeoFlags {
   std::string dir = ".";
   std::optional<unsigned short> port;
   std::string address = "0.0.0.0";
@@ -30,8 +32,6 @@ struct DevOptions : RoomLimits {
   std::vector<std::pair<std::string, std::string>> defines;
   std::optional<std::string> admin;  // --admin ADDR: /metrics and the inspector
   std::string version;               // partyd's, for partyd_build_info
-  std::vector<std::filesystem::path> geoip;  // --geoip: MaxMind-format databases for request.cf
-  std::vector<std::string> trustedProxies;   // --trusted-proxy: CIDRs whose X-Forwarded-For counts
 };
 
 // Runs until a stop signal; returns the process exit status.

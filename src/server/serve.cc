@@ -51,7 +51,8 @@ bool loopback(const std::string& host) {
 
 // partyd serve DIR: the folder's build, as dev makes it, as one project.
 Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
-                                                          const party::HostConfig& host) {
+                                                          const party::HostConfig& host,
+                                                          const ClientGeo& geo) {
   auto config = project::loadConfig(fs::path(*f.dir), {});
   if (!config) return config.error();
   project::BundleOptions bundleOptions;
@@ -74,6 +75,7 @@ Result<std::pair<ProjectId, ProjectOptions>> localProject(const ServeOptions& f,
                                     config->serve->browserTTL};
   }
   po.crons = config->crons;
+  geo.applyTo(po);
   po.runtime.userBundle = std::move(bundle->code);
   po.runtime.userBundleName = bundle->outFile.string();
   po.runtime.envJson = config->varsJson;
@@ -162,9 +164,15 @@ int runServe(const ServeOptions& f) {
     tls = *loaded;
     log::info("TLS certificate: " + tls->describe());
   }
+  // --geoip and --trusted-proxy: checked before any build, and shared by every project.
+  auto geo = ClientGeo::open(f);
+  if (!geo) {
+    std::fprintf(stderr, "partyd: %s\n", geo.error().message.c_str());
+    return 1;
+  }
   std::optional<std::pair<ProjectId, ProjectOptions>> local;
   if (f.dir) {
-    auto p = localProject(f, hostConfig);
+    auto p = localProject(f, hostConfig, *geo);
     if (!p) {
       std::fprintf(stderr, "partyd: %s\n", p.error().message.c_str());
       return 1;
@@ -214,7 +222,7 @@ int runServe(const ServeOptions& f) {
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
   pool.setTls(tls);
   DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig,
-                           f.heapLimitMb, {}, {}, {}};
+                           f.heapLimitMb, *geo, {}, {}, {}};
   std::unique_ptr<ClusterNode> cluster;
   if (!f.cluster.etcd.empty()) {
     ClusterOptions co = f.cluster;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "server/client_geo.h"
 #include "server/limits.h"
 
 namespace partyd::server {
@@ -26,8 +27,9 @@ struct ClusterOptions {
 };
 
 // The room limits are RoomLimits, as for dev, except the CPU limit's default (30 s: a deployed
-// project's bundle may do more at load than a dev build).
-struct ServeOptions : RoomLimits {
+// project's bundle may do more at load than a dev build); --geoip and --trusted-proxy are
+// ClientGeoFlags, as for dev, and apply to every project.
+struct ServeOptions : RoomLimits, ClientGeoFlags {
   ServeOptions() { handlerTimeoutMs = 30'000; }
 
   std::optional<std::string> dir;  // partyd serve DIR

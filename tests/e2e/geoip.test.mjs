@@ -224,6 +224,76 @@ describe("--geoip on IPv6 (the socket peer ::1)", { skip: IS_PARTYKIT && "partyd
   });
 });
 
+// partyd serve takes the same flags (src/server/client_geo.h), for `partyd serve DIR` and every
+// deployed project.
+describe("partyd serve with --geoip and --trusted-proxy", { skip: IS_PARTYKIT && "partyd's flags", timeout: 30_000 }, () => {
+  let server;
+  before(async () => {
+    server = await startServer("geoip", {
+      serve: { data: path.join(dir, "serve-data") },
+      args: [...geoArgs, "--trusted-proxy", "10.0.0.0/8"],
+    });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("onRequest sees the socket peer's geography; an untrusted peer's X-Forwarded-For is replaced", async () => {
+    const r = (await http(server.host, "/parties/main/a", { headers: forged })).json();
+    assertGeo(r.cf, WELLINGTON);
+    assert.equal(r.frozen, true);
+    assert.deepEqual(r.headers, {
+      "cf-connecting-ip": "127.0.0.1", "x-real-ip": "127.0.0.1", "x-forwarded-for": "127.0.0.1",
+    });
+  });
+
+  test("onConnect's ctx.request and the worker hooks have it too", async () => {
+    const c = await connect(server.host, "/parties/main/ws", { headers: forged });
+    const w = await c.nextJson();
+    assertGeo(w.cf, WELLINGTON);
+    assert.equal(w.headers["cf-connecting-ip"], "127.0.0.1");
+    await c.closeAndWait();
+    const g = (await http(server.host, "/parties/gate/g", { headers: forged })).json();
+    assert.equal(g.edge, true);
+    assertGeo(g.cf, WELLINGTON);
+  });
+});
+
+describe("partyd serve behind a --trusted-proxy", { skip: IS_PARTYKIT && "partyd's flags", timeout: 30_000 }, () => {
+  let server;
+  before(async () => {
+    server = await startServer("geoip", {
+      serve: { data: path.join(dir, "serve-data-proxy") },
+      args: [...geoArgs, "--trusted-proxy", "127.0.0.0/8"],
+    });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("the proxy's X-Forwarded-For names the client, in onRequest and onConnect", async () => {
+    const xff = { "x-forwarded-for": "203.0.113.1, 192.0.2.7" };
+    const r = (await http(server.host, "/parties/main/a", { headers: xff })).json();
+    assertGeo(r.cf, SAN_FRANCISCO);
+    assert.equal(r.headers["cf-connecting-ip"], "192.0.2.7");
+    const c = await connect(server.host, "/parties/main/ws", { headers: xff });
+    assertGeo((await c.nextJson()).cf, SAN_FRANCISCO);
+    await c.closeAndWait();
+  });
+
+  test("a bad --geoip or --trusted-proxy stops serve before it starts", async () => {
+    for (const [args, pattern] of [
+      [["--geoip", path.join(dir, "missing.mmdb")], /--geoip .*missing\.mmdb/],
+      [["--trusted-proxy", "10.0.0.0/33"], /--trusted-proxy: .*10\.0\.0\.0\/33/],
+    ]) {
+      await assert.rejects(startServer("geoip", { serve: { data: path.join(dir, "serve-bad") }, args }), (e) => {
+        assert.match(e.message, pattern);
+        return true;
+      });
+    }
+  });
+});
+
 describe("bad --geoip and --trusted-proxy stop the start", { skip: IS_PARTYKIT && "partyd's flags", timeout: 30_000 }, () => {
   const refused = async (args, pattern) => {
     await assert.rejects(startServer("geoip", { args }), (e) => {

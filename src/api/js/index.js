@@ -10,6 +10,7 @@ import { createFetch } from "./fetch.js";
 import { installNodeModules } from "./node/index.js";
 import { resetAsyncContext } from "./node/async_context.js";
 import { installPolyfills } from "./polyfills.js";
+import { installHTMLRewriter, resetHTMLRewriter } from "./html_rewriter.js";
 
 const native = globalThis.__partyd_native;
 delete globalThis.__partyd_native;
@@ -18,6 +19,7 @@ installWebApis(globalThis, native);
 installPolyfills(); // after structuredClone exists: core-js's ArrayBuffer.transfer is built on it
 setSubtle(createSubtle(native));
 installNodeModules(globalThis);
+installHTMLRewriter(globalThis, native); // loads lol-html on its first use only
 const hidden = (value) => ({ value, writable: true, configurable: true });
 Object.defineProperty(globalThis, "CryptoKey", hidden(CryptoKey));
 Object.defineProperty(globalThis, "SubtleCrypto", hidden(SubtleCrypto));
@@ -45,7 +47,10 @@ Object.defineProperty(globalThis, "WebSocketPair", hidden(WebSocketPair));
 globalThis.__partyd_entry = {
   ...createEntry(native),
   timer: fireTimer,
-  asyncContextReset: resetAsyncContext,
+  asyncContextReset() {
+    resetAsyncContext();
+    resetHTMLRewriter();
+  },
   fetchResolved: fetcher.fetchResolved,
   fetchRejected: fetcher.fetchRejected,
   ...wsDispatchers,

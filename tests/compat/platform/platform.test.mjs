@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { after, before, describe, test } from "node:test";
-import { http, partydTodo, projectDir, startServer } from "../../harness.mjs";
+import { http, projectDir, startServer } from "../../harness.mjs";
 
 let server;
 before(async () => {
@@ -186,9 +186,7 @@ describe("web APIs workerd adds", { timeout: 30_000 }, () => {
     assert.deepEqual(await run("navigator"), { userAgent: "Cloudflare-Workers" });
   });
 
-  test("HTMLRewriter: attributes, prepend as HTML, escaped append, text chunks, comments removed", {
-    todo: partydTodo("no HTMLRewriter: lol-html's WebAssembly build (html-rewriter-wasm) is not bundled yet, see docs/compatibility.md"),
-  }, async () => {
+  test("HTMLRewriter: attributes, prepend as HTML, escaped append, text chunks, comments removed", async () => {
     assert.deepEqual(await run("htmlRewriter"), {
       body: '<html><body><a href="/new">link</a><p class="x"><b>bold</b> text &amp; more</p></body></html>',
       seen: ["/old", "text:text"],
