@@ -40,16 +40,28 @@ std::string fullUrl(const http::Request& request) {
 }
 
 v8::Local<v8::Array> headerArray(v8::Isolate* iso, const http::Request& request) {
-  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
-  v8::Local<v8::Array> out = v8::Array::New(iso);
-  uint32_t i = 0;
+  // Arrays made whole from their elements: a Set per element goes through V8's slow API path.
+  // Names are lower-cased (as Headers keeps them) and internalized: the same few recur on every
+  // request, and V8 then compares them by pointer.
+  std::vector<v8::Local<v8::Value>> pairs;
+  pairs.reserve(16);
+  std::string name;
   for (const auto& field : request) {
+    name.assign(field.name_string().data(), field.name_string().size());
+    for (char& c : name) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    v8::Local<v8::String> key;
+    if (!v8::String::NewFromUtf8(iso, name.data(), v8::NewStringType::kInternalized,
+                                 static_cast<int>(name.size()))
+             .ToLocal(&key)) {
+      key = str(iso, name);
+    }
     v8::Local<v8::Value> pair[] = {
-        str(iso, std::string_view(field.name_string().data(), field.name_string().size())),
-        str(iso, std::string_view(field.value().data(), field.value().size()))};
-    if (out->Set(ctx, i++, v8::Array::New(iso, pair, 2)).IsNothing()) break;
+        key, str(iso, std::string_view(field.value().data(), field.value().size()))};
+    pairs.push_back(v8::Array::New(iso, pair, 2));
   }
-  return out;
+  return v8::Array::New(iso, pairs.data(), pairs.size());
 }
 
 v8::Local<v8::Value> bodyValue(v8::Isolate* iso, std::string_view bytes) {

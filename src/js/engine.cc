@@ -305,14 +305,14 @@ v8::Local<v8::ArrayBuffer> newArrayBuffer(v8::Isolate* iso, std::string_view byt
 
 v8::Local<v8::Array> stringPairs(v8::Isolate* iso,
                                  const std::vector<std::pair<std::string, std::string>>& pairs) {
-  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
-  v8::Local<v8::Array> out = v8::Array::New(iso, static_cast<int>(pairs.size()));
-  uint32_t i = 0;
+  // Arrays made whole from their elements: a Set per element goes through V8's slow API path.
+  std::vector<v8::Local<v8::Value>> items;
+  items.reserve(pairs.size());
   for (const auto& [k, v] : pairs) {
     v8::Local<v8::Value> pair[] = {str(iso, k), str(iso, v)};
-    if (out->Set(ctx, i++, v8::Array::New(iso, pair, 2)).IsNothing()) break;
+    items.push_back(v8::Array::New(iso, pair, 2));
   }
-  return out;
+  return v8::Array::New(iso, items.data(), items.size());
 }
 
 // ---- watchdog -------------------------------------------------------------------------------
