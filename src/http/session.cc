@@ -6,7 +6,6 @@
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "base/log.h"
 #include "http/route.h"
@@ -109,8 +108,12 @@ void Session::respond(Response response, bool keepAlive) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                   std::chrono::steady_clock::now() - started_)
                   .count();
-    char tail[48];
-    std::snprintf(tail, sizeof tail, " %u %.1fms", response.status, us / 1000.0);
+    // " 200 0.4ms", in integers: printf's float formatting showed in W6's profile.
+    const long long tenths = (us + 50) / 100;
+    std::string tail = " " + std::to_string(response.status) + " " + std::to_string(tenths / 10);
+    tail += '.';
+    tail += static_cast<char>('0' + tenths % 10);
+    tail += "ms";
     log::Fields fields;
     fields.event = "request";
     fields.status = static_cast<int>(response.status);
