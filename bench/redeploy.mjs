@@ -278,13 +278,11 @@ async function round(index) {
     const swapAt = Date.now();
     http.inFlightAtSwap = http.inFlight;
     let swapMs = null;
-    let newPid = null;
     if (UPGRADE) {
       process.kill(server.pid, "SIGUSR2");
       const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
       while (alive(server.pid) && Date.now() - swapAt < 60_000) await sleep(5);
       swapMs = Date.now() - swapAt;
-      newPid = Number(server.output().match(/SIGUSR2: started pid (\d+)/)?.[1] ?? 0) || null;
     } else if (REDEPLOY_CMD) {
       execSync(REDEPLOY_CMD, { stdio: "inherit", env: { ...process.env, PORT: String(port), PROJECT: dir } });
     } else {

@@ -34,15 +34,16 @@ Result<sockaddr_un> unixAddress(const std::string& path) {
   return addr;
 }
 
-// Waits until `fd` is readable or the deadline (monotonic ms) passes; false on timeout.
+// Waits until `fd` is readable or the deadline (monotonic ms) passes; false on timeout. Looks at
+// least once, so a deadline already past asks "readable now?".
 Result<bool> waitReadable(int fd, std::int64_t deadline) {
   for (;;) {
-    std::int64_t left = deadline - monotonicMs();
-    if (left <= 0) return false;
+    std::int64_t left = std::max<std::int64_t>(0, deadline - monotonicMs());
     pollfd p{fd, POLLIN, 0};
     int n = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left, 1'000'000)));
     if (n > 0) return true;
     if (n < 0 && errno != EINTR) return makeError("poll: " + errnoText());
+    if (n == 0 && left == 0) return false;
   }
 }
 
