@@ -29,8 +29,13 @@ function writeProject() {
 export default class Server {
   constructor(room) { this.room = room; }
   onConnect(conn) { conn.send("hi"); }
+  async onAlarm() { await this.room.storage.put("alarm", "fired"); }
   async onRequest(req) {
     const url = new URL(req.url);
+    if (url.searchParams.has("alarm")) {
+      await this.room.storage.setAlarm(Date.now() + Number(url.searchParams.get("alarm")));
+    }
+    if (url.searchParams.has("fired")) return Response.json({ alarm: (await this.room.storage.get("alarm")) ?? null });
     const wait = Number(url.searchParams.get("wait") ?? 0);
     if (wait) await new Promise((r) => setTimeout(r, wait));
     if (url.searchParams.has("put")) await this.room.storage.put("v", url.searchParams.get("put"));
@@ -68,12 +73,12 @@ function alive(pid) {
   }
 }
 
-async function startServe(data, extra = []) {
+async function startServe(data, extra = [], env = {}) {
   const port = await freePort();
   const adminPort = await freePort();
   const args = ["serve", "--address", "127.0.0.1", "--port", String(port), "--threads", "2",
     "--admin", `127.0.0.1:${adminPort}`, "--data", data, "--drain-timeout", "5", ...extra, project];
-  const proc = spawn(PARTYD, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(PARTYD, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   pids.add(proc.pid);
   let out = "";
   proc.stdout.on("data", (d) => (out += d));
@@ -233,6 +238,45 @@ describe("binary upgrade (SIGUSR2 → --takeover)", () => {
     for (const c of [...plain, ...hib]) c.stop();
     process.kill(third, "SIGTERM");
     await waitUntil(() => !alive(third), { timeout: 10_000, what: "the last process to stop" });
+  });
+
+  test("a stored alarm fires in the new process; systemd hears MAINPID= and READY=1, no STOPPING=1", async () => {
+    const data = path.join(dir, "data4");
+    const sock = path.join(dir, "notify.sock");
+    // A Unix datagram listener (node has none) that prints each message on a line of its own.
+    const listener = spawn("python3", ["-u", "-c", `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    print(s.recv(4096).decode().replace("\\n", " "), flush=True)
+`, sock], { stdio: ["ignore", "pipe", "inherit"] });
+    let got = "";
+    listener.stdout.on("data", (d) => (got += d));
+    try {
+      await waitUntil(() => got.includes("listening"), { what: "the notify listener" });
+      const s = await startServe(data, [], { NOTIFY_SOCKET: sock });
+      await waitUntil(() => got.includes("READY=1"), { what: `READY=1 (got: ${got})` });
+      // Due after the upgrade is over (it takes a few seconds here: the new process builds too).
+      assert.equal((await get(s.port, "/parties/main/al?alarm=7000")).status, 200);
+      s.proc.kill("SIGUSR2");
+      const newPid = Number((await waitUntil(() => s.out.match(/SIGUSR2: started pid (\d+)/),
+        { what: "the new process" }))[1]);
+      pids.add(newPid);
+      assert.equal((await s.exited).code, 0, s.out);
+      await waitUntil(() => got.includes(`MAINPID=${newPid}`) && got.split("READY=1").length === 3,
+        { timeout: 10_000, what: `MAINPID and READY from the new process (got: ${got})` });
+      assert.doesNotMatch(got, /STOPPING=1/);
+      assert.equal((await get(s.port, "/parties/main/al?fired")).body.alarm, null);
+      await waitUntil(async () => (await get(s.port, "/parties/main/al?fired")).body.alarm === "fired",
+        { timeout: 15_000, what: `the alarm to fire in pid ${newPid}:\n${s.out}` });
+      process.kill(newPid, "SIGTERM");
+      await waitUntil(() => !alive(newPid), { timeout: 10_000, what: "the new process to stop" });
+      assert.match(got, /STOPPING=1/);
+    } finally {
+      listener.kill();
+    }
   });
 
   test("a takeover that dies before DRAIN leaves the old process serving", async () => {
