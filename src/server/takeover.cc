@@ -162,7 +162,6 @@ Result<TakeoverClient> TakeoverClient::connect(const std::string& path, std::int
     return r.error();
   auto got = net::receiveLine(conn->get(), timeoutMs);
   if (!got) return makeError("waiting for the listeners: " + got.error().message);
-  if (got->line == "BUSY") return makeError("another takeover is under way");
   std::istringstream in(got->line);
   std::string word;
   long long pid = 0;

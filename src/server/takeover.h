@@ -10,9 +10,11 @@
 //
 // The descriptors stay open in both processes, so the port never closes: what arrives while
 // neither accepts waits in the kernel's backlog. Only after DONE does the new process open
-// storage (storage/deferred_storage.h). The old one answers BUSY to a second takeover, and goes
-// on serving if the new one leaves before DRAIN. This file owns the control socket and both
-// sides of the exchange; the drain itself and the order of the steps are serve.cc's.
+// storage (storage/deferred_storage.h). The old one goes on serving if the new one leaves before
+// DRAIN. Takeovers are taken one at a time: a second one waits in the socket's backlog (and gives
+// up after 10 s), and once one has asked for the drain the socket closes. This file owns the
+// control socket and both sides of the exchange; the drain itself and the order of the steps
+// are serve.cc's.
 #pragma once
 
 #include <sys/types.h>
