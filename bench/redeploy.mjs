@@ -13,17 +13,26 @@
 //     same _pk, at once) and were greeted by the new code;
 //   - http_ok / http_failed (must be 0), and how many were in flight when the swap was asked;
 //   - swap_ms: from the redeploy to the first answer from the new code; drain_ms: to the last 1012.
+// Both modes also report refused (new TCP connections refused: a connect loop every 5 ms) and
+// pause_ms (the longest time without any HTTP answer, over the whole run).
+//
+// --upgrade: the same load on `partyd serve DIR`, and instead of a redeploy a binary upgrade
+// (SIGUSR2: the server starts its binary again with --takeover, hands it the listening sockets,
+// drains with 1012 and exits). Every socket, hibernated or not, then gets 1012 and reconnects
+// (reconnected counts those greeted again); swap_ms is from SIGUSR2 to the old process's exit.
 // One JSON line per round; appended to bench/results/<date>-redeploy.jsonl unless --no-save.
 //
 //   node bench/redeploy.mjs [--hibernated 2000] [--plain 500] [--rooms 50] [--live-rooms 5]
 //        [--http-concurrency 32] [--http-delay-ms 100] [--warmup 3] [--after 5] [--rounds 1]
-//        [--hibernate-after 1000] [--partyd-threads N] [--redeploy-cmd CMD] [--label T] [--no-save]
+//        [--hibernate-after 1000] [--partyd-threads N] [--redeploy-cmd CMD] [--upgrade]
+//        [--label T] [--no-save]
 //
 // It needs bench/node_modules (cd bench && npm install: ws) and build/partyd (PARTYD=path).
 // Run it on a quiet machine; the lead runs the benchmarks (see bench/README.md).
 import { execFileSync, execSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
@@ -48,6 +57,7 @@ const THREADS = flag("partyd-threads", null);
 const REDEPLOY_CMD = flag("redeploy-cmd", null);
 const LABEL = flag("label", "");
 const SAVE = !args.includes("--no-save");
+const UPGRADE = args.includes("--upgrade");
 
 // ws from bench/node_modules (cd bench && npm install), else the tests' copy.
 let WebSocket;
@@ -186,9 +196,15 @@ async function round(index) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-redeploy-"));
   writeProject(dir);
   const flags = ["--hibernate-after", String(HIBERNATE_AFTER_MS), ...(THREADS ? ["--threads", THREADS] : [])];
+  const data = path.join(dir, "data");
   const server = await startServer({
     name: "partyd",
-    command: (port) => ({ cmd: PARTYD, args: ["dev", "--port", String(port), "--quiet", "--no-persist", ...flags, dir] }),
+    command: (port) => ({
+      cmd: PARTYD,
+      args: UPGRADE
+        ? ["serve", "--address", "127.0.0.1", "--port", String(port), "--quiet", "--data", data, ...flags, dir]
+        : ["dev", "--port", String(port), "--quiet", "--no-persist", ...flags, dir],
+    }),
   }, {});
   const { port } = server;
   try {
@@ -206,7 +222,19 @@ async function round(index) {
     await sleep(2 * HIBERNATE_AFTER_MS + 1000);
 
     let running = true;
-    const http = { ok: 0, failed: 0, inFlight: 0, inFlightAtSwap: 0, byBody: {}, errors: [] };
+    const http = { ok: 0, failed: 0, inFlight: 0, inFlightAtSwap: 0, byBody: {}, errors: [], lastAt: Date.now(), pause: 0 };
+    // New TCP connections, one every 5 ms: any refused one is a connection lost to the swap.
+    const conns = { ok: 0, refused: 0, other: 0 };
+    const connectLoop = (async () => {
+      while (running) {
+        await new Promise((resolve) => {
+          const s = net.connect(port, "127.0.0.1");
+          s.once("connect", () => { conns.ok++; s.destroy(); resolve(); });
+          s.once("error", (e) => { if (e.code === "ECONNREFUSED") conns.refused++; else conns.other++; resolve(); });
+        });
+        await sleep(5);
+      }
+    })();
     const httpLoops = Array.from({ length: HTTP_CONCURRENCY }, async (_, w) => {
       for (let i = 0; running; i++) {
         const target = w % 2 ? `/parties/plain/p${(w + i) % ROOMS}?delay=${HTTP_DELAY_MS}` : `/parties/main/web${(w + i) % ROOMS}`;
@@ -214,6 +242,9 @@ async function round(index) {
         const r = await get(port, target);
         http.inFlight--;
         if (r.status === 200) {
+          const now = Date.now();
+          http.pause = Math.max(http.pause, now - http.lastAt);
+          http.lastAt = now;
           http.ok++;
           http.byBody[r.body] = (http.byBody[r.body] ?? 0) + 1;
         } else {
@@ -229,9 +260,10 @@ async function round(index) {
         await sleep(50);
       }
     })();
-    // Plain sockets reconnect after a 1012 as partysocket does (same _pk, at once).
+    // Plain sockets reconnect after a 1012 as partysocket does (same _pk, at once); for an
+    // upgrade, hibernated ones too (a new process cannot keep them).
     const reconnects = [];
-    for (const c of plain) {
+    for (const c of UPGRADE ? [...hib, ...plain] : plain) {
       c.ws.once("close", (code) => {
         if (code !== 1012) return;
         reconnects.push(openClient(port, c.path).then((again) => {
@@ -245,24 +277,32 @@ async function round(index) {
     await sleep(WARMUP_S * 1000);
     const swapAt = Date.now();
     http.inFlightAtSwap = http.inFlight;
-    if (REDEPLOY_CMD) execSync(REDEPLOY_CMD, { stdio: "inherit", env: { ...process.env, PORT: String(port), PROJECT: dir } });
-    else fs.writeFileSync(path.join(dir, "src/server.js"), mainSource("v2"));
     let swapMs = null;
-    while (swapMs === null && Date.now() - swapAt < 60_000) {
+    if (UPGRADE) {
+      process.kill(server.pid, "SIGUSR2");
+      const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+      while (alive(server.pid) && Date.now() - swapAt < 60_000) await sleep(5);
+      swapMs = Date.now() - swapAt;
+    } else if (REDEPLOY_CMD) {
+      execSync(REDEPLOY_CMD, { stdio: "inherit", env: { ...process.env, PORT: String(port), PROJECT: dir } });
+    } else {
+      fs.writeFileSync(path.join(dir, "src/server.js"), mainSource("v2"));
+    }
+    while (!UPGRADE && swapMs === null && Date.now() - swapAt < 60_000) {
       const r = await get(port, `/parties/main/probe${Date.now()}`);
       if (r.body === "v2") swapMs = Date.now() - swapAt;
       else await sleep(20);
     }
     await sleep(AFTER_S * 1000);
     running = false;
-    await Promise.all([...httpLoops, livePings]);
+    await Promise.all([...httpLoops, livePings, connectLoop]);
     const greetings = await Promise.all(reconnects);
 
     // Every hibernating socket: still open, and answering from v2 with its id, tags and state.
     let answeredV2 = 0;
     const wrong = [];
     await Promise.all(hib.map(async (c, i) => {
-      if (c.closed) return;
+      if (c.closed || UPGRADE) return;
       const from = c.messages.length;
       c.ws.send("after");
       for (let k = from; ; k++) {
@@ -282,24 +322,35 @@ async function round(index) {
       for (const c of list) if (c.closed) byCode[c.closed.code] = (byCode[c.closed.code] ?? 0) + 1;
       return byCode;
     };
+    const closeTimes = (UPGRADE ? [...hib, ...plain] : plain).filter((c) => c.closed?.code === 1012).map((c) => c.closed.at - swapAt);
     const plainCloseTimes = plain.filter((c) => c.closed?.code === 1012).map((c) => c.closed.at - swapAt);
     const result = {
       workload: "redeploy", round: index, server: "partyd", label: LABEL, machine: machine(),
       hibernated: HIBERNATED, plain: PLAIN, rooms: ROOMS, live_rooms: LIVE_ROOMS,
-      http_concurrency: HTTP_CONCURRENCY, http_delay_ms: HTTP_DELAY_MS, redeploy: REDEPLOY_CMD ?? "rewrite src/server.js",
+      http_concurrency: HTTP_CONCURRENCY, http_delay_ms: HTTP_DELAY_MS,
+      redeploy: UPGRADE ? "binary upgrade (SIGUSR2, serve --takeover)" : REDEPLOY_CMD ?? "rewrite src/server.js",
+      mode: UPGRADE ? "upgrade" : "redeploy",
       hibernated_closes_by_code: closes(hib), plain_closes_by_code: closes(plain),
       hibernated_closed: hib.filter((c) => c.closed).length,
       hibernated_answered_v2: answeredV2, hibernated_wrong: wrong,
       plain_1012: plainCloseTimes.length, plain_reconnected: greetings.filter((g) => g === "v2").length,
+      reconnected: greetings.filter((g) => g !== null && g !== undefined).length,
+      refused: conns.refused, connects_ok: conns.ok, connect_other_errors: conns.other, pause_ms: http.pause,
       http_ok: http.ok, http_failed: http.failed, http_in_flight_at_swap: http.inFlightAtSwap,
       http_by_body: http.byBody, http_errors: http.errors,
-      swap_ms: swapMs, drain_ms: plainCloseTimes.length ? Math.max(...plainCloseTimes) : null,
+      swap_ms: swapMs, drain_ms: closeTimes.length ? Math.max(...closeTimes) : null,
       at: new Date().toISOString(),
     };
     for (const c of [...hib, ...plain]) if (!c.closed) c.ws.terminate();
     return result;
   } finally {
     await server.stop();
+    // After an upgrade the server is another process of the same process group.
+    if (UPGRADE) {
+      try { process.kill(-server.pid, "SIGTERM"); } catch {}
+      await sleep(500);
+      try { process.kill(-server.pid, "SIGKILL"); } catch {}
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -310,11 +361,20 @@ for (let i = 0; i < ROUNDS; i++) {
   const r = await round(i);
   console.log(JSON.stringify(r));
   if (SAVE) fs.appendFileSync(outFile, JSON.stringify(r) + "\n");
-  failed ||= r.hibernated_closed > 0 || r.hibernated_answered_v2 !== HIBERNATED || r.http_failed > 0 ||
-    r.plain_1012 !== PLAIN;
+  if (UPGRADE) {
+    failed ||= r.refused > 0 || r.http_failed > 0 || r.reconnected !== HIBERNATED + PLAIN;
+  } else {
+    failed ||= r.hibernated_closed > 0 || r.hibernated_answered_v2 !== HIBERNATED || r.http_failed > 0 ||
+      r.plain_1012 !== PLAIN;
+  }
 }
 agent.destroy();
 if (failed) {
-  console.error("redeploy: a check failed (hibernated sockets closed or not on v2, plain sockets without 1012, or HTTP failures)");
+  console.error(UPGRADE
+    ? "upgrade: a check failed (refused connections, HTTP failures, or sockets that did not reconnect)"
+    : "redeploy: a check failed (hibernated sockets closed or not on v2, plain sockets without 1012, or HTTP failures)");
   process.exit(1);
 }
+// Client sockets left half-closed by a server that was killed (after an upgrade, a process of the
+// group) can keep the event loop alive; the rounds are done.
+process.exit(0);

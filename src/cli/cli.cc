@@ -86,6 +86,13 @@ for serve), --heap-limit, --max-room-connections, --max-messages-per-second, --m
   --tls-key FILE          its PEM private key (unencrypted)
   --drain-timeout SEC     at SIGTERM/SIGINT: how long open WebSockets (closed with 1001 once
                           their events finish) and requests in flight get (default: 10)
+  --takeover              replace the partyd serve that listens on the upgrade socket without
+                          refusing a connection: take its listening sockets, load the projects,
+                          then let it drain (WebSockets close with 1012) and open storage once
+                          it has closed it. SIGUSR2 to a running serve does this with its own
+                          binary path and flags (a binary upgrade in one command)
+  --upgrade-socket PATH   the Unix control socket every serve listens on for a takeover
+                          (default: DATA/partyd.sock)
 
 cluster mode (docs/cluster.md): many nodes, one live instance per room
   --cluster etcd=URL[,URL...]  join the cluster whose etcd members are at URL (http://HOST:PORT)
@@ -371,6 +378,11 @@ int runServe(const std::vector<std::string_view>& args) {
     } else if (a == "--tls-cert" || a == "--tls-key") {
       if (!value(&v) || v.empty()) return fail(std::string(a) + " needs a PEM file");
       (a == "--tls-cert" ? f.tlsCert : f.tlsKey) = std::string(v);
+    } else if (a == "--takeover") {
+      f.takeover = true;
+    } else if (a == "--upgrade-socket") {
+      if (!value(&v) || v.empty()) return fail("--upgrade-socket needs a path");
+      f.upgradeSocket = std::string(v);
     } else if (a == "--drain-timeout") {
       double sec = 0;
       if (!value(&v) || !parseNumber(v, &sec) || sec < 0 || sec > 3600) {
@@ -388,8 +400,15 @@ int runServe(const std::vector<std::string_view>& args) {
   f.version = PARTYD_VERSION;
   if (!f.cluster.etcd.empty() || !f.cluster.postgres.empty() || !f.cluster.advertise.empty()) {
     if (f.cluster.etcd.empty() || f.cluster.postgres.empty() || f.cluster.advertise.empty()) {
-      return fail("cluster mode needs all of --cluster etcd=URL, --storage postgres://... and "
-                  "--advertise HOST:PORT");
+      return fail(
+          "cluster mode needs all of --cluster etcd=URL, --storage postgres://... and "
+          "--advertise HOST:PORT");
+    }
+    if (f.takeover) {
+      return fail(
+          "--takeover does not work with --cluster: a cluster node is upgraded by leaving "
+          "the cluster (SIGTERM: its rooms move to other nodes) and starting the new "
+          "binary, which joins again");
     }
   }
   return server::runServe(f);

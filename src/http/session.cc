@@ -6,6 +6,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <atomic>
 
 #include "base/log.h"
 #include "http/route.h"
@@ -18,8 +19,22 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using asio::ip::tcp;
 
+namespace {
+std::atomic<bool> closeAfterResponses_{false};
+std::atomic<std::int64_t> liveSessions_{0};
+}  // namespace
+
+void Session::closeAfterResponses() {
+  closeAfterResponses_ = true;
+}
+
+std::int64_t Session::liveCount() {
+  return liveSessions_.load();
+}
+
 Session::Session(tcp::socket socket, std::string leftover, const Limits& limits, Handler handler)
     : stream_(std::move(socket)), limits_(limits), handler_(std::move(handler)) {
+  ++liveSessions_;
   if (net::pipesInUse()) secure_ = net::pipedPeer(stream_.socket().native_handle(), &pipedRemote_);
   if (!leftover.empty()) {
     auto buf = buffer_.prepare(leftover.size());
@@ -142,7 +157,7 @@ void Session::respond(Response response, bool keepAlive) {
   }
   (void)hasLength;  // the body is complete here, so the length is always ours to set
   msg->body() = std::move(response.body);
-  bool again = keepAlive && keepAlive_;
+  bool again = keepAlive && keepAlive_ && !closeAfterResponses_.load(std::memory_order_relaxed);
   msg->keep_alive(again);
   msg->prepare_payload();
   stream_.expires_after(limits_.idleTimeout);
@@ -160,6 +175,7 @@ void Session::respond(Response response, bool keepAlive) {
 }
 
 Session::~Session() {
+  --liveSessions_;
   if (hook_) hook_(0);
 }
 

@@ -96,6 +96,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Reads the next request.
   void start();
+
+  // The drain of a takeover (server/takeover.h), for the whole process: from now on every
+  // response says `Connection: close` and its connection ends after it, so that no client sends
+  // its next request on a connection that the old process is about to drop.
+  static void closeAfterResponses();
+  // Sessions alive in the process (any thread): the drain waits, briefly, for them to end.
+  static std::int64_t liveCount();
   // Handles a request that was already read (after a hand-off between shards).
   void handle(Request&& request);
   // Notes a request handled outside handle(), for the keep-alive decision.

@@ -2,6 +2,9 @@
 
 #include <boost/asio/socket_base.hpp>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "base/log.h"
 
@@ -28,8 +31,29 @@ Result<std::shared_ptr<Listener>> Listener::open(asio::io_context& io, const std
                                           ? " (is another server running? pick one with --port)"
                                           : ""));
   }
-  l->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  l->acceptor_.listen(kBacklog, ec);
   if (ec) return makeError("listen: " + ec.message());
+  return l;
+}
+
+Result<std::shared_ptr<Listener>> Listener::adopt(asio::io_context& io, int fd, OnAccept onAccept) {
+  std::shared_ptr<Listener> l(new Listener(io, std::move(onAccept)));
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  int listening = 0;
+  socklen_t optLen = sizeof listening;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) ||
+      ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optLen) != 0 || !listening) {
+    ::close(fd);
+    return makeError("descriptor " + std::to_string(fd) + " is not a listening TCP socket");
+  }
+  boost::system::error_code ec;
+  l->acceptor_.assign(addr.ss_family == AF_INET ? tcp::v4() : tcp::v6(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return makeError("cannot adopt a listening socket: " + ec.message());
+  }
   return l;
 }
 
@@ -38,7 +62,15 @@ unsigned short Listener::port() const {
   return acceptor_.local_endpoint(ec).port();
 }
 
-void Listener::start() { acceptNext(); }
+std::vector<std::vector<int>> spreadFds(const std::vector<int>& fds, std::size_t slots) {
+  std::vector<std::vector<int>> out(std::max<std::size_t>(1, slots));
+  for (std::size_t j = 0; j < fds.size(); ++j) out[j % out.size()].push_back(fds[j]);
+  return out;
+}
+
+void Listener::start() {
+  acceptNext();
+}
 
 void Listener::close() {
   boost::system::error_code ec;

@@ -1,5 +1,7 @@
 // Listener accepts TCP connections for one shard. Every shard listens on the same port with
 // SO_REUSEPORT, so the kernel spreads new connections across shards without a shared acceptor.
+// A binary upgrade (server/takeover.h) hands the listening descriptors to the new process, which
+// adopts them: connections that arrive meanwhile wait in the kernel's backlog, none is refused.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -7,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 
@@ -19,9 +22,19 @@ class Listener : public std::enable_shared_from_this<Listener> {
   static Result<std::shared_ptr<Listener>> open(boost::asio::io_context& io,
                                                 const std::string& address, unsigned short port,
                                                 OnAccept onAccept);
+  // Takes over a listening TCP socket that another process opened (and passed with SCM_RIGHTS);
+  // the Listener owns `fd` from then on, also on an error.
+  static Result<std::shared_ptr<Listener>> adopt(boost::asio::io_context& io, int fd,
+                                                 OnAccept onAccept);
   void start();
   void close();
   unsigned short port() const;
+  // The listening descriptor (still owned here), to pass to a new process; -1 once closed.
+  int nativeHandle() { return acceptor_.is_open() ? acceptor_.native_handle() : -1; }
+
+  // The backlog of every listener: during a takeover the new process may take a moment to
+  // accept, and arrivals wait here rather than being refused.
+  static constexpr int kBacklog = 4096;
 
  private:
   Listener(boost::asio::io_context& io, OnAccept onAccept)
@@ -31,5 +44,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   boost::asio::ip::tcp::acceptor acceptor_;
   OnAccept onAccept_;
 };
+
+// Spreads inherited listening descriptors over `slots` acceptors (threads): slot i takes every
+// descriptor j with j % slots == i, so none is left without an acceptor (a listener nobody accepts
+// on would hold its share of SO_REUSEPORT's arrivals forever). A slot that gets none opens a new
+// socket on the same port.
+std::vector<std::vector<int>> spreadFds(const std::vector<int>& fds, std::size_t slots);
 
 }  // namespace partyd::net

@@ -356,7 +356,7 @@ class TlsPipe : public std::enable_shared_from_this<TlsPipe> {
 
 struct TlsFront::Worker {
   asio::io_context io{1};
-  std::shared_ptr<Listener> listener;
+  std::vector<std::shared_ptr<Listener>> listeners;
   std::thread thread;
 };
 
@@ -372,20 +372,30 @@ TlsFront::~TlsFront() {
   stop();
 }
 
-Result<void> TlsFront::listen(const std::string& address, unsigned short port) {
+Result<void> TlsFront::listen(const std::string& address, unsigned short port,
+                              const std::vector<int>& inherited) {
+  std::vector<std::vector<int>> spread = spreadFds(inherited, workers_.size());
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
-    auto listener = Listener::open(w.io, address, port, [this, i, &w](tcp::socket socket) {
+    auto onAccept = [this, i, &w](tcp::socket socket) {
       auto ctx = certificate_->current();
       std::make_shared<TlsPipe>(w.io, std::move(socket), std::move(ctx))->start(i, deliver_);
-    });
+    };
+    for (int fd : spread[i]) {
+      auto listener = Listener::adopt(w.io, fd, onAccept);
+      if (!listener) return listener.error();
+      w.listeners.push_back(*listener);
+      port = port_ = (*listener)->port();
+    }
+    if (!w.listeners.empty()) continue;
+    auto listener = Listener::open(w.io, address, port, onAccept);
     if (!listener) return listener.error();
-    w.listener = *listener;
-    port = w.listener->port();  // port 0: the first picks one, the rest share it
+    w.listeners.push_back(*listener);
+    port = (*listener)->port();  // port 0: the first picks one, the rest share it
     port_ = port;
   }
   for (auto& w : workers_) {
-    w->listener->start();
+    for (auto& l : w->listeners) l->start();
     w->thread = std::thread([io = &w->io] {
       auto guard = asio::make_work_guard(*io);
       io->run();
@@ -394,9 +404,19 @@ Result<void> TlsFront::listen(const std::string& address, unsigned short port) {
   return {};
 }
 
+std::vector<int> TlsFront::listenFds() const {
+  std::vector<int> out;
+  for (const auto& w : workers_) {
+    for (const auto& l : w->listeners) {
+      if (int fd = l->nativeHandle(); fd >= 0) out.push_back(fd);
+    }
+  }
+  return out;
+}
+
 void TlsFront::closeListeners() {
   for (auto& w : workers_) {
-    if (auto l = w->listener) asio::post(w->io, [l] { l->close(); });
+    for (auto& l : w->listeners) asio::post(w->io, [l] { l->close(); });
   }
 }
 
@@ -404,7 +424,7 @@ void TlsFront::stop() {
   for (auto& w : workers_) {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
-    w->listener.reset();
+    w->listeners.clear();
   }
 }
 

@@ -66,9 +66,13 @@ class TlsFront {
   TlsFront(const TlsFront&) = delete;
   TlsFront& operator=(const TlsFront&) = delete;
 
-  // Opens a listener per thread on address:port (SO_REUSEPORT) and starts the threads.
-  Result<void> listen(const std::string& address, unsigned short port);
+  // Opens a listener per thread on address:port (SO_REUSEPORT) and starts the threads. With
+  // `inherited` (a takeover), the threads accept on those descriptors instead (net::spreadFds).
+  Result<void> listen(const std::string& address, unsigned short port,
+                      const std::vector<int>& inherited = {});
   unsigned short port() const { return port_; }
+  // The listening descriptors (owned here), for a takeover; empty once closed.
+  std::vector<int> listenFds() const;
   // Stops accepting; connections already open go on.
   void closeListeners();
   // Closes everything and joins the threads.

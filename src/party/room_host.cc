@@ -72,11 +72,16 @@ RoomHost::~RoomHost() {
 // ---- start and stop -------------------------------------------------------------------------
 
 Result<void> RoomHost::start() {
+  if (auto r = loadAlarms(); !r) return r;
+  armSweep();
+  return {};
+}
+
+Result<void> RoomHost::loadAlarms() {
   auto stored = storage_->allAlarms();
   if (!stored) return makeError("reading stored alarms: " + stored.error().message);
   for (const auto& alarm : *stored) alarms_.schedule(alarm.room, alarm.timeMs);
   armAlarmTimer();
-  armSweep();
   return {};
 }
 

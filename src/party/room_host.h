@@ -55,6 +55,9 @@ class RoomHost final : public ws::ConnectionOwner {
 
   // Arms the stored alarms (they fire even though their rooms are not live) and the sweep.
   Result<void> start();
+  // Reads the stored alarms again and arms them: after a takeover, once storage opened
+  // (storage/deferred_storage.h), since it had none to give at start.
+  Result<void> loadAlarms();
   // Stops the timers and commits what is pending; sockets stay as they are.
   void stop();
 

@@ -135,22 +135,29 @@ Result<void> AdminServer::start() {
         serve(std::move(socket));
       });
     });
-    if (auto r = tlsFront_->listen(options_.address, options_.port); !r) {
+    if (auto r = tlsFront_->listen(options_.address, options_.port, inherited_); !r) {
       return makeError("cannot listen for the admin API on " + options_.address + ":" +
                        std::to_string(options_.port) + ": " + r.error().message);
     }
     port_ = tlsFront_->port();
+    listenFds_ = tlsFront_->listenFds();
   } else {
-    auto listener = net::Listener::open(io_, options_.address, options_.port,
-                                        [this](tcp::socket s) { serve(std::move(s)); });
+    auto onAccept = [this](tcp::socket s) { serve(std::move(s)); };
+    // A takeover passes the one admin socket; any further one would have nobody accepting.
+    for (std::size_t i = 1; i < inherited_.size(); ++i) ::close(inherited_[i]);
+    auto listener = inherited_.empty()
+                        ? net::Listener::open(io_, options_.address, options_.port, onAccept)
+                        : net::Listener::adopt(io_, inherited_[0], onAccept);
     if (!listener) {
       return makeError("cannot listen for the admin API on " + options_.address + ":" +
                        std::to_string(options_.port) + ": " + listener.error().message);
     }
     listener_ = *listener;
     port_ = listener_->port();
+    listenFds_ = {listener_->nativeHandle()};
     listener_->start();
   }
+  inherited_.clear();
   started_ = true;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "admin");

@@ -69,6 +69,10 @@ class AdminServer {
 
   // Binds and starts the admin thread.
   Result<void> start();
+  // Before start(): the listening descriptor a takeover received (owned here from then on).
+  void inherit(std::vector<int> fds) { inherited_ = std::move(fds); }
+  // The listening descriptors (owned here), to hand to a new process; empty before start().
+  std::vector<int> listenFds() const { return listenFds_; }
   // Stops accepting (the SIGTERM drain); open connections go on until stop().
   void closeListeners();
   void stop();
@@ -96,6 +100,8 @@ class AdminServer {
   std::unique_ptr<net::TlsFront> tlsFront_;  // with options.tls: one TLS thread in front
   unsigned short port_ = 0;
   bool started_ = false;
+  std::vector<int> inherited_;
+  std::vector<int> listenFds_;
 };
 
 // Whether the two strings are equal, in time that depends only on their lengths' digests.

@@ -11,9 +11,7 @@ namespace partyd::server {
 
 namespace {
 
-constexpr const char* kGoingAway = "going away: the server is restarting";
-
-void drainHost(party::RoomHost& host, bool force, DrainLeft* left) {
+void drainHost(party::RoomHost& host, bool force, DrainClose close, DrainLeft* left) {
   std::vector<std::uint32_t> closing;
   host.forEachRoom([&](party::Room& room) {
     bool inFlight = room.busy > 0 || !room.held.empty();
@@ -24,20 +22,21 @@ void drainHost(party::RoomHost& host, bool force, DrainLeft* left) {
     }
     if (force || !inFlight) closing.push_back(room.handle);
   });
-  // In-flight requests of a forced room get 503; the sockets 1001.
-  for (std::uint32_t handle : closing) host.resetRoom(handle, kGoingAway, 1001, 503);
+  // In-flight requests of a forced room get 503; the sockets 1001 (1012).
+  for (std::uint32_t handle : closing) host.resetRoom(handle, close.reason, close.code, 503);
   if (!closing.empty()) host.turn().commitAndFlush();
 }
 
 }  // namespace
 
-DrainLeft drainPass(ShardPool& pool, Deployments& deployments, bool force) {
+DrainLeft drainPass(ShardPool& pool, Deployments& deployments, bool force, DrainClose close) {
   // The same list the admin listener's /metrics reads; each holds its Edge table alive.
   std::vector<ObservedProject> projects = deployments.observed();
   std::vector<DrainLeft> perShard(pool.size());
   (void)pool.onEach([&](std::size_t i) -> Result<void> {
     for (const auto& project : projects) {
-      if (party::Edge* edge = project.edges->local(i)) drainHost(edge->host(), force, &perShard[i]);
+      if (party::Edge* edge = project.edges->local(i))
+        drainHost(edge->host(), force, close, &perShard[i]);
     }
     return {};
   });
@@ -53,7 +52,7 @@ DrainLeft drainPass(ShardPool& pool, Deployments& deployments, bool force) {
 void Deployments::closeTails() {
   std::shared_lock lock(mutex_);
   for (const auto& e : entries_) {
-    if (e->hub) e->hub->closeAll(1001, kGoingAway);
+    if (e->hub) e->hub->closeAll(1001, DrainClose{}.reason);
   }
 }
 

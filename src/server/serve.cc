@@ -1,6 +1,9 @@
 #include "server/serve.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "http/session.h"
 #include "net/sd_notify.h"
 #include "net/tls_server.h"
 #include "project/asset_builder.h"
@@ -19,6 +23,10 @@
 #include "server/deployments.h"
 #include "server/drain.h"
 #include "server/observe.h"
+#include "server/takeover.h"
+#include "storage/deferred_storage.h"
+#include "storage/shard_files.h"
+#include "storage/sqlite_storage.h"
 
 namespace partyd::server {
 
@@ -98,14 +106,32 @@ namespace {
 // After SIGINT/SIGTERM: stop accepting, close each room's WebSockets with 1001 once it has
 // nothing in flight, and stop the projects (which commits their storage) when none is left or
 // the drain timeout is up. A second signal cuts the drain short. Returns the exit status.
+//
+// For a takeover (`takeover` draining) the same, except: the listeners stay open in the new
+// process (only this one stops accepting), sockets close with 1012, every HTTP response says
+// `Connection: close` and the drain waits, briefly, for those connections to end, systemd hears
+// no STOPPING=1 (the service goes on), and once storage is closed the new process hears DONE.
 int drainAndStop(const ServeOptions& f, ShardPool& pool, AdminServer& admin,
-                 Deployments& deployments, const sigset_t& stopSignals, ClusterNode* cluster) {
-  net::sdNotify("STOPPING=1");
-  std::int64_t deadline = monotonicMs() + f.drainTimeoutMs;
-  log::info(
-      "draining: no new connections; open WebSockets close with 1001 once their rooms' "
-      "events finish (at most " +
-      std::to_string(f.drainTimeoutMs) + " ms)");
+                 Deployments& deployments, const sigset_t& stopSignals, ClusterNode* cluster,
+                 TakeoverServer* takeover) {
+  bool handover = takeover && takeover->draining();
+  // Idle keep-alive connections: how long a takeover's drain waits for them to end, at most.
+  constexpr std::int64_t kSessionGraceMs = 1'000;
+  std::int64_t start = monotonicMs();
+  std::int64_t deadline = start + f.drainTimeoutMs;
+  if (handover) {
+    http::Session::closeAfterResponses();
+    log::info(
+        "takeover: draining; open WebSockets close with 1012 once their rooms' events "
+        "finish (at most " +
+        std::to_string(f.drainTimeoutMs) + " ms)");
+  } else {
+    net::sdNotify("STOPPING=1");
+    log::info(
+        "draining: no new connections; open WebSockets close with 1001 once their rooms' "
+        "events finish (at most " +
+        std::to_string(f.drainTimeoutMs) + " ms)");
+  }
   pool.closeListeners();
   // The admin listener stops accepting too; its open connections (the tail WebSockets, closed
   // here with 1001) stay until the projects stop, so their close frames go out.
@@ -114,14 +140,16 @@ int drainAndStop(const ServeOptions& f, ShardPool& pool, AdminServer& admin,
   bool cut = false;
   for (;;) {
     bool force = monotonicMs() >= deadline;
-    DrainLeft left = drainPass(pool, deployments, force);
-    if (left.done()) break;
+    DrainLeft left = drainPass(pool, deployments, force, handover ? kTakeoverClose : DrainClose{});
+    bool sessionsLeft = handover && http::Session::liveCount() > 0 &&
+                        monotonicMs() < std::min(deadline, start + kSessionGraceMs);
+    if (left.done() && !sessionsLeft) break;
     if (force) {
       log::warn("drain timeout: closed " + std::to_string(left.sockets) + " WebSockets of " +
                 std::to_string(left.busy) + " rooms with events in flight");
       break;
     }
-    timespec wait{0, 50'000'000};
+    timespec wait{0, 20'000'000};
     siginfo_t info;
     if (sigtimedwait(&stopSignals, &info, &wait) > 0) {
       log::warn("second stop signal: stopping now");
@@ -136,6 +164,11 @@ int drainAndStop(const ServeOptions& f, ShardPool& pool, AdminServer& admin,
   }
   admin.stop();
   deployments.stopAll();  // commits every room's storage
+  if (handover) {
+    takeover->sendDone();
+    log::info("takeover: storage closed, the new process took over after " +
+              std::to_string(monotonicMs() - start) + " ms of drain");
+  }
   // Cluster mode: leave (the lease is revoked), so other nodes take this node's rooms at once
   // rather than after the lease's TTL.
   if (cluster) cluster->stop();
@@ -144,9 +177,61 @@ int drainAndStop(const ServeOptions& f, ShardPool& pool, AdminServer& admin,
   return 0;
 }
 
+// ---- the new process of a takeover ----------------------------------------------------------
+
+// Every project's SQLite storage opens only once the old process has closed it (the gate opens
+// at its DONE); shard files are rebalanced then, if the shard count changed.
+void deferStorage(DeploymentsOptions& dopts, ShardPool& pool,
+                  std::shared_ptr<storage::StorageGate> gate, std::int64_t waitMs) {
+  dopts.configureProject = [gate, &pool, waitMs](const std::string&, ProjectOptions& po) {
+    if (!po.state || po.openStorage || gate->isOpen()) return;
+    fs::path state = *po.state;
+    bool full = po.syncFull;
+    gate->addBeforeOpen([state, n = pool.size()] {
+      std::error_code ec;
+      fs::create_directories(state, ec);
+      if (auto r = storage::rebalanceShards(state, n); !r) {
+        log::error("takeover: " + state.string() + ": " + r.error().message);
+      }
+    });
+    po.openStorage = [gate, state, full, waitMs](
+                         std::size_t shard,
+                         boost::asio::io_context&) -> Result<std::unique_ptr<storage::Storage>> {
+      auto open = [state, full, shard]() -> Result<std::unique_ptr<storage::Storage>> {
+        storage::SqliteOptions sqlite;
+        if (full) sqlite.durability = storage::Durability::kFull;
+        auto s = storage::SqliteStorage::open(storage::shardFile(state, shard), sqlite);
+        if (!s) return s.error();
+        return std::unique_ptr<storage::Storage>(std::move(*s));
+      };
+      return std::unique_ptr<storage::Storage>(
+          std::make_unique<storage::DeferredStorage>(gate, std::move(open), waitMs));
+    };
+  };
+}
+
+// After the gate opened: every project's stored alarms, on every shard.
+void loadAlarms(ShardPool& pool, Deployments& deployments) {
+  std::vector<ObservedProject> projects = deployments.observed();
+  (void)pool.onEach([&](std::size_t i) -> Result<void> {
+    for (const auto& project : projects) {
+      party::Edge* edge = project.edges->local(i);
+      if (!edge) continue;
+      if (auto r = edge->host().loadAlarms(); !r) {
+        log::error("takeover: " + project.name + ": " + r.error().message);
+      }
+    }
+    return {};
+  });
+}
+
 }  // namespace
 
 int runServe(const ServeOptions& f) {
+  if (f.takeover && !f.cluster.etcd.empty()) {
+    std::fprintf(stderr, "partyd: --takeover does not work with --cluster\n");
+    return 2;
+  }
   party::HostConfig hostConfig;
   f.applyTo(hostConfig);
 
@@ -208,19 +293,52 @@ int runServe(const ServeOptions& f) {
     return 1;
   }
 
+  // The takeover's control socket. A new process takes the running one's listeners first (the
+  // projects' code is built above): if that fails, nothing has changed for the running one.
+  std::string upgradePath = f.upgradeSocket.value_or((f.data / "partyd.sock").string());
+  std::optional<TakeoverClient> takeoverClient;
+  if (f.takeover) {
+    auto c = TakeoverClient::connect(upgradePath, 10'000);
+    if (!c) {
+      std::fprintf(stderr, "partyd: --takeover: %s\n", c.error().message.c_str());
+      return 1;
+    }
+    takeoverClient = std::move(*c);
+    log::info("takeover: got " + std::to_string(takeoverClient->fds.publicFds.size()) +
+              " public and " + std::to_string(takeoverClient->fds.adminFds.size()) +
+              " admin listeners from pid " + std::to_string(takeoverClient->oldPid));
+  }
+
   // Blocked before any thread starts, so that every thread inherits the mask and only the
-  // main thread takes them (sigwaitinfo below).
+  // main thread takes them (sigwaitinfo below). SIGUSR1 is the takeover thread's "drain now",
+  // SIGUSR2 starts a takeover, SIGCHLD says that the process it started ended.
   sigset_t stopSignals;
   sigemptyset(&stopSignals);
   sigaddset(&stopSignals, SIGINT);
   sigaddset(&stopSignals, SIGTERM);
   sigset_t signals = stopSignals;
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
+  sigaddset(&signals, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  pthread_t mainThread = pthread_self();
 
   ShardPool pool(PoolOptions{f.address, f.port, f.threads, {}});
   pool.setTls(tls);
+  std::shared_ptr<storage::StorageGate> storageGate;
+  if (takeoverClient) {
+    pool.inherit(std::move(takeoverClient->fds.publicFds));
+    if (f.admin) {
+      admin.inherit(std::move(takeoverClient->fds.adminFds));
+    } else {
+      for (int fd : takeoverClient->fds.adminFds) ::close(fd);
+      if (!takeoverClient->fds.adminFds.empty()) {
+        log::warn("takeover: the old process had an admin listener and this one has no --admin");
+      }
+    }
+  }
   DeploymentsOptions dopts{f.data, f.domain, f.defaultProject, f.syncFull, hostConfig,
                            f.heapLimitMb, *geo, {}, {}, {}};
   std::unique_ptr<ClusterNode> cluster;
@@ -239,6 +357,12 @@ int runServe(const ServeOptions& f) {
     };
     // Deploys and env changes made on any node reach every node through PostgreSQL.
     dopts.replicateUrl = f.cluster.postgres;
+  }
+  if (takeoverClient) {
+    // Rooms that need storage before the old process closed it wait on their shard: at most
+    // its drain, plus a margin for its storage to close (under serve's CPU limit of 30 s).
+    storageGate = std::make_shared<storage::StorageGate>();
+    deferStorage(dopts, pool, storageGate, f.drainTimeoutMs + 15'000);
   }
   if (local && dopts.defaultProject.empty()) dopts.defaultProject = local->first.key();
   Deployments deployments(pool, admin.io(), dopts);
@@ -282,12 +406,50 @@ int runServe(const ServeOptions& f) {
       return 1;
     }
   }
+  if (takeoverClient) {
+    // Every project is loaded: the old process may drain. From here on this process serves,
+    // whatever happens to the old one.
+    if (auto r = takeoverClient->requestDrain(); !r) {
+      std::fprintf(stderr, "partyd: --takeover: the running partyd left: %s\n",
+                   r.error().message.c_str());
+      admin.stop();
+      deployments.stopAll();
+      pool.stop();
+      return 1;
+    }
+    // systemd: this process is the service's main one now (NotifyAccess=all lets a child say so).
+    net::sdNotify("MAINPID=" + std::to_string(::getpid()));
+  }
   if (auto r = pool.listen(); !r) {
     std::fprintf(stderr, "partyd: %s\n", r.error().message.c_str());
     admin.stop();
     deployments.stopAll();
     pool.stop();
     return 1;
+  }
+  if (takeoverClient) {
+    std::int64_t waitMs = f.drainTimeoutMs + 10'000;
+    if (auto r = takeoverClient->waitDone(waitMs); r) {
+      log::info("takeover: pid " + std::to_string(takeoverClient->oldPid) +
+                " closed its storage; opening it here");
+    } else {
+      log::error("takeover: no DONE from pid " + std::to_string(takeoverClient->oldPid) + " (" +
+                 r.error().message + "); opening storage anyway");
+    }
+    storageGate->open();
+    loadAlarms(pool, deployments);
+    takeoverClient.reset();
+  }
+  // Every serve listens for the next takeover. Without the socket it serves anyway.
+  std::unique_ptr<TakeoverServer> takeover;
+  {
+    auto t = TakeoverServer::listen(upgradePath, TakeoverFds{pool.listenFds(), admin.listenFds()},
+                                    [mainThread] { pthread_kill(mainThread, SIGUSR1); });
+    if (t) {
+      takeover = std::move(*t);
+    } else {
+      log::warn("binary upgrades (--takeover, SIGUSR2) are off: " + t.error().message);
+    }
   }
   log::info("serving from " + f.data.string() + " (" + std::to_string(pool.size()) + " shards)");
   if (f.admin) {
@@ -299,10 +461,36 @@ int runServe(const ServeOptions& f) {
   std::fflush(stdout);
   net::sdNotify("READY=1");
 
+  pid_t child = 0;  // the takeover SIGUSR2 started
   for (;;) {
     siginfo_t info;
     int sig = sigwaitinfo(&signals, &info);
     if (sig == SIGINT || sig == SIGTERM) break;
+    if (sig == SIGUSR1 && takeover && takeover->draining()) break;
+    if (sig == SIGUSR2) {
+      if (!takeover) {
+        log::warn("SIGUSR2: no upgrade socket, so no takeover");
+      } else if (child) {
+        log::warn("SIGUSR2: a takeover (pid " + std::to_string(child) + ") is under way");
+      } else if (auto pid = spawnTakeover(); pid) {
+        child = *pid;
+        log::info("SIGUSR2: started pid " + std::to_string(child) + " to take over");
+      } else {
+        log::error("SIGUSR2: " + pid.error().message);
+      }
+      continue;
+    }
+    if (sig == SIGCHLD) {
+      int status = 0;
+      if (child && ::waitpid(child, &status, WNOHANG) == child) {
+        log::error("the takeover process " + std::to_string(child) + " exited (" +
+                   (WIFEXITED(status) ? "status " + std::to_string(WEXITSTATUS(status))
+                                      : "signal " + std::to_string(WTERMSIG(status))) +
+                   ") before taking over; still serving");
+        child = 0;
+      }
+      continue;
+    }
     if (sig != SIGHUP) continue;
     if (!tls) {
       log::info("SIGHUP: no TLS certificate to reload");
@@ -317,7 +505,7 @@ int runServe(const ServeOptions& f) {
     }
     net::sdNotify("READY=1");
   }
-  return drainAndStop(f, pool, admin, deployments, stopSignals, cluster.get());
+  return drainAndStop(f, pool, admin, deployments, stopSignals, cluster.get(), takeover.get());
 }
 
 }  // namespace partyd::server

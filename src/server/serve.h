@@ -50,10 +50,15 @@ struct ServeOptions : RoomLimits, ClientGeoFlags {
   std::optional<std::string> tlsCert;
   std::optional<std::string> tlsKey;
   std::int64_t drainTimeoutMs = 10'000;  // --drain-timeout
+  // --takeover: replace the serve listening on the upgrade socket (server/takeover.h).
+  bool takeover = false;
+  std::optional<std::string> upgradeSocket;  // --upgrade-socket; default DATA/partyd.sock
 };
 
 // Runs until SIGINT or SIGTERM, then drains (server/drain.h) for at most drainTimeoutMs; a second
-// signal stops at once. Storage is committed either way. Returns the process exit status.
+// signal stops at once. Storage is committed either way. A takeover by a new process (its
+// --takeover, or SIGUSR2 here, which starts one) drains the same way, with 1012, and then exits.
+// Returns the process exit status.
 int runServe(const ServeOptions& options);
 
 }  // namespace partyd::server

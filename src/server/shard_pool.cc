@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <utility>
 
 #include "base/clock.h"
 
@@ -45,7 +46,6 @@ Result<void> ShardPool::start(Router router) {
     shards_.back()->start([&ready] { ready.set_value(); }, [] {});
     done.get();
   }
-  listeners_.resize(n);
   running_ = true;
   watchdog_ = std::thread([this] { watchdog(); });
   return {};
@@ -77,24 +77,42 @@ Result<void> ShardPool::listen() {
             serve(i, std::move(socket));
           });
         });
-    if (auto r = tlsFront_->listen(options_.address, options_.port); !r) return r;
+    auto r = tlsFront_->listen(options_.address, options_.port, std::exchange(inherited_, {}));
+    if (!r) return r;
     port_ = tlsFront_->port();
+    listenFds_ = tlsFront_->listenFds();
     return {};
   }
   unsigned short port = options_.port;
-  Result<void> out = onEach([this, &port](std::size_t i) -> Result<void> {
-    auto listener = net::Listener::open(shards_[i]->io(), options_.address, port,
-                                        [this, i](tcp::socket socket) {
-                                          serve(i, std::move(socket));
-                                        });
-    if (!listener) return listener.error();
-    listeners_[i] = *listener;
-    port = listeners_[i]->port();
-    listeners_[i]->start();
+  std::vector<std::vector<int>> spread = net::spreadFds(std::exchange(inherited_, {}), size());
+  std::vector<std::pair<std::size_t, std::shared_ptr<net::Listener>>> opened;
+  Result<void> out = onEach([this, &port, &spread, &opened](std::size_t i) -> Result<void> {
+    auto onAccept = [this, i](tcp::socket socket) { serve(i, std::move(socket)); };
+    for (int fd : spread[i]) {
+      auto listener = net::Listener::adopt(shards_[i]->io(), fd, onAccept);
+      if (!listener) return listener.error();
+      opened.emplace_back(i, *listener);
+      port = (*listener)->port();
+    }
+    if (spread[i].empty()) {
+      auto listener = net::Listener::open(shards_[i]->io(), options_.address, port, onAccept);
+      if (!listener) return listener.error();
+      opened.emplace_back(i, *listener);
+      port = (*listener)->port();
+    }
     return {};
   });
+  for (auto& [i, l] : opened) {
+    listenFds_.push_back(l->nativeHandle());
+    if (out) shards_[i]->post([l = l] { l->start(); });
+  }
+  listeners_ = std::move(opened);
   if (out) port_ = port;
   return out;
+}
+
+std::vector<int> ShardPool::listenFds() const {
+  return listenFds_;
 }
 
 Result<void> ShardPool::onEach(const std::function<Result<void>(std::size_t)>& fn) {
@@ -126,10 +144,9 @@ void ShardPool::unwatch(js::Engine* engine) {
 
 void ShardPool::closeListeners() {
   if (tlsFront_) tlsFront_->closeListeners();
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    if (auto l = listeners_[i]) shards_[i]->post([l] { l->close(); });
-    listeners_[i].reset();
-  }
+  for (auto& [i, l] : listeners_) shards_[i]->post([l = l] { l->close(); });
+  listeners_.clear();
+  listenFds_.clear();
 }
 
 void ShardPool::stop() {

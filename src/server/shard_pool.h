@@ -44,7 +44,12 @@ class ShardPool {
   // Starts the shard threads; the listeners open with listen().
   Result<void> start(Router router);
   // Opens a listener on every shard (SO_REUSEPORT; shard 0 first, so port 0 picks one port).
+  // After inherit() (a takeover), the shards accept on the old process's descriptors instead.
   Result<void> listen();
+  // Before listen(): the listening descriptors a takeover received (the pool owns them now).
+  void inherit(std::vector<int> fds) { inherited_ = std::move(fds); }
+  // The listening descriptors of the public port (owned here), to hand to a new process.
+  std::vector<int> listenFds() const;
   void stop();
   // Stops accepting (the first step of stop(), before the projects go).
   void closeListeners();
@@ -76,7 +81,9 @@ class ShardPool {
   PoolOptions options_;
   Router router_;
   std::vector<std::unique_ptr<net::Shard>> shards_;
-  std::vector<std::shared_ptr<net::Listener>> listeners_;
+  std::vector<std::pair<std::size_t, std::shared_ptr<net::Listener>>> listeners_;  // shard, its
+  std::vector<int> inherited_;
+  std::vector<int> listenFds_;
   std::shared_ptr<net::TlsCertificate> tls_;
   std::unique_ptr<net::TlsFront> tlsFront_;
   std::mutex enginesMutex_;
