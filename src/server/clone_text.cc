@@ -1,5 +1,6 @@
 #include "server/clone_text.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -17,15 +18,53 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
+// As JS's Number.prototype.toString writes it (ECMA-262 Number::toString): the shortest digits
+// that read back as `d`, in plain notation for exponents from -7 to 20 (Date.now() is
+// 1796527734680, not 1.79652773468e+12 as printf's %g writes it).
 std::string number(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  char buf[32];
-  for (int p = 1; p <= 17; ++p) {
-    std::snprintf(buf, sizeof buf, "%.*g", p, d);
-    if (std::strtod(buf, nullptr) == d) break;
+  if (d == 0) return "0";
+  char buf[40];
+  auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));  // [-]D[.DDD]e±XX
+  std::string out;
+  if (sci.front() == '-') {
+    out += '-';
+    sci.remove_prefix(1);
   }
-  return buf;
+  std::size_t e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e)) {
+    if (c != '.') digits += c;
+  }
+  int exp = 0;
+  std::string_view ex = sci.substr(e + 1);
+  if (!ex.empty() && ex.front() == '+') ex.remove_prefix(1);
+  std::from_chars(ex.data(), ex.data() + ex.size(), exp);
+  const int k = static_cast<int>(digits.size());
+  const int n = exp + 1;  // the decimal point's place after the first digit
+  if (k <= n && n <= 21) {
+    out += digits;
+    out.append(static_cast<std::size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out += digits.substr(0, static_cast<std::size_t>(n));
+    out += '.';
+    out += digits.substr(static_cast<std::size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-n), '0');
+    out += digits;
+  } else {
+    out += digits[0];
+    if (k > 1) {
+      out += '.';
+      out += digits.substr(1);
+    }
+    out += n - 1 >= 0 ? "e+" : "e-";
+    out += std::to_string(n - 1 >= 0 ? n - 1 : 1 - n);
+  }
+  return out;
 }
 
 class Reader {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 namespace partyd::server {
 namespace {
 
@@ -22,6 +24,28 @@ TEST(CloneText, Primitives) {
   EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, '"', 3, 'a', 0xE4, '\n'})), "\"a\xC3\xA4\\n\"");
   EXPECT_EQ(cloneToText(bytes({0xFF, 0x0F, 'c', 4, 0x3D, 0xD8, 0x00, 0xDE})),
             "\"\xF0\x9F\x98\x80\"");
+}
+
+// A double, tag 'N' and its 8 bytes, little-endian.
+std::string doubleClone(double d) {
+  std::string s = bytes({0xFF, 0x0F, 'N'});
+  char raw[8];
+  std::memcpy(raw, &d, 8);
+  s.append(raw, 8);
+  return s;
+}
+
+TEST(CloneText, NumbersAsJavaScriptWritesThem) {
+  EXPECT_EQ(cloneToText(doubleClone(1796527734680.0)), "1796527734680");  // a Date.now()
+  EXPECT_EQ(cloneToText(doubleClone(0.1)), "0.1");
+  EXPECT_EQ(cloneToText(doubleClone(-123.456)), "-123.456");
+  EXPECT_EQ(cloneToText(doubleClone(1e21)), "1e+21");
+  EXPECT_EQ(cloneToText(doubleClone(123456789012345680000.0)), "123456789012345680000");
+  EXPECT_EQ(cloneToText(doubleClone(0.000001)), "0.000001");
+  EXPECT_EQ(cloneToText(doubleClone(1.5e-7)), "1.5e-7");
+  EXPECT_EQ(cloneToText(doubleClone(-0.0)), "0");
+  EXPECT_EQ(cloneToText(doubleClone(5e-324)), "5e-324");
+  EXPECT_EQ(cloneToText(doubleClone(1.7976931348623157e308)), "1.7976931348623157e+308");
 }
 
 TEST(CloneText, ObjectsArraysMapsAndSets) {
