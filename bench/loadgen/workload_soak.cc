@@ -304,13 +304,19 @@ class Soak {
   // ---- the main thread: samples --------------------------------------------------------------
 
   // sampleUntilEnd samples RSS and fds at 0, every --sample s, and at --duration; it stops early
-  // when the run has already failed.
+  // when the run has already failed. Under --procs only worker 0 reads them (the report shows its
+  // samples): a sample walks /proc and lists the server's 2,000-odd fds, a few ms of the client's
+  // CPU, which N workers would otherwise spend at the same instants.
   std::vector<Sample> sampleUntilEnd() {
     std::vector<Sample> samples;
     for (double next = 0;; next = std::min(next + sample_s_, duration_s_)) {
       std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(
                                                  std::chrono::duration<double>(next)));
-      samples.push_back({next, target_.server.rssKiB(), target_.server.openFds()});
+      if (worker_ == 0) {
+        samples.push_back({next, target_.server.rssKiB(), target_.server.openFds()});
+      } else {
+        samples.push_back({next, 0, 0});
+      }
       if (next >= duration_s_ || fatal()) return samples;
     }
   }
