@@ -184,11 +184,16 @@ std::vector<WorkerExit> runWorkers(int n, const std::function<int(WorkerLink&)>&
       },
       [&](Child&) { return false; });
   if (!allReady()) {
+    // The worker that said why comes first; then one that ended without a word. (A worker that
+    // is merely not ready yet is neither: the others' failure stopped the wait.)
     for (size_t w = 0; w < children.size() && failure.empty(); ++w) {
       const Child& child = children[w];
-      if (ready(child)) continue;
-      failure = child.text.empty() ? "worker " + std::to_string(w) + " exited before it was ready"
-                                   : firstLine(child.text);
+      if (!ready(child) && !child.text.empty()) failure = firstLine(child.text);
+    }
+    for (size_t w = 0; w < children.size() && failure.empty(); ++w) {
+      if (children[w].eof && !ready(children[w])) {
+        failure = "worker " + std::to_string(w) + " exited before it was ready";
+      }
     }
     killAll(children);
     error = failure.empty() ? "a worker failed before it was ready" : failure;
