@@ -80,6 +80,20 @@ export function serverSpecs({ workload, project, partydThreads, hibernateAfterMs
         args: [path.join(BENCH, "node-ws/server.mjs"), "--port", String(port), ...(nodeWsArgs ?? [])] }),
     },
   ];
+  // W7 without storage beside W7 with it, in one run: partyd on bench/party (its onMessage
+  // broadcasts at once). Only when named in --servers.
+  if (workload === "soak" && path.basename(resolved) === "party-storage") {
+    specs.push({
+      name: "partyd-nostorage",
+      optIn: true,
+      what: ["build/partyd dev", ...partydFlags, "bench/party (no storage)"].join(" "),
+      missing: fs.existsSync(partyd) ? null : `${path.relative(ROOT, partyd)} is not built`,
+      command: (port) => ({
+        cmd: partyd,
+        args: ["dev", "--port", String(port), ...partydFlags, "--no-persist", path.join(BENCH, "party")],
+      }),
+    });
+  }
   if (workload === "echo") {
     specs.push({
       name: "floor",
@@ -120,12 +134,16 @@ export function freePort() {
   });
 }
 
-// startServer starts `spec` (under `taskset -c cpus` when cpus is set) in its own process group
+// RT_PREFIX runs a command under SCHED_FIFO (compare --rt): it then runs as soon as it wakes,
+// ahead of whatever else (a compiler) shares its CPU. Threads and children inherit it.
+export const RT_PREFIX = ["chrt", "-f", "50"];
+
+// startServer starts `spec` (under `taskset -c cpus` when cpus is set, `chrt -f` when rt is) in its own process group
 // and resolves to { pid, port, stop() } once it prints its Ready line.
-export async function startServer(spec, { cpus, timeoutMs = 120_000, log }) {
+export async function startServer(spec, { cpus, rt = false, timeoutMs = 120_000, log }) {
   const port = await freePort();
   const { cmd, args, cwd, env } = spec.command(port);
-  const argv = cpus ? ["taskset", "-c", cpus, cmd, ...args] : [cmd, ...args];
+  const argv = [...(rt ? RT_PREFIX : []), ...(cpus ? ["taskset", "-c", cpus] : []), cmd, ...args];
   const child = spawn(argv[0], argv.slice(1), {
     cwd: cwd ?? ROOT,
     env: { ...process.env, ...env },

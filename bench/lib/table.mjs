@@ -67,10 +67,11 @@ export function summarize(workload, lines, serverOrder) {
   }));
 }
 
-// renderTable returns the text table of one phase (markdown, so that it pastes into docs/).
-export function renderTable(workload, phase) {
+// renderTable returns the text table of one phase (markdown, so that it pastes into docs/). Ratios
+// are against the row of `baseName` (default partykit).
+export function renderTable(workload, phase, baseName = null) {
   const metrics = METRICS[workload] ?? [];
-  const base = phase.rows.find((r) => r.server === "partykit");
+  const base = phase.rows.find((r) => r.server === (baseName ?? "partykit"));
   const header = ["server", "rounds", ...metrics.map(([k]) => k)];
   const rows = phase.rows.map((row) => [
     row.server,

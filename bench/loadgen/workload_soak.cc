@@ -20,20 +20,22 @@
 // and --rate/N and --churn/N of the schedules. Each worker hands its counters, its server samples
 // and its latency histograms to the parent through a pipe; the parent sums the counters, merges
 // the histograms bucket by bucket (exact, as if one process had recorded every value) and prints
-// the one result line. Server CPU, RSS and fds are those worker 0 sampled.
+// the one result line, with each worker's own CPU. The workers connect, then wait at a barrier
+// (workers.h) and start together. Server CPU, RSS and fds are those worker 0 sampled.
 #include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "fleet.h"
 #include "report.h"
 #include "stamp.h"
+#include "workers.h"
 #include "workloads.h"
 
 namespace partyd::bench {
@@ -90,6 +92,7 @@ struct Outcome {
   double seconds = 0;  // the run, or longer if deliveries went on after it
   Histogram latency, warm_latency, connect_latency;
   std::vector<Sample> samples;
+  std::vector<uint64_t> proc_cpu_ns;  // each worker's client_cpu_ns (the parent fills it)
 
   // encode/decode carry an Outcome from a worker to the parent (lines of text).
   std::string encode() const {
@@ -173,10 +176,12 @@ class Soak {
   size_t rooms() const { return total_rooms_; }
 
   // becomeWorker makes this Soak worker `w` of --procs: the rooms r with r % procs == w, and its
-  // share of the rate and the churn. Its outcome goes to `fd` instead of stdout.
-  void becomeWorker(int w, int fd) {
+  // share of the rate and the churn. It starts at the barrier, and its outcome goes to the parent
+  // instead of stdout.
+  void becomeWorker(WorkerLink& link) {
+    const int w = link.index();
     worker_ = w;
-    result_fd_ = fd;
+    link_ = &link;
     rooms_ = (total_rooms_ - static_cast<size_t>(w) + procs_ - 1) / procs_;
     rate_ /= procs_;
     churn_ /= procs_;
@@ -226,9 +231,17 @@ class Soak {
                     std::to_string(slots_.size()) + " connections ready");
     }
 
+    if (link_ != nullptr) {
+      // The barrier: every worker is connected; all start at the parent's one start time.
+      std::optional<Clock::time_point> start = link_->awaitStart();
+      if (!start) return failed("no start time from the parent (another worker failed?)");
+      std::this_thread::sleep_until(*start);
+      start_ = *start;
+    } else {
+      start_ = Clock::now();
+    }
     const uint64_t server_cpu_start = target_.server.cpuNs();
     const uint64_t client_cpu_start = selfCpuNs();
-    start_ = Clock::now();
     warm_from_ns_ = nowNs(start_) + static_cast<uint64_t>(warmup_s_ * 1e9);
     started_.store(true);
     for (int loop = 0; loop < n_loops; ++loop) {
@@ -254,7 +267,7 @@ class Soak {
     }
     Outcome outcome = collect(samples, rss_base, server_cpu_end - server_cpu_start,
                               client_cpu_end - client_cpu_start);
-    if (result_fd_ >= 0) return writeAll(result_fd_, outcome.encode()) ? 0 : 1;
+    if (link_ != nullptr) return link_->send(outcome.encode()) ? 0 : 1;
     report(outcome);
     return 0;
   }
@@ -268,23 +281,11 @@ class Soak {
 
   // failed reports a broken run: as the error line, or to the parent when this is a worker.
   int failed(const std::string& why) {
-    if (result_fd_ < 0) return fail("soak", phase_, why);
-    writeAll(result_fd_, "error worker " + std::to_string(worker_) + ": " + why + "\n");
+    if (link_ == nullptr) return fail("soak", phase_, why);
+    link_->send("error worker " + std::to_string(worker_) + ": " + why + "\n");
     return 1;
   }
 
- public:
-  static bool writeAll(int fd, const std::string& text) {
-    for (size_t done = 0; done < text.size();) {
-      ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      done += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
- private:
   uint64_t total(std::atomic<uint64_t> PerLoop::*counter) const {
     uint64_t sum = 0;
     for (const auto& state : per_loop_) sum += (state.*counter).load(std::memory_order_relaxed);
@@ -303,13 +304,19 @@ class Soak {
   // ---- the main thread: samples --------------------------------------------------------------
 
   // sampleUntilEnd samples RSS and fds at 0, every --sample s, and at --duration; it stops early
-  // when the run has already failed.
+  // when the run has already failed. Under --procs only worker 0 reads them (the report shows its
+  // samples): a sample walks /proc and lists the server's 2,000-odd fds, a few ms of the client's
+  // CPU, which N workers would otherwise spend at the same instants.
   std::vector<Sample> sampleUntilEnd() {
     std::vector<Sample> samples;
     for (double next = 0;; next = std::min(next + sample_s_, duration_s_)) {
       std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(
                                                  std::chrono::duration<double>(next)));
-      samples.push_back({next, target_.server.rssKiB(), target_.server.openFds()});
+      if (worker_ == 0) {
+        samples.push_back({next, target_.server.rssKiB(), target_.server.openFds()});
+      } else {
+        samples.push_back({next, 0, 0});
+      }
       if (next >= duration_s_ || fatal()) return samples;
     }
   }
@@ -545,7 +552,7 @@ class Soak {
   Target& target_;
   int procs_ = 1;
   int worker_ = 0;
-  int result_fd_ = -1;  // a worker's pipe to the parent
+  WorkerLink* link_ = nullptr;  // a worker's pipes to the parent
   size_t total_rooms_ = 0;
   size_t rooms_, clients_;
   double churn_, rate_, duration_s_, warmup_s_, sample_s_;
@@ -618,6 +625,16 @@ void Soak::report(const Outcome& o) const {
   line.add("fds_warm", warm.fds).add("fds_end", last.fds).add("fds_max", fds_max);
   line.add("server_cpu_pct", 100.0 * static_cast<double>(o.server_cpu_ns) / 1e9 / duration_s_);
   line.add("client_cpu_pct", 100.0 * static_cast<double>(o.client_cpu_ns) / 1e9 / duration_s_);
+  // Each worker's own CPU (% of one CPU over the run); with --procs 1, the one process's.
+  std::string per_proc = "[";
+  for (const uint64_t ns :
+       o.proc_cpu_ns.empty() ? std::vector<uint64_t>{o.client_cpu_ns} : o.proc_cpu_ns) {
+    if (per_proc.size() > 1) per_proc += ',';
+    char value[32];
+    std::snprintf(value, sizeof value, "%.2f", 100.0 * static_cast<double>(ns) / 1e9 / duration_s_);
+    per_proc += value;
+  }
+  line.addRaw("client_cpu_pct_procs", per_proc + "]");
   line.add("connect_p50_us", static_cast<double>(o.connect_latency.percentileNs(50)) / 1000.0);
   line.addRaw("samples_t_rss_fds", series);
   line.print();
@@ -627,77 +644,66 @@ void Soak::report(const Outcome& o) const {
 
 int runSoak(Flags& flags) {
   Target target = Target::fromFlags(flags);
+  const int64_t procs = flags.integer("procs", 1);
   Soak soak(flags, target);
   if (std::string unused = flags.unusedFlag(); !unused.empty()) {
     return fail("soak", soak.phase(), "unknown flag --" + unused);
   }
+  if (procs < 1 || procs > 256) {
+    return fail("soak", soak.phase(),
+                "--procs " + std::to_string(procs) + ": expected 1 to 256 worker processes");
+  }
   if (soak.procs() == 1) return soak.run();
   if (soak.rooms() < static_cast<size_t>(soak.procs())) {
-    return fail("soak", soak.phase(), "--procs must not exceed --rooms");
+    return fail("soak", soak.phase(),
+                "--procs " + std::to_string(procs) + " must not exceed --rooms " +
+                    std::to_string(soak.rooms()) + " (a room's clients stay in one worker)");
   }
   if (target.server.empty()) return fail("soak", soak.phase(), "--server-pid is required");
 
-  // Fork the workers before any thread exists (the loops start inside run()).
-  std::fflush(stdout);
-  std::vector<pid_t> pids;
-  std::vector<int> fds;
-  for (int w = 0; w < soak.procs(); ++w) {
-    int pipe_fds[2];
-    if (::pipe(pipe_fds) != 0) return fail("soak", soak.phase(), "pipe() failed");
-    pid_t pid = ::fork();
-    if (pid < 0) return fail("soak", soak.phase(), "fork() failed");
-    if (pid == 0) {
-      ::close(pipe_fds[0]);
-      for (int fd : fds) ::close(fd);
-      soak.becomeWorker(w, pipe_fds[1]);
-      const int code = soak.run();
-      ::close(pipe_fds[1]);
-      std::fflush(stdout);
-      std::_Exit(code);
-    }
-    ::close(pipe_fds[1]);
-    pids.push_back(pid);
-    fds.push_back(pipe_fds[0]);
-  }
-
-  // Read every worker's outcome (a pipe at a time: a worker blocked on a full pipe just waits).
-  std::vector<std::string> texts(fds.size());
-  for (size_t w = 0; w < fds.size(); ++w) {
-    char buffer[65536];
-    for (;;) {
-      ssize_t n = ::read(fds[w], buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      texts[w].append(buffer, static_cast<size_t>(n));
-    }
-    ::close(fds[w]);
-  }
+  // Fork the workers before any thread exists (the loops start inside run()). 20 ms between the
+  // barrier and the start is ample for the parent's pipe writes and the workers' wake-ups.
   std::string error;
-  for (size_t w = 0; w < pids.size(); ++w) {
-    int status = 0;
-    while (::waitpid(pids[w], &status, 0) < 0 && errno == EINTR) {
-    }
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok && error.empty()) {
-      error = texts[w].compare(0, 6, "error ") == 0
-                  ? texts[w].substr(6, texts[w].find('\n') - 6)
-                  : "worker " + std::to_string(w) + " exited with status " + std::to_string(status);
+  std::vector<WorkerExit> exits = runWorkers(
+      soak.procs(),
+      [&soak](WorkerLink& link) {
+        soak.becomeWorker(link);
+        return soak.run();
+      },
+      std::chrono::milliseconds(20), error);
+  auto workerError = [](const std::string& text) {
+    std::string line = text.substr(0, text.find('\n'));
+    return line.compare(0, 6, "error ") == 0 ? line.substr(6) : line;
+  };
+  if (!error.empty()) return fail("soak", soak.phase(), workerError(error));
+  // The first worker that failed with a reason, else the first that failed at all.
+  for (const bool with_reason : {true, false}) {
+    for (size_t w = 0; w < exits.size(); ++w) {
+      if (exits[w].ok()) continue;
+      const bool has_reason = exits[w].text.compare(0, 6, "error ") == 0;
+      if (with_reason && !has_reason) continue;
+      return fail("soak", soak.phase(),
+                  has_reason ? workerError(exits[w].text)
+                             : "worker " + std::to_string(w) + " exited with status " +
+                                   std::to_string(exits[w].status));
     }
   }
-  if (!error.empty()) return fail("soak", soak.phase(), error);
 
   Outcome merged;
-  for (size_t w = 0; w < texts.size(); ++w) {
+  std::vector<uint64_t> proc_cpu_ns;
+  for (size_t w = 0; w < exits.size(); ++w) {
     Outcome part;
-    if (!Outcome::decode(texts[w], part)) {
+    if (!Outcome::decode(exits[w].text, part)) {
       return fail("soak", soak.phase(), "worker " + std::to_string(w) + ": unreadable outcome");
     }
+    proc_cpu_ns.push_back(part.client_cpu_ns);
     if (w == 0) {
       merged = std::move(part);
     } else {
       merged.add(part);
     }
   }
+  merged.proc_cpu_ns = std::move(proc_cpu_ns);
   soak.report(merged);
   return 0;
 }
