@@ -2,8 +2,10 @@
 // URLSearchParams, ReadableStream), and the body mixin (text/json/arrayBuffer/blob/formData/
 // bytes, body, bodyUsed) shared by Request and Response.
 //
-// A body record is { bytes, stream, used }: bytes are known up front for every init except a
-// ReadableStream, and the stream is made from them only when someone asks for `.body`.
+// A body record is { bytes, text, stream, used }: bytes are known up front for every init except
+// a ReadableStream, and the stream is made from them only when someone asks for `.body`. A string
+// init keeps its text and is encoded only when its bytes are read (bodyBytes): a handler's
+// `new Response("ok")` goes to the native side as the string, with no Uint8Array made (W6).
 import { Blob, blobBytes } from "./blob.js";
 import { utf8DecodeLossy, utf8DecodeWithoutBOM, utf8Encode } from "./encoding.js";
 import { FormData } from "./form_data.js";
@@ -22,11 +24,12 @@ import { bufferSourceBytes, toUSVString } from "./util.js";
 // Returns { bytes, stream, contentType } for a non-null BodyInit.
 export function extractBody(init) {
   if (typeof init === "string") {
-    return { bytes: utf8Encode(toUSVString(init)), stream: null, contentType: "text/plain;charset=UTF-8" };
+    return { bytes: null, text: toUSVString(init), stream: null, contentType: "text/plain;charset=UTF-8" };
   }
   if (init instanceof URLSearchParams) {
     return {
-      bytes: utf8Encode(init.toString()),
+      bytes: null,
+      text: init.toString(),
       stream: null,
       contentType: "application/x-www-form-urlencoded;charset=UTF-8",
     };
@@ -49,14 +52,20 @@ export function extractBody(init) {
   return extractBody(String(init));
 }
 
-export function newBody({ bytes, stream }) {
-  return { bytes, stream, used: false };
+export function newBody({ bytes, text = null, stream }) {
+  return { bytes, text, stream, used: false };
+}
+
+// The bytes of a body record that has no stream (encoding its text on first use).
+export function bodyBytes(body) {
+  if (body.bytes === null && body.text !== null) body.bytes = utf8Encode(body.text);
+  return body.bytes;
 }
 
 export function bodyStream(body) {
   if (body === null) return null;
   if (body.stream === null) {
-    body.stream = byteStreamFromBytes(body.bytes.slice()); // the bytes may be shared with a Blob
+    body.stream = byteStreamFromBytes(bodyBytes(body).slice()); // the bytes may be shared with a Blob
     if (body.used) body.stream.cancel().catch(() => {});
   }
   return body.stream;
@@ -76,7 +85,7 @@ export function consumeBody(body) {
   if (isBodyUsed(body)) return Promise.reject(new TypeError("Body has already been used"));
   if (isBodyLocked(body)) return Promise.reject(new TypeError("The body stream is locked"));
   body.used = true;
-  if (body.stream === null) return Promise.resolve(body.bytes);
+  if (body.stream === null) return Promise.resolve(bodyBytes(body));
   return readAllBytes(body.stream);
 }
 
@@ -85,10 +94,10 @@ export function cloneBody(body) {
   if (isBodyUsed(body) || isBodyLocked(body)) {
     throw new TypeError("Cannot clone a body that has already been used");
   }
-  if (body.stream === null) return { bytes: body.bytes, stream: null, used: false };
+  if (body.stream === null) return { bytes: body.bytes, text: body.text, stream: null, used: false };
   const [mine, theirs] = teeStream(body.stream);
   body.stream = mine;
-  return { bytes: null, stream: theirs, used: false };
+  return { bytes: null, text: null, stream: theirs, used: false };
 }
 
 // The essence ("type/subtype", lowercased) and parameters of a Content-Type value.
@@ -180,6 +189,6 @@ export function installBodyMixin(cls, getBody, getHeaders) {
 // bytes up front; it comes back as `stream` instead.
 export function bodyToBytes(init) {
   if (init === null || init === undefined) return { bytes: null, contentType: null, stream: null };
-  const { bytes, stream, contentType } = extractBody(init);
-  return { bytes, contentType, stream };
+  const { bytes, text, stream, contentType } = extractBody(init);
+  return { bytes: bytes ?? (text === undefined ? null : utf8Encode(text)), contentType, stream };
 }

@@ -97,7 +97,7 @@ export class Request {
       }
       // The body moves to the new request; the input is left disturbed.
       this.#body = inputBody;
-      source.#body = { bytes: new Uint8Array(0), stream: null, used: true };
+      source.#body = { bytes: new Uint8Array(0), text: null, stream: null, used: true };
     }
   }
 

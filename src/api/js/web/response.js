@@ -4,7 +4,6 @@
 import { cloneBody, consumeBody, extractBody, installBodyMixin, isBodyUsed, newBody } from "./body.js";
 import { Headers, copyHeaders, headerList, headersFromPairs, setHeadersGuard } from "./headers.js";
 import { isReadableStream } from "./readable_stream.js";
-import { utf8Encode } from "./encoding.js";
 import { parseAPIURL } from "./url.js";
 import { serializeURL } from "./url_parser.js";
 import { defineToStringTag, inspectSymbol, makeEnumerable } from "./util.js";
@@ -88,7 +87,7 @@ export class Response {
     if (kNullBodyStatuses.has(response.#status)) {
       throw new TypeError(`Response with null body status ${response.#status} cannot have body`);
     }
-    response.#body = newBody({ bytes: utf8Encode(text), stream: null });
+    response.#body = newBody({ bytes: null, text, stream: null });
     if (!response.#headers.has("content-type")) {
       response.#headers.append("content-type", "application/json");
     }
@@ -226,5 +225,5 @@ export function responsePartsSync(response) {
   if (body === null) return parts(response, null);
   if (body.stream !== null || isBodyUsed(body)) return null;
   body.used = true;
-  return parts(response, body.bytes);
+  return parts(response, body.bytes ?? body.text);
 }
