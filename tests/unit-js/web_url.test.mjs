@@ -72,6 +72,24 @@ describe("URL parsing", () => {
     }
   });
 
+  test("searchParams, made on first use, follows search and href set before and after", () => {
+    const u = new g.URL("http://a/?x=1");
+    u.search = "?y=2";
+    assert.equal(u.searchParams.get("y"), "2");
+    assert.equal(u.searchParams.get("x"), null);
+    const sp = u.searchParams;
+    u.href = "http://b/?z=3";
+    assert.equal(u.searchParams, sp);
+    assert.equal(sp.get("z"), "3");
+    sp.append("w", "4");
+    assert.equal(u.href, "http://b/?z=3&w=4");
+    u.search = "";
+    assert.equal(sp.toString(), "");
+    const v = new g.URL("http://a/p");
+    v.searchParams.set("q", "a b");
+    assert.equal(v.href, "http://a/p?q=a+b");
+  });
+
   test("relative references", () => {
     const base = "http://a/b/c/d;p?q";
     const cases = {

@@ -27,16 +27,13 @@ let internals;
 
 export class URL {
   #url;
-  #searchParams;
+  #searchParams = null; // made on first use: most URLs are parsed for their pathname only
 
   constructor(url, base = undefined) {
     requireArgs(arguments.length, 1, "URL constructor");
     const parsed = parseAPIURL(url, base);
     if (parsed === null) throw new TypeError(`Invalid URL: ${String(url)}`);
     this.#url = parsed;
-    this.#searchParams = createBoundSearchParams(parsed.query ?? "", (query) => {
-      this.#url.query = query;
-    });
   }
 
   static canParse(url, base = undefined) {
@@ -57,7 +54,7 @@ export class URL {
     const parsed = parseURL(toUSVString(value));
     if (parsed === null) throw new TypeError(`Invalid URL: ${String(value)}`);
     this.#url = parsed;
-    resetSearchParams(this.#searchParams, parsed.query ?? "");
+    if (this.#searchParams !== null) resetSearchParams(this.#searchParams, parsed.query ?? "");
   }
 
   get origin() {
@@ -140,16 +137,19 @@ export class URL {
     value = toUSVString(value);
     if (value === "") {
       this.#url.query = null;
-      resetSearchParams(this.#searchParams, "");
+      if (this.#searchParams !== null) resetSearchParams(this.#searchParams, "");
       return;
     }
     const input = value.startsWith("?") ? value.slice(1) : value;
     this.#url.query = "";
     parseURL(input, null, this.#url, State.QUERY);
-    resetSearchParams(this.#searchParams, input);
+    if (this.#searchParams !== null) resetSearchParams(this.#searchParams, input);
   }
 
   get searchParams() {
+    this.#searchParams ??= createBoundSearchParams(this.#url.query ?? "", (query) => {
+      this.#url.query = query;
+    });
     return this.#searchParams;
   }
 
