@@ -57,66 +57,46 @@ Result<Storage*> DeferredStorage::backend() {
 }
 
 Result<std::optional<std::string>> DeferredStorage::get(const RoomKey& room, std::string_view key) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->get(room, key);
+  return forward(&Storage::get, room, key);
 }
 
 Result<std::vector<Entry>> DeferredStorage::getMany(const RoomKey& room,
                                                     const std::vector<std::string>& keys) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->getMany(room, keys);
+  return forward(&Storage::getMany, room, keys);
 }
 
 Result<void> DeferredStorage::put(const RoomKey& room, std::string_view key,
                                   std::string_view value) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->put(room, key, value);
+  return forward(&Storage::put, room, key, value);
 }
 
 Result<bool> DeferredStorage::del(const RoomKey& room, std::string_view key) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->del(room, key);
+  return forward(&Storage::del, room, key);
 }
 
 Result<std::vector<Entry>> DeferredStorage::list(const RoomKey& room, const ListOptions& options) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->list(room, options);
+  return forward(&Storage::list, room, options);
 }
 
 Result<void> DeferredStorage::deleteAll(const RoomKey& room) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->deleteAll(room);
+  return forward(&Storage::deleteAll, room);
 }
 
 Result<std::optional<std::int64_t>> DeferredStorage::getAlarm(const RoomKey& room) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->getAlarm(room);
+  return forward(&Storage::getAlarm, room);
 }
 
 Result<void> DeferredStorage::setAlarm(const RoomKey& room, std::int64_t timeMs) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->setAlarm(room, timeMs);
+  return forward(&Storage::setAlarm, room, timeMs);
 }
 
 Result<void> DeferredStorage::deleteAlarm(const RoomKey& room) {
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->deleteAlarm(room);
+  return forward(&Storage::deleteAlarm, room);
 }
 
 Result<std::vector<Alarm>> DeferredStorage::allAlarms() {
   if (!inner_ && !gate_->isOpen()) return std::vector<Alarm>{};
-  auto b = backend();
-  if (!b) return b.error();
-  return (*b)->allAlarms();
+  return forward(&Storage::allAlarms);
 }
 
 // Nothing can have been written before the backend opened.

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "storage/storage.h"
@@ -63,6 +64,13 @@ class DeferredStorage : public Storage {
  private:
   // Waits for the gate and opens the backend (once); the backend or why there is none.
   Result<Storage*> backend();
+  // Calls `fn` on the backend, or answers why there is none.
+  template <typename R, typename... Params, typename... Args>
+  R forward(R (Storage::*fn)(Params...), Args&&... args) {
+    auto b = backend();
+    if (!b) return b.error();
+    return ((*b)->*fn)(std::forward<Args>(args)...);
+  }
 
   std::shared_ptr<StorageGate> gate_;
   Opener opener_;
