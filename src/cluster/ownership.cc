@@ -63,9 +63,12 @@ std::string Ownership::roomKey(const RoomRef& r) const {
          encodeComponent(r.room);
 }
 
+std::string Ownership::homePrefix(const std::string& project) const {
+  return "/partyd/" + membership_.clusterName() + "/home/" + encodeComponent(project) + "/";
+}
+
 std::string Ownership::homeKey(const RoomRef& r) const {
-  return "/partyd/" + membership_.clusterName() + "/home/" + encodeComponent(r.project) + "/" +
-         encodeComponent(r.party) + "/" + encodeComponent(r.room);
+  return homePrefix(r.project) + encodeComponent(r.party) + "/" + encodeComponent(r.room);
 }
 
 std::optional<RoomRef> Ownership::parseRoomKey(std::string_view key) const {
@@ -216,8 +219,7 @@ void Ownership::homeRegion(const RoomRef& room, std::function<void(Result<std::s
 void Ownership::forgetProject(const std::string& project,
                               std::function<void(Result<std::int64_t>)> done) {
   std::erase_if(homes_, [&](const auto& kv) { return kv.first.project == project; });
-  etcd_.del("/partyd/" + membership_.clusterName() + "/home/" + encodeComponent(project) + "/",
-            Etcd::Range::kPrefix,
+  etcd_.del(homePrefix(project), Etcd::Range::kPrefix,
             [alive = std::weak_ptr<bool>(alive_), done = std::move(done)](Result<std::int64_t> r) {
               if (!alive.expired()) done(std::move(r));
             });

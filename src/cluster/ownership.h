@@ -95,6 +95,8 @@ class Ownership {
   std::optional<RoomRef> parseRoomKey(std::string_view key) const;
   std::string roomsPrefix() const;
   std::string homeKey(const RoomRef& room) const;
+  // The prefix of every home key of `project`'s rooms.
+  std::string homePrefix(const std::string& project) const;
 
   // A project was deleted: its rooms' home regions go (from etcd and the cache), so that a new
   // project of the same name starts without them. `done` gets the number of keys deleted.
