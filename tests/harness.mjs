@@ -77,6 +77,30 @@ export async function waitUntil(check, { timeout = DEFAULT_TIMEOUT_MS, interval 
 }
 
 /** A free TCP port on 127.0.0.1, found by binding port 0. */
+// A listener for sd_notify datagrams on `socketPath` ($NOTIFY_SOCKET; "@name" is an abstract
+// name). Node has no Unix datagram sockets, so python3 receives them and prints each on a line
+// of its own. Resolves once it is bound; text() is everything received so far.
+export async function notifyListener(socketPath) {
+  const proc = spawn("python3", ["-u", "-c", `
+import socket, sys
+name = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("\\0" + name[1:] if name.startswith("@") else name)
+print("listening", flush=True)
+while True:
+    print(s.recv(4096).decode().replace("\\n", " "), flush=True)
+`, socketPath], { stdio: ["ignore", "pipe", "inherit"] });
+  let got = "";
+  proc.stdout.on("data", (d) => (got += d));
+  try {
+    await waitUntil(() => got.includes("listening"), { what: "the notify listener" });
+  } catch (e) {
+    proc.kill();
+    throw e;
+  }
+  return { text: () => got, stop: () => proc.kill() };
+}
+
 export async function freePort() {
   const srv = net.createServer();
   srv.listen(0, "127.0.0.1");

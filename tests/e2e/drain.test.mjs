@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { freePort, tmpDir, waitUntil, WebSocket, TESTS_DIR } from "../harness.mjs";
+import { freePort, notifyListener, tmpDir, waitUntil, WebSocket, TESTS_DIR } from "../harness.mjs";
 
 const PARTYD = process.env.PARTYD ?? path.join(TESTS_DIR, "..", "build", "partyd");
 const dir = tmpDir("partyd-drain-");
@@ -157,53 +157,32 @@ describe("SIGTERM drain", () => {
 describe("sd_notify", () => {
   test("READY=1 once serving, STOPPING=1 at SIGTERM, over $NOTIFY_SOCKET", async () => {
     const sock = path.join(dir, "notify.sock");
-    // A Unix datagram listener that prints each message on a line of its own.
-    const listener = spawn("python3", ["-u", "-c", `
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("listening", flush=True)
-while True:
-    print(s.recv(4096).decode().replace("\\n", " "), flush=True)
-`, sock], { stdio: ["ignore", "pipe", "inherit"] });
-    let got = "";
-    listener.stdout.on("data", (d) => (got += d));
+    const notify = await notifyListener(sock);
     try {
-      await waitUntil(() => got.includes("listening"), { what: "the notify listener" });
       const s = await startServe({ data: path.join(dir, "data4"), env: { NOTIFY_SOCKET: sock } });
-      await waitUntil(() => got.includes("READY=1"), { what: `READY=1 (got: ${got})` });
-      assert.doesNotMatch(got, /STOPPING=1/);
+      await waitUntil(() => notify.text().includes("READY=1"), { what: `READY=1 (got: ${notify.text()})` });
+      assert.doesNotMatch(notify.text(), /STOPPING=1/);
       // Ready means serving.
       assert.equal((await get(s.port, "/parties/main/n")).status, 200);
       s.proc.kill("SIGTERM");
-      await waitUntil(() => got.includes("STOPPING=1"), { what: `STOPPING=1 (got: ${got})` });
+      await waitUntil(() => notify.text().includes("STOPPING=1"), { what: `STOPPING=1 (got: ${notify.text()})` });
       assert.equal((await s.exited).code, 0);
-      assert.ok(got.indexOf("READY=1") < got.indexOf("STOPPING=1"));
+      assert.ok(notify.text().indexOf("READY=1") < notify.text().indexOf("STOPPING=1"));
     } finally {
-      listener.kill();
+      notify.stop();
     }
   });
 
   test("an abstract socket name (@...) works too", async () => {
     const name = `@partyd-notify-${process.pid}`;
-    const listener = spawn("python3", ["-u", "-c", `
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("\\0" + sys.argv[1][1:])
-print("listening", flush=True)
-while True:
-    print(s.recv(4096).decode(), flush=True)
-`, name], { stdio: ["ignore", "pipe", "inherit"] });
-    let got = "";
-    listener.stdout.on("data", (d) => (got += d));
+    const notify = await notifyListener(name);
     try {
-      await waitUntil(() => got.includes("listening"), { what: "the notify listener" });
       const s = await startServe({ data: path.join(dir, "data5"), env: { NOTIFY_SOCKET: name } });
-      await waitUntil(() => got.includes("READY=1"), { what: "READY=1" });
+      await waitUntil(() => notify.text().includes("READY=1"), { what: "READY=1" });
       s.proc.kill("SIGTERM");
       assert.equal((await s.exited).code, 0);
     } finally {
-      listener.kill();
+      notify.stop();
     }
   });
 });

@@ -12,7 +12,7 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { freePort, tmpDir, waitUntil, WebSocket, TESTS_DIR } from "../harness.mjs";
+import { freePort, notifyListener, tmpDir, waitUntil, WebSocket, TESTS_DIR } from "../harness.mjs";
 
 const PARTYD = process.env.PARTYD ?? path.join(TESTS_DIR, "..", "build", "partyd");
 const dir = tmpDir("partyd-upgrade-");
@@ -243,21 +243,10 @@ describe("binary upgrade (SIGUSR2 → --takeover)", () => {
   test("a stored alarm fires in the new process; systemd hears MAINPID= and READY=1, no STOPPING=1", async () => {
     const data = path.join(dir, "data4");
     const sock = path.join(dir, "notify.sock");
-    // A Unix datagram listener (node has none) that prints each message on a line of its own.
-    const listener = spawn("python3", ["-u", "-c", `
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("listening", flush=True)
-while True:
-    print(s.recv(4096).decode().replace("\\n", " "), flush=True)
-`, sock], { stdio: ["ignore", "pipe", "inherit"] });
-    let got = "";
-    listener.stdout.on("data", (d) => (got += d));
+    const notify = await notifyListener(sock);
     try {
-      await waitUntil(() => got.includes("listening"), { what: "the notify listener" });
       const s = await startServe(data, [], { NOTIFY_SOCKET: sock });
-      await waitUntil(() => got.includes("READY=1"), { what: `READY=1 (got: ${got})` });
+      await waitUntil(() => notify.text().includes("READY=1"), { what: `READY=1 (got: ${notify.text()})` });
       // Due after the upgrade is over (it takes a few seconds here: the new process builds too).
       assert.equal((await get(s.port, "/parties/main/al?alarm=7000")).status, 200);
       s.proc.kill("SIGUSR2");
@@ -265,17 +254,17 @@ while True:
         { what: "the new process" }))[1]);
       pids.add(newPid);
       assert.equal((await s.exited).code, 0, s.out);
-      await waitUntil(() => got.includes(`MAINPID=${newPid}`) && got.split("READY=1").length === 3,
-        { timeout: 10_000, what: `MAINPID and READY from the new process (got: ${got})` });
-      assert.doesNotMatch(got, /STOPPING=1/);
+      await waitUntil(() => notify.text().includes(`MAINPID=${newPid}`) && notify.text().split("READY=1").length === 3,
+        { timeout: 10_000, what: `MAINPID and READY from the new process (got: ${notify.text()})` });
+      assert.doesNotMatch(notify.text(), /STOPPING=1/);
       assert.equal((await get(s.port, "/parties/main/al?fired")).body.alarm, null);
       await waitUntil(async () => (await get(s.port, "/parties/main/al?fired")).body.alarm === "fired",
         { timeout: 15_000, what: `the alarm to fire in pid ${newPid}:\n${s.out}` });
       process.kill(newPid, "SIGTERM");
       await waitUntil(() => !alive(newPid), { timeout: 10_000, what: "the new process to stop" });
-      assert.match(got, /STOPPING=1/);
+      assert.match(notify.text(), /STOPPING=1/);
     } finally {
-      listener.kill();
+      notify.stop();
     }
   });
 
