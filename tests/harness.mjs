@@ -270,10 +270,22 @@ export async function startServer(project, opts = {}) {
     /** Stops and starts again with the same options, on a new port: read `host` afresh. */
     async restart() {
       await this.stop();
-      await launch(0);
+      await launchOnFreePort();
       return this;
     },
   };
+
+  // freePort's port can be taken before the server binds it (outgoing connections draw their
+  // ephemeral ports from the same range): on "Address already in use", another port, twice more.
+  async function launchOnFreePort() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launch(0);
+      } catch (e) {
+        if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
+      }
+    }
+  }
 
   async function launch(preferredPort) {
     const port = preferredPort || (await freePort());
@@ -329,7 +341,7 @@ export async function startServer(project, opts = {}) {
     });
   }
 
-  await launch(0);
+  await launchOnFreePort();
   return server;
 }
 
