@@ -1,12 +1,16 @@
 #include "http/session.h"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/status.hpp>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 
 #include "base/log.h"
 #include "http/route.h"
@@ -20,6 +24,7 @@ namespace bhttp = boost::beast::http;
 using asio::ip::tcp;
 
 namespace {
+constexpr std::string_view kBreaks{"\r\n\0", 3};
 std::atomic<bool> closeAfterResponses_{false};
 std::atomic<std::int64_t> liveSessions_{0};
 }  // namespace
@@ -32,10 +37,13 @@ std::int64_t Session::liveCount() {
   return liveSessions_.load();
 }
 
-Session::Session(tcp::socket socket, std::string leftover, const Limits& limits, Handler handler)
-    : stream_(std::move(socket)), limits_(limits), handler_(std::move(handler)) {
+Session::Session(net::Socket socket, std::string leftover, const Limits& limits, Handler handler)
+    : socket_(std::move(socket)),
+      idle_(socket_.get_executor()),
+      limits_(limits),
+      handler_(std::move(handler)) {
   ++liveSessions_;
-  if (net::pipesInUse()) secure_ = net::pipedPeer(stream_.socket().native_handle(), &pipedRemote_);
+  if (net::pipesInUse()) secure_ = net::pipedPeer(socket_.native_handle(), &pipedRemote_);
   if (!leftover.empty()) {
     auto buf = buffer_.prepare(leftover.size());
     asio::buffer_copy(buf, asio::buffer(leftover));
@@ -47,11 +55,63 @@ void Session::start() {
   parser_.emplace();
   parser_->header_limit(limits_.maxHeaderBytes);
   parser_->body_limit(limits_.maxBodyBytes);
-  stream_.expires_after(limits_.idleTimeout);
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                      self->onRead(ec);
-                    });
+  parser_->eager(true);
+  idleDeadline_ = std::chrono::steady_clock::now() + limits_.idleTimeout;
+  armIdle();
+  parseBuffered();
+}
+
+void Session::parseBuffered() {
+  while (buffer_.size() > 0) {
+    boost::system::error_code ec;
+    const std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == bhttp::error::need_more) break;
+    if (ec) return onRead(ec);
+    if (parser_->is_done()) return onRead({});
+    if (used == 0) break;
+  }
+  readSome();
+}
+
+void Session::readSome() {
+  // What Beast's reads prepare: the buffer's free space, at least 512 bytes and at most 64 KiB.
+  const std::size_t room =
+      std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 512, 64 * 1024);
+  socket_.async_read_some(
+      buffer_.prepare(room), [self = shared_from_this()](boost::system::error_code ec,
+                                                         std::size_t n) {
+        self->buffer_.commit(n);
+        if (!ec) return self->parseBuffered();
+        if (ec != asio::error::eof) return self->onRead(ec);
+        // The client ended its side: between requests, quietly; within one, as Beast says.
+        if (!self->parser_->got_some()) return self->onRead(bhttp::error::end_of_stream);
+        boost::system::error_code eofError;
+        self->parser_->put_eof(eofError);
+        if (!eofError && self->parser_->is_done()) return self->onRead({});
+        self->onRead(eofError ? eofError : bhttp::error::partial_message);
+      });
+}
+
+void Session::armIdle() {
+  if (idleArmed_) return;
+  idleArmed_ = true;
+  idle_.expires_at(idleDeadline_);
+  idle_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->onIdleTimer();
+  });
+}
+
+void Session::onIdleTimer() {
+  idleArmed_ = false;
+  // A handler is working (armed again when it answers), or the socket was taken.
+  if (released_ || idleDeadline_ == std::chrono::steady_clock::time_point::max()) return;
+  if (std::chrono::steady_clock::now() < idleDeadline_) return armIdle();
+  // Idle too long: closing the socket ends the pending read or write (operation_aborted), which
+  // ends the session quietly.
+  boost::system::error_code ignored;
+  socket_.close(ignored);
 }
 
 void Session::onRead(boost::system::error_code ec) {
@@ -59,7 +119,7 @@ void Session::onRead(boost::system::error_code ec) {
       ec == asio::error::operation_aborted || ec == beast::error::timeout ||
       ec == asio::error::connection_reset) {
     boost::system::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
     return;
   }
   if (ec == bhttp::error::header_limit) return fail(431, "Request Header Fields Too Large\n");
@@ -71,7 +131,7 @@ void Session::onRead(boost::system::error_code ec) {
     return fail(413, "Payload Too Large\n");
   }
   if (ec) return fail(400, "Bad Request: " + ec.message() + "\n");
-  stream_.expires_never();
+  idleDeadline_ = std::chrono::steady_clock::time_point::max();
   Request request = parser_->release();
   parser_.reset();
   if (secure_) request.set("x-forwarded-proto", "https");
@@ -96,6 +156,7 @@ void Session::fail(unsigned status, std::string body) {
 
 void Session::noteRequest(const Request& request) {
   keepAlive_ = request.keep_alive();
+  headRequest_ = request.method() == bhttp::verb::head;
   started_ = std::chrono::steady_clock::now();
   std::string_view target(request.target().data(), request.target().size());
   if (request.find(bhttp::field::upgrade) != request.end()) {
@@ -146,32 +207,103 @@ void Session::respond(Response response, bool keepAlive) {
     log::write(log::Level::kInfo, requestLine_ + tail, fields);
     requestLine_.clear();
   }
-  auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();
-  msg->version(11);
-  msg->result(response.status);
-  bool hasLength = false;
-  for (auto& [name, value] : response.headers) {
-    if (beast::iequals(name, "content-length")) hasLength = true;
-    if (beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection")) continue;
-    msg->insert(name, value);
+  again_ = keepAlive && keepAlive_ && !closeAfterResponses_.load(std::memory_order_relaxed);
+  writeHead(response);
+  // The body of a HEAD response, and of a status that has none, is not sent.
+  const unsigned status = response.status;
+  const bool bodiless = status / 100 == 1 || status == 204 || status == 304;
+  if (bodiless || headRequest_) {
+    body_.clear();
+  } else {
+    body_ = std::move(response.body);
   }
-  (void)hasLength;  // the body is complete here, so the length is always ours to set
-  msg->body() = std::move(response.body);
-  bool again = keepAlive && keepAlive_ && !closeAfterResponses_.load(std::memory_order_relaxed);
-  msg->keep_alive(again);
-  msg->prepare_payload();
-  stream_.expires_after(limits_.idleTimeout);
-  bhttp::async_write(stream_, *msg,
-                     [self = shared_from_this(), msg, again](boost::system::error_code ec,
-                                                             std::size_t) {
-                       if (ec) return;
-                       if (again) {
-                         self->start();
-                       } else {
-                         boost::system::error_code ignored;
-                         self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                       }
-                     });
+  idleDeadline_ = std::chrono::steady_clock::now() + limits_.idleTimeout;
+  armIdle();
+  // Most responses fit the socket's buffer: one sendmsg, no wait. MSG_DONTWAIT leaves the
+  // descriptor's own mode, which Asio manages, alone.
+  iovec iov[2] = {{head_.data(), head_.size()}, {body_.data(), body_.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = body_.empty() ? 1 : 2;
+  ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (sent < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return;  // the client left
+    sent = 0;
+  }
+  writeRest(static_cast<std::size_t>(sent));
+}
+
+// The status line and headers, as Beast wrote them: the handler's headers in their order and
+// spelling, but partyd's own framing (Content-Length, Connection: close); a header with a line
+// break or NUL in it is dropped rather than let it split the response.
+void Session::writeHead(const Response& response) {
+  const unsigned status = response.status;
+  head_.assign("HTTP/1.1 ");
+  head_ += std::to_string(status);
+  head_ += ' ';
+  const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  head_.append(reason.data(), reason.size());
+  head_ += "\r\n";
+  std::string_view givenLength;
+  for (const auto& [name, value] : response.headers) {
+    if (beast::iequals(name, "content-length")) {
+      givenLength = value;
+      continue;
+    }
+    if (beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection")) continue;
+    if (name.empty() || name.find_first_of(kBreaks) != std::string::npos ||
+        value.find_first_of(kBreaks) != std::string::npos) {
+      continue;
+    }
+    head_ += name;
+    head_ += ": ";
+    head_ += value;
+    head_ += "\r\n";
+  }
+  if (!again_) head_ += "Connection: close\r\n";
+  if (!(status / 100 == 1 || status == 204 || status == 304)) {
+    head_ += "Content-Length: ";
+    // A HEAD response says the length of the body it would have had: the handler's, when it
+    // gave one and no body (static files), else the body's.
+    if (headRequest_ && response.body.empty() && !givenLength.empty() &&
+        givenLength.find_first_not_of("0123456789") == std::string_view::npos) {
+      head_ += givenLength;
+    } else {
+      head_ += std::to_string(response.body.size());
+    }
+    head_ += "\r\n";
+  }
+  head_ += "\r\n";
+}
+
+void Session::writeRest(std::size_t written) {
+  if (written >= head_.size() + body_.size()) return afterWrite();
+  std::array<asio::const_buffer, 2> rest;
+  if (written < head_.size()) {
+    rest = {asio::buffer(head_) + written, asio::buffer(body_)};
+  } else {
+    rest = {asio::buffer(body_) + (written - head_.size()), asio::const_buffer()};
+  }
+  asio::async_write(socket_, rest,
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      if (!ec) self->afterWrite();
+                    });
+}
+
+void Session::afterWrite() {
+  body_ = std::string();
+  if (!again_) {
+    idleDeadline_ = std::chrono::steady_clock::time_point::max();
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  // A pipelined request already in the buffer is handled from the loop, not from this stack.
+  if (buffer_.size() > 0) {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->start(); });
+  } else {
+    start();
+  }
 }
 
 Session::~Session() {
@@ -179,11 +311,12 @@ Session::~Session() {
   if (hook_) hook_(0);
 }
 
-tcp::socket Session::takeSocket() {
+net::Socket Session::takeSocket() {
   if (auto hook = takeResponseHook()) hook(101);
   released_ = true;
-  stream_.expires_never();
-  return stream_.release_socket();
+  idleDeadline_ = std::chrono::steady_clock::time_point::max();
+  idle_.cancel();
+  return std::move(socket_);
 }
 
 std::string Session::takeLeftover() {
@@ -195,7 +328,7 @@ std::string Session::takeLeftover() {
 tcp::endpoint Session::remote() const {
   if (secure_) return pipedRemote_;
   boost::system::error_code ec;
-  return stream_.socket().remote_endpoint(ec);
+  return socket_.remote_endpoint(ec);
 }
 
 }  // namespace partyd::http

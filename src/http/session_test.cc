@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -311,6 +312,122 @@ TEST_F(SessionTest, RespondCanRefuseKeepAlive) {
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->keep_alive());
   EXPECT_TRUE(serverCloses());
+}
+
+// A HEAD response says its body's length and sends no body: the next response on the connection
+// starts right after its head.
+TEST_F(SessionTest, HeadResponseHasALengthAndNoBody) {
+  connect();
+  send("HEAD /h HTTP/1.1\r\nHost: localhost\r\n\r\n" + get("/next"));
+  bhttp::response_parser<bhttp::string_body> head;
+  head.skip(true);
+  bool done = false;
+  error_code result;
+  bhttp::async_read(client_, buffer_, head, [&](error_code ec, std::size_t) {
+    done = true;
+    result = ec;
+  });
+  ASSERT_TRUE(runUntil([&] { return done; }));
+  ASSERT_FALSE(result) << result.message();
+  EXPECT_EQ(head.get()[bhttp::field::content_length], "8");  // "HEAD /h "
+  EXPECT_EQ(head.get().body(), "");
+  auto next = readResponse();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body(), "GET /next ");
+}
+
+// 204 and 304 have no body and no Content-Length, whatever the handler gave.
+TEST_F(SessionTest, NoContentStatusDropsTheBody) {
+  onRequest = [](std::shared_ptr<Session> session, Request&& request) {
+    std::string_view target(request.target().data(), request.target().size());
+    Response r;
+    r.status = target == "/none" ? 204 : 200;
+    r.headers.emplace_back("content-length", "99");
+    r.body = "text";
+    session->respond(std::move(r));
+  };
+  connect();
+  send(get("/none") + get("/some"));
+  auto none = readResponse();
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->result_int(), 204);
+  EXPECT_EQ(none->count(bhttp::field::content_length), 0u);
+  auto some = readResponse();
+  ASSERT_TRUE(some);
+  EXPECT_EQ(some->body(), "text");
+  EXPECT_EQ((*some)[bhttp::field::content_length], "4");
+}
+
+// A header whose name or value holds a line break cannot split the response: it is dropped.
+TEST_F(SessionTest, HeaderWithALineBreakIsDropped) {
+  onRequest = [](std::shared_ptr<Session> session, Request&&) {
+    Response r;
+    r.headers.emplace_back("x-ok", "fine");
+    r.headers.emplace_back("x-bad", "a\r\nSet-Cookie: evil=1");
+    r.headers.emplace_back("x-bad\nname", "b");
+    r.body = "body";
+    session->respond(std::move(r));
+  };
+  connect();
+  send(get("/"));
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)["x-ok"], "fine");
+  EXPECT_EQ(r->count("x-bad"), 0u);
+  EXPECT_EQ(r->count(bhttp::field::set_cookie), 0u);
+  EXPECT_EQ(r->body(), "body");
+}
+
+// A body larger than the socket takes at once is written in parts, and keep-alive goes on.
+TEST_F(SessionTest, LargeResponseIsWrittenWholeAndTheConnectionGoesOn) {
+  const std::string big(4 * 1024 * 1024, 'x');
+  onRequest = [&big](std::shared_ptr<Session> session, Request&& request) {
+    Response r;
+    r.body = request.target() == "/big" ? big : "small";
+    session->respond(std::move(r));
+  };
+  connect();
+  send(get("/big"));
+  auto first = readResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body().size(), big.size());
+  EXPECT_EQ(first->body(), big);
+  send(get("/small"));
+  auto second = readResponse();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body(), "small");
+}
+
+// The idle timeout ends a connection that sends nothing, counted from its last response; a
+// request within it keeps the connection.
+TEST_F(SessionTest, IdleTimeoutEndsAQuietConnection) {
+  Limits limits;
+  limits.idleTimeout = std::chrono::seconds(1);
+  connect(limits);
+  asio::steady_timer wait(io_);
+  bool waited = false;
+  wait.expires_after(600ms);
+  wait.async_wait([&](error_code) { waited = true; });
+  ASSERT_TRUE(runUntil([&] { return waited; }));
+  send(get("/still-here"));
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "GET /still-here ");
+  const auto answered = std::chrono::steady_clock::now();
+  EXPECT_TRUE(serverCloses());
+  const auto after = std::chrono::steady_clock::now() - answered;
+  EXPECT_GE(after, 900ms);
+  EXPECT_LT(after, 3s);
+}
+
+// A request that never finishes arriving is cut off at the idle timeout too.
+TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedRequest) {
+  Limits limits;
+  limits.idleTimeout = std::chrono::seconds(1);
+  connect(limits);
+  send("GET /slow HTTP/1.1\r\nHost: loc");
+  EXPECT_TRUE(serverCloses());
+  EXPECT_TRUE(targets_.empty());
 }
 
 }  // namespace

@@ -78,8 +78,8 @@ void Listener::close() {
 }
 
 void Listener::acceptNext() {
-  acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec,
-                                                     tcp::socket socket) {
+  acceptor_.async_accept(io_, [self = shared_from_this()](boost::system::error_code ec,
+                                                          Socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
       // EMFILE and friends: say so, and keep accepting; the next attempt may succeed.

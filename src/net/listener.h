@@ -12,12 +12,13 @@
 #include <vector>
 
 #include "base/result.h"
+#include "net/socket.h"
 
 namespace partyd::net {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  using OnAccept = std::function<void(boost::asio::ip::tcp::socket)>;
+  using OnAccept = std::function<void(Socket)>;
 
   static Result<std::shared_ptr<Listener>> open(boost::asio::io_context& io,
                                                 const std::string& address, unsigned short port,
@@ -38,9 +39,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   Listener(boost::asio::io_context& io, OnAccept onAccept)
-      : acceptor_(io), onAccept_(std::move(onAccept)) {}
+      : io_(io), acceptor_(io), onAccept_(std::move(onAccept)) {}
   void acceptNext();
 
+  boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   OnAccept onAccept_;
 };

@@ -322,7 +322,7 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
                    http::Request&& req, const RoomKey& key) {
   std::string leftover = session->takeLeftover();
   http::Session::ResponseHook hook = session->takeResponseHook();
-  tcp::socket socket = session->takeSocket();
+  net::Socket socket = session->takeSocket();
   boost::system::error_code ec;
   tcp::endpoint local = socket.local_endpoint(ec);
   int fd = socket.release(ec);
@@ -333,7 +333,7 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
   auto request = std::make_shared<http::Request>(std::move(req));
   peers_.invokeOn(owner, [fd, local, leftover = std::move(leftover), request, key,
                           hook = std::move(hook)](Edge& target) mutable {
-    tcp::socket moved(target.io_);
+    net::Socket moved(target.io_);
     boost::system::error_code ec2;
     moved.assign(local.protocol(), fd, ec2);
     if (ec2) {

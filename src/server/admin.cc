@@ -112,7 +112,7 @@ bool AdminServer::authorized(const http::Request& request) const {
   return offered && constantTimeEquals(*offered, *options_.token);
 }
 
-void AdminServer::serve(tcp::socket s) {
+void AdminServer::serve(net::Socket s) {
   auto session = std::make_shared<http::Session>(
       std::move(s), std::string(), options_.limits,
       [this](std::shared_ptr<http::Session> session, http::Request&& request) {
@@ -125,7 +125,7 @@ Result<void> AdminServer::start() {
   if (options_.tls) {
     tlsFront_ = std::make_unique<net::TlsFront>(options_.tls, 1, [this](std::size_t, int fd) {
       asio::post(io_, [this, fd] {
-        tcp::socket socket(io_);
+        net::Socket socket(io_);
         boost::system::error_code ec;
         socket.assign(tcp::v6(), fd, ec);
         if (ec) {
@@ -142,7 +142,7 @@ Result<void> AdminServer::start() {
     port_ = tlsFront_->port();
     listenFds_ = tlsFront_->listenFds();
   } else {
-    auto onAccept = [this](tcp::socket s) { serve(std::move(s)); };
+    auto onAccept = [this](net::Socket s) { serve(std::move(s)); };
     // A takeover passes the one admin socket; any further one would have nobody accepting.
     for (std::size_t i = 1; i < inherited_.size(); ++i) ::close(inherited_[i]);
     auto listener = inherited_.empty()

@@ -25,6 +25,7 @@
 #include "base/result.h"
 #include "http/session.h"
 #include "net/listener.h"
+#include "net/socket.h"
 #include "net/tls_server.h"
 
 namespace partyd::server {
@@ -90,7 +91,7 @@ class AdminServer {
     Access access;
   };
   void dispatch(std::shared_ptr<http::Session> session, http::Request&& request);
-  void serve(boost::asio::ip::tcp::socket socket);
+  void serve(net::Socket socket);
 
   AdminOptions options_;
   std::vector<Route> routes_;

@@ -51,7 +51,7 @@ Result<void> ShardPool::start(Router router) {
   return {};
 }
 
-void ShardPool::serve(std::size_t i, tcp::socket socket) {
+void ShardPool::serve(std::size_t i, net::Socket socket) {
   auto session = std::make_shared<http::Session>(
       std::move(socket), std::string(), options_.httpLimits,
       [this, i](std::shared_ptr<http::Session> s, http::Request&& req) {
@@ -67,7 +67,7 @@ Result<void> ShardPool::listen() {
         tls_, shards_.size(), [this](std::size_t thread, int fd) {
           std::size_t i = thread % shards_.size();
           shards_[i]->post([this, i, fd] {
-            tcp::socket socket(shards_[i]->io());
+            net::Socket socket(shards_[i]->io());
             boost::system::error_code ec;
             socket.assign(tcp::v6(), fd, ec);
             if (ec) {
@@ -87,7 +87,7 @@ Result<void> ShardPool::listen() {
   std::vector<std::vector<int>> spread = net::spreadFds(std::exchange(inherited_, {}), size());
   std::vector<std::pair<std::size_t, std::shared_ptr<net::Listener>>> opened;
   Result<void> out = onEach([this, &port, &spread, &opened](std::size_t i) -> Result<void> {
-    auto onAccept = [this, i](tcp::socket socket) { serve(i, std::move(socket)); };
+    auto onAccept = [this, i](net::Socket socket) { serve(i, std::move(socket)); };
     for (int fd : spread[i]) {
       auto listener = net::Listener::adopt(shards_[i]->io(), fd, onAccept);
       if (!listener) return listener.error();

@@ -76,7 +76,7 @@ class ShardPool {
  private:
   void watchdog();
   // On shard i's thread: serves an accepted (or piped) connection.
-  void serve(std::size_t i, boost::asio::ip::tcp::socket socket);
+  void serve(std::size_t i, net::Socket socket);
 
   PoolOptions options_;
   Router router_;
