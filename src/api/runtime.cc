@@ -39,31 +39,6 @@ std::string fullUrl(const http::Request& request) {
   return url;
 }
 
-v8::Local<v8::Array> headerArray(v8::Isolate* iso, const http::Request& request) {
-  // Arrays made whole from their elements: a Set per element goes through V8's slow API path.
-  // Names are lower-cased (as Headers keeps them) and internalized: the same few recur on every
-  // request, and V8 then compares them by pointer.
-  std::vector<v8::Local<v8::Value>> pairs;
-  pairs.reserve(16);
-  std::string name;
-  for (const auto& field : request) {
-    name.assign(field.name_string().data(), field.name_string().size());
-    for (char& c : name) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    v8::Local<v8::String> key;
-    if (!v8::String::NewFromUtf8(iso, name.data(), v8::NewStringType::kInternalized,
-                                 static_cast<int>(name.size()))
-             .ToLocal(&key)) {
-      key = str(iso, name);
-    }
-    v8::Local<v8::Value> pair[] = {
-        key, str(iso, std::string_view(field.value().data(), field.value().size()))};
-    pairs.push_back(v8::Array::New(iso, pair, 2));
-  }
-  return v8::Array::New(iso, pairs.data(), pairs.size());
-}
-
 v8::Local<v8::Value> bodyValue(v8::Isolate* iso, std::string_view bytes) {
   if (bytes.empty()) return v8::Null(iso);
   auto ab = js::newArrayBuffer(iso, bytes);
@@ -87,6 +62,7 @@ Runtime::~Runtime() {
   wsClient_.reset();
   httpClient_.reset();
   entryFns_.clear();
+  fieldNames_.clear();
   entry_.Reset();
   engine_.reset();
 }
@@ -276,6 +252,7 @@ void Runtime::replaceIsolate() {
   httpClient_.reset();
   wsClient_.reset();
   entryFns_.clear();
+  fieldNames_.clear();
   entry_.Reset();
   runDepth_ = 0;
   engine_->replaceIsolate();
@@ -438,7 +415,7 @@ void Runtime::connect(const party::Room& room, std::uint64_t conn, std::string_v
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Value> args[] = {u32(iso, room.handle), num(iso, conn), str(iso, id),
-                                 str(iso, fullUrl(request)), headerArray(iso, request),
+                                 str(iso, fullUrl(request)), headerArray(request),
                                  str(iso, geo(request))};
   callEntry("connect", 6, args);
 }
@@ -473,13 +450,47 @@ void Runtime::close(const party::Room& room, std::uint64_t conn, std::uint16_t c
   callEntry("close", 5, args);
 }
 
+v8::Local<v8::Array> Runtime::headerArray(const http::Request& request) {
+  // Arrays made whole from their elements: a Set per element goes through V8's slow API path.
+  // Names are lower-cased (as Headers keeps them) and internalized, so V8 compares them by
+  // pointer; a name Beast knows is made once per isolate, the rest on each request.
+  v8::Isolate* iso = engine_->isolate();
+  std::vector<v8::Local<v8::Value>> pairs;
+  pairs.reserve(16);
+  std::string name;
+  for (const auto& field : request) {
+    v8::Local<v8::String> key;
+    const auto known = static_cast<std::size_t>(field.name());
+    if (known != 0 && known < fieldNames_.size() && !fieldNames_[known].IsEmpty()) {
+      key = fieldNames_[known].Get(iso);
+    } else {
+      name.assign(field.name_string().data(), field.name_string().size());
+      for (char& c : name) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      }
+      if (!v8::String::NewFromUtf8(iso, name.data(), v8::NewStringType::kInternalized,
+                                   static_cast<int>(name.size()))
+               .ToLocal(&key)) {
+        key = str(iso, name);
+      } else if (known != 0) {
+        if (fieldNames_.size() <= known) fieldNames_.resize(known + 1);
+        fieldNames_[known].Set(iso, key);
+      }
+    }
+    v8::Local<v8::Value> pair[] = {
+        key, str(iso, std::string_view(field.value().data(), field.value().size()))};
+    pairs.push_back(v8::Array::New(iso, pair, 2));
+  }
+  return v8::Array::New(iso, pairs.data(), pairs.size());
+}
+
 void Runtime::request(const party::Room& room, std::uint64_t req, const http::Request& request) {
   v8::Isolate* iso = engine_->isolate();
   v8::HandleScope scope(iso);
   std::string_view method(request.method_string().data(), request.method_string().size());
   v8::Local<v8::Value> args[] = {u32(iso, room.handle),       num(iso, req),
                                  str(iso, method),            str(iso, fullUrl(request)),
-                                 headerArray(iso, request),   bodyValue(iso, request.body()),
+                                 headerArray(request),   bodyValue(iso, request.body()),
                                  str(iso, geo(request))};
   callEntry("request", 7, args);
 }
@@ -604,7 +615,7 @@ void Runtime::edge(std::uint64_t call, const party::EdgeCall& hook) {
                                  str(iso, hook.room),
                                  str(iso, method),
                                  str(iso, fullUrl(request)),
-                                 headerArray(iso, request),
+                                 headerArray(request),
                                  bodyValue(iso, request.body()),
                                  str(iso, hook.extra),
                                  str(iso, geo(request))};

@@ -135,6 +135,8 @@ class Runtime final : public party::UserCode {
   // callEntry as a run of its own, for events that come from outside the rooms (timers, fetch).
   void runEntry(const char* name, int argc, v8::Local<v8::Value>* argv);
   v8::Local<v8::Function> entryFunction(const char* name);
+  // A request's headers as [[name, value], …] for the JS side.
+  v8::Local<v8::Array> headerArray(const http::Request& request);
   const std::string& geo(std::string_view clientIp);
   const std::string& geo(const http::Request& request);
   const std::string& internalGeo(const party::InternalRequest& request);
@@ -149,6 +151,8 @@ class Runtime final : public party::UserCode {
   std::unique_ptr<ws::WsClient> wsClient_;
   v8::Global<v8::Object> entry_;
   std::unordered_map<std::string, v8::Global<v8::Function>> entryFns_;
+  // Header names Beast knows (by its field enum), lower-cased and internalized in this isolate.
+  std::vector<v8::Eternal<v8::String>> fieldNames_;
   std::uint64_t nextOutbound_ = 1;
   std::unordered_map<std::uint64_t, std::uint64_t> outbound_;  // fetch() id → client id
   std::unordered_map<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>> timers_;

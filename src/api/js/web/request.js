@@ -29,6 +29,9 @@ export class Request {
   #method = "GET";
   #url = "";
   #headers = null;
+  // An incoming request's header pairs from the host, made into #headers on first use: a
+  // handler that never reads its request's headers does not pay for them (W6).
+  #headerPairs = null;
   #body = null;
   #redirect = "follow";
   #signalSource = null; // the signal this request's signal follows
@@ -40,7 +43,8 @@ export class Request {
     if (input === kInternal) {
       this.#method = init.method;
       this.#url = init.url;
-      this.#headers = init.headers;
+      this.#headers = init.headers ?? null;
+      this.#headerPairs = init.headerPairs ?? null;
       this.#body = init.body;
       this.#redirect = init.redirect ?? "follow";
       this.#signalSource = init.signal ?? null;
@@ -77,7 +81,7 @@ export class Request {
     }
     if (init.cf !== undefined) this.#cf = init.cf;
 
-    this.#headers = new Headers(init.headers !== undefined ? init.headers : source?.#headers);
+    this.#headers = new Headers(init.headers !== undefined ? init.headers : source?.#getHeaders());
 
     const inputBody = source === null ? null : source.#body;
     const hasInitBody = init.body !== undefined && init.body !== null;
@@ -110,7 +114,7 @@ export class Request {
   }
 
   get headers() {
-    return this.#headers;
+    return this.#getHeaders();
   }
 
   get redirect() {
@@ -129,12 +133,20 @@ export class Request {
     return this.#cf;
   }
 
+  #getHeaders() {
+    if (this.#headers === null && this.#headerPairs !== null) {
+      this.#headers = headersFromPairs(this.#headerPairs);
+      this.#headerPairs = null;
+    }
+    return this.#headers;
+  }
+
   clone() {
     if (isBodyUsed(this.#body)) throw new TypeError("Request.clone: the body has already been used");
     return new Request(kInternal, {
       method: this.#method,
       url: this.#url,
-      headers: copyHeaders(this.#headers),
+      headers: copyHeaders(this.#getHeaders()),
       body: cloneBody(this.#body),
       redirect: this.#redirect,
       signal: this.signal,
@@ -143,7 +155,7 @@ export class Request {
   }
 
   [inspectSymbol](depth, options, inspect) {
-    const fields = { method: this.#method, url: this.#url, headers: this.#headers, bodyUsed: this.bodyUsed };
+    const fields = { method: this.#method, url: this.#url, headers: this.#getHeaders(), bodyUsed: this.bodyUsed };
     return "Request " + inspect(fields, options);
   }
 
@@ -153,7 +165,7 @@ export class Request {
         if (!(#body in request)) throw new TypeError("Illegal invocation");
         return request.#body;
       },
-      headers: (request) => request.#headers,
+      headers: (request) => request.#getHeaders(),
     };
   }
 }
@@ -171,7 +183,7 @@ export function makeRequest(method, url, headers, body = null, cf = {}) {
   return new Request(kInternal, {
     method: String(method),
     url: String(url),
-    headers: headersFromPairs(headers ?? []),
+    headerPairs: headers ?? [],
     body: record,
     cf,
   });
