@@ -117,46 +117,136 @@ function shortenPath(url) {
 
 // The fast path: most URLs a server sees are absolute http(s) URLs already in their serialised
 // form (partyd builds every request's URL so), for which the state machine below only copies
-// code points. When the input matches this shape, and holds nothing the parser would rewrite (a
-// dot segment, an IPv4 address not in its dotted-quad form, a default or zero-led port, upper
-// case), the record is cut out of it directly; anything else takes the state machine. The result
+// code points. When the input has this shape, and holds nothing the parser would rewrite (a dot
+// segment, an IPv4 address not in its dotted-quad form, a default or zero-led port, upper case),
+// the record is cut out of it in one scan; anything else takes the state machine. The result
 // does not depend on `base`: an absolute special URL with "//" ignores it. Checked against the
 // state machine and Node's URL in tests/unit-js/web_url.test.mjs.
-const kCanonicalHttp = new RegExp(
-  "^(https?)://" + // 1 scheme
-    "([a-z0-9-]+(?:\\.[a-z0-9-]+)*)" + // 2 host: lower-case labels
-    "(?::([1-9][0-9]{0,4}))?" + // 3 port
-    // 4 path, 5 query: only code points their percent-encode sets leave alone (in neither: space,
-    // ", #, <, >, and the backslash of special URLs; in the path also ?, ^, `, {, }; in the query ')
-    "(/[!$%&'()*+,\\-./0-9:;=@A-Z\\[\\]_a-z|~]*)?" +
-    "(?:\\?([!$%&(-;=?-~]*))?$",
-);
+//
+// The shape: "http" or "https", "://", a host of lower-case labels ([a-z0-9-]+, dot-separated),
+// an optional port ([1-9][0-9]{0,4}), an optional path starting with "/", an optional query;
+// path and query hold only code points their percent-encode sets leave alone (in neither: space,
+// ", #, <, >, and the backslash of special URLs; in the path also ?, ^, `, {, }; in the query ').
+const kHostCode = codeTable("abcdefghijklmnopqrstuvwxyz0123456789-");
+const kPathCode = codeTable("!$%&'()*+,-./0123456789:;=@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz|~");
+const kQueryCode = (() => {
+  const t = new Uint8Array(128);
+  for (const c of "!$%&=") t[c.charCodeAt(0)] = 1;
+  for (let c = 0x28; c <= 0x3b; c++) t[c] = 1; // ( through ;
+  for (let c = 0x3f; c <= 0x7e; c++) t[c] = 1; // ? through ~
+  return t;
+})();
 const kDotSegment = /(?:^|\/)(?:\.|%2e)(?:\.|%2e)?(?:\/|$)/i;
 const kNumericLabel = /(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)$/;
 const kOctet = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const kDottedQuad = new RegExp(`^(?:${kOctet}\\.){3}${kOctet}$`);
 
-function parseCanonicalHttp(input) {
-  const m = kCanonicalHttp.exec(input);
-  if (m === null) return null;
-  const [, scheme, host, port, path = "/", query] = m;
-  if (kNumericLabel.test(host) && !kDottedQuad.test(host)) return null;
-  if (kDotSegment.test(path)) return null;
-  let portNumber = null;
-  if (port !== undefined) {
-    portNumber = Number(port);
-    if (portNumber > 65535 || portNumber === defaultPort(scheme)) return null;
+function codeTable(chars) {
+  const t = new Uint8Array(128);
+  for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = 1;
+  return t;
+}
+
+const isDigitCode = (c) => c >= 0x30 && c <= 0x39;
+
+// A record of the fast path. Its path stays the serialised string until something asks for the
+// segments (a setter, or the state machine with this record as its base); from then on it is
+// the array, as in any record. A handler that reads only the pathname never splits it.
+class CanonicalRecord {
+  #pathText;
+  #path = null;
+  constructor(scheme, host, port, pathText, query) {
+    this.scheme = scheme;
+    this.username = "";
+    this.password = "";
+    this.host = host;
+    this.port = port;
+    this.#pathText = pathText;
+    this.query = query;
+    this.fragment = null;
   }
-  return {
-    scheme,
-    username: "",
-    password: "",
-    host,
-    port: portNumber,
-    path: path.slice(1).split("/"),
-    query: query ?? null,
-    fragment: null,
-  };
+  get path() {
+    if (this.#path === null) {
+      this.#path = this.#pathText.slice(1).split("/");
+      this.#pathText = null;
+    }
+    return this.#path;
+  }
+  set path(value) {
+    this.#path = value;
+    this.#pathText = null;
+  }
+  // The serialised path while the segments were never asked for (so none changed), else null.
+  get pathText() {
+    return this.#pathText;
+  }
+}
+
+function parseCanonicalHttp(input) {
+  let i;
+  let scheme;
+  if (input.startsWith("http://")) {
+    scheme = "http";
+    i = 7;
+  } else if (input.startsWith("https://")) {
+    scheme = "https";
+    i = 8;
+  } else {
+    return null;
+  }
+  const n = input.length;
+  const hostStart = i;
+  let labelStart = i;
+  for (;;) {
+    const c = i < n ? input.charCodeAt(i) : -1;
+    if (c >= 0 && c < 128 && kHostCode[c] === 1) {
+      i++;
+      continue;
+    }
+    if (i === labelStart) return null; // an empty label
+    if (c !== 0x2e) break;
+    i++;
+    labelStart = i;
+  }
+  const host = input.slice(hostStart, i);
+  // A last label that could be a number makes the host an IPv4 address, which the parser writes
+  // as a dotted quad: only one already in that form stays on this path.
+  if (isDigitCode(input.charCodeAt(labelStart)) && kNumericLabel.test(host) &&
+      !kDottedQuad.test(host)) {
+    return null;
+  }
+  let port = null;
+  if (i < n && input.charCodeAt(i) === 0x3a) {
+    const portStart = ++i;
+    if (i >= n || input.charCodeAt(i) < 0x31 || input.charCodeAt(i) > 0x39) return null;
+    while (i < n && isDigitCode(input.charCodeAt(i))) i++;
+    if (i - portStart > 5) return null;
+    port = Number(input.slice(portStart, i));
+    if (port > 65535 || port === defaultPort(scheme)) return null;
+  }
+  let pathText = "/";
+  if (i < n && input.charCodeAt(i) === 0x2f) {
+    const pathStart = i;
+    let mayHaveDots = false;
+    for (; i < n; i++) {
+      const c = input.charCodeAt(i);
+      if (c >= 128 || kPathCode[c] !== 1) break;
+      if (c === 0x2e || c === 0x25) mayHaveDots = true;
+    }
+    pathText = input.slice(pathStart, i);
+    if (mayHaveDots && kDotSegment.test(pathText)) return null;
+  }
+  let query = null;
+  if (i < n && input.charCodeAt(i) === 0x3f) {
+    const queryStart = ++i;
+    for (; i < n; i++) {
+      const c = input.charCodeAt(i);
+      if (c >= 128 || kQueryCode[c] !== 1) break;
+    }
+    query = input.slice(queryStart, i);
+  }
+  if (i !== n) return null;
+  return new CanonicalRecord(scheme, host, port, pathText, query);
 }
 
 export function parseURL(input, base = null, url = null, stateOverride = null) {
@@ -562,6 +652,7 @@ export function parseURL(input, base = null, url = null, stateOverride = null) {
 // ---------------------------------------------------------------------------------------------
 
 export function serializePath(url) {
+  if (url instanceof CanonicalRecord && url.pathText !== null) return url.pathText;
   if (hasOpaquePath(url)) return url.path;
   let out = "";
   for (const segment of url.path) out += "/" + segment;

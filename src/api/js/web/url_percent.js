@@ -77,7 +77,9 @@ function hexValue(unit) {
 // Percent-decodes the UTF-8 bytes of `input` and decodes the result as UTF-8 (lossy, BOM kept).
 // With `plusAsSpace`, '+' decodes to a space first (form decoding).
 export function decodeString(input, plusAsSpace = false) {
-  if (!input.includes("%")) return plusAsSpace ? input.replace(/\+/g, " ") : input;
+  if (!input.includes("%")) {
+    return plusAsSpace && input.includes("+") ? input.replace(/\+/g, " ") : input;
+  }
   const bytes = [];
   for (let i = 0; i < input.length; i++) {
     const unit = input.charCodeAt(i);
