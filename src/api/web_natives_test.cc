@@ -121,5 +121,17 @@ TEST_F(WebNatives, DomainToAsciiIsUts46WithTheUrlStandardsFlags) {
   EXPECT_EQ(eval("n.domainToASCII('\\u00ad')"), "null");             // empty result
 }
 
+// js::toUtf8 (every string a native reads): ASCII one-byte strings are copied as they are;
+// Latin-1, two-byte, lone surrogates and cons strings go through V8's UTF-8 writer.
+TEST_F(WebNatives, ToUtf8WritesEveryKindOfString) {
+  EXPECT_EQ(eval("'plain ascii'"), "plain ascii");
+  EXPECT_EQ(eval("'caf\\u00e9'"), "caf\xc3\xa9");  // one-byte, not ASCII
+  EXPECT_EQ(eval("'\\u00ff'.repeat(3)"), "\xc3\xbf\xc3\xbf\xc3\xbf");
+  EXPECT_EQ(eval("'snow \\u2603'"), "snow \xe2\x98\x83");  // two-byte
+  EXPECT_EQ(eval("'a\\ud800b'"), "a\xef\xbf\xbd" "b");  // a lone surrogate
+  EXPECT_EQ(eval("'x'.repeat(40) + 'y'.repeat(40)"), std::string(40, 'x') + std::string(40, 'y'));
+  EXPECT_EQ(eval("''"), "");
+}
+
 }  // namespace
 }  // namespace partyd::api

@@ -164,6 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // While reading or writing, when the connection counts as idle; max() while a handler works.
   std::chrono::steady_clock::time_point idleDeadline_ = std::chrono::steady_clock::time_point::max();
   bool idleArmed_ = false;
+  bool deadlineFresh_ = false;  // idleDeadline_ was set by a write that just ended
   std::string head_;  // the response being written: its head, then its body
   std::string body_;
   Limits limits_;

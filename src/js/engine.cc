@@ -196,6 +196,21 @@ std::string toUtf8(v8::Isolate* iso, v8::Local<v8::Value> value) {
   if (value->IsString()) {
     v8::Local<v8::String> s = value.As<v8::String>();
     std::string out;
+    // Most strings that cross (header names and values, small bodies) are one-byte and ASCII,
+    // which are their own UTF-8: one copy, then a scan, instead of Utf8Length's pass and a write.
+    if (s->IsOneByte()) {
+      out.resize(static_cast<std::size_t>(s->Length()));
+      s->WriteOneByte(iso, reinterpret_cast<std::uint8_t*>(out.data()), 0,
+                      static_cast<int>(out.size()), v8::String::NO_NULL_TERMINATION);
+      bool ascii = true;
+      for (unsigned char c : out) {
+        if (c >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return out;
+    }
     out.resize(static_cast<std::size_t>(s->Utf8Length(iso)));
     s->WriteUtf8(iso, out.data(), static_cast<int>(out.size()), nullptr,
                  v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
