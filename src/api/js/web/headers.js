@@ -22,8 +22,13 @@ function normalizeName(name, where) {
   return s.toLowerCase();
 }
 
+const isHttpWhitespace = (c) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
 function normalizeValue(value, where) {
-  const s = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  let s = String(value);
+  if (s.length > 0 && (isHttpWhitespace(s.charCodeAt(0)) || isHttpWhitespace(s.charCodeAt(s.length - 1)))) {
+    s = s.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  }
   if (kInvalidValue.test(s)) throw new TypeError(`${where}: invalid header value "${s}"`);
   return s;
 }

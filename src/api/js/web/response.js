@@ -45,7 +45,9 @@ export class Response {
       throw new RangeError(`Response: status ${init.status} is outside the range [200, 599]`);
     }
     const statusText = init.statusText === undefined ? "" : String(init.statusText);
-    if (!kReasonPhrase.test(statusText)) throw new TypeError("Response: invalid statusText");
+    if (statusText !== "" && !kReasonPhrase.test(statusText)) {
+      throw new TypeError("Response: invalid statusText");
+    }
     this.#status = status;
     this.#statusText = statusText;
     this.#webSocket = webSocket;
@@ -56,8 +58,17 @@ export class Response {
       }
       const extracted = extractBody(body);
       this.#body = newBody(extracted);
-      if (extracted.contentType !== null && !this.#headers.has("content-type")) {
-        this.#headers.append("content-type", extracted.contentType);
+      // The body's own content type (a valid, lower-case pair), unless init gave one.
+      if (extracted.contentType !== null) {
+        const list = headerList(this.#headers);
+        let given = false;
+        for (let i = 0; i < list.length; i++) {
+          if (list[i][0] === "content-type") {
+            given = true;
+            break;
+          }
+        }
+        if (!given) list.push(["content-type", extracted.contentType]);
       }
     }
   }
