@@ -522,8 +522,18 @@ class RoomRuntime {
 
   async connect(handle, id, url, headers, geo) {
     const conn = new Connection(this.native, handle, id, url, this.adapter.hibernate);
-    const request = makeRequest("GET", url, headers, null, requestCf(geo));
-    const ctx = { request };
+    // The Request is made when a handler first reads ctx.request: most onConnect never do, and
+    // its headers, URL and cf cost each new connection (issue 14, W2). An own, enumerable
+    // property as before, so that spreading or destructuring ctx still finds it.
+    let request = null;
+    const ctx = {
+      get request() {
+        return (request ??= makeRequest("GET", url, headers, null, requestCf(geo)));
+      },
+      set request(value) {
+        request = value;
+      },
+    };
     try {
       const tags = (await this.adapter.getConnectionTags(conn, ctx)) ?? [];
       // No tags of its own (most connections): the constructor's [id] is the list already.
