@@ -52,6 +52,8 @@ void flushHeld() {
   if (tHeld.capacity() > kMaxHeld) std::string().swap(tHeld);
 }
 
+bool anyHeld() { return !tHeld.empty(); }
+
 void setLevel(Level level) { gLevel.store(static_cast<int>(level)); }
 bool enabled(Level level) { return static_cast<int>(level) >= gLevel.load(); }
 

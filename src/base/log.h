@@ -52,6 +52,7 @@ bool fieldsWanted();
 // shard posts it to its loop). Warnings and errors are written at once, after what is held.
 void holdLines(std::function<void()> schedule);
 void flushHeld();
+bool anyHeld();  // this thread holds lines that flushHeld() would write
 
 void debug(std::string_view msg);
 void info(std::string_view msg);

@@ -16,9 +16,30 @@ void randomBytes(void* out, std::size_t len) {
   }
 }
 
+namespace {
+// UUIDs take their bytes from a per-thread pool that one getrandom(2) fills for 32 of them: a
+// new connection's id used to cost a syscall of its own (issue 14, W2). The bytes are the
+// kernel's CSPRNG output either way, and each is handed out once.
+struct Pool {
+  std::uint8_t bytes[512];
+  std::size_t used = sizeof bytes;
+};
+thread_local Pool tPool;
+
+void pooledBytes(std::uint8_t* out, std::size_t len) {
+  if (tPool.used + len > sizeof tPool.bytes) {
+    randomBytes(tPool.bytes, sizeof tPool.bytes);
+    tPool.used = 0;
+  }
+  std::memcpy(out, tPool.bytes + tPool.used, len);
+  std::memset(tPool.bytes + tPool.used, 0, len);  // nothing handed out stays in memory
+  tPool.used += len;
+}
+}  // namespace
+
 std::string randomUuid() {
   std::uint8_t b[16];
-  randomBytes(b, sizeof b);
+  pooledBytes(b, sizeof b);
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
   static constexpr char kHex[] = "0123456789abcdef";

@@ -41,10 +41,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Listener(boost::asio::io_context& io, OnAccept onAccept)
       : io_(io), acceptor_(io), onAccept_(std::move(onAccept)) {}
   void acceptNext();
+  void noDelayOnListener();
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   OnAccept onAccept_;
+  // TCP_NODELAY is set on the listening socket, and Linux copies it to each accepted one; the
+  // first accept checks that it did, else every socket gets its own setsockopt as before.
+  enum class NoDelay { kUnchecked, kInherited, kPerSocket } noDelay_ = NoDelay::kUnchecked;
 };
 
 // Spreads inherited listening descriptors over `slots` acceptors (threads): slot i takes every

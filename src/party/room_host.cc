@@ -92,6 +92,7 @@ void RoomHost::stop() {
   moveTimer_.cancel();
   turn_.commitAndFlush();
   if (storage_->dirty()) (void)storage_->commit();
+  log::flushHeld();  // lines that waited for the next gap (Turn::flushLogs) go out now
 }
 
 // ---- rooms ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "party/room_registry.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 namespace partyd::party {
@@ -7,7 +8,11 @@ namespace partyd::party {
 std::string internalId(const RoomKey& key) {
   std::string input = key.party + '\0' + key.room;
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  // Fetched once: SHA256() looks OpenSSL 3's provider up again on every call (every new room).
+  static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (!sha256 || EVP_Digest(input.data(), input.size(), digest, nullptr, sha256, nullptr) != 1) {
+    SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(2 * SHA256_DIGEST_LENGTH);

@@ -4,6 +4,13 @@
 
 namespace partyd::party {
 
+// A Durable Object id: SHA-256 of party, a zero byte and room, in hex. Stored data and clients
+// may hold it, so it must never change.
+TEST(RoomRegistry, InternalIdIsSha256OfPartyZeroRoom) {
+  EXPECT_EQ(internalId({"main", "room-1"}),
+            "adb8559b21df39d6801e3b90ee7fbaf24bd0ee337fa316ffd2ddf4479aecb0a9");
+}
+
 TEST(RoomRegistry, SameKeyReachesSameRoom) {
   RoomRegistry reg;
   auto [a, createdA] = reg.getOrCreate({"main", "r1"}, 0);

@@ -17,11 +17,14 @@ std::int64_t nowNs() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+// The shortest time between two writes of held log lines (see flushLogs).
+constexpr std::int64_t kLogGapNs = 10'000'000;
 }  // namespace
 
 Turn::Turn(asio::io_context& io, storage::Storage& storage, UserCode& code,
            std::int64_t budgetMs)
-    : io_(io), storage_(storage), code_(code), budgetMs_(budgetMs) {
+    : io_(io), storage_(storage), code_(code), budgetMs_(budgetMs), logTimer_(io) {
   async_ = storage.commitsAsync();
   flushQueue_.setGated(async_);
   // This shard's info lines (one per request and connection) go out once per loop pass.
@@ -93,17 +96,18 @@ void Turn::readBatch(bool begin) {
   }
   if (--readBatch_ > 0) return;
   if (async_ && !flushQueue_.empty()) outputHeld_ = true;  // pongs, close echoes: gated too
-  if (!outputHeld_) return;
-  outputHeld_ = false;
-  if (async_) {
-    end();
-    return;
+  if (outputHeld_) {
+    outputHeld_ = false;
+    if (!async_ && !flushPosted_ && outbox_.empty() && !storage_.dirty() &&
+        flushQueue_.size() <= 1) {
+      flushQueue_.flushAll();
+    } else {
+      end();
+    }
   }
-  if (!flushPosted_ && outbox_.empty() && !storage_.dirty() && flushQueue_.size() <= 1) {
-    flushQueue_.flushAll();
-    return;
-  }
-  end();
+  // Lines logged during the read (scheduleLogFlush left them for now): with the pass's commit
+  // and flush when one is posted, else from here.
+  if (!flushPosted_) flushLogs();
 }
 
 void Turn::release(Reply reply, http::Response response, std::uint32_t room) {
@@ -113,14 +117,39 @@ void Turn::release(Reply reply, http::Response response, std::uint32_t room) {
 }
 
 // Held log lines are written at the end of commitAndFlush when one is under way (its responses
-// log), and otherwise by a posted flush.
+// log), at the end of a socket's read when one is under way (what onMessage logged), and
+// otherwise by a posted flush.
 void Turn::scheduleLogFlush() {
-  if (logFlushPosted_ || flushing_) return;
+  if (logFlushPosted_ || flushing_ || readBatch_ > 0) return;
   logFlushPosted_ = true;
   asio::post(io_, [this, alive = alive_] {
     if (!*alive) return;
     logFlushPosted_ = false;
+    flushLogs();
+  });
+}
+
+// Writes the held lines, unless lines were written less than kLogGapNs ago: then a timer writes
+// them at the end of that gap, with whatever else comes meanwhile. A shard that takes one
+// connection or request at a time (W2 sequential: each pass is one upgrade and its line) made
+// one write(2) per line, and woke the process reading its log as often; now it makes at most
+// one per gap, and a line that comes after a quiet gap still goes out at once.
+void Turn::flushLogs() {
+  if (!log::anyHeld()) return;
+  const std::int64_t now = nowNs();
+  if (now - lastLogWriteNs_ >= kLogGapNs) {
     log::flushHeld();
+    lastLogWriteNs_ = now;
+    return;
+  }
+  if (logTimerArmed_) return;
+  logTimerArmed_ = true;
+  logTimer_.expires_after(std::chrono::nanoseconds(lastLogWriteNs_ + kLogGapNs - now));
+  logTimer_.async_wait([this, alive = alive_](boost::system::error_code) {
+    if (!*alive) return;
+    logTimerArmed_ = false;
+    log::flushHeld();
+    lastLogWriteNs_ = nowNs();
   });
 }
 
@@ -147,7 +176,7 @@ void Turn::commitAndFlush() {
   commitSeconds.observeNanos(nowNs() - started);
   runTasks();
   flushing_ = false;
-  log::flushHeld();
+  flushLogs();
 }
 
 // The engine's own tasks for this thread: GC steps and the memory reducer, and a few that run
@@ -202,7 +231,7 @@ void Turn::commitAndFlushAsync() {
   releaseHeld();
   runTasks();
   flushing_ = false;
-  log::flushHeld();
+  flushLogs();
 }
 
 void Turn::startCommit() {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -84,6 +85,7 @@ class Turn {
   void enter(std::uint32_t room);
   void leave();
   void scheduleLogFlush();
+  void flushLogs();
   // Asynchronous commits (storage.commitsAsync()): the pass's output waits for the commit that
   // covers every write made before it.
   void commitAndFlushAsync();
@@ -121,6 +123,10 @@ class Turn {
   bool flushPosted_ = false;
   bool flushing_ = false;
   bool logFlushPosted_ = false;
+  // Held log lines go out at most once per kLogGapNs (see flushLogs).
+  boost::asio::steady_timer logTimer_;
+  bool logTimerArmed_ = false;
+  std::int64_t lastLogWriteNs_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

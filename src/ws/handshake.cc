@@ -32,6 +32,13 @@ bool isToken(std::string_view s) {
   return true;
 }
 
+// SHA-1 fetched once: EVP_sha1() makes OpenSSL 3 look its provider up again on every digest
+// (a lock and a hash lookup per new connection).
+const EVP_MD* sha1() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  return md ? md : EVP_sha1();
+}
+
 }  // namespace
 
 std::string acceptKey(std::string_view secWebSocketKey) {
@@ -42,7 +49,7 @@ std::string acceptKey(std::string_view secWebSocketKey) {
 
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digestLen = 0;
-  if (EVP_Digest(input.data(), input.size(), digest, &digestLen, EVP_sha1(), nullptr) != 1 ||
+  if (EVP_Digest(input.data(), input.size(), digest, &digestLen, sha1(), nullptr) != 1 ||
       digestLen != kSha1Size) {
     return {};  // only if libcrypto itself is broken; the handshake then fails to match
   }

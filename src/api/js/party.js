@@ -26,6 +26,8 @@ function alarmLimitation(what) {
     "If you access to the id, you can save it into the Room storage when setting the alarm.\n";
 }
 
+const SETTLED = Promise.resolve();
+
 function isThenable(v) {
   return v !== null && typeof v === "object" && typeof v.then === "function";
 }
@@ -399,8 +401,33 @@ class RoomRuntime {
         this.addConnection(handle, conn);
       }
     }
-    this.block(() => this.adapter.onStart(), "onStart");
+    this.blocked++;
+    let started;
+    try {
+      started = this.adapter.onStart();
+    } catch (e) {
+      started = Promise.reject(e);
+    }
+    if (isThenable(started)) {
+      this.blocked--;
+      this.block(() => started, "onStart");
+    } else {
+      // A synchronous onStart (or none: most rooms) has settled. Later events still wait for
+      // the microtasks it queued, as behind block()'s promise, without that promise chain: a
+      // new room made three promises and four closures for it (issue 14, W2).
+      SETTLED.then(() => this.#started());
+    }
     return true;
+  }
+
+  #started() {
+    this.blocked--;
+    try {
+      this.drain();
+    } catch (e) {
+      console.error(`onStart failed: ${errorText(e)}`);
+      this.startFailure = e;
+    }
   }
 
   // null when the room has its server object (built now if need be), else what stopped it.
@@ -495,11 +522,22 @@ class RoomRuntime {
 
   async connect(handle, id, url, headers, geo) {
     const conn = new Connection(this.native, handle, id, url, this.adapter.hibernate);
-    const request = makeRequest("GET", url, headers, null, requestCf(geo));
-    const ctx = { request };
+    // The Request is made when a handler first reads ctx.request: most onConnect never do, and
+    // its headers, URL and cf cost each new connection (issue 14, W2). An own, enumerable
+    // property as before, so that spreading or destructuring ctx still finds it.
+    let request = null;
+    const ctx = {
+      get request() {
+        return (request ??= makeRequest("GET", url, headers, null, requestCf(geo)));
+      },
+      set request(value) {
+        request = value;
+      },
+    };
     try {
       const tags = (await this.adapter.getConnectionTags(conn, ctx)) ?? [];
-      conn.tags = [...new Set([id, ...tags])];
+      // No tags of its own (most connections): the constructor's [id] is the list already.
+      if (tags.length !== 0) conn.tags = [...new Set([id, ...tags])];
       if (this.adapter.hibernate) validateTags(conn.tags);
       this.addConnection(handle, conn);
       await this.adapter.onConnect(conn, ctx);
