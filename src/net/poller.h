@@ -2,15 +2,19 @@
 // reactor (ws::Connection). Each socket is registered once, edge-triggered, for as long as it is
 // open, and costs one 16-byte slot here: no per-descriptor state in Asio's reactor (whose pool
 // never gives its entries back) and no pending operation while it waits, which is most of what an
-// idle socket used to hold (W4). The epoll descriptor is the one thing Asio watches: while any
-// socket waits for an event, an async_wait on it keeps the loop running and wakes it, and then
-// poll() hands each ready socket its events. One per io_context (an Asio service), so every
-// socket of a shard finds the same one.
+// idle socket used to hold (W4). The epoll descriptor is the one thing Asio's reactor watches, as
+// an internal descriptor (the way Asio watches its own signal pipe): one registration whose
+// operation never completes, so a wake-up costs no re-arming epoll_ctl, and poll() hands each
+// ready socket its events right there. While any socket waits, the poller holds work on the
+// io_context, so the loop runs on; otherwise it may end. One per io_context (an Asio service), so
+// every socket of a shard finds the same one.
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <vector>
 
 namespace partyd::net {
@@ -60,17 +64,21 @@ class Poller final : public boost::asio::execution_context::service {
     std::uint32_t nextFree = kNoSlot;
   };
 
-  void shutdown() override {}
-  void arm();
+  struct Watch;  // the reactor's side: its registration of epoll_ and the operation in it
+
+  bool open();
+  void shutdown() override;
   void poll();
 
   boost::asio::io_context& io_;
-  boost::asio::posix::stream_descriptor epoll_;
+  int epoll_ = -1;
+  std::unique_ptr<Watch> watch_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<Slot> slots_;
   std::uint32_t freeHead_ = kNoSlot;
   std::size_t registered_ = 0;
   std::size_t waiters_ = 0;
-  bool armed_ = false;
+  bool morePosted_ = false;
 };
 
 }  // namespace partyd::net
