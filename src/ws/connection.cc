@@ -1,16 +1,21 @@
 #include "ws/connection.h"
 
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
-#include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <chrono>
 
 namespace partyd::ws {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using Socket = Connection::Socket;
 
 namespace {
 // Reads go through one buffer per thread, so an idle connection holds no read buffer of its own.
@@ -68,31 +73,132 @@ void FlushQueue::release(const Sealed& sealed) {
 // ---- Connection -----------------------------------------------------------------------------
 
 namespace {
-// The same descriptor, on the io_context's own executor type rather than any_io_executor: its
-// socket and every pending wait on it are smaller (an idle connection is mostly that wait).
-Socket onPlainExecutor(tcp::socket socket) {
-  auto& io = static_cast<asio::io_context&>(asio::query(socket.get_executor(),
-                                                        asio::execution::context));
-  boost::system::error_code ec;
-  const tcp protocol = socket.local_endpoint(ec).protocol();
-  if (ec) return Socket(io);  // already dead: the first read or write will say so
-  const auto fd = socket.release(ec);
-  if (ec) return Socket(io);
-  return Socket(io, protocol, fd);
+asio::io_context& contextOf(tcp::socket& socket) {
+  return static_cast<asio::io_context&>(
+      asio::query(socket.get_executor(), asio::execution::context));
+}
+
+enum class Io { kDone, kWouldBlock, kFailed };
+
+// recv(2) and sendmsg(2) as one result: bytes moved, nothing possible now, or the end (an error,
+// or a read of zero bytes: the peer finished sending).
+Io readSome(int fd, char* data, std::size_t size, std::size_t* n) {
+  for (;;) {
+    ssize_t r = ::recv(fd, data, size, 0);
+    if (r > 0) {
+      *n = static_cast<std::size_t>(r);
+      return Io::kDone;
+    }
+    if (r == 0) return Io::kFailed;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? Io::kWouldBlock : Io::kFailed;
+  }
+}
+
+Io writeSome(int fd, iovec* iov, std::size_t count, std::size_t* n) {
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = count;
+  for (;;) {
+    ssize_t r = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (r >= 0) {
+      *n = static_cast<std::size_t>(r);
+      return Io::kDone;
+    }
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? Io::kWouldBlock : Io::kFailed;
+  }
 }
 }  // namespace
 
+// The descriptor leaves Asio here (its reactor forgets it) for the shard's poller. One that is
+// already dead, or that the poller cannot take, is closed: the connection then reads nothing and
+// writes nothing, as an Asio socket that failed to open did.
 Connection::Connection(tcp::socket socket, std::string leftover, const ConnectionLimits& limits,
                        FlushQueue* flushQueue)
-    : socket_(onPlainExecutor(std::move(socket))),
-      limits_(limits),
-      flushQueue_(flushQueue) {
+    : poller_(&net::Poller::of(contextOf(socket))), limits_(limits), flushQueue_(flushQueue) {
   boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
+  if (socket.is_open()) {
+    int fd = socket.release(ec);
+    if (!ec) {
+      int on = 1;
+      if (::ioctl(fd, FIONBIO, &on) == 0) slot_ = poller_->add(fd, this);
+      if (slot_ == net::Poller::kNoSlot) {
+        ::close(fd);
+      } else {
+        fd_ = fd;
+      }
+    }
+  }
   if (!leftover.empty()) parser().feed(leftover.data(), leftover.size());
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  closeDescriptor();
+}
+
+// ---- the descriptor and its events ----------------------------------------------------------
+
+void Connection::onPollEvents(std::uint32_t events) {
+  // A hang-up or an error makes both directions "ready": the next read or write reports it.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readReady_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writeReady_ = true;
+  dispatchReady();
+}
+
+// The write first, then the read, in the order Asio's reactor completed the two waits.
+void Connection::dispatchReady() {
+  auto self = shared_from_this();
+  if (writeWaiting_ && writeReady_) {
+    stopWaiting(&writeWaiting_);
+    flush();
+  }
+  if (readWaiting_ && readReady_) {
+    stopWaiting(&readWaiting_);
+    onReadable();
+  }
+}
+
+void Connection::postReady() {
+  if (readyPosted_) return;
+  readyPosted_ = true;
+  asio::post(poller_->context(), [self = shared_from_this()] {
+    self->readyPosted_ = false;
+    self->dispatchReady();
+  });
+}
+
+// A waiting connection keeps itself alive, as the pending operation of an Asio wait did: an owner
+// that lets go of a finished connection still has its last bytes written (or its drain run).
+void Connection::startWaiting(bool* flag) {
+  *flag = true;
+  poller_->startWaiting();
+  if (!waitingSelf_) waitingSelf_ = shared_from_this();
+}
+
+// Only where the caller holds a reference of its own (dispatchReady): this may drop the last.
+void Connection::stopWaiting(bool* flag) {
+  if (!*flag) return;
+  *flag = false;
+  poller_->stopWaiting();
+  if (!readWaiting_ && !writeWaiting_) waitingSelf_.reset();
+}
+
+// Closing ends the waits at once; the reference they held goes from the loop, as an Asio socket's
+// waits completed with operation_aborted (the caller may be a method of this connection).
+void Connection::closeDescriptor() {
+  if (fd_ < 0) return;
+  poller_->remove(slot_, fd_);
+  ::close(fd_);
+  fd_ = -1;
+  slot_ = net::Poller::kNoSlot;
+  readReady_ = writeReady_ = false;
+  for (bool* flag : {&readWaiting_, &writeWaiting_}) {
+    if (*flag) poller_->stopWaiting();
+    *flag = false;
+  }
+  if (waitingSelf_) asio::post(poller_->context(), [last = std::move(waitingSelf_)] {});
+}
 
 void Connection::noteQueued() {
   if (!flushQueue_ || !flushQueue_->gated()) return;
@@ -128,7 +234,7 @@ void Connection::open(std::string switchingProtocols) {
   waitReadable();
   if (parser_ && parser_->buffered() > 0) {
     // Frames that arrived with the upgrade request. Not handled inline: the caller may be JS.
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->handleBatch(); });
+    asio::post(poller_->context(), [self = shared_from_this()] { self->handleBatch(); });
   }
 }
 
@@ -185,7 +291,7 @@ void Connection::close(std::uint16_t code, std::string_view reason) {
   if (state_ == State::kPending) return;  // sent right after the 101
   state_ = State::kClosing;
   scheduleFlush();
-  closeTimer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  closeTimer_ = std::make_unique<asio::steady_timer>(poller_->context());
   closeTimer_->expires_after(kCloseHandshakeTimeout);
   closeTimer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->abort();
@@ -193,8 +299,7 @@ void Connection::close(std::uint16_t code, std::string_view reason) {
 }
 
 void Connection::abort() {
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  closeDescriptor();
   queue_.clear();
   head_ = headOffset_ = queuedBytes_ = 0;
   if (closeTimer_) closeTimer_->cancel();
@@ -207,11 +312,10 @@ void Connection::finish(std::uint16_t code, std::string_view reason, bool clean)
   state_ = State::kClosed;
   closeAfterFlush_ = true;
   if (head_ >= queue_.size()) {
-    if (closeSent_ && socket_.is_open()) {
+    if (closeSent_ && fd_ >= 0) {
       startDrain();
     } else {
-      boost::system::error_code ignored;
-      socket_.close(ignored);
+      closeDescriptor();
     }
   } else {
     scheduleFlush();
@@ -237,17 +341,11 @@ void Connection::trim() {
 }
 
 void Connection::waitReadable() {
-  if (readWaiting_ || !socket_.is_open()) return;
-  readWaiting_ = true;
-  socket_.async_wait(Socket::wait_read,
-                     [self = shared_from_this()](boost::system::error_code ec) {
-                       self->readWaiting_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->abort();
-                         return;
-                       }
-                       self->onReadable();
-                     });
+  if (readWaiting_ || fd_ < 0) return;
+  startWaiting(&readWaiting_);
+  // The event came while nothing waited (before open(), or during the read's own handlers): it
+  // will not come again, so the wait ends from the loop, never inside the caller (it may be JS).
+  if (readReady_) postReady();
 }
 
 void Connection::onReadable() {
@@ -256,10 +354,13 @@ void Connection::onReadable() {
     // After our close frame: read and drop until the peer closes, so that unread bytes do not
     // turn our close into a reset that loses the close frame.
     for (;;) {
-      boost::system::error_code ec;
-      std::size_t n = socket_.read_some(asio::buffer(tScratch), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-      if (ec || n == 0) {
+      std::size_t n = 0;
+      Io io = readSome(fd_, tScratch.data(), tScratch.size(), &n);
+      if (io == Io::kWouldBlock) {
+        readReady_ = false;
+        break;
+      }
+      if (io == Io::kFailed) {
         closeSocket();
         return;
       }
@@ -269,15 +370,22 @@ void Connection::onReadable() {
   }
   bool eof = false;
   for (;;) {
-    boost::system::error_code ec;
-    std::size_t n = socket_.read_some(asio::buffer(tScratch), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-    if (ec) {
+    std::size_t n = 0;
+    Io io = readSome(fd_, tScratch.data(), tScratch.size(), &n);
+    if (io == Io::kWouldBlock) {
+      readReady_ = false;
+      break;
+    }
+    if (io == Io::kFailed) {
       eof = true;
       break;
     }
     parser().feed(tScratch.data(), n);
-    if (n < tScratch.size()) break;
+    // A short read emptied the socket: bytes that come after it raise a new event.
+    if (n < tScratch.size()) {
+      readReady_ = false;
+      break;
+    }
   }
   handleBatch();
   if (eof) {
@@ -301,7 +409,7 @@ void Connection::handleBatch() {
 
 void Connection::handleFrames() {
   auto self = shared_from_this();
-  while (parser_ && socket_.is_open()) {
+  while (parser_ && fd_ >= 0) {
     FrameParser& parser = *parser_;
     FrameParser::Status status = parser.next();
     switch (status) {
@@ -358,26 +466,28 @@ void Connection::handleFrames() {
 // ---- writing --------------------------------------------------------------------------------
 
 void Connection::flush() {
-  if (writeWaiting_ || !socket_.is_open() || state_ == State::kPending) return;
+  if (writeWaiting_ || fd_ < 0 || state_ == State::kPending) return;
   // Past limit_ the frames wait for their commit (the gate of asynchronous commits).
   const std::size_t end =
-      limit_ == kNoLimit ? queue_.size()
-                         : std::min<std::size_t>(queue_.size(), limit_ > base_ ? limit_ - base_ : 0);
+      limit_ == kNoLimit
+          ? queue_.size()
+          : std::min<std::size_t>(queue_.size(), limit_ > base_ ? limit_ - base_ : 0);
   while (head_ < end) {
-    thread_local std::vector<asio::const_buffer> iov;
-    iov.clear();
-    for (std::size_t i = head_; i < end && iov.size() < kMaxIov; ++i) {
+    std::array<iovec, kMaxIov> iov;
+    std::size_t count = 0;
+    for (std::size_t i = head_; i < end && count < kMaxIov; ++i) {
       const std::string& bytes = *queue_[i];
       std::size_t skip = (i == head_) ? headOffset_ : 0;
-      iov.emplace_back(bytes.data() + skip, bytes.size() - skip);
+      iov[count++] = {const_cast<char*>(bytes.data() + skip), bytes.size() - skip};
     }
-    boost::system::error_code ec;
-    std::size_t written = socket_.write_some(iov, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    std::size_t written = 0;
+    Io io = writeSome(fd_, iov.data(), count, &written);
+    if (io == Io::kWouldBlock) {
+      writeReady_ = false;
       waitWritable();
       return;
     }
-    if (ec) {
+    if (io == Io::kFailed) {
       abort();
       return;
     }
@@ -405,9 +515,8 @@ void Connection::flush() {
 void Connection::startDrain() {
   if (draining_) return;
   draining_ = true;
-  boost::system::error_code ignored;
-  socket_.shutdown(Socket::shutdown_send, ignored);
-  closeTimer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  ::shutdown(fd_, SHUT_WR);
+  closeTimer_ = std::make_unique<asio::steady_timer>(poller_->context());
   closeTimer_->expires_after(kCloseHandshakeTimeout);
   closeTimer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->closeSocket();
@@ -416,22 +525,13 @@ void Connection::startDrain() {
 }
 
 void Connection::closeSocket() {
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  closeDescriptor();
   if (closeTimer_) closeTimer_->cancel();
 }
 
 void Connection::waitWritable() {
-  writeWaiting_ = true;
-  socket_.async_wait(Socket::wait_write,
-                     [self = shared_from_this()](boost::system::error_code ec) {
-                       self->writeWaiting_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->abort();
-                         return;
-                       }
-                       self->flush();
-                     });
+  startWaiting(&writeWaiting_);
+  if (writeReady_) postReady();
 }
 
 }  // namespace partyd::ws

@@ -3,9 +3,11 @@
 // the bytes leave when flush() runs, which the shard does once per turn (after the storage
 // commit: the output gate), so a burst of sends becomes one writev per socket. Idle connections
 // hold no read buffer: reads wait for readability, then go through the shard's scratch buffer.
+// The socket is not Asio's: its descriptor is registered once with the shard's net::Poller, and
+// the connection reads and writes it itself, so a waiting socket holds no pending operation and
+// no reactor state (W4: what a hibernated socket costs).
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/poller.h"
 #include "ws/frame.h"
 
 namespace partyd::ws {
@@ -69,10 +72,8 @@ struct ConnectionLimits {
 // would have passed the queue limit; the connection is being closed with 1008 (slow consumer).
 enum class SendStatus { kQueued, kDropped, kOverflow };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public std::enable_shared_from_this<Connection>, private net::PollTarget {
  public:
-  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
-                                                  boost::asio::io_context::executor_type>;
   enum class State : std::uint8_t { kPending, kOpen, kClosing, kClosed };
 
   Connection(boost::asio::ip::tcp::socket socket, std::string leftover,
@@ -113,6 +114,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void trim();
 
  private:
+  void onPollEvents(std::uint32_t events) override;
+  void dispatchReady();  // runs the waits whose event has come
+  void postReady();      // dispatchReady from the loop, for a wait that starts on an old event
   FrameParser& parser();
   void waitReadable();
   void onReadable();
@@ -122,10 +126,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void finish(std::uint16_t code, std::string_view reason, bool clean);
   void startDrain();
   void closeSocket();
+  void closeDescriptor();
+  void startWaiting(bool* flag);  // readWaiting_ or writeWaiting_
+  void stopWaiting(bool* flag);
   void scheduleFlush();
   void noteQueued();  // before every frame joins the queue
 
-  Socket socket_;
+  net::Poller* poller_;
+  int fd_ = -1;  // -1 once closed
+  std::uint32_t slot_ = net::Poller::kNoSlot;
   std::unique_ptr<FrameParser> parser_;  // null while idle and trimmed
   ConnectionLimits limits_;
   FlushQueue* flushQueue_;
@@ -136,12 +145,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t headOffset_ = 0;  // bytes of queue_[head_] already written
   std::size_t queuedBytes_ = 0;
   static constexpr std::uint64_t kNoLimit = ~std::uint64_t{0};
-  std::uint64_t base_ = 0;         // frames written and dropped from queue_ so far
+  std::uint64_t base_ = 0;          // frames written and dropped from queue_ so far
   std::uint64_t limit_ = kNoLimit;  // frames before this absolute index may be written
   std::unique_ptr<boost::asio::steady_timer> closeTimer_;
+  std::shared_ptr<Connection> waitingSelf_;  // while a wait is on (startWaiting)
   State state_ = State::kPending;
   bool readWaiting_ = false;
   bool writeWaiting_ = false;
+  // Edge-triggered: an event says the socket became readable (writable); it stays so until a read
+  // (write) finds it drained (full), even when nothing waited at the time of the event.
+  bool readReady_ = false;
+  bool writeReady_ = false;
+  bool readyPosted_ = false;
   bool inFlushQueue_ = false;
   bool closeAfterFlush_ = false;
   bool finished_ = false;

@@ -1,0 +1,84 @@
+// net::Poller is a shard's own epoll set, for sockets that it reads and writes without Asio's
+// reactor (ws::Connection). Each socket is registered once, edge-triggered, for as long as it is
+// open, and costs one 16-byte slot here: no per-descriptor state in Asio's reactor (whose pool
+// never gives its entries back) and no pending operation while it waits, which is most of what an
+// idle socket used to hold (W4). The epoll descriptor is the one thing Asio's reactor watches, as
+// an internal descriptor (the way Asio watches its own signal pipe): one registration whose
+// operation never completes, so a wake-up costs no re-arming epoll_ctl, and poll() hands each
+// ready socket its events right there. While any socket waits, the poller holds work on the
+// io_context, so the loop runs on; otherwise it may end. One per io_context (an Asio service), so
+// every socket of a shard finds the same one.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace partyd::net {
+
+// What a registered socket hears. `events` are epoll's bits (EPOLLIN, EPOLLOUT, EPOLLRDHUP,
+// EPOLLHUP, EPOLLERR). Calls come on the loop's thread, from poll(), never from inside add().
+class PollTarget {
+ public:
+  virtual void onPollEvents(std::uint32_t events) = 0;
+
+ protected:
+  ~PollTarget() = default;
+};
+
+class Poller final : public boost::asio::execution_context::service {
+ public:
+  using key_type = Poller;
+  static inline boost::asio::execution_context::id id;
+  static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
+
+  explicit Poller(boost::asio::io_context& io);
+  ~Poller() override;
+
+  // The io_context's poller, made on first use.
+  static Poller& of(boost::asio::io_context& io) { return boost::asio::use_service<Poller>(io); }
+  boost::asio::io_context& context() { return io_; }
+
+  // Registers `fd` for readable, writable and hang-up, edge-triggered; the events that are already
+  // true come at the next poll. Returns its slot, or kNoSlot when epoll refused it (errno says
+  // why).
+  std::uint32_t add(int fd, PollTarget* target);
+  // Unregisters it before the caller closes it: events for it that were already taken from the
+  // kernel in the current poll are dropped, even if its slot is given to another socket meanwhile.
+  void remove(std::uint32_t slot, int fd);
+
+  // Sockets that wait for an event keep the loop running, as a pending Asio operation on each did:
+  // the epoll descriptor is watched while the count is above zero, and the loop may end otherwise.
+  void startWaiting();
+  void stopWaiting();
+
+  std::size_t registered() const { return registered_; }
+
+ private:
+  struct Slot {
+    PollTarget* target = nullptr;
+    std::uint32_t generation = 0;  // bumped by remove(): an event of an older one is stale
+    std::uint32_t nextFree = kNoSlot;
+  };
+
+  struct Watch;  // the reactor's side: its registration of epoll_ and the operation in it
+
+  bool open();
+  void shutdown() override;
+  void poll();
+
+  boost::asio::io_context& io_;
+  int epoll_ = -1;
+  std::unique_ptr<Watch> watch_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<Slot> slots_;
+  std::uint32_t freeHead_ = kNoSlot;
+  std::size_t registered_ = 0;
+  std::size_t waiters_ = 0;
+  bool morePosted_ = false;
+};
+
+}  // namespace partyd::net
