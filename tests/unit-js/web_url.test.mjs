@@ -59,7 +59,7 @@ describe("URL parsing", () => {
 
   test("the fast path gives the state machine's record", () => {
     const inputs = [...kInputs];
-    for (const host of ["a", "a.b", "127.0.0.1", "0.0.0.0", "255.255.255.255", "1.2.3.4.", "a-", "xn--a.b", "09", "0x", "a..b"]) {
+    for (const host of ["a", "a.b", "127.0.0.1", "0.0.0.0", "255.255.255.255", "1.2.3.4.", "a-", "xn--a.b", "09", "0x", "a..b", "1.2.3", "1.2.3.256", "256.1.1.1", "01.2.3.4", "1.2.3.04", "1.2.3.4.5", "0x7f.1", "1.2.3.0x4", "a.0xg", "a.0xff", "a.1b", "192.168.100.200", "1.2.3.4a"]) {
       for (const port of ["", ":1", ":80", ":443", ":1999", ":65535", ":65536", ":0", ":01"]) {
         for (const rest of ["", "/", "/p/q", "/p/../q", "/./p", "/%2e%2E/p", "/p/.", "?", "?q=1&r=%zz", "/p?q'", "/p|[]"]) {
           for (const scheme of ["http", "https", "ws", "HTTP"]) inputs.push(`${scheme}://${host}${port}${rest}`);

@@ -137,9 +137,6 @@ const kQueryCode = (() => {
   return t;
 })();
 const kDotSegment = /(?:^|\/)(?:\.|%2e)(?:\.|%2e)?(?:\/|$)/i;
-const kNumericLabel = /(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)$/;
-const kOctet = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
-const kDottedQuad = new RegExp(`^(?:${kOctet}\\.){3}${kOctet}$`);
 
 function codeTable(chars) {
   const t = new Uint8Array(128);
@@ -182,6 +179,41 @@ class CanonicalRecord {
   }
 }
 
+// Whether input[start, end), a host's last label (lower-case letters, digits and '-'), reads as
+// an IPv4 number: decimal digits, or "0x" and hex digits.
+function numericLabel(input, start, end) {
+  let i = start;
+  if (end - start >= 2 && input.charCodeAt(i) === 0x30 && input.charCodeAt(i + 1) === 0x78) {
+    for (i += 2; i < end; i++) {
+      const c = input.charCodeAt(i);
+      if (!isDigitCode(c) && !(c >= 0x61 && c <= 0x66)) return false;
+    }
+    return true;
+  }
+  for (; i < end; i++) {
+    if (!isDigitCode(input.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+// Whether input[start, end) is an IPv4 address as the parser writes it: four decimal octets of
+// 0-255, without leading zeros.
+function dottedQuad(input, start, end) {
+  let octets = 0;
+  let i = start;
+  for (;;) {
+    const first = i;
+    let value = 0;
+    for (let c; i < end && isDigitCode((c = input.charCodeAt(i))); i++) value = value * 10 + c - 0x30;
+    const digits = i - first;
+    if (digits === 0 || digits > 3 || value > 255) return false;
+    if (digits > 1 && input.charCodeAt(first) === 0x30) return false;
+    if (++octets === 4) return i === end;
+    if (i >= end || input.charCodeAt(i) !== 0x2e) return false;
+    i++;
+  }
+}
+
 function parseCanonicalHttp(input) {
   let i;
   let scheme;
@@ -208,21 +240,20 @@ function parseCanonicalHttp(input) {
     i++;
     labelStart = i;
   }
-  const host = input.slice(hostStart, i);
   // A last label that could be a number makes the host an IPv4 address, which the parser writes
   // as a dotted quad: only one already in that form stays on this path.
-  if (isDigitCode(input.charCodeAt(labelStart)) && kNumericLabel.test(host) &&
-      !kDottedQuad.test(host)) {
+  if (isDigitCode(input.charCodeAt(labelStart)) && numericLabel(input, labelStart, i) &&
+      !dottedQuad(input, hostStart, i)) {
     return null;
   }
+  const host = input.slice(hostStart, i);
   let port = null;
   if (i < n && input.charCodeAt(i) === 0x3a) {
     const portStart = ++i;
     if (i >= n || input.charCodeAt(i) < 0x31 || input.charCodeAt(i) > 0x39) return null;
-    while (i < n && isDigitCode(input.charCodeAt(i))) i++;
-    if (i - portStart > 5) return null;
-    port = Number(input.slice(portStart, i));
-    if (port > 65535 || port === defaultPort(scheme)) return null;
+    port = 0;
+    for (let c; i < n && isDigitCode((c = input.charCodeAt(i))); i++) port = port * 10 + c - 0x30;
+    if (i - portStart > 5 || port > 65535 || port === defaultPort(scheme)) return null;
   }
   let pathText = "/";
   if (i < n && input.charCodeAt(i) === 0x2f) {
