@@ -6,7 +6,9 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -52,6 +54,7 @@ Session::Session(net::Socket socket, std::string leftover, const Limits& limits,
 }
 
 void Session::start() {
+  if (fd_ < 0 && again_) enterPoller();
   parser_.emplace();
   parser_->header_limit(limits_.maxHeaderBytes);
   parser_->body_limit(limits_.maxBodyBytes);
@@ -63,17 +66,38 @@ void Session::start() {
   parseBuffered();
 }
 
+// Feeds the parser what is buffered, and reads while it needs more. Through the poller a read
+// that leaves the socket empty (fewer bytes than asked for, or EAGAIN) parks the session until
+// the poller says there is more.
 void Session::parseBuffered() {
-  while (buffer_.size() > 0) {
-    boost::system::error_code ec;
-    const std::size_t used = parser_->put(buffer_.data(), ec);
-    buffer_.consume(used);
-    if (ec == bhttp::error::need_more) break;
-    if (ec) return onRead(ec);
-    if (parser_->is_done()) return onRead({});
-    if (used == 0) break;
+  for (;;) {
+    while (buffer_.size() > 0) {
+      boost::system::error_code ec;
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) break;
+      if (ec) return onRead(ec);
+      if (parser_->is_done()) return onRead({});
+      if (used == 0) break;
+    }
+    if (fd_ < 0) return readSome();
+    if (!readReady_) return startWaiting(&readWaiting_);
+    // What Beast's reads prepare: the buffer's free space, at least 512 bytes and at most 64 KiB.
+    const std::size_t room =
+        std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 512, 64 * 1024);
+    const auto space = buffer_.prepare(room);
+    const ssize_t n = ::recv(fd_, space.data(), space.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      buffer_.commit(static_cast<std::size_t>(n));
+      readReady_ = static_cast<std::size_t>(n) == space.size();
+    } else if (n == 0) {
+      return onEof();
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      readReady_ = false;
+    } else if (errno != EINTR) {
+      return onRead(boost::system::error_code(errno, boost::system::system_category()));
+    }
   }
-  readSome();
 }
 
 void Session::readSome() {
@@ -86,13 +110,81 @@ void Session::readSome() {
         self->buffer_.commit(n);
         if (!ec) return self->parseBuffered();
         if (ec != asio::error::eof) return self->onRead(ec);
-        // The client ended its side: between requests, quietly; within one, as Beast says.
-        if (!self->parser_->got_some()) return self->onRead(bhttp::error::end_of_stream);
-        boost::system::error_code eofError;
-        self->parser_->put_eof(eofError);
-        if (!eofError && self->parser_->is_done()) return self->onRead({});
-        self->onRead(eofError ? eofError : bhttp::error::partial_message);
+        self->onEof();
       });
+}
+
+// The client ended its side: between requests, quietly; within one, as Beast says.
+void Session::onEof() {
+  if (!parser_->got_some()) return onRead(bhttp::error::end_of_stream);
+  boost::system::error_code eofError;
+  parser_->put_eof(eofError);
+  if (!eofError && parser_->is_done()) return onRead({});
+  onRead(eofError ? eofError : bhttp::error::partial_message);
+}
+
+// ---- the poller ------------------------------------------------------------------------------
+
+// A connection that asked to be kept alive after its first response leaves Asio here. Its first
+// request stays on Asio, so that a WebSocket upgrade or a one-off request costs no move; one that
+// the poller cannot take stays on Asio for good.
+void Session::enterPoller() {
+  if (released_ || !socket_.is_open()) return;
+  net::Poller& poller = net::Poller::of(socket_.get_executor().context());
+  const int fd = socket_.native_handle();
+  const std::uint32_t slot = poller.add(fd, this);
+  if (slot == net::Poller::kNoSlot) return;
+  boost::system::error_code ec;
+  socket_.release(ec);  // out of Asio's reactor; the descriptor stays open
+  if (ec) {
+    poller.remove(slot, fd);
+    return;
+  }
+  poller_ = &poller;
+  slot_ = slot;
+  fd_ = fd;
+  readReady_ = writeReady_ = true;
+}
+
+void Session::onPollEvents(std::uint32_t events) {
+  // A hang-up or an error makes both directions ready: the next read or write reports it.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readReady_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writeReady_ = true;
+  auto self = shared_from_this();
+  if (writeWaiting_ && writeReady_) {
+    stopWaiting(&writeWaiting_);
+    writePolled();
+  }
+  if (readWaiting_ && readReady_) {
+    stopWaiting(&readWaiting_);
+    parseBuffered();
+  }
+}
+
+// A waiting session keeps itself alive, and the loop running, as a pending Asio operation did.
+void Session::startWaiting(bool* flag) {
+  if (*flag) return;
+  *flag = true;
+  poller_->startWaiting();
+  if (!waitingSelf_) waitingSelf_ = shared_from_this();
+}
+
+// Only where the caller holds a reference of its own: this may drop the last.
+void Session::stopWaiting(bool* flag) {
+  if (!*flag) return;
+  *flag = false;
+  poller_->stopWaiting();
+  if (!readWaiting_ && !writeWaiting_) waitingSelf_.reset();
+}
+
+void Session::shutdownSocket(int how) {
+  if (fd_ >= 0) {
+    ::shutdown(fd_, how);
+    return;
+  }
+  boost::system::error_code ignored;
+  socket_.shutdown(how == SHUT_WR ? tcp::socket::shutdown_send : tcp::socket::shutdown_both,
+                   ignored);
 }
 
 void Session::armIdle() {
@@ -111,7 +203,12 @@ void Session::onIdleTimer() {
   if (released_ || idleDeadline_ == std::chrono::steady_clock::time_point::max()) return;
   if (std::chrono::steady_clock::now() < idleDeadline_) return armIdle();
   // Idle too long: closing the socket ends the pending read or write (operation_aborted), which
-  // ends the session quietly.
+  // ends the session quietly. Through the poller, a shutdown wakes the waiting read (end of
+  // stream) or write (an error) instead.
+  if (fd_ >= 0) {
+    ::shutdown(fd_, SHUT_RDWR);
+    return;
+  }
   boost::system::error_code ignored;
   socket_.close(ignored);
 }
@@ -120,8 +217,7 @@ void Session::onRead(boost::system::error_code ec) {
   if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
       ec == asio::error::operation_aborted || ec == beast::error::timeout ||
       ec == asio::error::connection_reset) {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    shutdownSocket(SHUT_RDWR);
     return;
   }
   if (ec == bhttp::error::header_limit) return fail(431, "Request Header Fields Too Large\n");
@@ -227,7 +323,7 @@ void Session::respond(Response response, bool keepAlive) {
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = body_.empty() ? 1 : 2;
-  ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  ssize_t sent = ::sendmsg(fd(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (sent < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return;  // the client left
     sent = 0;
@@ -283,6 +379,11 @@ void Session::writeRest(std::size_t written) {
     deadlineFresh_ = true;
     return afterWrite();
   }
+  if (fd_ >= 0) {
+    written_ = written;
+    writeReady_ = false;  // the socket took less than it was given
+    return writePolled();
+  }
   std::array<asio::const_buffer, 2> rest;
   if (written < head_.size()) {
     rest = {asio::buffer(head_) + written, asio::buffer(body_)};
@@ -295,12 +396,38 @@ void Session::writeRest(std::size_t written) {
                     });
 }
 
+void Session::writePolled() {
+  for (;;) {
+    if (written_ >= head_.size() + body_.size()) return afterWrite();
+    if (!writeReady_) return startWaiting(&writeWaiting_);
+    iovec iov[2];
+    std::size_t count = 0;
+    if (written_ < head_.size()) {
+      iov[count++] = {head_.data() + written_, head_.size() - written_};
+      if (!body_.empty()) iov[count++] = {body_.data(), body_.size()};
+    } else {
+      const std::size_t at = written_ - head_.size();
+      iov[count++] = {body_.data() + at, body_.size() - at};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      written_ += static_cast<std::size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      writeReady_ = false;
+    } else if (errno != EINTR) {
+      return;  // the client left: the session ends with its last reference
+    }
+  }
+}
+
 void Session::afterWrite() {
   body_ = std::string();
   if (!again_) {
     idleDeadline_ = std::chrono::steady_clock::time_point::max();
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    shutdownSocket(SHUT_WR);
     return;
   }
   // A pipelined request already in the buffer is handled from the loop, not from this stack.
@@ -314,6 +441,13 @@ void Session::afterWrite() {
 Session::~Session() {
   --liveSessions_;
   if (hook_) hook_(0);
+  if (fd_ >= 0) {
+    poller_->remove(slot_, fd_);
+    for (bool* flag : {&readWaiting_, &writeWaiting_}) {
+      if (*flag) poller_->stopWaiting();
+    }
+    ::close(fd_);
+  }
 }
 
 net::Socket Session::takeSocket() {
@@ -321,7 +455,24 @@ net::Socket Session::takeSocket() {
   released_ = true;
   idleDeadline_ = std::chrono::steady_clock::time_point::max();
   idle_.cancel();
-  return std::move(socket_);
+  if (fd_ < 0) return std::move(socket_);
+  // Back from the poller to an Asio socket, for whoever takes it.
+  poller_->remove(slot_, fd_);
+  for (bool* flag : {&readWaiting_, &writeWaiting_}) {
+    if (*flag) poller_->stopWaiting();
+    *flag = false;
+  }
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  const bool v6 = ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+                  local.ss_family == AF_INET6;
+  net::Socket socket(socket_.get_executor());
+  boost::system::error_code ec;
+  socket.assign(v6 ? tcp::v6() : tcp::v4(), fd_, ec);
+  if (ec) ::close(fd_);
+  fd_ = -1;
+  if (waitingSelf_) asio::post(socket.get_executor(), [last = std::move(waitingSelf_)] {});
+  return socket;
 }
 
 std::string Session::takeLeftover() {
@@ -332,6 +483,13 @@ std::string Session::takeLeftover() {
 
 tcp::endpoint Session::remote() const {
   if (secure_) return pipedRemote_;
+  if (fd_ >= 0) {
+    tcp::endpoint peer;
+    socklen_t len = static_cast<socklen_t>(peer.capacity());
+    if (::getpeername(fd_, peer.data(), &len) != 0) return {};
+    peer.resize(len);
+    return peer;
+  }
   boost::system::error_code ec;
   return socket_.remote_endpoint(ec);
 }

@@ -8,6 +8,12 @@
 // waited for only when the socket is full. Its idle timeout is one timer per connection, re-armed
 // when it fires early, not per operation. W6 (many small keep-alive requests) showed the composed
 // operations, their type-erased executors and per-operation timers as a quarter of partyd's CPU.
+//
+// A connection's first request is read through Asio's reactor. Once a response says the
+// connection stays open, its descriptor moves to the shard's net::Poller (as a WebSocket's does):
+// Asio's edge-triggered reactor costs one system call per request to wait again (a read that
+// finds the socket empty, or an epoll_ctl), where the poller's standing registration costs none.
+// A socket that a handler takes comes back to Asio.
 #pragma once
 
 #include <array>
@@ -25,6 +31,7 @@
 #include <vector>
 
 #include "base/metrics.h"
+#include "net/poller.h"
 #include "net/socket.h"
 
 namespace partyd::http {
@@ -90,7 +97,7 @@ struct Limits {
   bool jsonErrors = false;  // 400/413/431 as {"error": ...} (the admin API, which CLIs read)
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public std::enable_shared_from_this<Session>, private net::PollTarget {
  public:
   using Handler = std::function<void(std::shared_ptr<Session>, Request&&)>;
 
@@ -148,17 +155,39 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void parseBuffered();  // feeds the parser what is buffered; reads more when it needs more
-  void readSome();
+  void readSome();       // one read through Asio's reactor
+  void onEof();
   void onRead(boost::system::error_code ec);
   void fail(unsigned status, std::string body);
   void writeHead(const Response& response);
   void writeRest(std::size_t written);  // the part of the response the socket did not take
+  void writePolled();
   void afterWrite();
+  // A kept-alive connection's descriptor moves from Asio's reactor to the shard's net::Poller.
+  void enterPoller();
+  void onPollEvents(std::uint32_t events) override;
+  void startWaiting(bool* flag);
+  void stopWaiting(bool* flag);
+  int fd() { return fd_ >= 0 ? fd_ : socket_.native_handle(); }
+  void shutdownSocket(int how);
   // The idle timeout: reading or writing may not take longer than limits_.idleTimeout.
   void armIdle();
   void onIdleTimer();
 
-  net::Socket socket_;
+  net::Socket socket_;  // closed once the descriptor is in the poller (fd_)
+  // Once a connection has had its first response, its descriptor is read and written through
+  // the shard's poller: one edge-triggered registration, no operation to start per request and
+  // no read that only learns the socket is empty. readReady_/writeReady_ say whether the last
+  // read or write left the socket with more to give or room to take.
+  net::Poller* poller_ = nullptr;
+  std::uint32_t slot_ = net::Poller::kNoSlot;
+  int fd_ = -1;
+  bool readReady_ = true;
+  bool writeReady_ = true;
+  bool readWaiting_ = false;
+  bool writeWaiting_ = false;
+  std::shared_ptr<Session> waitingSelf_;  // held while it waits, as a pending Asio operation did
+  std::size_t written_ = 0;               // of head_ and body_, while the poller writes the rest
   boost::beast::flat_buffer buffer_;
   net::Timer idle_;
   // While reading or writing, when the connection counts as idle; max() while a handler works.

@@ -398,6 +398,80 @@ TEST_F(SessionTest, LargeResponseIsWrittenWholeAndTheConnectionGoesOn) {
   EXPECT_EQ(second->body(), "small");
 }
 
+// After its first response a kept-alive connection is read and written through the shard's
+// net::Poller: a response too large for the socket's buffer waits there for room.
+TEST_F(SessionTest, LargeResponseOnALaterRequestWaitsForRoomInThePoller) {
+  const std::string big(4 * 1024 * 1024, 'y');
+  onRequest = [&big](std::shared_ptr<Session> session, Request&& request) {
+    Response r;
+    r.body = request.target() == "/big" ? big : "small";
+    session->respond(std::move(r));
+  };
+  connect();
+  for (const char* target : {"/small", "/big", "/small", "/big"}) {
+    send(get(target));
+    auto r = readResponse();
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->body().size(), std::string_view(target) == "/big" ? big.size() : 5u) << target;
+    if (std::string_view(target) == "/big") {
+      EXPECT_EQ(r->body(), big);
+    }
+  }
+}
+
+// A handler may take the socket of a connection that is already in the poller (an upgrade or a
+// hand-off on a kept-alive connection): it comes back as an Asio socket that works.
+TEST_F(SessionTest, HandlerMayTakeTheSocketOfAKeptAliveConnection) {
+  tcp::socket taken(io_);
+  std::string leftover;
+  tcp::endpoint remote;
+  auto answer = onRequest;
+  onRequest = [&](std::shared_ptr<Session> session, Request&& request) {
+    if (request.target() != "/take") return answer(std::move(session), std::move(request));
+    remote = session->remote();
+    taken = session->takeSocket();
+    leftover = session->takeLeftover();
+  };
+  connect();
+  send(get("/first"));
+  ASSERT_TRUE(readResponse());
+  send(get("/take") + "after");
+  ASSERT_TRUE(runUntil([&] { return taken.is_open(); }));
+  EXPECT_EQ(leftover, "after");
+  EXPECT_EQ(remote, client_.local_endpoint());
+  asio::write(taken, asio::buffer(std::string("hello")));
+  std::string got(5, '\0');
+  bool done = false;
+  asio::async_read(client_, asio::buffer(got), [&](error_code ec, std::size_t) {
+    EXPECT_FALSE(ec);
+    done = true;
+  });
+  ASSERT_TRUE(runUntil([&] { return done; }));
+  EXPECT_EQ(got, "hello");
+  // And reads for it: the poller no longer hears this descriptor.
+  send("more");
+  std::string more(4, '\0');
+  done = false;
+  asio::async_read(taken, asio::buffer(more), [&](error_code ec, std::size_t) {
+    EXPECT_FALSE(ec);
+    done = true;
+  });
+  ASSERT_TRUE(runUntil([&] { return done; }));
+  EXPECT_EQ(more, "more");
+}
+
+// A second request that never finishes arriving is cut off by the idle timeout in the poller too.
+TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedSecondRequest) {
+  Limits limits;
+  limits.idleTimeout = std::chrono::seconds(1);
+  connect(limits);
+  send(get("/first"));
+  ASSERT_TRUE(readResponse());
+  send("GET /slow HTTP/1.1\r\nHost: loc");
+  EXPECT_TRUE(serverCloses());
+  EXPECT_EQ(targets_, std::vector<std::string>{"/first"});
+}
+
 // The idle timeout ends a connection that sends nothing, counted from its last response; a
 // request within it keeps the connection.
 TEST_F(SessionTest, IdleTimeoutEndsAQuietConnection) {
