@@ -55,12 +55,25 @@ inline std::uint64_t handleArg(const v8::FunctionCallbackInfo<v8::Value>& info, 
   return static_cast<std::uint64_t>(info[i].As<v8::Number>()->Value());
 }
 
+// A header list from JS: either flat, [name, value, name, value, ...] (a response's parts), or a
+// list of [name, value] pairs.
 inline std::vector<std::pair<std::string, std::string>> headerPairs(v8::Isolate* iso, v8::Local<v8::Value> v) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!v->IsArray()) return out;
   v8::Local<v8::Context> ctx = iso->GetCurrentContext();
   auto arr = v.As<v8::Array>();
-  for (uint32_t i = 0; i < arr->Length(); ++i) {
+  const uint32_t length = arr->Length();
+  v8::Local<v8::Value> first;
+  if (length > 0 && arr->Get(ctx, 0).ToLocal(&first) && first->IsString()) {
+    out.reserve(length / 2);
+    for (uint32_t i = 0; i + 1 < length; i += 2) {
+      v8::Local<v8::Value> k, val;
+      if (!arr->Get(ctx, i).ToLocal(&k) || !arr->Get(ctx, i + 1).ToLocal(&val)) break;
+      out.emplace_back(js::toUtf8(iso, k), js::toUtf8(iso, val));
+    }
+    return out;
+  }
+  for (uint32_t i = 0; i < length; ++i) {
     v8::Local<v8::Value> pair, k, val;
     if (!arr->Get(ctx, i).ToLocal(&pair) || !pair->IsArray()) continue;
     if (!pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&k)) continue;

@@ -1,5 +1,6 @@
 // Engine is one shard's V8 for one project: an isolate with one context. The isolate is entered
-// (Engine::Scope) only while it runs, since several may share a shard thread. It owns the
+// (Engine::Scope) while it runs, since several may share a shard thread; the thread's first
+// engine stays entered between runs too (createIsolate). An Engine lives and dies on one thread. It owns the
 // platform setup (once per process), turning exceptions into log text, structured clone through
 // v8::ValueSerializer, the watchdog deadline that stops a handler which runs too long without
 // stopping the shard's other rooms, and the heap limit (a stop at the limit, and replacing the
@@ -109,7 +110,8 @@ class Engine {
   std::size_t initialHeapLimit_ = 0;
   std::uint64_t heapLimitHits_ = 0;
   std::mutex watchdogMutex_;  // makes disarm and terminate exclusive, so no stray termination
-  bool enteredForLife_ = false;  // the isolate is entered until disposeIsolate (!shareThread)
+  // The isolate is entered until disposeIsolate (!shareThread, or the thread's resident engine).
+  bool enteredForLife_ = false;
 };
 
 // Small conversions used by every binding.

@@ -203,13 +203,24 @@ export function isResponse(value) {
   return internals.isResponse(value);
 }
 
+// [name, value, name, value, ...]: what the native side reads fastest (two reads per header, no
+// array per pair); headerPairs() in src/api/natives.h takes this or a list of pairs.
+function flatHeaders(list) {
+  const flat = new Array(list.length * 2);
+  for (let i = 0; i < list.length; i++) {
+    flat[2 * i] = list[i][0];
+    flat[2 * i + 1] = list[i][1];
+  }
+  return flat;
+}
+
 // One object literal, so that every answer has the same shape (a spread of a head object and a
 // body made a new hidden class per response, in V8's slow path).
 function parts(response, body) {
   return {
     status: response.status,
     statusText: response.statusText,
-    headers: headerList(internals.headers(response)).map(([name, value]) => [name, value]),
+    headers: flatHeaders(headerList(internals.headers(response))),
     webSocket: response.webSocket,
     body,
   };
