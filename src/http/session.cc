@@ -27,6 +27,13 @@ using asio::ip::tcp;
 
 namespace {
 constexpr std::string_view kBreaks{"\r\n\0", 3};
+
+int familyOf(int fd) {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 ? local.ss_family
+                                                                            : AF_UNSPEC;
+}
 std::atomic<bool> closeAfterResponses_{false};
 std::atomic<std::int64_t> liveSessions_{0};
 }  // namespace
@@ -51,6 +58,24 @@ Session::Session(net::Socket socket, std::string leftover, const Limits& limits,
     asio::buffer_copy(buf, asio::buffer(leftover));
     buffer_.commit(leftover.size());
   }
+}
+
+Session::Session(asio::io_context& io, int fd, std::string leftover, const Limits& limits,
+                 Handler handler)
+    : Session(net::Socket(io), std::move(leftover), limits, std::move(handler)) {
+  if (net::pipesInUse()) secure_ = net::pipedPeer(fd, &pipedRemote_);
+  net::Poller& poller = net::Poller::of(io);
+  const std::uint32_t slot = poller.add(fd, this);
+  if (slot != net::Poller::kNoSlot) {
+    poller_ = &poller;
+    slot_ = slot;
+    fd_ = fd;
+    return;
+  }
+  // The poller refused it (out of memory or descriptors): Asio's reactor may still take it.
+  boost::system::error_code ec;
+  socket_.assign(familyOf(fd) == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  if (ec) ::close(fd);
 }
 
 void Session::start() {
@@ -462,17 +487,33 @@ net::Socket Session::takeSocket() {
     if (*flag) poller_->stopWaiting();
     *flag = false;
   }
-  sockaddr_storage local{};
-  socklen_t len = sizeof local;
-  const bool v6 = ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
-                  local.ss_family == AF_INET6;
   net::Socket socket(socket_.get_executor());
   boost::system::error_code ec;
-  socket.assign(v6 ? tcp::v6() : tcp::v4(), fd_, ec);
+  socket.assign(familyOf(fd_) == AF_INET6 ? tcp::v6() : tcp::v4(), fd_, ec);
   if (ec) ::close(fd_);
   fd_ = -1;
   if (waitingSelf_) asio::post(socket.get_executor(), [last = std::move(waitingSelf_)] {});
   return socket;
+}
+
+int Session::takeDescriptor() {
+  if (fd_ < 0) {
+    net::Socket socket = takeSocket();
+    boost::system::error_code ec;
+    const int fd = socket.release(ec);
+    return ec ? -1 : fd;
+  }
+  if (auto hook = takeResponseHook()) hook(101);
+  released_ = true;
+  idleDeadline_ = std::chrono::steady_clock::time_point::max();
+  idle_.cancel();
+  poller_->remove(slot_, fd_);
+  for (bool* flag : {&readWaiting_, &writeWaiting_}) {
+    if (*flag) poller_->stopWaiting();
+    *flag = false;
+  }
+  if (waitingSelf_) asio::post(socket_.get_executor(), [last = std::move(waitingSelf_)] {});
+  return std::exchange(fd_, -1);
 }
 
 std::string Session::takeLeftover() {

@@ -108,6 +108,10 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
           Handler handler)
       : Session(net::toSocket(std::move(socket)), std::move(leftover), limits,
                 std::move(handler)) {}
+  // A connection's descriptor that another shard read a request from (Edge's hand-off): it goes
+  // straight into this shard's poller.
+  Session(boost::asio::io_context& io, int fd, std::string leftover, const Limits& limits,
+          Handler handler);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -139,6 +143,9 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
   // Takes the socket and any bytes read past the request; the session is finished after this.
   // (It converts to tcp::socket by a move.)
   net::Socket takeSocket();
+  // The same as a bare descriptor (-1 if it is gone), with no stop in Asio's reactor on the way:
+  // for a move to another shard.
+  int takeDescriptor();
   std::string takeLeftover();
 
   // The client's address (for a connection that came through TLS, the TLS client's).

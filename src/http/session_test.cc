@@ -460,6 +460,39 @@ TEST_F(SessionTest, HandlerMayTakeTheSocketOfAKeptAliveConnection) {
   EXPECT_EQ(more, "more");
 }
 
+// A hand-off between shards moves the bare descriptor: the session that takes it reads and writes
+// it through the poller from its first request.
+TEST_F(SessionTest, ADescriptorMovedFromAnotherSessionGoesOnWithTheBytesReadPastTheRequest) {
+  int moved = -1;
+  std::string leftover;
+  auto answer = onRequest;
+  onRequest = [&](std::shared_ptr<Session> session, Request&& request) {
+    if (request.target() != "/move") return answer(std::move(session), std::move(request));
+    leftover = session->takeLeftover();
+    moved = session->takeDescriptor();
+  };
+  connect();
+  send(get("/first"));
+  ASSERT_TRUE(readResponse());
+  send(get("/move") + get("/next"));
+  ASSERT_TRUE(runUntil([&] { return moved >= 0; }));
+  auto next = std::make_shared<Session>(io_, moved, leftover, Limits{},
+                                        [this](std::shared_ptr<Session> s, Request&& request) {
+                                          targets_.push_back(std::string(request.target()));
+                                          onRequest(std::move(s), std::move(request));
+                                        });
+  next->start();
+  next.reset();
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "GET /next ");
+  send(get("/last"));
+  r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "GET /last ");
+  EXPECT_EQ(targets_, (std::vector<std::string>{"/first", "/move", "/next", "/last"}));
+}
+
 // A second request that never finishes arriving is cut off by the idle timeout in the poller too.
 TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedSecondRequest) {
   Limits limits;

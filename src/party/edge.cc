@@ -322,30 +322,20 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
                    http::Request&& req, const RoomKey& key) {
   std::string leftover = session->takeLeftover();
   http::Session::ResponseHook hook = session->takeResponseHook();
-  net::Socket socket = session->takeSocket();
-  boost::system::error_code ec;
-  tcp::endpoint local = socket.local_endpoint(ec);
-  int fd = socket.release(ec);
-  if (ec) {
-    log::warn("could not move a connection between shards: " + ec.message());
+  const int fd = session->takeDescriptor();
+  if (fd < 0) {
+    log::warn("could not move a connection between shards: its socket is gone");
     return;
   }
   auto request = std::make_shared<http::Request>(std::move(req));
-  peers_.invokeOn(owner, [fd, local, leftover = std::move(leftover), request, key,
+  peers_.invokeOn(owner, [fd, leftover = std::move(leftover), request, key,
                           hook = std::move(hook)](Edge& target) mutable {
-    net::Socket moved(target.io_);
-    boost::system::error_code ec2;
-    moved.assign(local.protocol(), fd, ec2);
-    if (ec2) {
-      ::close(fd);
-      return;
-    }
     // The next request of this connection finds the shard's Edge again: partyd serve may have
     // replaced or removed the project since (its Sharded table outlives it).
     net::Sharded<Edge>* peers = &target.peers_;
     std::size_t shard = target.shard_;
     auto s = std::make_shared<http::Session>(
-        std::move(moved), std::move(leftover), target.config_.httpLimits,
+        target.io_, fd, std::move(leftover), target.config_.httpLimits,
         [peers, shard, rehome = target.config_.rehome](std::shared_ptr<http::Session> sess,
                                                        http::Request&& r) {
           if (rehome) {
