@@ -330,6 +330,7 @@ void Session::respond(Response response, bool keepAlive) {
     log::write(log::Level::kInfo, requestLine_ + tail, fields);
     requestLine_.clear();
   }
+  answered_ = true;
   again_ = keepAlive && keepAlive_ && !closeAfterResponses_.load(std::memory_order_relaxed);
   writeHead(response);
   // The body of a HEAD response, and of a status that has none, is not sent.

@@ -131,6 +131,8 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
   void noteRequest(const Request& request);
   // Writes the response, then reads the next request unless the connection is closing.
   void respond(Response response, bool keepAlive = true);
+  // Whether a response was written on this session (a kept-alive connection's later request).
+  bool answered() const { return answered_; }
 
   // Runs once with the status of the answer to the request being handled: the response's
   // (respond), 101 when the socket is taken after an upgrade (takeSocket), or 0 when the session
@@ -210,6 +212,7 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
   bool headRequest_ = false;  // the request being answered is a HEAD: the response has no body
   bool again_ = false;        // read the next request after this response
   bool released_ = false;
+  bool answered_ = false;
   std::string requestLine_;  // "GET /path" of the request being answered, for the log
   std::chrono::steady_clock::time_point started_;
   RequestKind kind_ = RequestKind::kFetch;

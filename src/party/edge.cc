@@ -304,11 +304,18 @@ void Edge::routeToRoom(std::shared_ptr<http::Session> session, http::Request&& r
 void Edge::routeToShard(std::shared_ptr<http::Session> session, http::Request&& req,
                         const RoomKey& key) {
   std::size_t owner = shardOf(key, peers_.count());
+  session->countResponses(host_.partyStats(key.party).http.data());
   if (owner != shard_) {
-    handOff(owner, std::move(session), std::move(req), key);
+    // A connection's first request takes it to the room's shard, where its next requests (most
+    // often to the same room) are at home. A kept-alive connection that has been answered here
+    // stays: its request goes over and the response comes back, with no move per request.
+    if (session->answered() && !isUpgrade(req)) {
+      forward(owner, std::move(session), std::move(req), key);
+    } else {
+      handOff(owner, std::move(session), std::move(req), key);
+    }
     return;
   }
-  session->countResponses(host_.partyStats(key.party).http.data());
   if (isUpgrade(req)) {
     host_.upgrade(std::move(session), std::move(req), key);
   } else {
@@ -352,6 +359,37 @@ void Edge::handOff(std::size_t owner, std::shared_ptr<http::Session> session,
     s->noteRequest(*request);
     s->onResponse(std::move(hook));
     target.routeToShard(std::move(s), std::move(*request), key);
+  });
+}
+
+namespace {
+// A session that waits on another shard's answer is touched, and let go of, only on its own
+// shard: if the answer is never given (the other shard stopped first), the reference still goes
+// home to be dropped there.
+struct AwayFromHome {
+  AwayFromHome(std::shared_ptr<http::Session> s, asio::io_context& home)
+      : session(std::move(s)), home(home) {}
+  ~AwayFromHome() {
+    if (session) asio::post(home, [last = std::move(session)] {});
+  }
+  std::shared_ptr<http::Session> session;
+  asio::io_context& home;
+};
+}  // namespace
+
+// Runs the request in the room on `owner` and answers it from here: the connection stays.
+void Edge::forward(std::size_t owner, std::shared_ptr<http::Session> session,
+                   http::Request&& req, const RoomKey& key) {
+  auto away = std::make_shared<AwayFromHome>(std::move(session), io_);
+  auto request = std::make_shared<http::Request>(std::move(req));
+  peers_.invokeOn(owner, [away, request, key](Edge& target) mutable {
+    target.host_.request(std::move(*request), key, [away](http::Response response) {
+      if (!away->session) return;
+      asio::post(away->home, [session = std::move(away->session),
+                              response = std::move(response)]() mutable {
+        session->respond(std::move(response));
+      });
+    });
   });
 }
 

@@ -143,6 +143,8 @@ class Edge {
                     const RoomKey& key);
   void handOff(std::size_t owner, std::shared_ptr<http::Session> session,
                http::Request&& request, const RoomKey& key);
+  void forward(std::size_t owner, std::shared_ptr<http::Session> session,
+               http::Request&& request, const RoomKey& key);
   void partyFetchAnswered(std::uint64_t call, http::Response response);
   http::Response notFound() const;
 

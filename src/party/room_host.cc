@@ -288,16 +288,27 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
 
 void RoomHost::request(std::shared_ptr<http::Session> session, http::Request&& request,
                        const RoomKey& key) {
+  deliverRequest(std::move(request), key, Reply{std::move(session), nullptr});
+}
+
+void RoomHost::request(http::Request&& request, const RoomKey& key,
+                       std::function<void(http::Response)> reply) {
+  deliverRequest(std::move(request), key, Reply{nullptr, std::move(reply)});
+}
+
+void RoomHost::deliverRequest(http::Request&& request, const RoomKey& key, Reply reply) {
   Room* room = rooms_.find(key);
   if (room && onOldCode(*room)) {
-    auto held = std::make_shared<http::Request>(std::move(request));
-    holdForUpdate(key,
-                  [this, session, held, key] { this->request(session, std::move(*held), key); });
+    auto held = std::make_shared<std::pair<http::Request, Reply>>(std::move(request),
+                                                                  std::move(reply));
+    holdForUpdate(key, [this, held, key] {
+      deliverRequest(std::move(held->first), key, std::move(held->second));
+    });
     return;
   }
   // A live room is used as found: one lookup per request (W6 over 1000 rooms had the two at 2.5%).
   if (!room || room->hibernated) room = &activate(key);
-  deliver(*room, Reply{std::move(session), nullptr}, &request, nullptr);
+  deliver(*room, std::move(reply), &request, nullptr);
 }
 
 void RoomHost::request(const RoomKey& key, InternalRequest request,

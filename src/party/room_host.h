@@ -66,6 +66,10 @@ class RoomHost final : public ws::ConnectionOwner {
                const RoomKey& key);
   void request(std::shared_ptr<http::Session> session, http::Request&& request,
                const RoomKey& key);
+  // A client's request read on another shard, whose session stays there (Edge::forward);
+  // `reply` runs after the output gate.
+  void request(http::Request&& request, const RoomKey& key,
+               std::function<void(http::Response)> reply);
   // A party stub's fetch from another room (any shard); `reply` runs after the output gate.
   void request(const RoomKey& key, InternalRequest request,
                std::function<void(http::Response)> reply);
@@ -196,6 +200,7 @@ class RoomHost final : public ws::ConnectionOwner {
   }
   // Holds `event` until the room of `key` (which waits to move to new code) has moved.
   void holdForUpdate(const RoomKey& key, std::function<void()> event);
+  void deliverRequest(http::Request&& request, const RoomKey& key, Reply reply);
   // The room had work: when it is on old code, a pass this loop round sees whether it can move.
   void noteActivity(const Room& room);
   void movePass();

@@ -1,7 +1,8 @@
 // URL routing (PARTYKIT-API.md §5a, §10.1-3): which URLs reach which party and room instance.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { connect, http, openSocket, startServer } from "../harness.mjs";
+import nodeHttp from "node:http";
+import { IS_EXTERNAL, IS_PARTYKIT, connect, http, openSocket, startServer } from "../harness.mjs";
 
 let server;
 before(async () => {
@@ -102,5 +103,42 @@ describe("routing", { timeout: 30_000 }, () => {
     assert.equal(r.status, 404);
     const r2 = await http(server.host, "/party/");
     assert.equal(r2.status, 404);
+  });
+});
+
+// One kept-alive connection that addresses rooms on every shard: the first request moves the
+// connection to its room's shard; each later request to a room of another shard is answered from
+// there while the connection stays (partyd's own shards, so partyd only).
+describe("one keep-alive connection across shards", { timeout: 30_000, skip: (IS_PARTYKIT || IS_EXTERNAL) && "partyd's shards" }, () => {
+  test("every room answers as itself, once started, in order", async () => {
+    const sharded = await startServer("routing", { args: ["--threads", "4"] });
+    const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path) => new Promise((resolve, reject) => {
+      nodeHttp.get(`http://${sharded.host}${path}`, { agent }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode, body, socket: res.socket }));
+      }).on("error", reject);
+    });
+    try {
+      const ids = new Map();
+      const sockets = new Set();
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 24; i++) {
+          const r = await get(`/parties/main/across-${i}`);
+          assert.equal(r.status, 200);
+          const j = JSON.parse(r.body);
+          assert.equal(j.id, `across-${i}`);
+          assert.equal(j.starts, 1, `across-${i} started once`);
+          if (round === 0) ids.set(i, j.internalID);
+          else assert.equal(j.internalID, ids.get(i));
+          sockets.add(r.socket);
+        }
+      }
+      assert.equal(sockets.size, 1, "one connection carried every request");
+    } finally {
+      agent.destroy();
+      await sharded.stop();
+    }
   });
 });
