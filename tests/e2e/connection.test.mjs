@@ -38,6 +38,9 @@ describe("connection", { timeout: 30_000 }, () => {
     assert.equal(w.requestUrl, expected);
     assert.equal(w.requestMethod, "GET");
     assert.equal(w.roomId, "ids");
+    assert.deepEqual(w.ctxKeys, ["request"]);
+    assert.equal(w.spreadUrl, expected);
+    assert.equal(w.requestSettable, true);
     await c.closeAndWait();
   });
 
