@@ -56,7 +56,20 @@ export async function etcdRange(url, prefix) {
  * Returns { url (first member's client URL), urls, members: [{name, url, proc}], stop(), kill9(i),
  *           pause(i), resume(i), restart(i), logs() }.
  */
-export async function startEtcd({ members = 1, host = "127.0.0.1", timeout = 20_000 } = {}) {
+export async function startEtcd(options = {}) {
+  // freePort's ports can be taken before etcd binds them (an outgoing connection draws its local
+  // port from the same range): a member that could not bind is a reason to try fresh ports, not
+  // a failed test.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce({ members = 1, host = "127.0.0.1", timeout = 20_000 } = {}) {
   const missing = etcdMissing();
   if (missing) throw new Error(missing);
   const dir = tmpDir("partyd-etcd-");
