@@ -28,6 +28,11 @@ using asio::ip::tcp;
 namespace {
 constexpr std::string_view kBreaks{"\r\n\0", 3};
 
+// A status whose response has no body (and says no Content-Length).
+bool bodiless(unsigned status) {
+  return status / 100 == 1 || status == 204 || status == 304;
+}
+
 int familyOf(int fd) {
   sockaddr_storage local{};
   socklen_t len = sizeof local;
@@ -107,10 +112,7 @@ void Session::parseBuffered() {
     }
     if (fd_ < 0) return readSome();
     if (!readReady_) return startWaiting(&readWaiting_);
-    // What Beast's reads prepare: the buffer's free space, at least 512 bytes and at most 64 KiB.
-    const std::size_t room =
-        std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 512, 64 * 1024);
-    const auto space = buffer_.prepare(room);
+    const auto space = readSpace();
     const ssize_t n = ::recv(fd_, space.data(), space.size(), MSG_DONTWAIT);
     if (n > 0) {
       buffer_.commit(static_cast<std::size_t>(n));
@@ -125,12 +127,15 @@ void Session::parseBuffered() {
   }
 }
 
+// What Beast's reads prepare: the buffer's free space, at least 512 bytes and at most 64 KiB.
+beast::flat_buffer::mutable_buffers_type Session::readSpace() {
+  return buffer_.prepare(
+      std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 512, 64 * 1024));
+}
+
 void Session::readSome() {
-  // What Beast's reads prepare: the buffer's free space, at least 512 bytes and at most 64 KiB.
-  const std::size_t room =
-      std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 512, 64 * 1024);
   socket_.async_read_some(
-      buffer_.prepare(room), [self = shared_from_this()](boost::system::error_code ec,
+      readSpace(), [self = shared_from_this()](boost::system::error_code ec,
                                                          std::size_t n) {
         self->buffer_.commit(n);
         if (!ec) return self->parseBuffered();
@@ -334,9 +339,7 @@ void Session::respond(Response response, bool keepAlive) {
   again_ = keepAlive && keepAlive_ && !closeAfterResponses_.load(std::memory_order_relaxed);
   writeHead(response);
   // The body of a HEAD response, and of a status that has none, is not sent.
-  const unsigned status = response.status;
-  const bool bodiless = status / 100 == 1 || status == 204 || status == 304;
-  if (bodiless || headRequest_) {
+  if (bodiless(response.status) || headRequest_) {
     body_.clear();
   } else {
     body_ = std::move(response.body);
@@ -385,7 +388,7 @@ void Session::writeHead(const Response& response) {
     head_ += "\r\n";
   }
   if (!again_) head_ += "Connection: close\r\n";
-  if (!(status / 100 == 1 || status == 204 || status == 304)) {
+  if (!bodiless(status)) {
     head_ += "Content-Length: ";
     // A HEAD response says the length of the body it would have had: the handler's, when it
     // gave one and no body (static files), else the body's.
@@ -467,33 +470,39 @@ void Session::afterWrite() {
 Session::~Session() {
   --liveSessions_;
   if (hook_) hook_(0);
-  if (fd_ >= 0) {
-    poller_->remove(slot_, fd_);
-    for (bool* flag : {&readWaiting_, &writeWaiting_}) {
-      if (*flag) poller_->stopWaiting();
-    }
-    ::close(fd_);
-  }
+  if (fd_ >= 0) ::close(leavePoller());
 }
 
-net::Socket Session::takeSocket() {
+// The session lets go of its socket: the hook hears 101, and no idle timeout or read follows.
+void Session::letGo() {
   if (auto hook = takeResponseHook()) hook(101);
   released_ = true;
   idleDeadline_ = std::chrono::steady_clock::time_point::max();
   idle_.cancel();
-  if (fd_ < 0) return std::move(socket_);
-  // Back from the poller to an Asio socket, for whoever takes it.
+}
+
+// Unregisters the descriptor from the poller and gives it up (still open).
+int Session::leavePoller() {
   poller_->remove(slot_, fd_);
   for (bool* flag : {&readWaiting_, &writeWaiting_}) {
     if (*flag) poller_->stopWaiting();
     *flag = false;
   }
+  if (waitingSelf_) asio::post(socket_.get_executor(), [last = std::move(waitingSelf_)] {});
+  return std::exchange(fd_, -1);
+}
+
+net::Socket Session::takeSocket() {
+  if (fd_ < 0) {
+    letGo();
+    return std::move(socket_);
+  }
+  // Back from the poller to an Asio socket, for whoever takes it.
+  const int fd = takeDescriptor();
   net::Socket socket(socket_.get_executor());
   boost::system::error_code ec;
-  socket.assign(familyOf(fd_) == AF_INET6 ? tcp::v6() : tcp::v4(), fd_, ec);
-  if (ec) ::close(fd_);
-  fd_ = -1;
-  if (waitingSelf_) asio::post(socket.get_executor(), [last = std::move(waitingSelf_)] {});
+  socket.assign(familyOf(fd) == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  if (ec) ::close(fd);
   return socket;
 }
 
@@ -504,17 +513,8 @@ int Session::takeDescriptor() {
     const int fd = socket.release(ec);
     return ec ? -1 : fd;
   }
-  if (auto hook = takeResponseHook()) hook(101);
-  released_ = true;
-  idleDeadline_ = std::chrono::steady_clock::time_point::max();
-  idle_.cancel();
-  poller_->remove(slot_, fd_);
-  for (bool* flag : {&readWaiting_, &writeWaiting_}) {
-    if (*flag) poller_->stopWaiting();
-    *flag = false;
-  }
-  if (waitingSelf_) asio::post(socket_.get_executor(), [last = std::move(waitingSelf_)] {});
-  return std::exchange(fd_, -1);
+  letGo();
+  return leavePoller();
 }
 
 std::string Session::takeLeftover() {

@@ -164,7 +164,8 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
 
  private:
   void parseBuffered();  // feeds the parser what is buffered; reads more when it needs more
-  void readSome();       // one read through Asio's reactor
+  boost::beast::flat_buffer::mutable_buffers_type readSpace();
+  void readSome();  // one read through Asio's reactor
   void onEof();
   void onRead(boost::system::error_code ec);
   void fail(unsigned status, std::string body);
@@ -175,6 +176,8 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
   // A kept-alive connection's descriptor moves from Asio's reactor to the shard's net::Poller.
   void enterPoller();
   void onPollEvents(std::uint32_t events) override;
+  int leavePoller();
+  void letGo();
   void startWaiting(bool* flag);
   void stopWaiting(bool* flag);
   int fd() { return fd_ >= 0 ? fd_ : socket_.native_handle(); }

@@ -200,6 +200,7 @@ class RoomHost final : public ws::ConnectionOwner {
   }
   // Holds `event` until the room of `key` (which waits to move to new code) has moved.
   void holdForUpdate(const RoomKey& key, std::function<void()> event);
+  Room* readyRoom(const RoomKey& key);
   void deliverRequest(http::Request&& request, const RoomKey& key, Reply reply);
   // The room had work: when it is on old code, a pass this loop round sees whether it can move.
   void noteActivity(const Room& room);
