@@ -66,9 +66,10 @@ Session::Session(net::Socket socket, std::string leftover, const Limits& limits,
 }
 
 Session::Session(asio::io_context& io, int fd, std::string leftover, const Limits& limits,
-                 Handler handler)
+                 Handler handler, const tcp::endpoint& peer)
     : Session(net::Socket(io), std::move(leftover), limits, std::move(handler)) {
   if (net::pipesInUse()) secure_ = net::pipedPeer(fd, &pipedRemote_);
+  if (peer.port() != 0) peer_ = peer;
   net::Poller& poller = net::Poller::of(io);
   const std::uint32_t slot = poller.add(fd, this);
   if (slot != net::Poller::kNoSlot) {
@@ -92,7 +93,9 @@ void Session::start() {
   // After a response that went out in one sendmsg, its deadline (a moment old) serves the read.
   if (!deadlineFresh_) idleDeadline_ = std::chrono::steady_clock::now() + limits_.idleTimeout;
   deadlineFresh_ = false;
-  armIdle();
+  // Through the poller the timer is armed only when a read has to wait: a request that is
+  // already there (a new WebSocket's upgrade, most often) needs none, nor its cancellation.
+  if (fd_ < 0) armIdle();
   parseBuffered();
 }
 
@@ -111,7 +114,10 @@ void Session::parseBuffered() {
       if (used == 0) break;
     }
     if (fd_ < 0) return readSome();
-    if (!readReady_) return startWaiting(&readWaiting_);
+    if (!readReady_) {
+      armIdle();
+      return startWaiting(&readWaiting_);
+    }
     const auto space = readSpace();
     const ssize_t n = ::recv(fd_, space.data(), space.size(), MSG_DONTWAIT);
     if (n > 0) {
@@ -194,6 +200,9 @@ void Session::onPollEvents(std::uint32_t events) {
 // A waiting session keeps itself alive, and the loop running, as a pending Asio operation did.
 void Session::startWaiting(bool* flag) {
   if (*flag) return;
+  // Writable is watched from the first write that finds the socket full; if epoll cannot, the
+  // connection ends (a hang-up always comes) rather than wait for an event that never would.
+  if (flag == &writeWaiting_ && !poller_->watchWrites(slot_, fd_)) ::shutdown(fd_, SHUT_RDWR);
   *flag = true;
   poller_->startWaiting();
   if (!waitingSelf_) waitingSelf_ = shared_from_this();
@@ -345,7 +354,7 @@ void Session::respond(Response response, bool keepAlive) {
     body_ = std::move(response.body);
   }
   idleDeadline_ = now + limits_.idleTimeout;
-  armIdle();
+  if (fd_ < 0) armIdle();  // through the poller, only if the write has to wait (writePolled)
   // Most responses fit the socket's buffer: one sendmsg, no wait. MSG_DONTWAIT leaves the
   // descriptor's own mode, which Asio manages, alone.
   iovec iov[2] = {{head_.data(), head_.size()}, {body_.data(), body_.size()}};
@@ -428,7 +437,10 @@ void Session::writeRest(std::size_t written) {
 void Session::writePolled() {
   for (;;) {
     if (written_ >= head_.size() + body_.size()) return afterWrite();
-    if (!writeReady_) return startWaiting(&writeWaiting_);
+    if (!writeReady_) {
+      armIdle();
+      return startWaiting(&writeWaiting_);
+    }
     iovec iov[2];
     std::size_t count = 0;
     if (written_ < head_.size()) {
@@ -484,12 +496,16 @@ void Session::letGo() {
 // Unregisters the descriptor from the poller and gives it up (still open).
 int Session::leavePoller() {
   poller_->remove(slot_, fd_);
+  stopAllWaits();
+  return std::exchange(fd_, -1);
+}
+
+void Session::stopAllWaits() {
   for (bool* flag : {&readWaiting_, &writeWaiting_}) {
     if (*flag) poller_->stopWaiting();
     *flag = false;
   }
   if (waitingSelf_) asio::post(socket_.get_executor(), [last = std::move(waitingSelf_)] {});
-  return std::exchange(fd_, -1);
 }
 
 net::Socket Session::takeSocket() {
@@ -517,6 +533,25 @@ int Session::takeDescriptor() {
   return leavePoller();
 }
 
+net::Polled Session::takePolled() {
+  net::Polled out;
+  if (fd_ < 0) {
+    // Read through Asio: the descriptor leaves its reactor, unregistered (kNoSlot); the new
+    // owner registers it, and the registration reports whatever bytes are waiting.
+    out.poller = &net::Poller::of(socket_.get_executor().context());
+    out.fd = takeDescriptor();
+    return out;
+  }
+  letGo();
+  stopAllWaits();
+  out.poller = poller_;
+  out.fd = std::exchange(fd_, -1);
+  out.slot = std::exchange(slot_, net::Poller::kNoSlot);
+  out.readReady = readReady_;
+  out.writeReady = writeReady_;
+  return out;
+}
+
 std::string Session::takeLeftover() {
   std::string out(static_cast<const char*>(buffer_.data().data()), buffer_.size());
   buffer_.consume(buffer_.size());
@@ -525,15 +560,19 @@ std::string Session::takeLeftover() {
 
 tcp::endpoint Session::remote() const {
   if (secure_) return pipedRemote_;
+  if (peer_) return *peer_;
   if (fd_ >= 0) {
     tcp::endpoint peer;
     socklen_t len = static_cast<socklen_t>(peer.capacity());
     if (::getpeername(fd_, peer.data(), &len) != 0) return {};
     peer.resize(len);
+    peer_ = peer;
     return peer;
   }
   boost::system::error_code ec;
-  return socket_.remote_endpoint(ec);
+  tcp::endpoint peer = socket_.remote_endpoint(ec);
+  if (!ec) peer_ = peer;
+  return peer;
 }
 
 }  // namespace partyd::http

@@ -9,11 +9,13 @@
 // when it fires early, not per operation. W6 (many small keep-alive requests) showed the composed
 // operations, their type-erased executors and per-operation timers as a quarter of partyd's CPU.
 //
-// A connection's first request is read through Asio's reactor. Once a response says the
-// connection stays open, its descriptor moves to the shard's net::Poller (as a WebSocket's does):
-// Asio's edge-triggered reactor costs one system call per request to wait again (a read that
-// finds the socket empty, or an epoll_ctl), where the poller's standing registration costs none.
-// A socket that a handler takes comes back to Asio.
+// A connection that a shard's listener accepted is read and written through the shard's
+// net::Poller from the start, and a WebSocket upgrade hands its registration to the ws::Connection
+// as it is (takePolled): no epoll_ctl and no ioctl on the way. Asio's edge-triggered reactor
+// costs a system call per request to wait again (a read that finds the socket empty, or an
+// epoll_ctl), where the poller's standing registration costs none. A socket that arrives as an
+// Asio socket (TLS's plaintext pipes, tests) is read through Asio until a response keeps it
+// open, then moves to the poller. A socket that a handler takes comes back to Asio.
 #pragma once
 
 #include <array>
@@ -108,10 +110,10 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
           Handler handler)
       : Session(net::toSocket(std::move(socket)), std::move(leftover), limits,
                 std::move(handler)) {}
-  // A connection's descriptor that another shard read a request from (Edge's hand-off): it goes
-  // straight into this shard's poller.
+  // A connection's bare descriptor, just accepted (with the client's address) or one that another
+  // shard read a request from (Edge's hand-off): it goes straight into this shard's poller.
   Session(boost::asio::io_context& io, int fd, std::string leftover, const Limits& limits,
-          Handler handler);
+          Handler handler, const boost::asio::ip::tcp::endpoint& peer = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -148,6 +150,10 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
   // The same as a bare descriptor (-1 if it is gone), with no stop in Asio's reactor on the way:
   // for a move to another shard.
   int takeDescriptor();
+  // The same with its registration in the shard's poller kept (a socket read through Asio goes
+  // there now): for a ws::Connection on this shard, which takes the registration over. Its fd is
+  // -1 when the socket is gone or the poller refused it.
+  net::Polled takePolled();
   std::string takeLeftover();
 
   // The client's address (for a connection that came through TLS, the TLS client's).
@@ -177,6 +183,7 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
   void enterPoller();
   void onPollEvents(std::uint32_t events) override;
   int leavePoller();
+  void stopAllWaits();  // the poller's waits end without an event (the socket leaves)
   void letGo();
   void startWaiting(bool* flag);
   void stopWaiting(bool* flag);
@@ -222,6 +229,7 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
   ResponseCounts* counts_ = nullptr;
   bool secure_ = false;
   boost::asio::ip::tcp::endpoint pipedRemote_;
+  mutable std::optional<boost::asio::ip::tcp::endpoint> peer_;  // remote(), once known
   ResponseHook hook_;
 };
 

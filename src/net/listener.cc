@@ -1,10 +1,16 @@
 #include "net/listener.h"
 
 #include <boost/asio/socket_base.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <utility>
 
 #include "base/log.h"
 
@@ -33,6 +39,7 @@ Result<std::shared_ptr<Listener>> Listener::open(asio::io_context& io, const std
   }
   l->acceptor_.listen(kBacklog, ec);
   if (ec) return makeError("listen: " + ec.message());
+  l->protocol_ = ep.protocol();
   l->noDelayOnListener();
   return l;
 }
@@ -50,7 +57,8 @@ Result<std::shared_ptr<Listener>> Listener::adopt(asio::io_context& io, int fd, 
     return makeError("descriptor " + std::to_string(fd) + " is not a listening TCP socket");
   }
   boost::system::error_code ec;
-  l->acceptor_.assign(addr.ss_family == AF_INET ? tcp::v4() : tcp::v6(), fd, ec);
+  l->protocol_ = addr.ss_family == AF_INET ? tcp::v4() : tcp::v6();
+  l->acceptor_.assign(l->protocol_, fd, ec);
   if (ec) {
     ::close(fd);
     return makeError("cannot adopt a listening socket: " + ec.message());
@@ -77,6 +85,7 @@ void Listener::start() {
 void Listener::close() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  if (retry_) retry_->cancel();
 }
 
 void Listener::noDelayOnListener() {
@@ -85,27 +94,88 @@ void Listener::noDelayOnListener() {
   if (ec) noDelay_ = NoDelay::kPerSocket;
 }
 
+// One connection per readiness: the wait that follows re-arms the socket's registration (an
+// epoll_ctl), which reports at once if more are waiting. That costs what Asio's own accept did (a
+// second accept that finds the queue empty), and a burst is taken one per loop pass, in turn with
+// the sessions it started.
 void Listener::acceptNext() {
-  acceptor_.async_accept(io_, [self = shared_from_this()](boost::system::error_code ec,
-                                                          Socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (ec) {
-      // EMFILE and friends: say so, and keep accepting; the next attempt may succeed.
-      log::warn("accept failed: " + ec.message());
-    } else {
-      // One setsockopt(2) less per connection (issue 14, W2: a syscall costs about 1.7 µs on
-      // the bench VM), once the first accepted socket shows that it came with the option.
-      boost::system::error_code ec2;
-      if (self->noDelay_ == NoDelay::kUnchecked) {
-        tcp::no_delay inherited;
-        socket.get_option(inherited, ec2);
-        self->noDelay_ = !ec2 && inherited.value() ? NoDelay::kInherited : NoDelay::kPerSocket;
-      }
-      if (self->noDelay_ != NoDelay::kInherited) socket.set_option(tcp::no_delay(true), ec2);
-      self->onAccept_(std::move(socket));
-    }
-    self->acceptNext();
+  acceptor_.async_wait(tcp::acceptor::wait_read,
+                       [self = shared_from_this()](boost::system::error_code ec) {
+                         if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) {
+                           return;
+                         }
+                         if (ec) {
+                           log::warn("waiting on the listening socket failed: " + ec.message());
+                           return self->retryLater();
+                         }
+                         self->acceptOne();
+                       });
+}
+
+void Listener::retryLater() {
+  if (!retry_) retry_ = std::make_unique<Timer>(io_.get_executor());
+  retry_->expires_after(std::chrono::milliseconds(100));
+  retry_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec && self->acceptor_.is_open()) self->acceptOne();
   });
+}
+
+void Listener::acceptOne() {
+  Accepted a;
+  a.protocol = protocol_;
+  socklen_t len = static_cast<socklen_t>(a.peer.capacity());
+  a.fd = ::accept4(acceptor_.native_handle(), a.peer.data(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (a.fd < 0) {
+    const int err = errno;
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      // The connection stays in the backlog; waiting for readiness would find it at once and
+      // spin. Try again shortly, and say so once.
+      if (!failing_) {
+        failing_ = true;
+        log::warn(std::string("accept failed: ") + std::strerror(err) +
+                  (err == EMFILE ? " (the process is at its open-file limit; raise it with "
+                                   "ulimit -n or LimitNOFILE=)"
+                                 : "") +
+                  "; new connections wait in the backlog, retrying every 100 ms");
+      }
+      return retryLater();
+    }
+    // EAGAIN (another shard took it), a connection reset before it was taken, or a signal.
+    if (err != EAGAIN && err != EWOULDBLOCK && err != ECONNABORTED && err != EINTR &&
+        err != EPROTO && err != EPERM) {
+      log::warn(std::string("accept failed: ") + std::strerror(err));
+    }
+    return acceptNext();
+  }
+  failing_ = false;
+  a.peer.resize(len);
+  // One setsockopt(2) less per connection (issue 14, W2: a syscall costs about 1.7 µs on the
+  // bench VM), once the first accepted socket shows that it came with the option.
+  const int one = 1;
+  if (noDelay_ == NoDelay::kUnchecked) {
+    int inherited = 0;
+    socklen_t optLen = sizeof inherited;
+    noDelay_ = ::getsockopt(a.fd, IPPROTO_TCP, TCP_NODELAY, &inherited, &optLen) == 0 && inherited
+                   ? NoDelay::kInherited
+                   : NoDelay::kPerSocket;
+  }
+  if (noDelay_ != NoDelay::kInherited) {
+    ::setsockopt(a.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  onAccept_(std::move(a));
+  acceptNext();
+}
+
+Socket Accepted::socket(asio::io_context& io) && {
+  Socket s(io);
+  boost::system::error_code ec;
+  const int descriptor = std::exchange(fd, -1);
+  s.assign(protocol, descriptor, ec);
+  if (ec) {
+    ::close(descriptor);
+    return Socket(io);
+  }
+  return s;
 }
 
 }  // namespace partyd::net

@@ -16,9 +16,24 @@
 
 namespace partyd::net {
 
+// An accepted connection: its descriptor (non-blocking, close-on-exec, TCP_NODELAY; the callee
+// owns it), the client's address as accept(2) gave it, and the listener's protocol.
+struct Accepted {
+  int fd = -1;
+  boost::asio::ip::tcp::endpoint peer;
+  boost::asio::ip::tcp protocol = boost::asio::ip::tcp::v4();
+
+  // As an Asio socket on `io` (closed if Asio refused the descriptor, which is then closed too).
+  Socket socket(boost::asio::io_context& io) &&;
+};
+
+// Listener waits on its socket through Asio's reactor and accepts with accept4(2) itself: each
+// connection arrives as a bare descriptor, so that whoever serves it decides where it is
+// registered (an HTTP session puts it in the shard's net::Poller at once) instead of Asio
+// registering it, setting it non-blocking, and giving it up again on the way.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  using OnAccept = std::function<void(Socket)>;
+  using OnAccept = std::function<void(Accepted)>;
 
   static Result<std::shared_ptr<Listener>> open(boost::asio::io_context& io,
                                                 const std::string& address, unsigned short port,
@@ -41,6 +56,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Listener(boost::asio::io_context& io, OnAccept onAccept)
       : io_(io), acceptor_(io), onAccept_(std::move(onAccept)) {}
   void acceptNext();
+  void acceptOne();
+  void retryLater();
   void noDelayOnListener();
 
   boost::asio::io_context& io_;
@@ -49,6 +66,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // TCP_NODELAY is set on the listening socket, and Linux copies it to each accepted one; the
   // first accept checks that it did, else every socket gets its own setsockopt as before.
   enum class NoDelay { kUnchecked, kInherited, kPerSocket } noDelay_ = NoDelay::kUnchecked;
+  boost::asio::ip::tcp protocol_ = boost::asio::ip::tcp::v4();
+  std::unique_ptr<Timer> retry_;  // after an accept that failed for want of descriptors or memory
+  bool failing_ = false;          // said so in the log; quiet until an accept succeeds again
 };
 
 // Spreads inherited listening descriptors over `slots` acceptors (threads): slot i takes every

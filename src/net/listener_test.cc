@@ -19,7 +19,9 @@ TEST(Listener, EveryAcceptedSocketHasNoDelay) {
   asio::io_context io;
   std::vector<bool> noDelay;
   std::vector<tcp::socket> accepted;
-  auto listener = Listener::open(io, "127.0.0.1", 0, [&](tcp::socket socket) {
+  auto listener = Listener::open(io, "127.0.0.1", 0, [&](Accepted a) {
+    EXPECT_TRUE(a.peer.address().is_loopback());
+    tcp::socket socket(std::move(a).socket(io));
     tcp::no_delay option;
     boost::system::error_code ec;
     socket.get_option(option, ec);

@@ -15,6 +15,10 @@ namespace partyd::net {
 namespace asio = boost::asio;
 namespace detail = boost::asio::detail;
 
+namespace {
+constexpr std::uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+}  // namespace
+
 // Asio's reactor keeps an internal descriptor registered with one operation that is performed on
 // every readiness and never completes (so it is never re-armed): this is that operation. Its
 // perform runs on the loop's thread, from the reactor's completion of the descriptor, like any
@@ -89,7 +93,7 @@ std::uint32_t Poller::add(int fd, PollTarget* target) {
   }
   Slot& slot = slots_[index];
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = kReadEvents;
   ev.data.u64 = (std::uint64_t{slot.generation} << 32) | index;
   if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     slot.nextFree = freeHead_;
@@ -98,8 +102,27 @@ std::uint32_t Poller::add(int fd, PollTarget* target) {
   }
   slot.target = target;
   slot.nextFree = kNoSlot;
+  slot.writes = false;
   ++registered_;
   return index;
+}
+
+// Once on, writable stays watched: a socket that filled once (a broadcast's slow reader) is
+// likely to fill again, and a MOD per full buffer would cost more than the events it saves.
+bool Poller::watchWrites(std::uint32_t index, int fd) {
+  if (index >= slots_.size() || !slots_[index].target) return false;
+  Slot& slot = slots_[index];
+  if (slot.writes) return true;
+  epoll_event ev{};
+  ev.events = kReadEvents | EPOLLOUT;
+  ev.data.u64 = (std::uint64_t{slot.generation} << 32) | index;
+  if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev) != 0) return false;
+  slot.writes = true;
+  return true;
+}
+
+void Poller::retarget(std::uint32_t index, PollTarget* target) {
+  if (index < slots_.size() && slots_[index].target) slots_[index].target = target;
 }
 
 void Poller::remove(std::uint32_t index, int fd) {

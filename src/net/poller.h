@@ -1,6 +1,7 @@
 // net::Poller is a shard's own epoll set, for sockets that it reads and writes without Asio's
-// reactor (ws::Connection). Each socket is registered once, edge-triggered, for as long as it is
-// open, and costs one 16-byte slot here: no per-descriptor state in Asio's reactor (whose pool
+// reactor (http::Session, ws::Connection). Each socket is registered once, edge-triggered, for as
+// long as it is open (also when it passes from its HTTP session to its WebSocket), and costs one
+// 16-byte slot here: no per-descriptor state in Asio's reactor (whose pool
 // never gives its entries back) and no pending operation while it waits, which is most of what an
 // idle socket used to hold (W4). The epoll descriptor is the one thing Asio's reactor watches, as
 // an internal descriptor (the way Asio watches its own signal pipe): one registration whose
@@ -29,6 +30,17 @@ class PollTarget {
   ~PollTarget() = default;
 };
 
+// A socket registered with a poller, as it passes from one owner to the next (Poller::retarget):
+// its slot, and what its last owner knew of it, edge-triggered: whether a read may still find
+// bytes, and a write room, without waiting for another event.
+struct Polled {
+  class Poller* poller = nullptr;
+  int fd = -1;                             // -1: there is no socket (it was gone)
+  std::uint32_t slot = ~std::uint32_t{0};  // none: not registered yet (the new owner adds it)
+  bool readReady = false;
+  bool writeReady = true;
+};
+
 class Poller final : public boost::asio::execution_context::service {
  public:
   using key_type = Poller;
@@ -42,10 +54,17 @@ class Poller final : public boost::asio::execution_context::service {
   static Poller& of(boost::asio::io_context& io) { return boost::asio::use_service<Poller>(io); }
   boost::asio::io_context& context() { return io_; }
 
-  // Registers `fd` for readable, writable and hang-up, edge-triggered; the events that are already
-  // true come at the next poll. Returns its slot, or kNoSlot when epoll refused it (errno says
-  // why).
+  // Registers `fd` for readable and hang-up, edge-triggered; the events that are already true come
+  // at the next poll. Writable is not watched until watchWrites(): a socket that has room (nearly
+  // all of them, nearly always) would otherwise wake the loop once for nothing when it is added.
+  // Returns its slot, or kNoSlot when epoll refused it (errno says why).
   std::uint32_t add(int fd, PollTarget* target);
+  // Watches the socket for writable too, from now on; the call's caller found it full. If it has
+  // room again by now, the event comes at the next poll. False when epoll refused (errno).
+  bool watchWrites(std::uint32_t slot, int fd);
+  // Gives the registration to a new target (a socket that changes hands, such as an HTTP
+  // connection that becomes a WebSocket): no system call, and its events go on as they were.
+  void retarget(std::uint32_t slot, PollTarget* target);
   // Unregisters it before the caller closes it: events for it that were already taken from the
   // kernel in the current poll are dropped, even if its slot is given to another socket meanwhile.
   void remove(std::uint32_t slot, int fd);
@@ -62,6 +81,7 @@ class Poller final : public boost::asio::execution_context::service {
     PollTarget* target = nullptr;
     std::uint32_t generation = 0;  // bumped by remove(): an event of an older one is stale
     std::uint32_t nextFree = kNoSlot;
+    bool writes = false;  // EPOLLOUT is in its registration
   };
 
   struct Watch;  // the reactor's side: its registration of epoll_ and the operation in it

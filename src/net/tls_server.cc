@@ -377,8 +377,8 @@ Result<void> TlsFront::listen(const std::string& address, unsigned short port,
   std::vector<std::vector<int>> spread = spreadFds(inherited, workers_.size());
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
-    auto onAccept = [this, i, &w](Socket accepted) {
-      tcp::socket socket(std::move(accepted));
+    auto onAccept = [this, i, &w](Accepted accepted) {
+      tcp::socket socket(std::move(accepted).socket(w.io));
       auto ctx = certificate_->current();
       std::make_shared<TlsPipe>(w.io, std::move(socket), std::move(ctx))->start(i, deliver_);
     };

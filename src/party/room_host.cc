@@ -262,7 +262,8 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
       std::string why = "the room has " + std::to_string(config_.maxRoomConnections) +
                         " connections, its limit (--max-room-connections)";
       log::warn("[" + key.party + "/" + key.room + "] closed a new WebSocket with 1013: " + why);
-      auto conn = std::make_shared<ws::Connection>(session->takeSocket(), session->takeLeftover(),
+      std::string leftover = session->takeLeftover();
+      auto conn = std::make_shared<ws::Connection>(session->takePolled(), std::move(leftover),
                                                    config_.wsLimits, &turn_.flushQueue());
       conn->open(ws::buildSwitchingProtocols(ws::acceptKey(clientKey), ""));
       conn->close(1013, why);
@@ -272,7 +273,7 @@ void RoomHost::upgrade(std::shared_ptr<http::Session> session, http::Request&& r
   }
   Room& room = activate(key);
   std::string leftover = session->takeLeftover();
-  auto conn = std::make_shared<ws::Connection>(session->takeSocket(), std::move(leftover),
+  auto conn = std::make_shared<ws::Connection>(session->takePolled(), std::move(leftover),
                                                config_.wsLimits, &turn_.flushQueue());
   std::uint64_t handle = nextConn_++;
   conn->setOwner(this, handle);

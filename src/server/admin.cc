@@ -142,7 +142,7 @@ Result<void> AdminServer::start() {
     port_ = tlsFront_->port();
     listenFds_ = tlsFront_->listenFds();
   } else {
-    auto onAccept = [this](net::Socket s) { serve(std::move(s)); };
+    auto onAccept = [this](net::Accepted a) { serve(std::move(a).socket(io_)); };
     // A takeover passes the one admin socket; any further one would have nobody accepting.
     for (std::size_t i = 1; i < inherited_.size(); ++i) ::close(inherited_[i]);
     auto listener = inherited_.empty()

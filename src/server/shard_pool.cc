@@ -51,12 +51,22 @@ Result<void> ShardPool::start(Router router) {
   return {};
 }
 
+http::Session::Handler ShardPool::handlerFor(std::size_t i) {
+  return [this, i](std::shared_ptr<http::Session> s, http::Request&& req) {
+    router_(i, std::move(s), std::move(req));
+  };
+}
+
 void ShardPool::serve(std::size_t i, net::Socket socket) {
-  auto session = std::make_shared<http::Session>(
-      std::move(socket), std::string(), options_.httpLimits,
-      [this, i](std::shared_ptr<http::Session> s, http::Request&& req) {
-        router_(i, std::move(s), std::move(req));
-      });
+  auto session = std::make_shared<http::Session>(std::move(socket), std::string(),
+                                                 options_.httpLimits, handlerFor(i));
+  session->start();
+}
+
+void ShardPool::serve(std::size_t i, net::Accepted accepted) {
+  auto session = std::make_shared<http::Session>(shards_[i]->io(), accepted.fd, std::string(),
+                                                 options_.httpLimits, handlerFor(i),
+                                                 accepted.peer);
   session->start();
 }
 
@@ -87,7 +97,7 @@ Result<void> ShardPool::listen() {
   std::vector<std::vector<int>> spread = net::spreadFds(std::exchange(inherited_, {}), size());
   std::vector<std::pair<std::size_t, std::shared_ptr<net::Listener>>> opened;
   Result<void> out = onEach([this, &port, &spread, &opened](std::size_t i) -> Result<void> {
-    auto onAccept = [this, i](net::Socket socket) { serve(i, std::move(socket)); };
+    auto onAccept = [this, i](net::Accepted accepted) { serve(i, std::move(accepted)); };
     for (int fd : spread[i]) {
       auto listener = net::Listener::adopt(shards_[i]->io(), fd, onAccept);
       if (!listener) return listener.error();

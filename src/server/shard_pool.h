@@ -77,6 +77,9 @@ class ShardPool {
   void watchdog();
   // On shard i's thread: serves an accepted (or piped) connection.
   void serve(std::size_t i, net::Socket socket);
+  // An accepted descriptor: straight into the shard's poller (http::Session's own reads).
+  void serve(std::size_t i, net::Accepted accepted);
+  http::Session::Handler handlerFor(std::size_t i);
 
   PoolOptions options_;
   Router router_;

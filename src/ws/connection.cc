@@ -1,7 +1,6 @@
 #include "ws/connection.h"
 
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -84,7 +83,7 @@ enum class Io { kDone, kWouldBlock, kFailed };
 // or a read of zero bytes: the peer finished sending).
 Io readSome(int fd, char* data, std::size_t size, std::size_t* n) {
   for (;;) {
-    ssize_t r = ::recv(fd, data, size, 0);
+    ssize_t r = ::recv(fd, data, size, MSG_DONTWAIT);
     if (r > 0) {
       *n = static_cast<std::size_t>(r);
       return Io::kDone;
@@ -100,7 +99,7 @@ Io writeSome(int fd, iovec* iov, std::size_t count, std::size_t* n) {
   msg.msg_iov = iov;
   msg.msg_iovlen = count;
   for (;;) {
-    ssize_t r = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    ssize_t r = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r >= 0) {
       *n = static_cast<std::size_t>(r);
       return Io::kDone;
@@ -113,24 +112,46 @@ Io writeSome(int fd, iovec* iov, std::size_t count, std::size_t* n) {
 
 // The descriptor leaves Asio here (its reactor forgets it) for the shard's poller. One that is
 // already dead, or that the poller cannot take, is closed: the connection then reads nothing and
-// writes nothing, as an Asio socket that failed to open did.
+// writes nothing, as an Asio socket that failed to open did. Reads and writes say MSG_DONTWAIT,
+// so the descriptor's own blocking mode does not matter (no ioctl on the way).
 Connection::Connection(tcp::socket socket, std::string leftover, const ConnectionLimits& limits,
                        FlushQueue* flushQueue)
     : poller_(&net::Poller::of(contextOf(socket))), limits_(limits), flushQueue_(flushQueue) {
   boost::system::error_code ec;
   if (socket.is_open()) {
     int fd = socket.release(ec);
-    if (!ec) {
-      int on = 1;
-      if (::ioctl(fd, FIONBIO, &on) == 0) slot_ = poller_->add(fd, this);
-      if (slot_ == net::Poller::kNoSlot) {
-        ::close(fd);
-      } else {
-        fd_ = fd;
-      }
+    if (!ec) adopt(fd, net::Poller::kNoSlot);
+  }
+  if (!leftover.empty()) parser().feed(leftover.data(), leftover.size());
+}
+
+// A socket that is already in the poller (an HTTP session's, after the upgrade) keeps its
+// registration: no epoll_ctl, and what its session knew of its readiness stays true.
+Connection::Connection(net::Polled polled, std::string leftover, const ConnectionLimits& limits,
+                       FlushQueue* flushQueue)
+    : poller_(polled.poller), limits_(limits), flushQueue_(flushQueue) {
+  if (polled.fd >= 0) {
+    adopt(polled.fd, polled.slot);
+    if (fd_ >= 0 && polled.slot != net::Poller::kNoSlot) {
+      readReady_ = polled.readReady;
+      writeReady_ = polled.writeReady;
     }
   }
   if (!leftover.empty()) parser().feed(leftover.data(), leftover.size());
+}
+
+void Connection::adopt(int fd, std::uint32_t slot) {
+  if (slot == net::Poller::kNoSlot) {
+    slot = poller_->add(fd, this);
+    if (slot == net::Poller::kNoSlot) {
+      ::close(fd);
+      return;
+    }
+  } else {
+    poller_->retarget(slot, this);
+  }
+  fd_ = fd;
+  slot_ = slot;
 }
 
 Connection::~Connection() {
@@ -530,6 +551,9 @@ void Connection::closeSocket() {
 }
 
 void Connection::waitWritable() {
+  // Writable is watched from the first write that finds the socket full; if epoll cannot, the
+  // connection is cut (a hang-up always comes) rather than wait for an event that never would.
+  if (!poller_->watchWrites(slot_, fd_)) ::shutdown(fd_, SHUT_RDWR);
   startWaiting(&writeWaiting_);
   if (writeReady_) postReady();
 }

@@ -78,6 +78,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, privat
 
   Connection(boost::asio::ip::tcp::socket socket, std::string leftover,
              const ConnectionLimits& limits, FlushQueue* flushQueue);
+  // A socket handed over with its poller registration (http::Session::takePolled).
+  Connection(net::Polled polled, std::string leftover, const ConnectionLimits& limits,
+             FlushQueue* flushQueue);
   ~Connection();
 
   void setOwner(ConnectionOwner* owner, std::uint64_t tag) {
@@ -114,6 +117,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, privat
   void trim();
 
  private:
+  void adopt(int fd, std::uint32_t slot);  // registers it (kNoSlot) or takes the registration over
   void onPollEvents(std::uint32_t events) override;
   void dispatchReady();  // runs the waits whose event has come
   void postReady();      // dispatchReady from the loop, for a wait that starts on an old event
