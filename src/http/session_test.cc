@@ -4,6 +4,9 @@
 #include "http/session.h"
 
 #include <gtest/gtest.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/asio/io_context.hpp>
@@ -46,17 +49,30 @@ class SessionTest : public ::testing::Test {
         session->respond(std::move(r));
       };
 
-  // Connects a client to a started Session on 127.0.0.1.
+  // Connects a client to a started Session on 127.0.0.1: with polled_, from the bare descriptor
+  // and the peer address that accept4 gave (as a shard's listener makes it), else from an Asio
+  // socket.
   void connect(Limits limits = {}, std::string leftover = {}) {
     tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
     client_.connect(acceptor.local_endpoint());
-    tcp::socket server(io_);
-    acceptor.accept(server);
-    session_ = std::make_shared<Session>(std::move(server), std::move(leftover), limits,
-                                         [this](std::shared_ptr<Session> s, Request&& request) {
-                                           targets_.push_back(std::string(request.target()));
-                                           onRequest(std::move(s), std::move(request));
-                                         });
+    Session::Handler handler = [this](std::shared_ptr<Session> s, Request&& request) {
+      targets_.push_back(std::string(request.target()));
+      onRequest(std::move(s), std::move(request));
+    };
+    if (polled_) {
+      tcp::endpoint peer;
+      socklen_t len = static_cast<socklen_t>(peer.capacity());
+      const int fd = ::accept4(acceptor.native_handle(), peer.data(), &len, SOCK_NONBLOCK);
+      ASSERT_GE(fd, 0);
+      peer.resize(len);
+      session_ = std::make_shared<Session>(io_, fd, std::move(leftover), limits,
+                                           std::move(handler), peer);
+    } else {
+      tcp::socket server(io_);
+      acceptor.accept(server);
+      session_ = std::make_shared<Session>(std::move(server), std::move(leftover), limits,
+                                           std::move(handler));
+    }
     session_->start();
     session_.reset();  // the session keeps itself alive through its pending reads and writes
   }
@@ -121,6 +137,7 @@ class SessionTest : public ::testing::Test {
            "\r\n";
   }
 
+  bool polled_ = false;
   asio::io_context io_;
   tcp::socket client_{io_};
   beast::flat_buffer buffer_;
@@ -510,6 +527,95 @@ TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedRequest) {
   send("GET /slow HTTP/1.1\r\nHost: loc");
   EXPECT_TRUE(serverCloses());
   EXPECT_TRUE(targets_.empty());
+}
+
+// ---- a descriptor that a listener accepted: the poller from the first request ----------------
+
+TEST_F(SessionTest, AnAcceptedDescriptorIsServedThroughThePollerFromItsFirstRequest) {
+  polled_ = true;
+  tcp::endpoint remote;
+  auto answer = onRequest;
+  onRequest = [&](std::shared_ptr<Session> session, Request&& request) {
+    remote = session->remote();
+    answer(std::move(session), std::move(request));
+  };
+  connect({}, get("/first"));  // bytes read with the accept, as a hand-off brings them
+  auto r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "GET /first ");
+  EXPECT_EQ(remote, client_.local_endpoint());  // from accept4, not asked again
+  send(get("/second"));
+  r = readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body(), "GET /second ");
+}
+
+// The idle timer is armed only when a read must wait: a quiet accepted connection, and one whose
+// first request never finishes, are still cut off.
+TEST_F(SessionTest, IdleTimeoutEndsAQuietAcceptedConnection) {
+  polled_ = true;
+  Limits limits;
+  limits.idleTimeout = std::chrono::seconds(1);
+  const auto start = std::chrono::steady_clock::now();
+  connect(limits);
+  EXPECT_TRUE(serverCloses());
+  const auto after = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(after, 900ms);
+  EXPECT_LT(after, 3s);
+}
+
+TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedFirstRequestThroughThePoller) {
+  polled_ = true;
+  Limits limits;
+  limits.idleTimeout = std::chrono::seconds(1);
+  connect(limits);
+  send("GET /slow HTTP/1.1\r\nHost: loc");
+  EXPECT_TRUE(serverCloses());
+  EXPECT_TRUE(targets_.empty());
+}
+
+struct Heard : net::PollTarget {
+  std::vector<std::uint32_t> events;
+  void onPollEvents(std::uint32_t e) override { events.push_back(e); }
+};
+
+// An upgrade hands the registration over as it is: the new owner hears the socket's next bytes
+// with no epoll_ctl of its own, and knows that the request's read emptied the socket.
+TEST_F(SessionTest, TakePolledHandsTheRegistrationOver) {
+  polled_ = true;
+  net::Polled taken;
+  onRequest = [&](std::shared_ptr<Session> session, Request&&) { taken = session->takePolled(); };
+  connect();
+  send(get("/ws"));
+  ASSERT_TRUE(runUntil([&] { return taken.fd >= 0; }));
+  ASSERT_NE(taken.slot, net::Poller::kNoSlot);
+  ASSERT_EQ(taken.poller, &net::Poller::of(io_));
+  EXPECT_FALSE(taken.readReady);
+  Heard heard;
+  taken.poller->retarget(taken.slot, &heard);
+  taken.poller->startWaiting();
+  send("frame");
+  ASSERT_TRUE(runUntil([&] { return !heard.events.empty(); }));
+  EXPECT_TRUE(heard.events[0] & EPOLLIN);
+  char got[8] = {};
+  EXPECT_EQ(::recv(taken.fd, got, sizeof got, MSG_DONTWAIT), 5);
+  EXPECT_EQ(std::string(got, 5), "frame");
+  taken.poller->stopWaiting();
+  taken.poller->remove(taken.slot, taken.fd);
+  ::close(taken.fd);
+}
+
+// A session read through Asio gives the descriptor out of Asio's reactor, not yet registered.
+TEST_F(SessionTest, TakePolledOfAnAsioSessionGivesTheBareDescriptor) {
+  net::Polled taken;
+  onRequest = [&](std::shared_ptr<Session> session, Request&&) { taken = session->takePolled(); };
+  connect();
+  send(get("/ws"));
+  ASSERT_TRUE(runUntil([&] { return taken.fd >= 0; }));
+  EXPECT_EQ(taken.slot, net::Poller::kNoSlot);
+  EXPECT_EQ(::send(taken.fd, "hello", 5, MSG_NOSIGNAL), 5);
+  EXPECT_EQ(readExactly(client_, 5), "hello");
+  ::close(taken.fd);
 }
 
 }  // namespace
