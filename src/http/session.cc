@@ -482,7 +482,11 @@ void Session::afterWrite() {
 Session::~Session() {
   --liveSessions_;
   if (hook_) hook_(0);
-  if (fd_ >= 0) ::close(leavePoller());
+  if (fd_ >= 0) {
+    poller_->forget(slot_);
+    stopAllWaits();
+    ::close(std::exchange(fd_, -1));
+  }
 }
 
 // The session lets go of its socket: the hook hears 101, and no idle timeout or read follows.

@@ -127,10 +127,13 @@ void Poller::retarget(std::uint32_t index, PollTarget* target) {
 
 void Poller::remove(std::uint32_t index, int fd) {
   if (index >= slots_.size() || !slots_[index].target) return;
-  // Explicit, not left to close(): a descriptor that another process inherited would keep the
-  // registration (and its events) alive after our close.
   epoll_event ev{};
   ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, &ev);
+  forget(index);
+}
+
+void Poller::forget(std::uint32_t index) {
+  if (index >= slots_.size() || !slots_[index].target) return;
   Slot& slot = slots_[index];
   slot.target = nullptr;
   ++slot.generation;

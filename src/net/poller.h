@@ -65,9 +65,15 @@ class Poller final : public boost::asio::execution_context::service {
   // Gives the registration to a new target (a socket that changes hands, such as an HTTP
   // connection that becomes a WebSocket): no system call, and its events go on as they were.
   void retarget(std::uint32_t slot, PollTarget* target);
-  // Unregisters it before the caller closes it: events for it that were already taken from the
-  // kernel in the current poll are dropped, even if its slot is given to another socket meanwhile.
+  // Unregisters a descriptor that stays open (it goes to Asio, or to another shard): events for it
+  // that were already taken from the kernel in the current poll are dropped, even if its slot is
+  // given to another socket meanwhile.
   void remove(std::uint32_t slot, int fd);
+  // The same for a descriptor that the caller closes right after, without an epoll_ctl: close(2)
+  // takes it out of the set. A duplicate that outlives the close (a child process between fork and
+  // exec) keeps the registration alive a while; its events are dropped as stale, since the slot's
+  // generation has moved on.
+  void forget(std::uint32_t slot);
 
   // Sockets that wait for an event keep the loop running, as a pending Asio operation on each did:
   // the epoll descriptor is watched while the count is above zero, and the loop may end otherwise.

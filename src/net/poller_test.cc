@@ -147,6 +147,36 @@ TEST(Poller, ARemovedSocketHearsNothingFromTheBatchUnderWay) {
   poller.stopWaiting();
 }
 
+// A socket forgotten as it is closed leaves its registration to close(2); when a duplicate keeps
+// the socket open (a child between fork and exec), its events still come, and are dropped as
+// stale, also once its slot serves another socket.
+TEST(Poller, AForgottenSocketHearsNothingEvenWhileADuplicateKeepsItOpen) {
+  boost::asio::io_context io;
+  Poller& poller = Poller::of(io);
+  Pair p;
+  Target old;
+  std::uint32_t slot = poller.add(p.ours, &old);
+  const int duplicate = ::dup(p.ours);
+  ASSERT_GE(duplicate, 0);
+  poller.forget(slot);
+  ::close(p.ours);
+  p.ours = -1;
+  EXPECT_EQ(poller.registered(), 0u);
+  Pair q;
+  Target next;
+  EXPECT_EQ(poller.add(q.ours, &next), slot);
+  poller.startWaiting();
+  ASSERT_EQ(::write(p.peer, "x", 1), 1);  // the old socket's event, under the old generation
+  ASSERT_EQ(::write(q.peer, "y", 1), 1);
+  while (next.events.empty()) ASSERT_GT(io.run_one_for(1s), 0u);
+  io.run_one_for(50ms);
+  EXPECT_TRUE(old.events.empty());
+  EXPECT_EQ(next.events.size(), 1u);
+  poller.stopWaiting();
+  poller.remove(slot, q.ours);
+  ::close(duplicate);
+}
+
 TEST(Poller, TheLoopEndsWhenNobodyWaits) {
   boost::asio::io_context io;
   Poller& poller = Poller::of(io);

@@ -209,7 +209,7 @@ void Connection::stopWaiting(bool* flag) {
 // waits completed with operation_aborted (the caller may be a method of this connection).
 void Connection::closeDescriptor() {
   if (fd_ < 0) return;
-  poller_->remove(slot_, fd_);
+  poller_->forget(slot_);
   ::close(fd_);
   fd_ = -1;
   slot_ = net::Poller::kNoSlot;
