@@ -4,7 +4,11 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <vector>
 
 namespace partyd::net {
@@ -37,6 +41,36 @@ TEST(Listener, EveryAcceptedSocketHasNoDelay) {
   }
   while (noDelay.size() < clients.size()) io.run_one();
   for (bool on : noDelay) EXPECT_TRUE(on);
+  (*listener)->close();
+}
+
+// At the open-file limit an accept fails with EMFILE while the connection waits in the backlog:
+// the listener neither spins nor gives up, and takes it once a descriptor is free again.
+TEST(Listener, AcceptsAgainOnceTheOpenFileLimitAllows) {
+  asio::io_context io;
+  std::vector<int> accepted;
+  auto listener = Listener::open(io, "127.0.0.1", 0, [&](Accepted a) { accepted.push_back(a.fd); });
+  ASSERT_TRUE(listener.ok()) << listener.error().message;
+  (*listener)->start();
+  tcp::socket client(io);
+  client.open(tcp::v4());
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  // The lowest free descriptor is the count in use (near enough): no room for one more.
+  const int next = ::fcntl(0, F_DUPFD, 0);
+  ASSERT_GE(next, 0);
+  ::close(next);
+  rlimit tight = before;
+  tight.rlim_cur = static_cast<rlim_t>(next);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), (*listener)->port()));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < until) io.run_one_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(accepted.empty());
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);
+  for (int i = 0; i < 40 && accepted.empty(); ++i) io.run_one_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(accepted.size(), 1u);
+  ::close(accepted[0]);
   (*listener)->close();
 }
 
