@@ -36,7 +36,7 @@ using namespace std::chrono_literals;
 
 using ClientResponse = bhttp::response<bhttp::string_body>;
 
-class SessionTest : public ::testing::Test {
+class SessionFixture : public ::testing::Test {
  protected:
   // What the handler does with a request; by default it answers "<METHOD> <target> <body>".
   std::function<void(std::shared_ptr<Session>, Request&&)> onRequest =
@@ -145,7 +145,26 @@ class SessionTest : public ::testing::Test {
   std::vector<std::string> targets_;
 };
 
-TEST_F(SessionTest, KeepsTheConnectionForASecondRequest) {
+// Every test of SessionTest runs twice: on a session made from an Asio socket (TLS's pipes, the
+// admin API), and on one made from a bare descriptor as a shard's listener accepts it (the poller
+// from the first request).
+class SessionTest : public SessionFixture, public ::testing::WithParamInterface<bool> {
+ protected:
+  SessionTest() { polled_ = GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(AsioOrPoller, SessionTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? std::string("Accepted") : std::string("Asio");
+                         });
+
+// What only a session made from an accepted descriptor does, or only one made from an Asio socket.
+class AcceptedSessionTest : public SessionFixture {
+ protected:
+  AcceptedSessionTest() { polled_ = true; }
+};
+class AsioSessionTest : public SessionFixture {};
+
+TEST_P(SessionTest, KeepsTheConnectionForASecondRequest) {
   connect();
   send(get("/party/a?x=1"));
   auto first = readResponse();
@@ -164,7 +183,7 @@ TEST_F(SessionTest, KeepsTheConnectionForASecondRequest) {
   EXPECT_EQ(targets_, (std::vector<std::string>{"/party/a?x=1", "/b"}));
 }
 
-TEST_F(SessionTest, AnswersPipelinedRequestsInOrder) {
+TEST_P(SessionTest, AnswersPipelinedRequestsInOrder) {
   connect();
   send(get("/one") + "POST /two HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" +
        get("/three"));
@@ -177,7 +196,7 @@ TEST_F(SessionTest, AnswersPipelinedRequestsInOrder) {
   EXPECT_EQ(bodies, (std::vector<std::string>{"GET /one ", "POST /two abc", "GET /three "}));
 }
 
-TEST_F(SessionTest, ConnectionCloseEndsTheSessionAfterTheResponse) {
+TEST_P(SessionTest, ConnectionCloseEndsTheSessionAfterTheResponse) {
   connect();
   send(get("/bye", "Connection: close\r\n"));
   auto r = readResponse();
@@ -187,7 +206,7 @@ TEST_F(SessionTest, ConnectionCloseEndsTheSessionAfterTheResponse) {
   EXPECT_TRUE(serverCloses());
 }
 
-TEST_F(SessionTest, Http10WithoutKeepAliveCloses) {
+TEST_P(SessionTest, Http10WithoutKeepAliveCloses) {
   connect();
   send("GET /old HTTP/1.0\r\n\r\n");
   auto r = readResponse();
@@ -196,7 +215,7 @@ TEST_F(SessionTest, Http10WithoutKeepAliveCloses) {
   EXPECT_TRUE(serverCloses());
 }
 
-TEST_F(SessionTest, HeadOverTheLimitGets431) {
+TEST_P(SessionTest, HeadOverTheLimitGets431) {
   Limits limits;
   limits.maxHeaderBytes = 1024;
   connect(limits);
@@ -209,7 +228,7 @@ TEST_F(SessionTest, HeadOverTheLimitGets431) {
   EXPECT_TRUE(targets_.empty());
 }
 
-TEST_F(SessionTest, HeadJustUnderTheLimitIsServed) {
+TEST_P(SessionTest, HeadJustUnderTheLimitIsServed) {
   Limits limits;
   limits.maxHeaderBytes = 1024;
   connect(limits);
@@ -222,7 +241,7 @@ TEST_F(SessionTest, HeadJustUnderTheLimitIsServed) {
   EXPECT_EQ(r->result_int(), 200);
 }
 
-TEST_F(SessionTest, BodyOverTheLimitGets413) {
+TEST_P(SessionTest, BodyOverTheLimitGets413) {
   Limits limits;
   limits.maxBodyBytes = 10;
   connect(limits);
@@ -235,7 +254,7 @@ TEST_F(SessionTest, BodyOverTheLimitGets413) {
   EXPECT_TRUE(targets_.empty());
 }
 
-TEST_F(SessionTest, ChunkedBodyOverTheLimitGets413) {
+TEST_P(SessionTest, ChunkedBodyOverTheLimitGets413) {
   Limits limits;
   limits.maxBodyBytes = 10;
   connect(limits);
@@ -246,7 +265,7 @@ TEST_F(SessionTest, ChunkedBodyOverTheLimitGets413) {
   EXPECT_TRUE(targets_.empty());
 }
 
-TEST_F(SessionTest, MalformedRequestGets400) {
+TEST_P(SessionTest, MalformedRequestGets400) {
   connect();
   send("GET /x HTTP/1.1\r\nHost localhost\r\n\r\n");  // no colon after the field name
   auto r = readResponse();
@@ -258,7 +277,7 @@ TEST_F(SessionTest, MalformedRequestGets400) {
   EXPECT_TRUE(targets_.empty());
 }
 
-TEST_F(SessionTest, MalformedSecondRequestStillGetsTheFirstAnswered) {
+TEST_P(SessionTest, MalformedSecondRequestStillGetsTheFirstAnswered) {
   connect();
   send(get("/good") + "NOT HTTP AT ALL\r\n\r\n");
   auto first = readResponse();
@@ -270,7 +289,7 @@ TEST_F(SessionTest, MalformedSecondRequestStillGetsTheFirstAnswered) {
   EXPECT_TRUE(serverCloses());
 }
 
-TEST_F(SessionTest, ClientClosingBetweenRequestsEndsQuietly) {
+TEST_P(SessionTest, ClientClosingBetweenRequestsEndsQuietly) {
   connect();
   send(get("/only"));
   ASSERT_TRUE(readResponse());
@@ -279,7 +298,7 @@ TEST_F(SessionTest, ClientClosingBetweenRequestsEndsQuietly) {
   EXPECT_EQ(targets_.size(), 1u);
 }
 
-TEST_F(SessionTest, HandlesARequestAlreadyReadByAnotherShard) {
+TEST_P(SessionTest, HandlesARequestAlreadyReadByAnotherShard) {
   // A hand-off: the bytes read so far come with the socket.
   connect({}, get("/moved") + get("/next"));
   auto first = readResponse();
@@ -290,7 +309,7 @@ TEST_F(SessionTest, HandlesARequestAlreadyReadByAnotherShard) {
   EXPECT_EQ(second->body(), "GET /next ");
 }
 
-TEST_F(SessionTest, HandlerMayTakeTheSocketWithTheBytesReadPastTheRequest) {
+TEST_P(SessionTest, HandlerMayTakeTheSocketWithTheBytesReadPastTheRequest) {
   tcp::socket taken(io_);
   std::string leftover;
   onRequest = [&](std::shared_ptr<Session> session, Request&&) {
@@ -308,7 +327,7 @@ TEST_F(SessionTest, HandlerMayTakeTheSocketWithTheBytesReadPastTheRequest) {
   EXPECT_EQ(readExactly(client_, 5), "hello");
 }
 
-TEST_F(SessionTest, HandlerMayAnswerLater) {
+TEST_P(SessionTest, HandlerMayAnswerLater) {
   std::shared_ptr<Session> held;
   onRequest = [&](std::shared_ptr<Session> session, Request&&) { held = std::move(session); };
   connect();
@@ -325,7 +344,7 @@ TEST_F(SessionTest, HandlerMayAnswerLater) {
   EXPECT_TRUE(r->keep_alive());
 }
 
-TEST_F(SessionTest, RespondCanRefuseKeepAlive) {
+TEST_P(SessionTest, RespondCanRefuseKeepAlive) {
   onRequest = [](std::shared_ptr<Session> session, Request&&) {
     session->respond(Response{200, {}, "once"}, /*keepAlive=*/false);
   };
@@ -339,7 +358,7 @@ TEST_F(SessionTest, RespondCanRefuseKeepAlive) {
 
 // A HEAD response says its body's length and sends no body: the next response on the connection
 // starts right after its head.
-TEST_F(SessionTest, HeadResponseHasALengthAndNoBody) {
+TEST_P(SessionTest, HeadResponseHasALengthAndNoBody) {
   connect();
   send("HEAD /h HTTP/1.1\r\nHost: localhost\r\n\r\n" + get("/next"));
   bhttp::response_parser<bhttp::string_body> head;
@@ -360,7 +379,7 @@ TEST_F(SessionTest, HeadResponseHasALengthAndNoBody) {
 }
 
 // 204 and 304 have no body and no Content-Length, whatever the handler gave.
-TEST_F(SessionTest, NoContentStatusDropsTheBody) {
+TEST_P(SessionTest, NoContentStatusDropsTheBody) {
   onRequest = [](std::shared_ptr<Session> session, Request&& request) {
     std::string_view target(request.target().data(), request.target().size());
     Response r;
@@ -382,7 +401,7 @@ TEST_F(SessionTest, NoContentStatusDropsTheBody) {
 }
 
 // A header whose name or value holds a line break cannot split the response: it is dropped.
-TEST_F(SessionTest, HeaderWithALineBreakIsDropped) {
+TEST_P(SessionTest, HeaderWithALineBreakIsDropped) {
   onRequest = [](std::shared_ptr<Session> session, Request&&) {
     Response r;
     r.headers.emplace_back("x-ok", "fine");
@@ -404,7 +423,7 @@ TEST_F(SessionTest, HeaderWithALineBreakIsDropped) {
 // A body larger than the socket takes at once is written in parts, and keep-alive goes on: on a
 // connection's first request through Asio, and on later ones through the shard's net::Poller,
 // where the rest of the response waits for room.
-TEST_F(SessionTest, LargeResponseIsWrittenWholeAndTheConnectionGoesOn) {
+TEST_P(SessionTest, LargeResponseIsWrittenWholeAndTheConnectionGoesOn) {
   const std::string big(4 * 1024 * 1024, 'x');
   onRequest = [&big](std::shared_ptr<Session> session, Request&& request) {
     Response r;
@@ -427,7 +446,7 @@ TEST_F(SessionTest, LargeResponseIsWrittenWholeAndTheConnectionGoesOn) {
 
 // A handler may take the socket of a connection that is already in the poller (an upgrade or a
 // hand-off on a kept-alive connection): it comes back as an Asio socket that works.
-TEST_F(SessionTest, HandlerMayTakeTheSocketOfAKeptAliveConnection) {
+TEST_P(SessionTest, HandlerMayTakeTheSocketOfAKeptAliveConnection) {
   tcp::socket taken(io_);
   std::string leftover;
   tcp::endpoint remote;
@@ -454,7 +473,7 @@ TEST_F(SessionTest, HandlerMayTakeTheSocketOfAKeptAliveConnection) {
 
 // A hand-off between shards moves the bare descriptor: the session that takes it reads and writes
 // it through the poller from its first request.
-TEST_F(SessionTest, ADescriptorMovedFromAnotherSessionGoesOnWithTheBytesReadPastTheRequest) {
+TEST_P(SessionTest, ADescriptorMovedFromAnotherSessionGoesOnWithTheBytesReadPastTheRequest) {
   int moved = -1;
   std::string leftover;
   auto answer = onRequest;
@@ -486,7 +505,7 @@ TEST_F(SessionTest, ADescriptorMovedFromAnotherSessionGoesOnWithTheBytesReadPast
 }
 
 // A second request that never finishes arriving is cut off by the idle timeout in the poller too.
-TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedSecondRequest) {
+TEST_P(SessionTest, IdleTimeoutEndsAnUnfinishedSecondRequest) {
   Limits limits;
   limits.idleTimeout = std::chrono::seconds(1);
   connect(limits);
@@ -499,7 +518,7 @@ TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedSecondRequest) {
 
 // The idle timeout ends a connection that sends nothing, counted from its last response; a
 // request within it keeps the connection.
-TEST_F(SessionTest, IdleTimeoutEndsAQuietConnection) {
+TEST_P(SessionTest, IdleTimeoutEndsAQuietConnection) {
   Limits limits;
   limits.idleTimeout = std::chrono::seconds(1);
   connect(limits);
@@ -520,7 +539,7 @@ TEST_F(SessionTest, IdleTimeoutEndsAQuietConnection) {
 }
 
 // A request that never finishes arriving is cut off at the idle timeout too.
-TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedRequest) {
+TEST_P(SessionTest, IdleTimeoutEndsAnUnfinishedRequest) {
   Limits limits;
   limits.idleTimeout = std::chrono::seconds(1);
   connect(limits);
@@ -531,8 +550,7 @@ TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedRequest) {
 
 // ---- a descriptor that a listener accepted: the poller from the first request ----------------
 
-TEST_F(SessionTest, AnAcceptedDescriptorIsServedThroughThePollerFromItsFirstRequest) {
-  polled_ = true;
+TEST_F(AcceptedSessionTest, AnAcceptedDescriptorIsServedThroughThePollerFromItsFirstRequest) {
   tcp::endpoint remote;
   auto answer = onRequest;
   onRequest = [&](std::shared_ptr<Session> session, Request&& request) {
@@ -552,8 +570,7 @@ TEST_F(SessionTest, AnAcceptedDescriptorIsServedThroughThePollerFromItsFirstRequ
 
 // The idle timer is armed only when a read must wait: a quiet accepted connection, and one whose
 // first request never finishes, are still cut off.
-TEST_F(SessionTest, IdleTimeoutEndsAQuietAcceptedConnection) {
-  polled_ = true;
+TEST_F(AcceptedSessionTest, IdleTimeoutEndsAQuietAcceptedConnection) {
   Limits limits;
   limits.idleTimeout = std::chrono::seconds(1);
   const auto start = std::chrono::steady_clock::now();
@@ -564,8 +581,7 @@ TEST_F(SessionTest, IdleTimeoutEndsAQuietAcceptedConnection) {
   EXPECT_LT(after, 3s);
 }
 
-TEST_F(SessionTest, IdleTimeoutEndsAnUnfinishedFirstRequestThroughThePoller) {
-  polled_ = true;
+TEST_F(AcceptedSessionTest, IdleTimeoutEndsAnUnfinishedFirstRequestThroughThePoller) {
   Limits limits;
   limits.idleTimeout = std::chrono::seconds(1);
   connect(limits);
@@ -581,8 +597,7 @@ struct Heard : net::PollTarget {
 
 // An upgrade hands the registration over as it is: the new owner hears the socket's next bytes
 // with no epoll_ctl of its own, and knows that the request's read emptied the socket.
-TEST_F(SessionTest, TakePolledHandsTheRegistrationOver) {
-  polled_ = true;
+TEST_F(AcceptedSessionTest, TakePolledHandsTheRegistrationOver) {
   net::Polled taken;
   onRequest = [&](std::shared_ptr<Session> session, Request&&) { taken = session->takePolled(); };
   connect();
@@ -606,7 +621,7 @@ TEST_F(SessionTest, TakePolledHandsTheRegistrationOver) {
 }
 
 // A session read through Asio gives the descriptor out of Asio's reactor, not yet registered.
-TEST_F(SessionTest, TakePolledOfAnAsioSessionGivesTheBareDescriptor) {
+TEST_F(AsioSessionTest, TakePolledOfAnAsioSessionGivesTheBareDescriptor) {
   net::Polled taken;
   onRequest = [&](std::shared_ptr<Session> session, Request&&) { taken = session->takePolled(); };
   connect();
@@ -621,7 +636,7 @@ TEST_F(SessionTest, TakePolledOfAnAsioSessionGivesTheBareDescriptor) {
 }  // namespace
 // Each response is counted by status class and timed by the request's kind: a party route, a
 // static asset (the response says so), anything else, and an upgrade that was answered here.
-TEST_F(SessionTest, CountsAndTimesResponsesByKindAndClass) {
+TEST_P(SessionTest, CountsAndTimesResponsesByKindAndClass) {
   ResponseCounts counts;
   onRequest = [&counts](std::shared_ptr<Session> session, Request&& request) {
     session->countResponses(&counts);
