@@ -197,6 +197,16 @@ void Session::onPollEvents(std::uint32_t events) {
   }
 }
 
+// The loop is gone: the waits end without an event, and so may the session (its destructor
+// forgets the slot and closes the descriptor), as an Asio operation's handler was destroyed.
+void Session::onPollerShutdown() {
+  for (bool* flag : {&readWaiting_, &writeWaiting_}) {
+    if (*flag) poller_->stopWaiting();
+    *flag = false;
+  }
+  auto last = std::move(waitingSelf_);
+}
+
 // A waiting session keeps itself alive, and the loop running, as a pending Asio operation did.
 void Session::startWaiting(bool* flag) {
   if (*flag) return;

@@ -182,6 +182,7 @@ class Session : public std::enable_shared_from_this<Session>, private net::PollT
   // A kept-alive connection's descriptor moves from Asio's reactor to the shard's net::Poller.
   void enterPoller();
   void onPollEvents(std::uint32_t events) override;
+  void onPollerShutdown() override;
   int leavePoller();
   void stopAllWaits();  // the poller's waits end without an event (the socket leaves)
   void letGo();

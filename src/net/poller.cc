@@ -50,6 +50,11 @@ Poller::~Poller() {
 }
 
 void Poller::shutdown() {
+  // Targets still waiting hold themselves; nothing would ever release them (and close their
+  // descriptors) once the loop is gone. One that ends here forgets its own slot.
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (PollTarget* target = slots_[i].target) target->onPollerShutdown();
+  }
   // Before the reactor's own shutdown (this service is newer): it forgets the descriptor here.
   if (watch_) {
     watch_->reactor.deregister_internal_descriptor(epoll_, watch_->data);

@@ -25,6 +25,9 @@ namespace partyd::net {
 class PollTarget {
  public:
   virtual void onPollEvents(std::uint32_t events) = 0;
+  // The io_context is going away: no event will come again. A target that keeps itself alive
+  // while it waits (as a pending Asio operation kept its handler) lets go here, and may end.
+  virtual void onPollerShutdown() {}
 
  protected:
   ~PollTarget() = default;

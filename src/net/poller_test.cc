@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace partyd::net {
@@ -175,6 +176,35 @@ TEST(Poller, AForgottenSocketHearsNothingEvenWhileADuplicateKeepsItOpen) {
   poller.stopWaiting();
   poller.remove(slot, q.ours);
   ::close(duplicate);
+}
+
+// A target that holds itself while it waits is let go when its io_context goes away, as a pending
+// Asio operation's handler is destroyed then; one that nobody held hears nothing.
+struct SelfHeld : PollTarget, std::enable_shared_from_this<SelfHeld> {
+  std::shared_ptr<SelfHeld> self;
+  int shutdowns = 0;
+  void onPollEvents(std::uint32_t) override {}
+  void onPollerShutdown() override {
+    ++shutdowns;
+    self.reset();
+  }
+};
+
+TEST(Poller, ShutdownLetsGoOfTargetsThatHoldThemselves) {
+  Pair p;
+  std::weak_ptr<SelfHeld> weak;
+  {
+    boost::asio::io_context io;
+    Poller& poller = Poller::of(io);
+    auto target = std::make_shared<SelfHeld>();
+    target->self = target;
+    weak = target;
+    ASSERT_NE(poller.add(p.ours, target.get()), Poller::kNoSlot);
+    poller.startWaiting();
+    target.reset();
+    EXPECT_FALSE(weak.expired());
+  }
+  EXPECT_TRUE(weak.expired());
 }
 
 TEST(Poller, TheLoopEndsWhenNobodyWaits) {

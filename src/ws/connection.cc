@@ -189,6 +189,16 @@ void Connection::postReady() {
   });
 }
 
+// The loop is gone: the waits end without an event, and the connection may end with them (its
+// destructor forgets the slot and closes the descriptor). Its owner, if it still has one, keeps it.
+void Connection::onPollerShutdown() {
+  for (bool* flag : {&readWaiting_, &writeWaiting_}) {
+    if (*flag) poller_->stopWaiting();
+    *flag = false;
+  }
+  auto last = std::move(waitingSelf_);
+}
+
 // A waiting connection keeps itself alive, as the pending operation of an Asio wait did: an owner
 // that lets go of a finished connection still has its last bytes written (or its drain run).
 void Connection::startWaiting(bool* flag) {

@@ -119,6 +119,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, privat
  private:
   void adopt(int fd, std::uint32_t slot);  // registers it (kNoSlot) or takes the registration over
   void onPollEvents(std::uint32_t events) override;
+  void onPollerShutdown() override;
   void dispatchReady();  // runs the waits whose event has come
   void postReady();      // dispatchReady from the loop, for a wait that starts on an old event
   FrameParser& parser();
