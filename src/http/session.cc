@@ -200,19 +200,15 @@ void Session::onPollEvents(std::uint32_t events) {
 // The loop is gone: the waits end without an event, and so may the session (its destructor
 // forgets the slot and closes the descriptor), as an Asio operation's handler was destroyed.
 void Session::onPollerShutdown() {
-  for (bool* flag : {&readWaiting_, &writeWaiting_}) {
-    if (*flag) poller_->stopWaiting();
-    *flag = false;
-  }
-  auto last = std::move(waitingSelf_);
+  auto last = std::move(waitingSelf_);  // here, not posted: the loop will not run it
+  stopAllWaits();
 }
 
 // A waiting session keeps itself alive, and the loop running, as a pending Asio operation did.
 void Session::startWaiting(bool* flag) {
   if (*flag) return;
-  // Writable is watched from the first write that finds the socket full; if epoll cannot, the
-  // connection ends (a hang-up always comes) rather than wait for an event that never would.
-  if (flag == &writeWaiting_ && !poller_->watchWrites(slot_, fd_)) ::shutdown(fd_, SHUT_RDWR);
+  // Writable is watched from the first write that finds the socket full.
+  if (flag == &writeWaiting_) poller_->watchWrites(slot_, fd_);
   *flag = true;
   poller_->startWaiting();
   if (!waitingSelf_) waitingSelf_ = shared_from_this();

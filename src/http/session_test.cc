@@ -110,6 +110,19 @@ class SessionFixture : public ::testing::Test {
     return result == asio::error::eof || result == asio::error::connection_reset;
   }
 
+  // Connects, sends an upgrade-like request whose handler takes the socket with takePolled, and
+  // returns what it took.
+  net::Polled takePolledFromARequest() {
+    auto taken = std::make_shared<net::Polled>();
+    onRequest = [taken](std::shared_ptr<Session> session, Request&&) {
+      *taken = session->takePolled();
+    };
+    connect();
+    send(get("/ws"));
+    EXPECT_TRUE(runUntil([&] { return taken->fd >= 0; }));
+    return *taken;
+  }
+
   // Reads exactly `n` bytes from `from`; "" if the read failed or no bytes came.
   std::string readExactly(tcp::socket& from, std::size_t n) {
     std::string got(n, '\0');
@@ -598,11 +611,8 @@ struct Heard : net::PollTarget {
 // An upgrade hands the registration over as it is: the new owner hears the socket's next bytes
 // with no epoll_ctl of its own, and knows that the request's read emptied the socket.
 TEST_F(AcceptedSessionTest, TakePolledHandsTheRegistrationOver) {
-  net::Polled taken;
-  onRequest = [&](std::shared_ptr<Session> session, Request&&) { taken = session->takePolled(); };
-  connect();
-  send(get("/ws"));
-  ASSERT_TRUE(runUntil([&] { return taken.fd >= 0; }));
+  net::Polled taken = takePolledFromARequest();
+  ASSERT_GE(taken.fd, 0);
   ASSERT_NE(taken.slot, net::Poller::kNoSlot);
   ASSERT_EQ(taken.poller, &net::Poller::of(io_));
   EXPECT_FALSE(taken.readReady);
@@ -622,11 +632,8 @@ TEST_F(AcceptedSessionTest, TakePolledHandsTheRegistrationOver) {
 
 // A session read through Asio gives the descriptor out of Asio's reactor, not yet registered.
 TEST_F(AsioSessionTest, TakePolledOfAnAsioSessionGivesTheBareDescriptor) {
-  net::Polled taken;
-  onRequest = [&](std::shared_ptr<Session> session, Request&&) { taken = session->takePolled(); };
-  connect();
-  send(get("/ws"));
-  ASSERT_TRUE(runUntil([&] { return taken.fd >= 0; }));
+  net::Polled taken = takePolledFromARequest();
+  ASSERT_GE(taken.fd, 0);
   EXPECT_EQ(taken.slot, net::Poller::kNoSlot);
   EXPECT_EQ(::send(taken.fd, "hello", 5, MSG_NOSIGNAL), 5);
   EXPECT_EQ(readExactly(client_, 5), "hello");

@@ -1,6 +1,7 @@
 #include "net/poller.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -121,7 +122,12 @@ bool Poller::watchWrites(std::uint32_t index, int fd) {
   epoll_event ev{};
   ev.events = kReadEvents | EPOLLOUT;
   ev.data.u64 = (std::uint64_t{slot.generation} << 32) | index;
-  if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev) != 0) return false;
+  if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev) != 0) {
+    const int err = errno;
+    ::shutdown(fd, SHUT_RDWR);
+    errno = err;
+    return false;
+  }
   slot.writes = true;
   return true;
 }

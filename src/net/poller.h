@@ -63,7 +63,8 @@ class Poller final : public boost::asio::execution_context::service {
   // Returns its slot, or kNoSlot when epoll refused it (errno says why).
   std::uint32_t add(int fd, PollTarget* target);
   // Watches the socket for writable too, from now on; the call's caller found it full. If it has
-  // room again by now, the event comes at the next poll. False when epoll refused (errno).
+  // room again by now, the event comes at the next poll. When epoll refuses (false; errno says
+  // why), the socket is shut down instead: its hang-up ends the wait that would never see writable.
   bool watchWrites(std::uint32_t slot, int fd);
   // Gives the registration to a new target (a socket that changes hands, such as an HTTP
   // connection that becomes a WebSocket): no system call, and its events go on as they were.

@@ -192,11 +192,8 @@ void Connection::postReady() {
 // The loop is gone: the waits end without an event, and the connection may end with them (its
 // destructor forgets the slot and closes the descriptor). Its owner, if it still has one, keeps it.
 void Connection::onPollerShutdown() {
-  for (bool* flag : {&readWaiting_, &writeWaiting_}) {
-    if (*flag) poller_->stopWaiting();
-    *flag = false;
-  }
-  auto last = std::move(waitingSelf_);
+  auto last = std::move(waitingSelf_);  // here, not posted: the loop will not run it
+  stopAllWaits();
 }
 
 // A waiting connection keeps itself alive, as the pending operation of an Asio wait did: an owner
@@ -224,6 +221,12 @@ void Connection::closeDescriptor() {
   fd_ = -1;
   slot_ = net::Poller::kNoSlot;
   readReady_ = writeReady_ = false;
+  stopAllWaits();
+}
+
+// The waits end without an event; the reference they held goes from the loop (the caller may be a
+// method of this connection).
+void Connection::stopAllWaits() {
   for (bool* flag : {&readWaiting_, &writeWaiting_}) {
     if (*flag) poller_->stopWaiting();
     *flag = false;
@@ -561,9 +564,8 @@ void Connection::closeSocket() {
 }
 
 void Connection::waitWritable() {
-  // Writable is watched from the first write that finds the socket full; if epoll cannot, the
-  // connection is cut (a hang-up always comes) rather than wait for an event that never would.
-  if (!poller_->watchWrites(slot_, fd_)) ::shutdown(fd_, SHUT_RDWR);
+  // Writable is watched from the first write that finds the socket full.
+  poller_->watchWrites(slot_, fd_);
   startWaiting(&writeWaiting_);
   if (writeReady_) postReady();
 }

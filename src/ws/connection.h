@@ -132,6 +132,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, privat
   void startDrain();
   void closeSocket();
   void closeDescriptor();
+  void stopAllWaits();  // readWaiting_ and writeWaiting_ end without an event
   void startWaiting(bool* flag);  // readWaiting_ or writeWaiting_
   void stopWaiting(bool* flag);
   void scheduleFlush();
