@@ -2,7 +2,7 @@
 // attachments, tags, lookups, send() of each payload kind, broadcast, env.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { closeAll, connect, http, startServer } from "../harness.mjs";
+import { closeAll, connect, http, openSocket, startServer } from "../harness.mjs";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -105,6 +105,31 @@ describe("connection", { timeout: 30_000 }, () => {
     assert.deepEqual(await ask(alice, { op: "all" }), ["alice", "bob", "carol"]);
     await closeAll([alice, bob, carol]);
   });
+
+  test("getConnectionTags may answer with a promise; its tags count once it settles", async () => {
+    const late = await join({ room: "tags-async", id: "late", query: { tag: "red", tags: "async" } });
+    const plain = await join({ room: "tags-async", id: "plain", query: { tag: "red" } });
+    assert.deepEqual(await ask(plain, { op: "tagged", tag: "red" }), ["late", "plain"]);
+    assert.deepEqual(await ask(plain, { op: "tagged", tag: "late" }), ["late"]);
+    await closeAll([late, plain]);
+  });
+
+  for (const [how, query, reason] of [
+    ["getConnectionTags throwing", { tags: "throw" }, "tags failed here"],
+    ["getConnectionTags rejecting", { tags: "reject" }, "tags rejected here"],
+    ["onConnect throwing synchronously", { throw: "1" }, "connect threw here"],
+  ]) {
+    test(`${how}: the socket closes with 1011 and the message; the room goes on`, async () => {
+      const c = openSocket(server.host, { room: "refused", query });
+      await c.opened;
+      assert.deepEqual(await c.closedWithin(5000), { code: 1011, reason });
+      assert.equal(c.messages.length, 0);
+      // (On partykit dev a socket whose onConnect threw may stay listed for a moment.)
+      const other = await join({ room: "refused", id: `after-${query.tags ?? "connect"}` });
+      assert.ok((await ask(other, { op: "all" })).includes(other.welcome.id));
+      await other.closeAndWait();
+    });
+  }
 
   test("getConnection(id) and the deprecated room.connections Map", async () => {
     const a = await join({ room: "lookup", id: "a" });

@@ -73,18 +73,38 @@ class ClassAdapter {
     this.hasOnRequest = typeof this.server.onRequest === "function";
     this.hasOnAlarm = typeof this.server.onAlarm === "function";
   }
-  #call(fn, ...args) {
-    const server = this.server;
-    return typeof server[fn] === "function" ? server[fn](...args) : undefined;
+  // Each handler is optional, and may be set on the instance after construction: looked up per
+  // call. Spelled out rather than one helper with rest arguments and a spread call, which cost an
+  // array per event and make the room path slow for TurboFan to compile (issue 14, W2).
+  onStart() {
+    const s = this.server;
+    return typeof s.onStart === "function" ? s.onStart() : undefined;
   }
-  onStart() { return this.#call("onStart"); }
-  getConnectionTags(c, ctx) { return this.#call("getConnectionTags", c, ctx); }
-  onConnect(c, ctx) { return this.#call("onConnect", c, ctx); }
-  onMessage(m, c) { return this.#call("onMessage", m, c); }
-  onClose(c) { return this.#call("onClose", c); }
-  onError(c, e) { return this.#call("onError", c, e); }
+  getConnectionTags(c, ctx) {
+    const s = this.server;
+    return typeof s.getConnectionTags === "function" ? s.getConnectionTags(c, ctx) : undefined;
+  }
+  onConnect(c, ctx) {
+    const s = this.server;
+    return typeof s.onConnect === "function" ? s.onConnect(c, ctx) : undefined;
+  }
+  onMessage(m, c) {
+    const s = this.server;
+    return typeof s.onMessage === "function" ? s.onMessage(m, c) : undefined;
+  }
+  onClose(c) {
+    const s = this.server;
+    return typeof s.onClose === "function" ? s.onClose(c) : undefined;
+  }
+  onError(c, e) {
+    const s = this.server;
+    return typeof s.onError === "function" ? s.onError(c, e) : undefined;
+  }
   onRequest(r) { return this.server.onRequest(r); }
-  onAlarm() { return this.#call("onAlarm"); }
+  onAlarm() {
+    const s = this.server;
+    return typeof s.onAlarm === "function" ? s.onAlarm() : undefined;
+  }
 }
 
 // An object-style server (the older API): handlers take the room as their last argument.
@@ -119,12 +139,12 @@ class ModuleAdapter {
 // end (websocket_pair.js): its connection is bridged to the pair's server end.
 class SocketAdapter {
   #def;
-  #lobby;
+  #rt;
   #pairId;
   #pair = null;
-  constructor(mainDef, lobby, id) {
+  constructor(mainDef, rt, id) {
     this.#def = mainDef;
-    this.#lobby = lobby;
+    this.#rt = rt;
     this.#pairId = id.startsWith("pair:") ? Number(id.slice(5)) : 0;
     this.server = null;
     this.hibernate = false;
@@ -148,13 +168,13 @@ class SocketAdapter {
     const def = this.#def;
     if (!def || typeof def.onSocket !== "function") return;
     Promise.resolve()
-      .then(() => def.onSocket(conn, this.#lobby(), { waitUntil() {}, passThroughOnException() {} }))
+      .then(() => def.onSocket(conn, this.#rt.lobby(), { waitUntil() {}, passThroughOnException() {} }))
       .catch((e) => console.error(`onSocket failed: ${errorText(e)}`));
   }
 }
 
-function makeAdapter(name, def, room, lobby, id) {
-  if (name === "") return new SocketAdapter(def, lobby, id);
+function makeAdapter(name, def, room, rt, id) {
+  if (name === "") return new SocketAdapter(def, rt, id);
   if (isClassServer(def)) return new ClassAdapter(def, room);
   checkModuleServer(name, def);
   return new ModuleAdapter(def, room);
@@ -180,6 +200,9 @@ class Connection extends EventTarget {
   #state = null;
   #attachment = null;
   #hibernating;
+  // null while the tags are only the id, as they mostly are: no array per socket, which every
+  // live socket would keep and every scavenge would copy (issue 14, W2).
+  #tags = null;
   constructor(native, handle, id, uri, hibernating = false) {
     super();
     this.#native = native;
@@ -187,8 +210,17 @@ class Connection extends EventTarget {
     this.#hibernating = hibernating;
     this.id = id;
     this.uri = uri;
-    this.tags = [id];
     this.readyState = OPEN;
+  }
+  // The id first, then getConnectionTags' own (partyserver's Connection.tags; PartyKit has none).
+  get tags() {
+    return this.#tags ?? [this.id];
+  }
+  set tags(tags) {
+    this.#tags = tags.length === 1 && tags[0] === this.id ? null : tags;
+  }
+  _hasTag(tag) {
+    return this.#tags === null ? tag === this.id : this.#tags.includes(tag);
   }
   get _handle() {
     return this.#handle;
@@ -230,8 +262,7 @@ class Connection extends EventTarget {
   // The tags are left out when they are only the id, as they mostly are: every byte here is
   // kept per hibernated socket.
   _stash() {
-    const onlyId = this.tags.length === 1 && this.tags[0] === this.id;
-    return [this.id, this.uri, onlyId ? null : this.tags, this.#state, this.#attachment];
+    return [this.id, this.uri, this.#tags, this.#state, this.#attachment];
   }
   // For the inspector: what _stash() keeps, tags included; a state that structured clone refuses
   // (a function, a class with private fields) is shown by the error it gives.
@@ -245,7 +276,7 @@ class Connection extends EventTarget {
     return [this.id, this.uri, [...this.tags], state, this.#attachment];
   }
   _restore([id, , tags, state, attachment]) {
-    this.tags = tags ?? [id];
+    this.#tags = tags ?? null;
     this.#state = state;
     this.#attachment = attachment;
   }
@@ -292,14 +323,19 @@ class RoomContext {
 class Room {
   #rt;
   #context = null;
+  #storage = null;
   #warnedConnections = false;
   constructor(rt, partyName, internalID, env) {
     this.#rt = rt;
     this.name = partyName;
     this.internalID = internalID;
     this.env = env;
-    this.storage = new Storage(rt.native, rt.handle);
     this.analytics = ANALYTICS;
+  }
+  // Made on first use: most rooms never touch it, and each object kept per room is copied by
+  // every scavenge while the room is young (issue 14, W2).
+  get storage() {
+    return (this.#storage ??= new Storage(this.#rt.native, this.#rt.handle));
   }
   get id() {
     if (this.#rt.inAlarm > 0) throw new Error(alarmLimitation("Party.id"));
@@ -345,7 +381,7 @@ class Room {
     const all = rt.adapter.hibernate ? rt.byHandle.values() : rt.connections.values();
     for (const c of all) {
       if (c.readyState !== OPEN) continue;
-      if (tag === undefined || c.tags.includes(tag)) yield c;
+      if (tag === undefined || c._hasTag(tag)) yield c;
     }
   }
   get connections() {
@@ -369,7 +405,7 @@ class RoomRuntime {
     // HTTP never allocates them.
     this.connections = NO_CONNECTIONS;
     this.byHandle = NO_CONNECTIONS;
-    this.queue = [];
+    this.queue = null;  // events held while the room is blocked (an array while there are any)
     this.blocked = 0;
     this.awaiting = 0;  // handlers that nothing waits for, still awaiting (see guard)
     this.inAlarm = 0;
@@ -387,7 +423,7 @@ class RoomRuntime {
 
   build(restore) {
     try {
-      this.adapter = makeAdapter(this.partyName, this.def, this.room, () => this.lobby(), this.id);
+      this.adapter = makeAdapter(this.partyName, this.def, this.room, this, this.id);
     } catch (e) {
       console.error(`the constructor of party "${this.partyName}" failed: ${errorText(e)}`);
       this.failure = e;
@@ -485,12 +521,16 @@ class RoomRuntime {
   }
 
   enqueue(run) {
-    if (this.blocked > 0 || this.queue.length > 0) this.queue.push(run);
+    if (this.blocked > 0 || this.queue !== null) (this.queue ??= []).push(run);
     else run();
   }
 
   drain() {
-    while (this.blocked === 0 && this.queue.length > 0) this.queue.shift()();
+    while (this.blocked === 0 && this.queue !== null) {
+      const run = this.queue.shift();
+      if (this.queue.length === 0) this.queue = null;
+      run();
+    }
   }
 
   // Runs a handler that nothing waits for; logs what it throws or rejects with. A handler that
@@ -517,10 +557,14 @@ class RoomRuntime {
 
   // Nothing running, queued or awaited: the room can move to new code (a code update).
   idle() {
-    return this.blocked === 0 && this.queue.length === 0 && this.awaiting === 0;
+    return this.blocked === 0 && this.queue === null && this.awaiting === 0;
   }
 
-  async connect(handle, id, url, headers, geo) {
+  // A new socket: its tags, onConnect, then the 101. Most servers answer both in this turn; they
+  // then cost no promise and no microtask here, and the 101 goes out at once (issue 14, W2: an
+  // async connect made four promises per socket, and TurboFan spent 20 ms compiling it). A
+  // handler that returns a promise is awaited, and the 101 waits for it, as before.
+  connect(handle, id, url, headers, geo) {
     const conn = new Connection(this.native, handle, id, url, this.adapter.hibernate);
     // The Request is made when a handler first reads ctx.request: most onConnect never do, and
     // its headers, URL and cf cost each new connection (issue 14, W2). An own, enumerable
@@ -534,19 +578,50 @@ class RoomRuntime {
         request = value;
       },
     };
+    let tags;
     try {
-      const tags = (await this.adapter.getConnectionTags(conn, ctx)) ?? [];
+      tags = this.adapter.getConnectionTags(conn, ctx);
+    } catch (e) {
+      return this.#connectFailed(handle, e);
+    }
+    if (isThenable(tags)) {
+      return Promise.resolve(tags).then((t) => this.#connectTagged(handle, conn, ctx, t),
+                                        (e) => this.#connectFailed(handle, e));
+    }
+    return this.#connectTagged(handle, conn, ctx, tags);
+  }
+
+  #connectTagged(handle, conn, ctx, tags) {
+    let connected;
+    try {
+      tags ??= [];
       // No tags of its own (most connections): the constructor's [id] is the list already.
-      if (tags.length !== 0) conn.tags = [...new Set([id, ...tags])];
+      if (tags.length !== 0) conn.tags = [...new Set([conn.id, ...tags])];
       if (this.adapter.hibernate) validateTags(conn.tags);
       this.addConnection(handle, conn);
-      await this.adapter.onConnect(conn, ctx);
+      connected = this.adapter.onConnect(conn, ctx);
+    } catch (e) {
+      return this.#connectFailed(handle, e);
+    }
+    if (isThenable(connected)) {
+      return Promise.resolve(connected).then(() => this.#open(handle, conn),
+                                             (e) => this.#connectFailed(handle, e));
+    }
+    return this.#open(handle, conn);
+  }
+
+  #open(handle, conn) {
+    try {
       this.native.accept(handle, 0, "");
       this.adapter.onOpen?.(conn, this.native);
     } catch (e) {
-      console.error(`onConnect failed: ${errorText(e)}`);
-      this.native.accept(handle, 1011, errorMessage(e));
+      this.#connectFailed(handle, e);
     }
+  }
+
+  #connectFailed(handle, e) {
+    console.error(`onConnect failed: ${errorText(e)}`);
+    this.native.accept(handle, 1011, errorMessage(e));
   }
 
   message(handle, data) {
