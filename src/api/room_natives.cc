@@ -145,6 +145,14 @@ void nPartyFetch(const FunctionCallbackInfo<Value>& info) {
   info.GetReturnValue().Set(v8::Number::New(iso, static_cast<double>(handle)));
 }
 
+// internalId(party, room) -> the room's internalID (64 hex digits), made when party code first
+// reads room.internalID: most never do, and a SHA-256 and a string kept per room add up (W2).
+void nInternalId(const FunctionCallbackInfo<Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  party::RoomKey key{js::toUtf8(iso, info[0]), js::toUtf8(iso, info[1])};
+  info.GetReturnValue().Set(str(iso, party::internalId(key)));
+}
+
 // assetFetch(path) -> [status, headers, body] | null
 void nAssetFetch(const FunctionCallbackInfo<Value>& info) {
   v8::Isolate* iso = info.GetIsolate();
@@ -178,6 +186,7 @@ bool installRoomNatives(Runtime& runtime, v8::Local<v8::Context> ctx, v8::Local<
                              {"edgeDone", nEdgeDone},
                              {"partyFetch", nPartyFetch},
                              {"assetFetch", nAssetFetch},
+                             {"internalId", nInternalId},
                          },
                          v8::External::New(ctx->GetIsolate(), &runtime));
 }

@@ -137,6 +137,7 @@ class Runtime final : public party::UserCode {
   v8::Local<v8::Function> entryFunction(const char* name);
   // A request's headers as [[name, value], …] for the JS side.
   v8::Local<v8::Array> headerArray(const http::Request& request);
+  v8::Local<v8::Value> headerBlock(const http::Request& request);
   const std::string& geo(std::string_view clientIp);
   const std::string& geo(const http::Request& request);
   const std::string& internalGeo(const party::InternalRequest& request);

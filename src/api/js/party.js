@@ -192,6 +192,17 @@ function validateTags(tags) {
   }
 }
 
+// A socket's headers come as one string, "name\0value\0name\0value" (Runtime::headerBlock), or
+// as [name, value] pairs when a value holds a NUL.
+function headerPairs(block) {
+  if (typeof block !== "string") return block;
+  const pairs = [];
+  if (block === "") return pairs;
+  const parts = block.split("\0");
+  for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
+  return pairs;
+}
+
 // ---- Connection ----------------------------------------------------------------------------
 
 class Connection extends EventTarget {
@@ -324,11 +335,11 @@ class Room {
   #rt;
   #context = null;
   #storage = null;
+  #internalID = null;
   #warnedConnections = false;
-  constructor(rt, partyName, internalID, env) {
+  constructor(rt, partyName, env) {
     this.#rt = rt;
     this.name = partyName;
-    this.internalID = internalID;
     this.env = env;
     this.analytics = ANALYTICS;
   }
@@ -340,6 +351,10 @@ class Room {
   get id() {
     if (this.#rt.inAlarm > 0) throw new Error(alarmLimitation("Party.id"));
     return this.#rt.id;
+  }
+  // A hash of the party and the room id, as a Durable Object id is; made on first use.
+  get internalID() {
+    return (this.#internalID ??= this.#rt.native.internalId(this.name, this.#rt.id));
   }
   get context() {
     return (this.#context ??= new RoomContext(this.#rt));
@@ -397,7 +412,7 @@ class Room {
 
 class RoomRuntime {
   // `shared` is the shard's module state: env, parties and assets, as in a Worker isolate.
-  constructor(native, shared, handle, partyName, id, internalID, def, restore) {
+  constructor(native, shared, handle, partyName, id, def, restore) {
     this.native = native;
     this.shared = shared;
     this.handle = handle;
@@ -412,7 +427,7 @@ class RoomRuntime {
     this.id = id;
     this.partyName = partyName;
     this.def = def;
-    this.room = new Room(this, partyName, internalID, shared.env);
+    this.room = new Room(this, partyName, shared.env);
     // The server object; null while its constructor throws (PartyKit then tries again on the
     // next event, answering each with the error, 500 or its `.code`).
     this.adapter = null;
@@ -572,7 +587,7 @@ class RoomRuntime {
     let request = null;
     const ctx = {
       get request() {
-        return (request ??= makeRequest("GET", url, headers, null, requestCf(geo)));
+        return (request ??= makeRequest("GET", url, headerPairs(headers), null, requestCf(geo)));
       },
       set request(value) {
         request = value;
@@ -816,9 +831,9 @@ export function createEntry(native) {
       if (stubs.fetchFailed(handle, message)) return;
       settleOld((s) => s.fetchFailed(handle, message));
     },
-    createRoom(handle, partyName, id, internalID, restore) {
+    createRoom(handle, partyName, id, restore) {
       const def = partyDef(partyName === "" ? "main" : partyName);
-      const rt = new RoomRuntime(native, state, handle, partyName, id, internalID, def, restore);
+      const rt = new RoomRuntime(native, state, handle, partyName, id, def, restore);
       rooms.set(handle, rt);
       native.markHibernating(rt.adapter?.hibernate ?? false);
     },
