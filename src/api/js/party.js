@@ -610,7 +610,7 @@ class RoomRuntime {
     let connected;
     try {
       tags ??= [];
-      // No tags of its own (most connections): the constructor's [id] is the list already.
+      // No tags of its own (most connections): the id alone, which Connection keeps as null.
       if (tags.length !== 0) conn.tags = [...new Set([conn.id, ...tags])];
       if (this.adapter.hibernate) validateTags(conn.tags);
       this.addConnection(handle, conn);
