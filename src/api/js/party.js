@@ -193,7 +193,7 @@ function validateTags(tags) {
 }
 
 // A socket's headers come as one string, "name\0value\0name\0value" (Runtime::headerBlock), or
-// as [name, value] pairs when a value holds a NUL.
+// as [name, value] pairs should a header ever hold a NUL (the HTTP parser refuses one).
 function headerPairs(block) {
   if (typeof block !== "string") return block;
   const pairs = [];
