@@ -15,6 +15,7 @@
 #include "api/stream_natives.h"
 #include "api/web_natives.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "net/client_address.h"
 
 namespace partyd::api {
@@ -464,7 +465,7 @@ v8::Local<v8::Value> Runtime::headerBlock(const http::Request& request) {
       return headerArray(request);
     }
     if (!block.empty()) block += '\0';
-    for (char c : name) block += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    for (char c : name) block += asciiLower(c);
     block += '\0';
     block.append(value);
   }
@@ -486,9 +487,7 @@ v8::Local<v8::Array> Runtime::headerArray(const http::Request& request) {
       key = fieldNames_[known].Get(iso);
     } else {
       name.assign(field.name_string().data(), field.name_string().size());
-      for (char& c : name) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      }
+      for (char& c : name) c = asciiLower(c);
       if (!v8::String::NewFromUtf8(iso, name.data(), v8::NewStringType::kInternalized,
                                    static_cast<int>(name.size()))
                .ToLocal(&key)) {

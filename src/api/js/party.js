@@ -197,7 +197,6 @@ function validateTags(tags) {
 function headerPairs(block) {
   if (typeof block !== "string") return block;
   const pairs = [];
-  if (block === "") return pairs;
   const parts = block.split("\0");
   for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
   return pairs;
